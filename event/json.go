@@ -1,0 +1,238 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// TimeFormat is how window bounds and first_seen are written: RFC 3339 in
+// UTC with sub-second precision when there is any.
+const TimeFormat = time.RFC3339Nano
+
+// MarshalJSON writes the features as a JSON object in their own order.
+func (f Features) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, x := range f {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(x.Name)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(appendNumber(nil, x.Value))
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads a JSON object of numbers, keeping the key order.
+func (f *Features) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("features: want an object of numbers, got %v", tok)
+	}
+	out := (*f)[:0]
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		tok, err = dec.Token()
+		if err != nil {
+			return err
+		}
+		n, ok := tok.(json.Number)
+		if !ok {
+			return fmt.Errorf("features: %q: want a number, got %v", name, tok)
+		}
+		v, err := n.Float64()
+		if err != nil {
+			return fmt.Errorf("features: %q: %w", name, err)
+		}
+		out = append(out, Feature{Name: name, Value: v})
+	}
+	*f = out
+	_, err = dec.Token()
+	return err
+}
+
+// appendNumber writes v as a JSON number; NaN and Inf (never expected) are
+// written as null so the line stays valid JSON.
+func appendNumber(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+type number float64
+
+func (n number) MarshalJSON() ([]byte, error) { return appendNumber(nil, float64(n)), nil }
+
+type common struct {
+	EventID     string `json:"event_id"`
+	Type        string `json:"type"`
+	Kind        string `json:"kind"`
+	Host        string `json:"host"`
+	Source      string `json:"source"`
+	WindowStart string `json:"window_start"`
+	WindowEnd   string `json:"window_end"`
+}
+
+type ipScoreJSON struct {
+	common
+	SrcIP     string   `json:"src_ip"`
+	Features  Features `json:"features"`
+	Cluster   int      `json:"cluster"`
+	Distance  number   `json:"distance"`
+	Threshold number   `json:"threshold"`
+	Score     number   `json:"score"`
+	Anomalous bool     `json:"anomalous"`
+	Model     string   `json:"model"`
+}
+
+type domainJSON struct {
+	common
+	Domain        string      `json:"domain"`
+	Category      *string     `json:"category"`
+	Uncategorized bool        `json:"uncategorized"`
+	FirstSeen     string      `json:"first_seen"`
+	New           bool        `json:"new"`
+	IsIP          bool        `json:"is_ip"`
+	Hits          int64       `json:"hits"`
+	Bytes         int64       `json:"bytes"`
+	Clients       int64       `json:"clients"`
+	Users         []string    `json:"users"`
+	Enrichment    *Enrichment `json:"enrichment,omitempty"`
+}
+
+type agentJSON struct {
+	common
+	Level   string            `json:"level"`
+	Message string            `json:"message"`
+	Detail  map[string]string `json:"detail,omitempty"`
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeFormat)
+}
+
+func (e *Event) common() common {
+	return common{
+		EventID: e.EventID, Type: e.Type, Kind: e.Kind, Host: e.Host, Source: e.Source,
+		WindowStart: formatTime(e.WindowStart), WindowEnd: formatTime(e.WindowEnd),
+	}
+}
+
+// MarshalJSON writes the event with exactly the fields of its type, in the
+// order of the contract.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	switch e.Type {
+	case TypeIPScore:
+		return json.Marshal(ipScoreJSON{
+			common: e.common(), SrcIP: e.SrcIP, Features: e.Features, Cluster: e.Cluster,
+			Distance: number(e.Distance), Threshold: number(e.Threshold), Score: number(e.Score),
+			Anomalous: e.Anomalous, Model: e.Model,
+		})
+	case TypeDomain:
+		users := e.Users
+		if users == nil {
+			users = []string{}
+		}
+		return json.Marshal(domainJSON{
+			common: e.common(), Domain: e.Domain, Category: e.Category, Uncategorized: e.Uncategorized,
+			FirstSeen: formatTime(e.FirstSeen), New: e.New, IsIP: e.IsIP, Hits: e.Hits, Bytes: e.Bytes,
+			Clients: e.Clients, Users: users, Enrichment: e.Enrichment,
+		})
+	case TypeAgent:
+		return json.Marshal(agentJSON{common: e.common(), Level: e.Level, Message: e.Message, Detail: e.Detail})
+	}
+	return nil, fmt.Errorf("event %s: unknown type %q", e.EventID, e.Type)
+}
+
+// wire is the union of all fields, for decoding.
+type wire struct {
+	EventID       string            `json:"event_id"`
+	Type          string            `json:"type"`
+	Kind          string            `json:"kind"`
+	Host          string            `json:"host"`
+	Source        string            `json:"source"`
+	WindowStart   time.Time         `json:"window_start"`
+	WindowEnd     time.Time         `json:"window_end"`
+	SrcIP         string            `json:"src_ip"`
+	Features      Features          `json:"features"`
+	Cluster       int               `json:"cluster"`
+	Distance      float64           `json:"distance"`
+	Threshold     float64           `json:"threshold"`
+	Score         float64           `json:"score"`
+	Anomalous     bool              `json:"anomalous"`
+	Model         string            `json:"model"`
+	Domain        string            `json:"domain"`
+	Category      *string           `json:"category"`
+	Uncategorized bool              `json:"uncategorized"`
+	FirstSeen     *time.Time        `json:"first_seen"`
+	New           bool              `json:"new"`
+	IsIP          bool              `json:"is_ip"`
+	Hits          int64             `json:"hits"`
+	Bytes         int64             `json:"bytes"`
+	Clients       int64             `json:"clients"`
+	Users         []string          `json:"users"`
+	Enrichment    *Enrichment       `json:"enrichment"`
+	Level         string            `json:"level"`
+	Message       string            `json:"message"`
+	Detail        map[string]string `json:"detail"`
+}
+
+// UnmarshalJSON decodes any event type.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*e = Event{
+		EventID: w.EventID, Type: w.Type, Kind: w.Kind, Host: w.Host, Source: w.Source,
+		WindowStart: w.WindowStart, WindowEnd: w.WindowEnd, SrcIP: w.SrcIP, Features: w.Features,
+		Cluster: w.Cluster, Distance: w.Distance, Threshold: w.Threshold, Score: w.Score,
+		Anomalous: w.Anomalous, Model: w.Model, Domain: w.Domain, Category: w.Category,
+		Uncategorized: w.Uncategorized, New: w.New, IsIP: w.IsIP, Hits: w.Hits, Bytes: w.Bytes,
+		Clients: w.Clients, Users: w.Users, Enrichment: w.Enrichment, Level: w.Level,
+		Message: w.Message, Detail: w.Detail,
+	}
+	if w.FirstSeen != nil {
+		e.FirstSeen = *w.FirstSeen
+	}
+	return nil
+}
+
+// Map returns the event as the record map the Fluentd forward protocol
+// carries: the same keys and values as the JSON encoding.
+func (e *Event) Map() (map[string]any, error) {
+	b, err := e.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

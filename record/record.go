@@ -1,0 +1,87 @@
+// Package record defines the parsed form of one access-log line. It sits at
+// the bottom of the dependency graph so that line formats (tailer/format),
+// windows and features (detect) and the agent can share it without importing
+// each other.
+//
+// A Record never owns memory: its byte-slice fields alias the line it was
+// parsed from and are valid only until that line's buffer is reused. Parsers
+// fill a caller-supplied *Record so the hot path allocates nothing.
+package record
+
+// Kind is the family of traffic a log describes.
+type Kind uint8
+
+// Kinds of traffic; they match the "kind" field of events.
+const (
+	KindUnknown Kind = iota
+	KindWeb          // Apache/Nginx access logs: clients of a web server
+	KindProxy        // Squid access logs: clients of a forward proxy
+	KindDNS          // BIND query logs: clients of a resolver
+)
+
+// String returns the contract name of the kind ("web", "proxy", "dns").
+func (k Kind) String() string {
+	switch k {
+	case KindWeb:
+		return "web"
+	case KindProxy:
+		return "proxy"
+	case KindDNS:
+		return "dns"
+	}
+	return "unknown"
+}
+
+// ParseKind is the inverse of Kind.String.
+func ParseKind(s string) (Kind, bool) {
+	switch s {
+	case "web":
+		return KindWeb, true
+	case "proxy":
+		return KindProxy, true
+	case "dns":
+		return KindDNS, true
+	}
+	return KindUnknown, false
+}
+
+// Record is one parsed log line. Fields a format does not carry are left
+// zero (nil slices, 0 numbers). Reset clears a Record for reuse.
+type Record struct {
+	// Time is the event time in Unix nanoseconds (UTC).
+	Time int64
+	// Client is the source address as text (IPv4 or IPv6, no port).
+	Client []byte
+	// User is the authenticated user (Apache %u, Squid ident/user), nil when "-".
+	User []byte
+
+	// Method is the request method (GET, POST, CONNECT, ...); nil when "-".
+	Method []byte
+	// Target is the request target: the path for web logs, the URL (or
+	// host:port for CONNECT) for proxy logs.
+	Target []byte
+	// Host is the destination host name or address without port: the
+	// vhost for vhost_combined web logs, the URL host for proxy logs, the
+	// query name for DNS logs. nil when unknown.
+	Host []byte
+	// Status is the HTTP status (0 when absent, e.g. Squid NONE_NONE/000).
+	Status int
+	// Bytes is the response size (0 for "-").
+	Bytes int64
+	// UserAgent and Referer come from the combined format; nil when "-".
+	UserAgent []byte
+	Referer   []byte
+
+	// Action is the Squid result code before the slash (TCP_MISS,
+	// TCP_DENIED, ...); nil for other formats.
+	Action []byte
+	// Peer is the Squid hierarchy peer address after the slash of the
+	// hierarchy field (the destination IP for DIRECT), nil when "-".
+	Peer []byte
+
+	// QType is the DNS query type (A, AAAA, TXT, ANY, ...); QName is in Host.
+	QType []byte
+}
+
+// Reset clears r for reuse without freeing anything.
+func (r *Record) Reset() { *r = Record{} }
