@@ -222,7 +222,9 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 }
 
 // Map returns the event as the record map the Fluentd forward protocol
-// carries: the same keys and values as the JSON encoding.
+// carries: the same keys and values as the JSON encoding, with JSON numbers
+// as int64 when integral and float64 otherwise, objects as map[string]any,
+// arrays as []any, and null as nil. Times are RFC 3339 strings, as in JSON.
 func (e *Event) Map() (map[string]any, error) {
 	b, err := e.MarshalJSON()
 	if err != nil {
@@ -234,5 +236,30 @@ func (e *Event) Map() (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
+	for k, v := range m {
+		m[k] = toNative(v)
+	}
 	return m, nil
+}
+
+// toNative replaces the json.Numbers in a decoded JSON value by int64 or
+// float64.
+func toNative(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		f, _ := strconv.ParseFloat(string(x), 64) // valid JSON: only range errors, which give ±Inf
+		return f
+	case map[string]any:
+		for k, y := range x {
+			x[k] = toNative(y)
+		}
+	case []any:
+		for i, y := range x {
+			x[i] = toNative(y)
+		}
+	}
+	return v
 }

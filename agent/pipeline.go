@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/record"
+	"github.com/socx/sharkfin/tailer/format"
+)
+
+// PipelineConfig describes one input's processing.
+type PipelineConfig struct {
+	Host   string // node name put in events
+	Source string // input name put in events
+	Parser format.Parser
+	Window detect.WindowConfig
+	// Model scores the windows; nil emits unscored ip_score events
+	// (cluster -1, score 0), which is what `sharkfin train` consumes.
+	Model *detect.Model
+	// AnomaliesOnly suppresses ip_score events that are not anomalous.
+	AnomaliesOnly bool
+}
+
+// PipelineStats are cumulative counts of one pipeline.
+type PipelineStats struct {
+	Lines     int64            // lines offered
+	Parsed    int64            // lines accepted by the parser
+	Rejected  int64            // lines the parser refused
+	Reasons   map[string]int64 // rejections by reason
+	Anomalies int64            // anomalous ip_score events
+	Events    int64            // events emitted
+	detect.AggregatorStats
+}
+
+// Pipeline parses lines, windows them and scores closed windows: the code
+// path shared by the agent and `sharkfin score`. Not safe for concurrent use.
+type Pipeline struct {
+	cfg     PipelineConfig
+	kind    record.Kind
+	agg     *detect.Aggregator
+	scorer  *detect.Scorer
+	names   []string
+	rec     record.Record
+	stats   PipelineStats
+	reasons map[error]int64
+	emit    func(*event.Event)
+	out     []*event.Event
+}
+
+// NewPipeline checks cfg and returns a pipeline that hands each event to
+// emit. The parser's format must be concrete (not Auto).
+func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error) {
+	kind := cfg.Parser.Format.Kind()
+	if kind == record.KindUnknown {
+		return nil, fmt.Errorf("input %s: format %s has no kind; set a concrete format", cfg.Source, cfg.Parser.Format)
+	}
+	cfg.Window.Kind = kind
+	p := &Pipeline{
+		cfg:     cfg,
+		kind:    kind,
+		names:   detect.FeatureNames(kind),
+		reasons: make(map[error]int64),
+		emit:    emit,
+	}
+	if cfg.Model != nil {
+		if mw := cfg.Model.WindowDuration(); cfg.Window.Window != 0 && mw != cfg.Window.Window {
+			return nil, fmt.Errorf("input %s: window %s differs from model %s window %s; features are counted per window, so use --window %s or a model trained for %s",
+				cfg.Source, cfg.Window.Window, cfg.Model.ID(), mw, mw, cfg.Window.Window)
+		}
+		cfg.Window.Window = cfg.Model.WindowDuration()
+		s, err := detect.NewScorer(cfg.Model, kind)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
+		}
+		p.scorer = s
+	}
+	agg, err := detect.NewAggregator(cfg.Window)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
+	}
+	p.agg = agg
+	p.cfg = cfg
+	return p, nil
+}
+
+// Kind is the kind of traffic the pipeline sees.
+func (p *Pipeline) Kind() record.Kind { return p.kind }
+
+// Aggregator exposes the window state (for persistence and idle closing).
+func (p *Pipeline) Aggregator() *detect.Aggregator { return p.agg }
+
+// SetModel swaps the scoring model (after a reload). The model must be of
+// the pipeline's kind and window.
+func (p *Pipeline) SetModel(m *detect.Model) error {
+	if mw := m.WindowDuration(); mw != p.agg.Config().Window {
+		return fmt.Errorf("model %s window %s differs from input %s window %s", m.ID(), mw, p.cfg.Source, p.agg.Config().Window)
+	}
+	s, err := detect.NewScorer(m, p.kind)
+	if err != nil {
+		return err
+	}
+	p.scorer, p.cfg.Model = s, m
+	return nil
+}
+
+// Line processes one log line (without its newline). It allocates nothing
+// per line in steady state.
+func (p *Pipeline) Line(line []byte) {
+	p.stats.Lines++
+	if err := p.cfg.Parser.Parse(line, &p.rec); err != nil {
+		p.stats.Rejected++
+		p.reasons[err]++
+		return
+	}
+	p.stats.Parsed++
+	p.agg.Add(&p.rec)
+	if p.agg.Due() {
+		p.agg.Advance(p.result)
+	}
+}
+
+// Reject counts a line refused before parsing (e.g. longer than the line
+// limit) under reason.
+func (p *Pipeline) Reject(reason error) {
+	p.stats.Lines++
+	p.stats.Rejected++
+	p.reasons[reason]++
+}
+
+// CloseIdle closes windows that ended at or before t (Unix ns) even though
+// no newer event arrived: the agent's rule for quiet inputs.
+func (p *Pipeline) CloseIdle(t int64) { p.agg.CloseThrough(t, p.result) }
+
+// Flush closes every open window (end of input for `sharkfin score`).
+func (p *Pipeline) Flush() { p.agg.CloseThrough(maxInt64, p.result) }
+
+const maxInt64 = int64(^uint64(0) >> 1)
+
+// Stats returns cumulative counts.
+func (p *Pipeline) Stats() PipelineStats {
+	s := p.stats
+	s.AggregatorStats = p.agg.Stats()
+	s.Reasons = make(map[string]int64, len(p.reasons))
+	for err, n := range p.reasons {
+		s.Reasons[format.Reason(err)] += n
+	}
+	return s
+}
+
+func (p *Pipeline) result(r *detect.Result) {
+	ev := &event.Event{
+		Type:        event.TypeIPScore,
+		Kind:        p.kind.String(),
+		Host:        p.cfg.Host,
+		Source:      p.cfg.Source,
+		WindowStart: time.Unix(0, r.Start).UTC(),
+		WindowEnd:   time.Unix(0, r.End).UTC(),
+		SrcIP:       r.Key,
+		Cluster:     -1,
+	}
+	ev.EventID = event.ID(ev.Host, ev.Source, ev.Type, r.Key, ev.WindowStart)
+	ev.Features = make(event.Features, len(p.names))
+	for i, n := range p.names {
+		ev.Features[i] = event.Feature{Name: n, Value: r.Vector[i]}
+	}
+	if p.scorer != nil {
+		s := p.scorer.Score(r.Vector)
+		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = s.Cluster, s.Distance, s.Threshold, s.Score, s.Anomalous
+		ev.Model = p.cfg.Model.ID()
+		if s.Anomalous {
+			p.stats.Anomalies++
+		}
+	}
+	if p.cfg.AnomaliesOnly && !ev.Anomalous {
+		return
+	}
+	p.stats.Events++
+	p.emit(ev)
+}

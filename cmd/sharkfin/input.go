@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/socx/sharkfin/agent"
+	"github.com/socx/sharkfin/tailer/format"
+)
+
+// inputFlags are the flags score and train share for reading logs.
+type inputFlags struct {
+	format   string
+	window   time.Duration
+	lateness time.Duration
+	timezone string
+	source   string
+	host     string
+	maxLine  int
+	maxKeys  int
+}
+
+func (f *inputFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "auto", "log format: squid, common, combined, bind or auto")
+	fl.DurationVar(&f.window, "window", 0, "window length (default: the model's, else 60s)")
+	fl.DurationVar(&f.lateness, "lateness", 5*time.Second, "how late a line may be and still count in its window")
+	fl.StringVar(&f.timezone, "timezone", "", "time zone of zone-less timestamps (BIND), e.g. Europe/Berlin (default: local)")
+	fl.StringVar(&f.source, "source", "", "input name put in events (default: the kind, e.g. web)")
+	fl.StringVar(&f.host, "host", "", "host name put in events (default: this machine's)")
+	fl.IntVar(&f.maxLine, "max-line-bytes", agent.DefaultMaxLineBytes, "longer lines are counted and skipped")
+	fl.IntVar(&f.maxKeys, "max-keys", 0, "cap on source keys per window; overflow is counted under \"overflow\" (0: no cap)")
+}
+
+// parser resolves the format (sniffing the first file for auto) and zone.
+func (f *inputFlags) parser(files []string) (format.Parser, error) {
+	p := format.Parser{}
+	fm, err := format.ParseFormat(f.format)
+	if err != nil {
+		return p, usageError{err}
+	}
+	if fm == format.Auto {
+		if fm, err = sniffFiles(files); err != nil {
+			return p, err
+		}
+	}
+	p.Format = fm
+	if f.timezone != "" {
+		loc, err := time.LoadLocation(f.timezone)
+		if err != nil {
+			return p, usagef("--timezone %q: %v", f.timezone, err)
+		}
+		p.Location = loc
+	}
+	return p, nil
+}
+
+func (f *inputFlags) hostName() string {
+	if f.host != "" {
+		return f.host
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+// sniffFiles detects the format from the first lines of the first file
+// that has any.
+func sniffFiles(files []string) (format.Format, error) {
+	for _, path := range files {
+		if path == "-" {
+			return format.Unknown, usagef("--format auto cannot read standard input twice; name the format")
+		}
+		rc, err := agent.OpenLog(path)
+		if err != nil {
+			return format.Unknown, err
+		}
+		var lines [][]byte
+		errStop := errors.New("enough")
+		err = agent.ScanLines(io.LimitReader(rc, 1<<20), agent.DefaultMaxLineBytes, func(l []byte) {
+			if len(lines) < 20 {
+				lines = append(lines, append([]byte(nil), l...))
+			}
+		}, func() {})
+		rc.Close()
+		if err != nil && !errors.Is(err, errStop) {
+			return format.Unknown, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fm, err := format.Sniff(lines)
+		if err != nil {
+			return format.Unknown, fmt.Errorf("%s: cannot tell the log format (%v); name it with --format", path, err)
+		}
+		return fm, nil
+	}
+	return format.Unknown, fmt.Errorf("no lines in %v to detect the format from; name it with --format", files)
+}
+
+// feed reads every file whole into p. A progress bar is shown on a terminal
+// when the input is large.
+func feed(ctx context.Context, e *env, files []string, maxLine int, p *agent.Pipeline) error {
+	var total int64
+	for _, path := range files {
+		if st, err := os.Stat(path); err == nil {
+			total += st.Size()
+		}
+	}
+	var bar *progressbar.ProgressBar
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && total > 64<<20 {
+		bar = progressbar.DefaultBytes(total, "reading")
+		defer bar.Finish()
+	}
+	for _, path := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rc, err := agent.OpenLog(path)
+		if err != nil {
+			return err
+		}
+		var r io.Reader = rc
+		if bar != nil && path[len(path)-3:] != ".gz" {
+			r = io.TeeReader(rc, bar)
+		}
+		err = agent.ScanLines(r, maxLine, p.Line, func() { p.Reject(agent.ErrLineTooLong) })
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// summary writes the one-line summary of a run.
+func summary(w io.Writer, s agent.PipelineStats, start time.Time) {
+	el := time.Since(start)
+	rate := 0.0
+	if el > 0 {
+		rate = float64(s.Lines) / el.Seconds()
+	}
+	fmt.Fprintf(w, "sharkfin: lines=%d parsed=%d rejected=%d late=%d overflow=%d windows=%d ip_windows=%d anomalies=%d events=%d elapsed=%s rate=%.0f/s",
+		s.Lines, s.Parsed, s.Rejected, s.Late, s.Overflowed, s.Windows, s.KeyWindows, s.Anomalies, s.Events, el.Round(time.Millisecond), rate)
+	if len(s.Reasons) > 0 {
+		fmt.Fprintf(w, " rejected_by=%v", s.Reasons)
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,175 @@
+package detect
+
+import (
+	"bytes"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// accum is the running state of one key (source IP) in one window.
+type accum struct {
+	hits, s2xx, s3xx, s4xx, s5xx int64
+	bytes                        int64
+	post                         int64 // web: POST requests
+	denied, connect              int64 // proxy
+	// distinct: web paths, proxy destination hosts, dns query names.
+	distinct u64set
+	// ipDest: proxy destinations that are bare IP addresses.
+	ipDest u64set
+
+	// dns
+	qnameLenSum   int64
+	maxQNameLen   int64
+	maxEntropy    float64
+	txtAny        int64
+	perDomain     map[uint64]int32 // registered-domain hash -> distinct names under it
+	maxSubdomains int32
+}
+
+func (a *accum) reset() {
+	pd := a.perDomain
+	d, ip := a.distinct, a.ipDest
+	*a = accum{}
+	d.Reset()
+	ip.Reset()
+	a.distinct, a.ipDest = d, ip
+	if pd != nil {
+		clear(pd)
+		a.perDomain = pd
+	}
+}
+
+// add counts one record. It allocates only when a distinct-value table has
+// to grow.
+func (a *accum) add(kind record.Kind, r *record.Record) {
+	a.hits++
+	a.bytes += r.Bytes
+	switch {
+	case r.Status >= 200 && r.Status < 300:
+		a.s2xx++
+	case r.Status >= 300 && r.Status < 400:
+		a.s3xx++
+	case r.Status >= 400 && r.Status < 500:
+		a.s4xx++
+	case r.Status >= 500 && r.Status < 600:
+		a.s5xx++
+	}
+	switch kind {
+	case record.KindWeb:
+		if bytes.Equal(r.Method, methodPOST) {
+			a.post++
+		}
+		a.distinct.Add(hashBytes(pathOf(r.Target)))
+	case record.KindProxy:
+		if bytes.Contains(r.Action, denied) {
+			a.denied++
+		}
+		if bytes.Equal(r.Method, methodCONNECT) {
+			a.connect++
+		}
+		if len(r.Host) > 0 {
+			h := hashLower(r.Host)
+			a.distinct.Add(h)
+			if isIPLiteral(r.Host) {
+				a.ipDest.Add(h)
+			}
+		}
+	case record.KindDNS:
+		a.addQuery(r)
+	}
+}
+
+func (a *accum) addQuery(r *record.Record) {
+	q := r.Host
+	if n := len(q); n > 0 && q[n-1] == '.' {
+		q = q[:n-1]
+	}
+	l := int64(len(q))
+	a.qnameLenSum += l
+	if l > a.maxQNameLen {
+		a.maxQNameLen = l
+	}
+	if bytes.EqualFold(r.QType, qtypeTXT) || bytes.EqualFold(r.QType, qtypeANY) {
+		a.txtAny++
+	}
+	reg, sub := registeredDomain(q)
+	if e := maxLabelEntropy(sub); e > a.maxEntropy {
+		a.maxEntropy = e
+	}
+	if a.distinct.Add(hashLower(q)) {
+		if a.perDomain == nil {
+			a.perDomain = make(map[uint64]int32, 4)
+		}
+		rh := hashLower(reg)
+		n := a.perDomain[rh] + 1
+		a.perDomain[rh] = n
+		if n > a.maxSubdomains {
+			a.maxSubdomains = n
+		}
+	}
+}
+
+// vector writes the kind's features (in FeatureNames order) into out.
+func (a *accum) vector(kind record.Kind, out []float64) []float64 {
+	out = out[:0]
+	f := func(v int64) float64 { return float64(v) }
+	non2xx := a.hits - a.s2xx
+	switch kind {
+	case record.KindWeb:
+		ratio := 0.0
+		if a.hits > 0 {
+			ratio = float64(a.s4xx+a.s5xx) / float64(a.hits)
+		}
+		out = append(out, f(a.hits), f(a.s2xx), f(a.s3xx), f(a.s4xx), f(a.s5xx), f(non2xx),
+			f(a.bytes), float64(a.distinct.Len()), f(a.post), ratio)
+	case record.KindProxy:
+		out = append(out, f(a.hits), f(a.s2xx), f(non2xx), f(a.bytes), float64(a.distinct.Len()),
+			f(a.denied), f(a.connect), float64(a.ipDest.Len()))
+	case record.KindDNS:
+		mean, ratio := 0.0, 0.0
+		if a.hits > 0 {
+			mean = float64(a.qnameLenSum) / float64(a.hits)
+			ratio = float64(a.txtAny) / float64(a.hits)
+		}
+		out = append(out, f(a.hits), 0, 0, f(a.hits), float64(a.maxSubdomains), f(a.maxQNameLen),
+			mean, a.maxEntropy, ratio)
+	}
+	return out
+}
+
+var (
+	methodPOST    = []byte("POST")
+	methodCONNECT = []byte("CONNECT")
+	denied        = []byte("DENIED")
+	qtypeTXT      = []byte("TXT")
+	qtypeANY      = []byte("ANY")
+)
+
+// pathOf strips the query string: /search?q=1 and /search?q=2 are one path.
+func pathOf(target []byte) []byte {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		return target[:i]
+	}
+	return target
+}
+
+// isIPLiteral reports whether a host is a bare IPv4 or IPv6 address
+// (possibly in brackets).
+func isIPLiteral(h []byte) bool {
+	if len(h) == 0 {
+		return false
+	}
+	if h[0] == '[' || bytes.IndexByte(h, ':') >= 0 {
+		return true
+	}
+	dots := 0
+	for _, c := range h {
+		switch {
+		case c == '.':
+			dots++
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return dots == 3
+}

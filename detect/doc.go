@@ -1,0 +1,10 @@
+// Package detect turns parsed records into per-key feature vectors over
+// tumbling event-time windows and scores them against a K-Means model.
+//
+// Everything here is pure computation: no files, no bbolt, no network. The
+// agent and the offline `sharkfin score` command drive the same code.
+//
+// Hot path: Aggregator.Add is called once per log line and allocates
+// nothing in steady state (new keys and new windows allocate; lines do not).
+// Scorer.Score is called once per key and window and allocates nothing.
+package detect

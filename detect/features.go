@@ -1,0 +1,93 @@
+package detect
+
+import (
+	"fmt"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// Feature indexes for web logs (Apache/Nginx), in event order.
+const (
+	WebHits = iota
+	WebHits2xx
+	WebHits3xx
+	WebHits4xx
+	WebHits5xx
+	WebHitsNon2xx
+	WebBytes
+	WebDistinctPaths
+	WebPost
+	WebErrorRatio
+	webFeatureCount
+)
+
+// Feature indexes for proxy logs (Squid), per client.
+const (
+	ProxyHits = iota
+	ProxyHits2xx
+	ProxyHitsNon2xx
+	ProxyBytes
+	ProxyDistinctDomains
+	ProxyDenied
+	ProxyConnect
+	ProxyIPDestinations
+	proxyFeatureCount
+)
+
+// Feature indexes for DNS query logs (BIND), per client. Query logs carry
+// no response code: hits counts queries, hits_2xx and hits_non2xx are kept
+// for the event schema and are always 0.
+const (
+	DNSHits = iota
+	DNSHits2xx
+	DNSHitsNon2xx
+	DNSQueries
+	DNSDistinctSubdomains
+	DNSMaxQNameLen
+	DNSMeanQNameLen
+	DNSMaxLabelEntropy
+	DNSTXTAnyRatio
+	dnsFeatureCount
+)
+
+// FeatureNames returns the ordered feature names computed for a kind. The
+// returned slice is a fresh copy.
+func FeatureNames(k record.Kind) []string {
+	switch k {
+	case record.KindWeb:
+		return []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx",
+			"bytes", "distinct_paths", "post", "error_ratio"}
+	case record.KindProxy:
+		return []string{"hits", "hits_2xx", "hits_non2xx", "bytes", "distinct_domains", "denied",
+			"connect", "ip_destinations"}
+	case record.KindDNS:
+		return []string{"hits", "hits_2xx", "hits_non2xx", "queries", "distinct_subdomains",
+			"max_qname_len", "mean_qname_len", "max_label_entropy", "txt_any_ratio"}
+	}
+	return nil
+}
+
+// DefaultModelFeatures is what `sharkfin train` fits when --features is not
+// given: the features that separate the use cases of each kind.
+func DefaultModelFeatures(k record.Kind) []string {
+	switch k {
+	case record.KindWeb:
+		return []string{"hits_2xx", "hits_non2xx", "distinct_paths", "post", "error_ratio"}
+	case record.KindProxy:
+		return []string{"hits", "hits_non2xx", "distinct_domains", "denied", "connect", "ip_destinations"}
+	case record.KindDNS:
+		return []string{"queries", "distinct_subdomains", "max_qname_len", "mean_qname_len",
+			"max_label_entropy", "txt_any_ratio"}
+	}
+	return nil
+}
+
+// featureIndex returns the position of name among the kind's features.
+func featureIndex(k record.Kind, name string) (int, error) {
+	for i, n := range FeatureNames(k) {
+		if n == name {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("unknown %s feature %q (known: %v)", k, name, FeatureNames(k))
+}

@@ -1,0 +1,79 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// Score is the verdict on one feature vector.
+type Score struct {
+	Cluster   int
+	Distance  float64 // Euclidean distance to the nearest centroid, transformed space
+	Threshold float64 // that cluster's threshold
+	Score     float64 // Distance / Threshold
+	Anomalous bool    // Score > 1
+}
+
+// Scorer scores feature vectors of one kind against a model. It holds
+// scratch space and is not safe for concurrent use; make one per pipeline.
+type Scorer struct {
+	model   *Model
+	idx     []int // model feature i is vector element idx[i]
+	scratch []float64
+}
+
+// NewScorer prepares m for vectors of kind (as produced by the
+// Aggregator). The model must have been validated.
+func NewScorer(m *Model, kind record.Kind) (*Scorer, error) {
+	if mk := m.RecordKind(); mk != kind {
+		return nil, fmt.Errorf("model %s is for %s logs, input is %s", m.ID(), m.Kind, kind)
+	}
+	idx := make([]int, len(m.Features))
+	for i, name := range m.Features {
+		j, err := featureIndex(kind, name)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", m.ID(), err)
+		}
+		idx[i] = j
+	}
+	return &Scorer{model: m, idx: idx, scratch: make([]float64, len(idx))}, nil
+}
+
+// Model returns the scorer's model.
+func (s *Scorer) Model() *Model { return s.model }
+
+// Transform writes the model-space form of vec into out (len(out) must be
+// the model's feature count).
+func (s *Scorer) Transform(vec []float64, out []float64) {
+	t := &s.model.Transform
+	for i, j := range s.idx {
+		x := vec[j]
+		if t.Log1p {
+			x = math.Log1p(math.Max(x, 0))
+		}
+		out[i] = (x - t.Mean[i]) / t.Std[i]
+	}
+}
+
+// Score transforms vec and finds the nearest centroid. It allocates nothing.
+func (s *Scorer) Score(vec []float64) Score {
+	x := s.scratch
+	s.Transform(vec, x)
+	best, bestD := 0, math.Inf(1)
+	for c, cen := range s.model.Centroids {
+		d := 0.0
+		for i, v := range x {
+			t := v - cen[i]
+			d += t * t
+		}
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	dist := math.Sqrt(bestD)
+	thr := s.model.Thresholds[best]
+	sc := dist / thr
+	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1}
+}

@@ -1,0 +1,98 @@
+package detect
+
+// u64set is an open-addressing hash set of 64-bit hashes used to count
+// distinct values (paths, domains, query names) without keeping the values.
+// Zero is the empty marker; a zero hash is stored as 1. Reset keeps the
+// table, so a set reused across windows stops allocating once it has grown
+// to the working size.
+type u64set struct {
+	slots []uint64
+	n     int
+}
+
+// Len is the number of distinct values added.
+func (s *u64set) Len() int { return s.n }
+
+// Add inserts h and reports whether it was new.
+func (s *u64set) Add(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	if len(s.slots) == 0 {
+		s.slots = make([]uint64, 8)
+	} else if (s.n+1)*4 > len(s.slots)*3 {
+		s.grow()
+	}
+	return s.insert(h)
+}
+
+func (s *u64set) insert(h uint64) bool {
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return false
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return true
+		}
+	}
+}
+
+func (s *u64set) grow() {
+	old := s.slots
+	s.slots = make([]uint64, len(old)*2)
+	s.n = 0
+	for _, h := range old {
+		if h != 0 {
+			s.insert(h)
+		}
+	}
+}
+
+// Reset empties the set, keeping its memory.
+func (s *u64set) Reset() {
+	clear(s.slots)
+	s.n = 0
+}
+
+// Each calls fn for every stored hash (in table order).
+func (s *u64set) Each(fn func(uint64)) {
+	for _, h := range s.slots {
+		if h != 0 {
+			fn(h)
+		}
+	}
+}
+
+// hashBytes is 64-bit FNV-1a followed by a final mix, inlined so the hot
+// path needs no hash.Hash allocation.
+func hashBytes(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return mix(h)
+}
+
+// hashLower is hashBytes over the ASCII-lowercased bytes (host names).
+func hashLower(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return mix(h)
+}
+
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}

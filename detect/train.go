@@ -1,0 +1,261 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/socx/sharkfin/detect/kmeans"
+	"github.com/socx/sharkfin/record"
+)
+
+// TrainConfig controls `sharkfin train`.
+type TrainConfig struct {
+	Name, Version string
+	Kind          record.Kind
+	Window        time.Duration
+	Features      []string // model features, in order (default DefaultModelFeatures)
+	K             int      // clusters; 0 chooses k by silhouette in [MinK, MaxK]
+	MinK, MaxK    int      // range for K=0 (default 2..8)
+	SampleSize    int      // rows used for the silhouette when K=0 (default 4000)
+	Restarts      int      // k-means++ restarts (default 10)
+	Quantile      float64  // per-cluster threshold quantile of member distances (default 0.99)
+	Seed          uint64
+	// MinShare is the smallest share of training rows a cluster needs to be
+	// kept as "normal" (default 0.01). Real training logs contain attacks;
+	// a scanner's windows form a small, tight cluster far from everything
+	// else, and keeping it would make those windows normal. Dropped clusters
+	// are recorded in the model's training section, and rows like them then
+	// score against the nearest normal cluster. Set a negative value to
+	// keep every cluster.
+	MinShare float64
+	// StdFloor bounds each feature's std (in log1p space) from below so a
+	// feature that barely varies in training (POSTs, say) does not turn a
+	// single occurrence into an extreme distance (default 0.25).
+	StdFloor float64
+	// MinThreshold bounds each cluster's threshold from below (default 1.0,
+	// one floored standard deviation): a cluster of identical rows would
+	// otherwise get threshold 0 and flag any difference at all.
+	MinThreshold float64
+	Sources      []string
+	Now          func() time.Time
+}
+
+func (c *TrainConfig) setDefaults() {
+	if len(c.Features) == 0 {
+		c.Features = DefaultModelFeatures(c.Kind)
+	}
+	if c.Window == 0 {
+		c.Window = time.Minute
+	}
+	if c.MinK == 0 {
+		c.MinK = 2
+	}
+	if c.MaxK == 0 {
+		c.MaxK = 8
+	}
+	if c.SampleSize == 0 {
+		c.SampleSize = 4000
+	}
+	if c.Restarts == 0 {
+		c.Restarts = 10
+	}
+	if c.Quantile == 0 {
+		c.Quantile = 0.99
+	}
+	if c.MinShare == 0 {
+		c.MinShare = 0.01
+	}
+	if c.StdFloor == 0 {
+		c.StdFloor = 0.25
+	}
+	if c.MinThreshold == 0 {
+		c.MinThreshold = 1.0
+	}
+	if c.Name == "" {
+		c.Name = c.Kind.String()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Version == "" {
+		c.Version = c.Now().UTC().Format("20060102T150405Z")
+	}
+}
+
+// Projection selects model features out of the kind's full vectors.
+type Projection struct{ idx []int }
+
+// NewProjection maps feature names of kind to vector positions.
+func NewProjection(kind record.Kind, names []string) (*Projection, error) {
+	p := &Projection{idx: make([]int, len(names))}
+	for i, n := range names {
+		j, err := featureIndex(kind, n)
+		if err != nil {
+			return nil, err
+		}
+		p.idx[i] = j
+	}
+	return p, nil
+}
+
+// Apply appends the selected features of full to dst.
+func (p *Projection) Apply(dst, full []float64) []float64 {
+	for _, j := range p.idx {
+		dst = append(dst, full[j])
+	}
+	return dst
+}
+
+// TrainReport says what training did beyond what the model records.
+type TrainReport struct {
+	Silhouette map[int]float64
+	Sizes      []int
+	Dropped    int // rows in dropped clusters
+}
+
+// ErrNoRows is returned when there is nothing to train on.
+var ErrNoRows = errors.New("no training rows: the input produced no windows")
+
+// Train fits a model to rows (each the model features, in cfg.Features
+// order, raw counts).
+func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
+	cfg.setDefaults()
+	d := len(cfg.Features)
+	n := len(rows)
+	if n == 0 {
+		return nil, nil, ErrNoRows
+	}
+	if cfg.Quantile <= 0 || cfg.Quantile > 1 {
+		return nil, nil, fmt.Errorf("quantile %v: must be in (0, 1]", cfg.Quantile)
+	}
+	// log1p, then z-score.
+	x := mat.NewDense(n, d, nil)
+	for i, r := range rows {
+		if len(r) != d {
+			return nil, nil, fmt.Errorf("row %d has %d features, want %d", i, len(r), d)
+		}
+		for j, v := range r {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, nil, fmt.Errorf("row %d feature %s is %v", i, cfg.Features[j], v)
+			}
+			x.Set(i, j, math.Log1p(math.Max(v, 0)))
+		}
+	}
+	mean := make([]float64, d)
+	std := make([]float64, d)
+	col := make([]float64, n)
+	for j := range d {
+		mat.Col(col, j, x)
+		mean[j], std[j] = stat.MeanStdDev(col, nil)
+		if math.IsNaN(std[j]) || std[j] < cfg.StdFloor {
+			std[j] = cfg.StdFloor
+		}
+	}
+	for i := range n {
+		row := x.RawRowView(i)
+		for j := range d {
+			row[j] = (row[j] - mean[j]) / std[j]
+		}
+	}
+	rep := &TrainReport{}
+	k := cfg.K
+	if k == 0 {
+		maxK := min(cfg.MaxK, n)
+		minK := min(cfg.MinK, maxK)
+		best, scores, err := kmeans.ChooseK(x, kmeans.AutoOptions{MinK: minK, MaxK: maxK, SampleSize: cfg.SampleSize, Seed: cfg.Seed, Restarts: min(cfg.Restarts, 3)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("choose k: %w", err)
+		}
+		k, rep.Silhouette = best, scores
+	}
+	res, err := kmeans.Fit(x, kmeans.Options{K: k, Restarts: cfg.Restarts, Seed: cfg.Seed})
+	if err != nil {
+		return nil, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
+	}
+	rep.Sizes = res.Sizes
+
+	// Keep clusters with enough rows; always keep the largest.
+	keep := make([]bool, k)
+	largest := 0
+	for c, s := range res.Sizes {
+		if s > res.Sizes[largest] {
+			largest = c
+		}
+		keep[c] = cfg.MinShare < 0 || float64(s) >= cfg.MinShare*float64(n)
+	}
+	keep[largest] = true
+	var centroids [][]float64
+	var dropped []DroppedCluster
+	var sizes []int
+	for c := range k {
+		cen := mat.Row(nil, c, res.Centroids)
+		if keep[c] {
+			centroids = append(centroids, cen)
+			sizes = append(sizes, res.Sizes[c])
+		} else {
+			dropped = append(dropped, DroppedCluster{Rows: res.Sizes[c], Centroid: cen})
+			rep.Dropped += res.Sizes[c]
+		}
+	}
+	// Thresholds: quantile of the distance of each kept row to its nearest
+	// kept centroid, per cluster.
+	per := make([][]float64, len(centroids))
+	for i := range n {
+		if !keep[res.Labels[i]] {
+			continue
+		}
+		row := x.RawRowView(i)
+		best, bestD := 0, math.Inf(1)
+		for c, cen := range centroids {
+			s := 0.0
+			for j, v := range row {
+				t := v - cen[j]
+				s += t * t
+			}
+			if s < bestD {
+				best, bestD = c, s
+			}
+		}
+		per[best] = append(per[best], math.Sqrt(bestD))
+	}
+	thresholds := make([]float64, len(centroids))
+	for c, ds := range per {
+		t := cfg.MinThreshold
+		if len(ds) > 0 {
+			t = math.Max(kmeans.Quantile(ds, cfg.Quantile), cfg.MinThreshold)
+		}
+		thresholds[c] = t
+	}
+	sil := make(map[string]float64, len(rep.Silhouette))
+	for kk, v := range rep.Silhouette {
+		sil[fmt.Sprint(kk)] = v
+	}
+	m := &Model{
+		Format:   ModelFormat,
+		Name:     cfg.Name,
+		Version:  cfg.Version,
+		Kind:     cfg.Kind.String(),
+		Window:   fmt.Sprintf("%ds", int64(cfg.Window/time.Second)),
+		Features: append([]string(nil), cfg.Features...),
+		Transform: Transform{
+			Log1p: true, Mean: mean, Std: std,
+		},
+		Centroids:  centroids,
+		Thresholds: thresholds,
+		Training: Training{
+			Rows: n, K: k, Inertia: res.Inertia, Quantile: cfg.Quantile,
+			Created: cfg.Now().UTC().Truncate(time.Second), Sources: cfg.Sources,
+			Seed: cfg.Seed, Restarts: cfg.Restarts, MinShare: cfg.MinShare,
+			Dropped: dropped, Sizes: sizes, Silhouette: sil,
+		},
+	}
+	if err := m.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("trained model failed validation (a bug): %w", err)
+	}
+	return m, rep, nil
+}

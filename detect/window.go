@@ -1,0 +1,262 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// OverflowKey is the key under which a window counts the lines of sources
+// beyond WindowConfig.MaxKeys. It is reported like any other key, so an
+// overflow is visible downstream and never silently dropped.
+const OverflowKey = "overflow"
+
+// WindowConfig sets how records are grouped.
+type WindowConfig struct {
+	Kind record.Kind
+	// Window is the tumbling window length (default 60s). Windows are
+	// aligned to the Unix epoch.
+	Window time.Duration
+	// Lateness is how far behind the newest event time a line may be and
+	// still land in its own window (default 5s). Older lines are late.
+	Lateness time.Duration
+	// MaxKeys caps the keys tracked per window (0 = no cap). Lines of
+	// further keys are counted under OverflowKey.
+	MaxKeys int
+}
+
+// SetDefaults fills zero fields.
+func (c *WindowConfig) SetDefaults() {
+	if c.Window == 0 {
+		c.Window = 60 * time.Second
+	}
+	if c.Lateness == 0 {
+		c.Lateness = 5 * time.Second
+	}
+}
+
+// Validate checks the configuration.
+func (c *WindowConfig) Validate() error {
+	switch {
+	case c.Kind == record.KindUnknown:
+		return errors.New("window: kind is not set")
+	case c.Window < time.Second:
+		return fmt.Errorf("window: %s is shorter than 1s; use e.g. 60s", c.Window)
+	case c.Window%time.Second != 0:
+		return fmt.Errorf("window: %s is not a whole number of seconds", c.Window)
+	case c.Lateness < 0:
+		return fmt.Errorf("lateness: %s is negative", c.Lateness)
+	case c.MaxKeys < 0:
+		return fmt.Errorf("max keys: %d is negative", c.MaxKeys)
+	}
+	return nil
+}
+
+// Window is one tumbling window's state.
+type Window struct {
+	Start, End int64 // Unix nanoseconds
+	keys       map[string]*accum
+	overflow   *accum
+	Lines      int64 // lines counted in this window
+	Overflowed int64 // lines counted under OverflowKey
+}
+
+// Keys returns the number of keys tracked (excluding the overflow bucket).
+func (w *Window) Keys() int { return len(w.keys) }
+
+// AggregatorStats are cumulative counts.
+type AggregatorStats struct {
+	Lines      int64 // records added (including late ones)
+	Late       int64 // records older than the closed horizon
+	Overflowed int64 // records counted under OverflowKey
+	Windows    int64 // windows closed
+	KeyWindows int64 // (key, window) results emitted
+}
+
+// Aggregator groups records into tumbling event-time windows per source key.
+// It is not safe for concurrent use.
+type Aggregator struct {
+	cfg       WindowConfig
+	width     int64
+	lateness  int64
+	windows   map[int64]*Window
+	watermark int64 // newest event time seen
+	horizon   int64 // windows ending at or before this are closed
+	nextClose int64 // smallest End+lateness of an open window (MaxInt64 if none)
+	free      []*accum
+	stats     AggregatorStats
+	vec       []float64
+	order     []string
+}
+
+// NewAggregator returns an empty aggregator.
+func NewAggregator(cfg WindowConfig) (*Aggregator, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Aggregator{
+		cfg:       cfg,
+		width:     int64(cfg.Window),
+		lateness:  int64(cfg.Lateness),
+		windows:   make(map[int64]*Window),
+		nextClose: maxInt64,
+		vec:       make([]float64, 0, 16),
+	}, nil
+}
+
+const maxInt64 = int64(^uint64(0) >> 1)
+
+// Config returns the effective configuration.
+func (a *Aggregator) Config() WindowConfig { return a.cfg }
+
+// Stats returns cumulative counts.
+func (a *Aggregator) Stats() AggregatorStats { return a.stats }
+
+// Watermark is the newest event time seen (Unix ns), 0 before any record.
+func (a *Aggregator) Watermark() int64 { return a.watermark }
+
+// OpenWindows is the number of windows not yet closed.
+func (a *Aggregator) OpenWindows() int { return len(a.windows) }
+
+// alignDown returns the start of the window holding t.
+func (a *Aggregator) alignDown(t int64) int64 {
+	s := t - t%a.width
+	if t < 0 && t%a.width != 0 {
+		s -= a.width
+	}
+	return s
+}
+
+// Add counts r in its window and reports false when r is late (its window
+// already closed); late records are counted in Stats and otherwise ignored.
+func (a *Aggregator) Add(r *record.Record) bool {
+	a.stats.Lines++
+	start := a.alignDown(r.Time)
+	if start+a.width <= a.horizon {
+		a.stats.Late++
+		return false
+	}
+	w := a.windows[start]
+	if w == nil {
+		w = &Window{Start: start, End: start + a.width, keys: make(map[string]*accum)}
+		a.windows[start] = w
+		if c := w.End + a.lateness; c < a.nextClose {
+			a.nextClose = c
+		}
+	}
+	w.Lines++
+	acc := w.keys[string(r.Client)]
+	if acc == nil {
+		if a.cfg.MaxKeys > 0 && len(w.keys) >= a.cfg.MaxKeys {
+			if w.overflow == nil {
+				w.overflow = a.newAccum()
+			}
+			acc = w.overflow
+			w.Overflowed++
+			a.stats.Overflowed++
+		} else {
+			acc = a.newAccum()
+			w.keys[string(r.Client)] = acc
+		}
+	}
+	acc.add(a.cfg.Kind, r)
+	if r.Time > a.watermark {
+		a.watermark = r.Time
+	}
+	return true
+}
+
+func (a *Aggregator) newAccum() *accum {
+	if n := len(a.free); n > 0 {
+		acc := a.free[n-1]
+		a.free = a.free[:n-1]
+		return acc
+	}
+	return &accum{}
+}
+
+// Result is one key's features in one closed window. Vector is reused after
+// the callback returns; copy what you keep.
+type Result struct {
+	Start, End int64
+	Key        string
+	Vector     []float64
+}
+
+// Due reports whether Advance would close a window now.
+func (a *Aggregator) Due() bool { return a.watermark >= a.nextClose }
+
+// Advance closes every window whose end plus lateness the watermark has
+// passed, calling fn for each key of each closed window in time then key
+// order.
+func (a *Aggregator) Advance(fn func(*Result)) {
+	if a.watermark < a.nextClose {
+		return
+	}
+	a.CloseThrough(a.watermark-a.lateness, fn)
+}
+
+// CloseThrough closes every window ending at or before t (Unix ns),
+// regardless of the watermark: the agent calls it when the input has been
+// idle, and `sharkfin score` calls it with MaxInt64 at end of input.
+func (a *Aggregator) CloseThrough(t int64, fn func(*Result)) {
+	var due []int64
+	next := maxInt64
+	for s, w := range a.windows {
+		if w.End <= t {
+			due = append(due, s)
+		} else if c := w.End + a.lateness; c < next {
+			next = c
+		}
+	}
+	a.nextClose = next
+	if t != maxInt64 {
+		if h := a.alignDown(t); h > a.horizon {
+			a.horizon = h
+		}
+	}
+	slices.Sort(due)
+	for _, s := range due {
+		w := a.windows[s]
+		a.emit(w, fn)
+		delete(a.windows, s)
+		if w.End > a.horizon {
+			a.horizon = w.End
+		}
+	}
+}
+
+func (a *Aggregator) emit(w *Window, fn func(*Result)) {
+	a.order = a.order[:0]
+	for k := range w.keys {
+		a.order = append(a.order, k)
+	}
+	slices.Sort(a.order)
+	res := Result{Start: w.Start, End: w.End}
+	for _, k := range a.order {
+		acc := w.keys[k]
+		res.Key = k
+		a.vec = acc.vector(a.cfg.Kind, a.vec)
+		res.Vector = a.vec
+		fn(&res)
+		acc.reset()
+		a.free = append(a.free, acc)
+	}
+	if w.overflow != nil {
+		res.Key = OverflowKey
+		a.vec = w.overflow.vector(a.cfg.Kind, a.vec)
+		res.Vector = a.vec
+		fn(&res)
+		w.overflow.reset()
+		a.free = append(a.free, w.overflow)
+	}
+	a.stats.Windows++
+	a.stats.KeyWindows += int64(len(w.keys))
+	if w.overflow != nil {
+		a.stats.KeyWindows++
+	}
+}
