@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Rebuilds the bundled example models from the bundled sample data
+# (examples/logs/). Deterministic: the same data and seed give the same model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-bin/sharkfin}
+$bin train --format combined --k auto --seed 1 --name web --version example-1 \
+  -o examples/models/web.json examples/logs/web-train.log.gz
+$bin train --format bind --timezone UTC --k auto --seed 1 --name dns --version example-1 \
+  -o examples/models/dns.json examples/logs/dns-train.log.gz
