@@ -150,6 +150,17 @@ func (p *Pipeline) Stats() PipelineStats {
 }
 
 func (p *Pipeline) result(r *detect.Result) {
+	var sc detect.Score
+	scored := p.scorer != nil
+	if scored {
+		sc = p.scorer.Score(r.Vector)
+		if sc.Anomalous {
+			p.stats.Anomalies++
+		}
+	}
+	if p.cfg.AnomaliesOnly && !sc.Anomalous {
+		return // decided before building the event: nothing allocated
+	}
 	ev := &event.Event{
 		Type:        event.TypeIPScore,
 		Kind:        p.kind.String(),
@@ -165,16 +176,9 @@ func (p *Pipeline) result(r *detect.Result) {
 	for i, n := range p.names {
 		ev.Features[i] = event.Feature{Name: n, Value: r.Vector[i]}
 	}
-	if p.scorer != nil {
-		s := p.scorer.Score(r.Vector)
-		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = s.Cluster, s.Distance, s.Threshold, s.Score, s.Anomalous
+	if scored {
+		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
 		ev.Model = p.cfg.Model.ID()
-		if s.Anomalous {
-			p.stats.Anomalies++
-		}
-	}
-	if p.cfg.AnomaliesOnly && !ev.Anomalous {
-		return
 	}
 	p.stats.Events++
 	p.emit(ev)

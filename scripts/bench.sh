@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make bench: the benchmark suite. Figures are reported as ratios against a
+# baseline measured in the same run, since machines here are noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${BIN:-bin/sharkfin}
+cache=.cache/bench
+mkdir -p "$cache"
+lines=${BENCH_LINES:-2000000}
+log="$cache/combined-$lines.log"
+if [ ! -s "$log" ]; then
+  echo "generating $log ..."
+  go run ./internal/loggen/cmd/loggen -lines "$lines" -visitors 2000 -attackers 2 -seed 42 > "$log.tmp"
+  mv "$log.tmp" "$log"
+fi
+n=$(wc -l < "$log")
+model=examples/models/web.json
+
+# best of 3 wall-clock seconds of a command (stdout discarded)
+best() {
+  local b=""
+  for _ in 1 2 3; do
+    local s e t
+    s=$(date +%s.%N)
+    "$@" > /dev/null 2>&1
+    e=$(date +%s.%N)
+    t=$(awk -v s="$s" -v e="$e" 'BEGIN{printf "%.4f", e-s}')
+    if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t < b)}'; then b=$t; fi
+  done
+  echo "$b"
+}
+
+cat "$log" > /dev/null # warm the page cache
+t_mawk=$(best mawk '{c[$1]++} END {for (k in c) n++; print n}' "$log")
+t_sf=$(best "$bin" score --format combined --model "$model" "$log")
+t_sf_anom=$(best "$bin" score --format combined --model "$model" --anomalies-only "$log")
+
+rate() { awk -v n="$n" -v t="$1" 'BEGIN{printf "%.0f", n/t}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+printf '\n== end to end on %s lines (best of 3)\n' "$n"
+printf '%-44s %10s %12s %10s\n' "command" "seconds" "lines/s" "vs mawk"
+printf '%-44s %10.3f %12s %10s\n' "mawk '{c[\$1]++}' (baseline)" "$t_mawk" "$(rate "$t_mawk")" "1.00"
+printf '%-44s %10.3f %12s %10s\n' "sharkfin score (all events)" "$t_sf" "$(rate "$t_sf")" "$(ratio "$t_mawk" "$t_sf")"
+printf '%-44s %10.3f %12s %10s\n' "sharkfin score --anomalies-only" "$t_sf_anom" "$(rate "$t_sf_anom")" "$(ratio "$t_mawk" "$t_sf_anom")"
+echo "(goal: sharkfin >= 2.00x mawk)"
+
+printf '\n== Go benchmarks (ns/op, allocs/op)\n'
+go test -run '^$' -bench . -benchmem -benchtime 1s \
+  ./tailer/format/ ./detect/ ./agent/ ./event/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|pkg:)' || true
+
+if [ -x scripts/bench-extra.sh ]; then
+  scripts/bench-extra.sh
+fi
