@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/event"
+)
+
+// run invokes the CLI in-process and returns exit code, stdout, stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+const (
+	webModel = "../../examples/models/web.json"
+	webLog   = "../../examples/logs/web-access.log"
+)
+
+func TestScore_EventsAndSummary(t *testing.T) {
+	code, out, errs := run(t, "score", "--format", "combined", "--model", webModel, webLog)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	n, anomalies := 0, 0
+	var hits float64
+	for sc.Scan() {
+		var ev event.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("line %d: %v", n+1, err)
+		}
+		if ev.Type != event.TypeIPScore || ev.Model != "web@example-1" || ev.EventID == "" {
+			t.Fatalf("bad event %+v", ev)
+		}
+		h, _ := ev.Features.Get("hits")
+		hits += h
+		if ev.Anomalous {
+			anomalies++
+		}
+		n++
+	}
+	lines := strings.Count(mustRead(t, webLog), "\n")
+	if int(hits) != lines {
+		t.Errorf("hits %v != lines %d", hits, lines)
+	}
+	if !strings.Contains(errs, "lines=13095") || !strings.Contains(errs, "ip_windows=") {
+		t.Errorf("summary: %s", errs)
+	}
+	// --anomalies-only prints exactly the anomalous subset.
+	code, out2, _ := run(t, "score", "--format", "auto", "--model", webModel, "--anomalies-only", webLog)
+	if code != 0 || strings.Count(out2, "\n") != anomalies || anomalies == 0 {
+		t.Errorf("anomalies-only: exit %d, %d lines, want %d", code, strings.Count(out2, "\n"), anomalies)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestMain_ExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"format":"sharkfin.model/v1","name":"x","version":"1","kind":"web","window":"60s","features":["hits"],"transform":{"log1p":true,"mean":[0],"std":[0]},"centroids":[[0]],"thresholds":[1],"training":{}}`), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"unknown flag", []string{"score", "--nope", "x"}, 2, "unknown flag"},
+		{"missing model flag", []string{"score", webLog}, 2, "--model"},
+		{"no files", []string{"score", "--model", webModel}, 2, "requires at least"},
+		{"bad format name", []string{"score", "--format", "xml", "--model", webModel, webLog}, 2, "xml"},
+		{"missing file", []string{"score", "--format", "combined", "--model", webModel, filepath.Join(dir, "nope.log")}, 1, "nope.log"},
+		{"invalid model", []string{"score", "--format", "combined", "--model", bad, webLog}, 1, "transform.std[0]"},
+		{"kind mismatch", []string{"score", "--format", "squid", "--model", webModel, webLog}, 1, "web"},
+		{"version", []string{"version"}, 0, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := run(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, errs)
+			}
+			if tc.msg != "" && !strings.Contains(errs, tc.msg) {
+				t.Errorf("stderr %q lacks %q", errs, tc.msg)
+			}
+		})
+	}
+}
+
+// TestTrain_FromLogsAndEvents trains from a log, scores with the model,
+// then trains again from the emitted events: the same rows give the same
+// model (training from fleet events equals training from the logs).
+func TestTrain_FromLogsAndEvents(t *testing.T) {
+	dir := t.TempDir()
+	m1 := filepath.Join(dir, "m1.json")
+	code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--seed", "5", "--version", "t", "-o", m1, webLog)
+	if code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	code, out, errs := run(t, "score", "--format", "combined", "--model", m1, webLog)
+	if code != 0 {
+		t.Fatalf("score: %s", errs)
+	}
+	evfile := filepath.Join(dir, "events.jsonl")
+	os.WriteFile(evfile, []byte(out), 0o644)
+	m2 := filepath.Join(dir, "m2.json")
+	code, _, errs = run(t, "train", "--k", "3", "--seed", "5", "--version", "t", "-o", m2, evfile)
+	if code != 0 {
+		t.Fatalf("train from events: %s", errs)
+	}
+	a, err := detect.LoadModel(m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := detect.LoadModel(m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Training.Rows != b.Training.Rows || a.Training.Inertia != b.Training.Inertia {
+		t.Errorf("models differ: rows %d/%d inertia %v/%v", a.Training.Rows, b.Training.Rows, a.Training.Inertia, b.Training.Inertia)
+	}
+	code, out, _ = run(t, "model", "inspect", m1)
+	if code != 0 || !strings.Contains(out, "web@t") || !strings.Contains(out, "threshold") {
+		t.Errorf("inspect: %d %s", code, out)
+	}
+}
+
+func TestModel_SignVerify(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "web.json")
+	os.WriteFile(m, []byte(mustRead(t, webModel)), 0o644)
+	prefix := filepath.Join(dir, "ops")
+	if code, _, errs := run(t, "model", "keygen", "--out", prefix); code != 0 {
+		t.Fatal(errs)
+	}
+	if st, err := os.Stat(prefix + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", st.Mode(), err)
+	}
+	if code, _, errs := run(t, "model", "sign", "--key", prefix+".key", m); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := run(t, "model", "verify", "--key", prefix+".pub", m); code != 0 {
+		t.Fatal(errs)
+	}
+	data := []byte(mustRead(t, m))
+	data[len(data)-2] = ' '
+	os.WriteFile(m, data, 0o644)
+	if code, _, errs := run(t, "model", "verify", "--key", prefix+".pub", m); code != 1 || !strings.Contains(errs, "signature") {
+		t.Fatalf("tampered model: exit %d %s", code, errs)
+	}
+}
