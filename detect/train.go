@@ -26,7 +26,7 @@ type TrainConfig struct {
 	Quantile      float64  // per-cluster threshold quantile of member distances (default 0.99)
 	Seed          uint64
 	// MinShare is the smallest share of training rows a cluster needs to be
-	// kept as "normal" (default 0.01). Real training logs contain attacks;
+	// kept as "normal" (default 0.02). Real training logs contain attacks;
 	// a scanner's windows form a small, tight cluster far from everything
 	// else, and keeping it would make those windows normal. Dropped clusters
 	// are recorded in the model's training section, and rows like them then
@@ -68,7 +68,7 @@ func (c *TrainConfig) setDefaults() {
 		c.Quantile = 0.99
 	}
 	if c.MinShare == 0 {
-		c.MinShare = 0.01
+		c.MinShare = 0.02
 	}
 	if c.StdFloor == 0 {
 		c.StdFloor = 0.25

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -13,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/socx/sharkfin/agent"
+	"github.com/socx/sharkfin/record"
 	"github.com/socx/sharkfin/tailer/format"
 )
 
@@ -106,6 +109,43 @@ func sniffFiles(files []string) (format.Format, error) {
 		return fm, nil
 	}
 	return format.Unknown, fmt.Errorf("no lines in %v to detect the format from; name it with --format", files)
+}
+
+// orderByTime sorts files by the time of their first parseable line, so a
+// rotation set named by a glob (access.log.1, access.log.10, access.log.2,
+// ...) is read oldest first and its lines are not counted as late. Files
+// without a parseable line keep their place at the end; standard input
+// stays where it is.
+func orderByTime(files []string, parser format.Parser) []string {
+	type ft struct {
+		path string
+		t    int64
+	}
+	fts := make([]ft, len(files))
+	for i, path := range files {
+		fts[i] = ft{path, math.MaxInt64}
+		if path == "-" {
+			return files
+		}
+		rc, err := agent.OpenLog(path)
+		if err != nil {
+			continue // reported when the file is read
+		}
+		var rec record.Record
+		found := false
+		_ = agent.ScanLines(io.LimitReader(rc, 1<<20), agent.DefaultMaxLineBytes, func(l []byte) {
+			if !found && parser.Parse(l, &rec) == nil {
+				fts[i].t, found = rec.Time, true
+			}
+		}, func() {})
+		rc.Close()
+	}
+	sort.SliceStable(fts, func(a, b int) bool { return fts[a].t < fts[b].t })
+	out := make([]string, len(fts))
+	for i, f := range fts {
+		out[i] = f.path
+	}
+	return out
 }
 
 // feed reads every file whole into p. A progress bar is shown on a terminal

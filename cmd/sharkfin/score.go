@@ -73,6 +73,7 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 				defer stop()
 			}
 			start := time.Now()
+			files = orderByTime(files, parser)
 			if err := feed(cmd.Context(), e, files, in.maxLine, p); err != nil {
 				return err
 			}

@@ -99,7 +99,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of training distances")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same data: same model)")
 	fl.IntVar(&cfg.Restarts, "restarts", 10, "k-means++ restarts; the best inertia wins")
-	fl.Float64Var(&cfg.MinShare, "min-share", 0.01, "clusters with fewer rows than this share are dropped as not normal (negative: keep all)")
+	fl.Float64Var(&cfg.MinShare, "min-share", 0.02, "clusters with fewer rows than this share are dropped as not normal (negative: keep all)")
 	fl.StringVar(&cfg.Name, "name", "", "model name (default: the kind)")
 	fl.StringVar(&cfg.Version, "version", "", "model version (default: creation time)")
 	fl.StringVarP(&out, "output", "o", "", "model file to write")
@@ -149,6 +149,7 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 		if err != nil {
 			return nil, 0, 0, stats, err
 		}
+		logs = orderByTime(logs, parser)
 		if err := feed(cmd.Context(), e, logs, in.maxLine, p); err != nil {
 			return nil, 0, 0, stats, err
 		}
