@@ -174,7 +174,7 @@ func feed(ctx context.Context, e *env, files []string, maxLine int, p *agent.Pip
 		if bar != nil && path[len(path)-3:] != ".gz" {
 			r = io.TeeReader(rc, bar)
 		}
-		err = agent.ScanLines(r, maxLine, p.Line, func() { p.Reject(agent.ErrLineTooLong) })
+		err = p.ReadAll(ctx, r, maxLine)
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)

@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/tailer/format"
+)
+
+// TestPipeline_ReadAllMatchesLine feeds the same bytes through the
+// line-at-a-time path and the parse-ahead path with small chunks, so that
+// lines straddle chunk boundaries, overlong lines span chunks, and reads
+// return one byte at a time: events and stats must be identical.
+func TestPipeline_ReadAllMatchesLine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var in bytes.Buffer
+	for i := range 400 {
+		switch rng.IntN(10) {
+		case 0:
+			in.WriteString(strings.Repeat("x", rng.IntN(300)) + "\n") // often overlong
+		case 1:
+			in.WriteString("\x00\xff junk\r\n")
+		case 2:
+			in.WriteString("\n")
+		default:
+			fmt.Fprintf(&in, "10.0.%d.%d - - [17/May/2015:10:%02d:%02d +0000] \"GET /%d HTTP/1.1\" %d 1\n",
+				rng.IntN(2), rng.IntN(5), i/60, i%60, rng.IntN(9), []int{200, 404}[rng.IntN(2)])
+		}
+	}
+	in.WriteString("10.0.0.1 - - [17/May/2015:10:59:59 +0000] \"GET / HTTP/1.1\" 200 1") // no newline
+	const maxLine = 120
+	collect := func() (*Pipeline, *[]string) {
+		var got []string
+		p, err := NewPipeline(PipelineConfig{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}},
+			func(ev *event.Event) { b, _ := ev.AppendJSON(nil); got = append(got, string(b)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, &got
+	}
+	p1, want := collect()
+	if err := ScanLines(bytes.NewReader(in.Bytes()), maxLine, p1.Line, func() { p1.Reject(ErrLineTooLong) }); err != nil {
+		t.Fatal(err)
+	}
+	p1.Flush()
+	for _, size := range []int{2*maxLine + 2, 300, 4096, 1 << 20} {
+		for _, oneByte := range []bool{false, true} {
+			p2, got := collect()
+			var r = bytes.NewReader(in.Bytes())
+			var rd interface{ Read([]byte) (int, error) } = r
+			if oneByte {
+				rd = iotest.OneByteReader(r)
+			}
+			if err := p2.readAll(context.Background(), rd, maxLine, size); err != nil {
+				t.Fatal(err)
+			}
+			p2.Flush()
+			s1, s2 := p1.Stats(), p2.Stats()
+			if fmt.Sprint(s1) != fmt.Sprint(s2) {
+				t.Errorf("size %d oneByte %v: stats\n%+v\nwant\n%+v", size, oneByte, s2, s1)
+			}
+			if strings.Join(*got, "\n") != strings.Join(*want, "\n") {
+				t.Errorf("size %d oneByte %v: %d events differ from %d", size, oneByte, len(*got), len(*want))
+			}
+		}
+	}
+	if s := p1.Stats(); s.Rejected == 0 || s.Parsed == 0 || s.Reasons["line too long"] == 0 && s.Reasons[format.Reason(ErrLineTooLong)] == 0 {
+		t.Fatalf("input does not exercise rejections: %+v", s)
+	}
+}
+
+func TestPipeline_ReadAllCancel(t *testing.T) {
+	p, err := NewPipeline(PipelineConfig{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	endless := iotest.TimeoutReader(strings.NewReader(strings.Repeat("a\n", 1<<20)))
+	if err := p.ReadAll(ctx, endless, 0); err == nil {
+		t.Fatal("want context error")
+	}
+}
