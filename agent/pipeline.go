@@ -46,7 +46,9 @@ type Pipeline struct {
 	stats   PipelineStats
 	reasons map[error]int64
 	emit    func(*event.Event)
-	out     []*event.Event
+	// closedSinceCommit is set when a window closed: the agent's commit
+	// must store the aggregator even if no line arrived.
+	closedSinceCommit bool
 }
 
 // NewPipeline checks cfg and returns a pipeline that hands each event to
@@ -150,6 +152,7 @@ func (p *Pipeline) Stats() PipelineStats {
 }
 
 func (p *Pipeline) result(r *detect.Result) {
+	p.closedSinceCommit = true
 	var sc detect.Score
 	scored := p.scorer != nil
 	if scored {

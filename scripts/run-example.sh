@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# make run: sharkfin on the bundled sample logs with the bundled models,
-# scored events as JSON lines on stdout, a summary on stderr.
+# make run: the agent in the foreground on the bundled sample logs with the
+# bundled models; scored events as JSON lines on stdout, logs on stderr.
+# Ctrl-C stops it cleanly (it commits and exits 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-bin/sharkfin}
-if [ -f examples/run.yaml ] && "$bin" check -c examples/run.yaml >/dev/null 2>&1; then
-  # The agent in the foreground; Ctrl-C stops it cleanly.
-  state=$(mktemp -d)
-  trap 'rm -rf "$state"' EXIT
-  SHARKFIN_STATE_DIR="$state" exec "$bin" run -c examples/run.yaml
-fi
-"$bin" score --format combined --model examples/models/web.json examples/logs/web-access.log examples/logs/apache-elastic.log
-"$bin" score --format bind --timezone UTC --model examples/models/dns.json examples/logs/dns-queries.log
+bin=$(realpath "${1:-bin/sharkfin}")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# A copy of examples/ with a fresh state file, so every run shows events.
+cp -r examples/logs examples/models "$tmp/"
+sed "s#STATE_DIR#$tmp#" examples/run.yaml > "$tmp/run.yaml"
+"$bin" check -c "$tmp/run.yaml" >&2
+echo "sharkfin: following the sample logs; events follow as windows close (Ctrl-C to stop)" >&2
+"$bin" run -c "$tmp/run.yaml"

@@ -1,7 +1,152 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/cobra"
+
+	"github.com/socx/sharkfin/agent"
+	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/state"
+)
 
 // addAgentCommands adds the commands of the long-running agent (run,
 // check, state).
-func addAgentCommands(root *cobra.Command, e *env) {}
+func addAgentCommands(root *cobra.Command, e *env) {
+	root.AddCommand(newRunCmd(e), newCheckCmd(e), newStateCmd(e))
+}
+
+func newLogger(e *env, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
+}
+
+func newRunCmd(e *env) *cobra.Command {
+	var cfgPath, level string
+	cmd := &cobra.Command{
+		Use:   "run [-c FILE]",
+		Short: "Run the agent: follow the logs, score windows, deliver events",
+		Long: `Runs in the foreground until SIGTERM or SIGINT (commits, exits 0).
+SIGHUP reloads the configuration and models; a bad new one is rejected and
+the running one stays. Under systemd (Type=notify) it reports readiness.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(e, level)
+			out, _ := e.stdout.(*os.File)
+			a, err := agent.New(cfgPath, agent.Options{
+				Logger: log,
+				Stdout: out,
+				Notify: func(s string) { _, _ = daemon.SdNotify(false, s) },
+			})
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", config.DefaultPath, "configuration file")
+	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newCheckCmd(e *env) *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "check [-c FILE]",
+		Short: "Validate the configuration, models, category list and keys; exit 0 or 1",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			problems := cfg.Check()
+			for kind, path := range cfg.Detect.Models {
+				if _, err := agent.LoadModel(path, cfg.Detect.TrustedKeys); err != nil {
+					problems = append(problems, fmt.Errorf("detect.models.%s: %w", kind, err))
+				}
+			}
+			for _, p := range problems {
+				fmt.Fprintf(e.stderr, "%s: %v\n", cfgPath, p)
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("%s: %d problem(s)", cfgPath, len(problems))
+			}
+			fmt.Fprintf(e.stdout, "%s: ok (%d inputs, models: %v)\n", cfgPath, len(cfg.Inputs), cfg.Detect.Models)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", config.DefaultPath, "configuration file")
+	return cmd
+}
+
+func newStateCmd(e *env) *cobra.Command {
+	var cfgPath, by string
+	var n int
+	cmd := &cobra.Command{
+		Use:   "state [-c FILE] top|ip ADDR|domain NAME",
+		Short: "Read-only view of the agent's state (works while the agent runs)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			st, err := state.OpenReadOnly(cfg.State.Path, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			switch args[0] {
+			case "top":
+				hs, err := st.Top(state.KindIP, n, by)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%-40s %10s %12s %8s %9s  %s\n", "ip", "hits", "bytes", "windows", "anomalies", "last seen")
+				for _, h := range hs {
+					fmt.Fprintf(e.stdout, "%-40s %10d %12d %8d %9d  %s\n", h.Key, h.Hits, h.Bytes, h.Windows, h.Anomalies, h.LastSeen.Format(time.RFC3339))
+				}
+				return nil
+			case "ip", "domain":
+				if len(args) != 2 {
+					return usagef("state %s needs a key", args[0])
+				}
+				kind := state.KindIP
+				if args[0] == "domain" {
+					kind = state.KindDomain
+				}
+				h, ok, err := st.History(kind, args[1])
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errors.New(args[0] + " " + args[1] + ": not in the state (never seen, or pruned after state.retention)")
+				}
+				fmt.Fprintf(e.stdout, "%s %s\nfirst seen %s\nlast seen  %s\nhits %d bytes %d windows %d anomalous %d\n",
+					args[0], h.Key, h.FirstSeen.Format(time.RFC3339), h.LastSeen.Format(time.RFC3339), h.Hits, h.Bytes, h.Windows, h.Anomalies)
+				for _, w := range h.Recent {
+					mark := ""
+					if w.Anomalous {
+						mark = "  ANOMALOUS"
+					}
+					fmt.Fprintf(e.stdout, "  %s  hits %6d  bytes %10d%s\n", w.Start.Format(time.RFC3339), w.Hits, w.Bytes, mark)
+				}
+				return nil
+			}
+			return usagef("state: want top, ip ADDR or domain NAME, got %q", args[0])
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", config.DefaultPath, "configuration file")
+	cmd.Flags().IntVarP(&n, "n", "n", 20, "rows for top")
+	cmd.Flags().StringVar(&by, "by", "hits", "top order: hits, anomalies or last_seen")
+	return cmd
+}

@@ -1,0 +1,262 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/output"
+	"github.com/socx/sharkfin/state"
+	"github.com/socx/sharkfin/tailer"
+)
+
+// Options are what the command line gives the agent besides its config.
+type Options struct {
+	Logger *slog.Logger
+	// Stdout receives events when the output is stdout (default os.Stdout).
+	Stdout *os.File
+	// Notify tells the service manager about readiness (sd_notify); nil
+	// does nothing.
+	Notify func(state string)
+	// Now is the wall clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Agent is the long-running sharkfin: it follows the inputs, counts and
+// scores windows, commits everything to the state file and delivers events
+// from the outbox. Create it with New, start it with Run.
+type Agent struct {
+	cfgPath string
+	cfg     *config.Config
+	opt     Options
+	log     *slog.Logger
+	metrics *metrics
+
+	store   *state.Store
+	models  *modelSet
+	inputs  []*input
+	byName  map[string]*input
+	batches chan *tailer.Batch
+	sink    output.Sink
+
+	pending   []*event.Event // closed-window events not yet committed
+	notices   []*event.Event // agent events not yet committed
+	dirty     bool           // something to commit
+	lines     int            // lines since the last commit
+	lastFlush time.Time
+
+	outboxBytes  int64
+	backpressure bool
+	wakeSender   chan struct{}
+	drained      chan struct{}
+}
+
+// New loads the configuration; it opens nothing and starts nothing.
+func New(cfgPath string, opt Options) (*Agent, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Stdout == nil {
+		opt.Stdout = os.Stdout
+	}
+	if opt.Notify == nil {
+		opt.Notify = func(string) {}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Agent{
+		cfgPath:    cfgPath,
+		cfg:        cfg,
+		opt:        opt,
+		log:        opt.Logger.With(logComponent, "agent"),
+		byName:     map[string]*input{},
+		wakeSender: make(chan struct{}, 1),
+		drained:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Run starts the agent and blocks until ctx is cancelled, then stops
+// reading, commits and returns nil; or returns the error that stopped it.
+//
+// Shutdown order: the tailers stop (no more batches), the main loop
+// commits what it counted, the sender finishes the write in flight, then
+// the state file closes.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.open(); err != nil {
+		return err
+	}
+	defer a.store.Close()
+	defer a.sink.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(a.inputs)+3)
+	tailCtx, stopTailers := context.WithCancel(runCtx)
+	for _, in := range a.inputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := in.tailer.Run(tailCtx, a.batches); err != nil {
+				errc <- fmt.Errorf("input %s: %w", in.cfg.Name, err)
+			}
+		}()
+	}
+	senderCtx, stopSender := context.WithCancel(context.Background())
+	var swg sync.WaitGroup
+	swg.Add(1)
+	go func() {
+		defer swg.Done()
+		a.runSender(senderCtx)
+	}()
+	if a.cfg.Metrics.Listen != "" {
+		srv, err := a.metrics.serve(a.cfg.Metrics.Listen)
+		if err != nil {
+			stopTailers()
+			wg.Wait()
+			stopSender()
+			swg.Wait()
+			return err
+		}
+		defer srv.Close()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	a.opt.Notify("READY=1")
+	a.log.Info("agent started", "inputs", len(a.inputs), "state", a.cfg.State.Path)
+	err := a.loop(runCtx, hup, errc)
+
+	a.opt.Notify("STOPPING=1")
+	stopTailers()
+	// Drain batches sent before the tailers saw the cancel, then commit.
+	go func() { wg.Wait(); close(a.batches) }()
+	for b := range a.batches {
+		a.process(b)
+	}
+	if cerr := a.commit(); cerr != nil && err == nil {
+		err = cerr
+	}
+	// Give the sender a moment to deliver what was just committed.
+	a.kickSender()
+	time.Sleep(50 * time.Millisecond)
+	stopSender()
+	swg.Wait()
+	a.log.Info("agent stopped")
+	return err
+}
+
+// loop is the single goroutine that owns pipelines and pending state.
+func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan error) error {
+	tick := time.NewTicker(a.tickInterval())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case b := <-a.batches:
+			a.process(b)
+			if a.lines >= a.cfg.State.FlushLines {
+				if err := a.commit(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			now := a.opt.Now()
+			a.closeIdle(now)
+			if a.dirty && now.Sub(a.lastFlush) >= a.cfg.State.FlushInterval.Std() {
+				if err := a.commit(); err != nil {
+					return err
+				}
+			}
+			a.models.maybeReload(a)
+		case <-a.drained:
+			a.checkBackpressure()
+		case <-hup:
+			a.reload()
+		}
+	}
+}
+
+func (a *Agent) tickInterval() time.Duration {
+	d := a.cfg.State.FlushInterval.Std()
+	if d <= 0 || d > time.Second {
+		d = time.Second
+	}
+	return d / 4
+}
+
+// process counts one batch. Its checkpoints are remembered and persisted by
+// the next commit, together with the counts.
+func (a *Agent) process(b *tailer.Batch) {
+	in := a.byName[b.Input]
+	if in == nil {
+		b.Done()
+		return
+	}
+	for _, l := range b.Lines {
+		in.pipe.Line(l)
+	}
+	in.checkpoints = append(in.checkpoints[:0], b.Checkpoints...)
+	in.dirty = true
+	in.lastBatch = a.opt.Now()
+	a.lines += len(b.Lines)
+	a.dirty = true
+	a.metrics.lines.WithLabelValues(b.Input).Add(float64(len(b.Lines)))
+	// The lines were consumed into the aggregator (keys are copied), so the
+	// tailer may reuse their memory now; the checkpoints are committed with
+	// the counts derived from them.
+	b.Done()
+}
+
+// closeIdle closes windows of inputs that have been idle for lateness.
+func (a *Agent) closeIdle(now time.Time) {
+	late := a.cfg.Detect.Lateness.Std()
+	for _, in := range a.inputs {
+		if now.Sub(in.lastBatch) < late || in.pipe.Aggregator().OpenWindows() == 0 {
+			continue
+		}
+		before := len(a.pending)
+		in.pipe.CloseIdle(now.Add(-late).UnixNano())
+		if len(a.pending) != before {
+			a.dirty = true
+		}
+	}
+}
+
+// emitFor returns the pipeline callback of an input.
+func (a *Agent) emitFor(in *input) func(*event.Event) {
+	return func(ev *event.Event) {
+		a.pending = append(a.pending, ev)
+	}
+}
+
+// notice queues an agent event (lifecycle notices) for the outbox.
+func (a *Agent) notice(level, msg string, detail map[string]string) {
+	now := a.opt.Now().UTC()
+	ev := &event.Event{
+		Type: event.TypeAgent, Kind: "agent", Host: a.cfg.Host, Source: "agent",
+		WindowStart: now, WindowEnd: now, Level: level, Message: msg, Detail: detail,
+	}
+	ev.EventID = event.ID(ev.Host, ev.Source, ev.Type, msg, now)
+	a.notices = append(a.notices, ev)
+	a.dirty = true
+}
+
+var errStopped = errors.New("agent stopped")

@@ -1,0 +1,326 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPath is the configuration file of an installed agent.
+const DefaultPath = "/etc/sharkfin/sharkfin.yaml"
+
+// Config is the agent's configuration file.
+type Config struct {
+	// Host is the node name put in events; default os.Hostname().
+	Host    string  `yaml:"host"`
+	Log     Log     `yaml:"log"`
+	Inputs  []Input `yaml:"inputs"`
+	State   State   `yaml:"state"`
+	Detect  Detect  `yaml:"detect"`
+	Output  Output  `yaml:"output"`
+	Metrics Metrics `yaml:"metrics"`
+
+	// Path is the file the configuration came from ("" when parsed from
+	// memory).
+	Path string `yaml:"-"`
+
+	lines map[string]int // key path → line, for the messages of Check
+}
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes data strictly, applies defaults, resolves relative file
+// names against the directory of path and validates the result. path
+// names the file in messages; "" leaves relative names as they are. Every
+// error is a *Problem; several are joined with errors.Join.
+func Parse(data []byte, path string) (*Config, error) {
+	root, perr := parseTree(data)
+	if perr != nil {
+		perr.File = path
+		return nil, perr
+	}
+	tc := treeChecker{lines: map[string]int{}}
+	tc.value(root, reflect.TypeFor[Config](), "")
+	if len(tc.problems) > 0 {
+		errs := make([]error, len(tc.problems))
+		for i, p := range tc.problems {
+			p.File = path
+			errs[i] = p
+		}
+		return nil, errors.Join(errs...)
+	}
+
+	// Defaults first: what the file sets, zeros included, then stays.
+	c := &Config{}
+	c.SetDefaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, decodeProblems(err, path, tc.lines)
+	}
+	if c.Host == "" {
+		c.Host = hostname()
+	}
+	c.Path, c.lines = path, tc.lines
+	if path != "" {
+		c.resolve(filepath.Dir(path))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, errors.Join(toProblems(err, path, c.lines)...)
+	}
+	return c, nil
+}
+
+// SetDefaults fills the zero fields of every section with their defaults.
+func (c *Config) SetDefaults() {
+	if c.Host == "" {
+		c.Host = hostname()
+	}
+	c.Log.SetDefaults()
+	for i := range c.Inputs {
+		c.Inputs[i].SetDefaults()
+	}
+	c.State.SetDefaults()
+	c.Detect.SetDefaults()
+	c.Output.SetDefaults()
+	c.Metrics.SetDefaults()
+}
+
+// Validate checks every section and the rules between them: input names
+// and globs unique, a model for every input's kind, state retention of at
+// least a window. Error paths are full key paths (inputs[1].start_at).
+func (c *Config) Validate() error {
+	var p problems
+	if err := checkHost(c.Host); err != nil {
+		p.add("host", err)
+	}
+	p.nest("log", c.Log.Validate())
+	if len(c.Inputs) == 0 {
+		p.addf("inputs", "has no input; add at least one, e.g. - {name: web, path: /var/log/nginx/access.log*, format: combined}")
+	}
+	names := map[string]int{}
+	globs := map[string]int{}
+	for i := range c.Inputs {
+		in := &c.Inputs[i]
+		path := indexPath("inputs", i)
+		p.nest(path, in.Validate())
+		if j, ok := names[in.Name]; ok && in.Name != "" {
+			p.addf(joinPath(path, "name"), "%q is already the name of inputs[%d]; give each input its own name", in.Name, j)
+		} else {
+			names[in.Name] = i
+		}
+		for _, g := range in.Globs() {
+			if j, ok := globs[g]; ok && j != i {
+				p.addf(joinPath(path, globKey(in, g)), "%q is also a glob of inputs[%d]; a file belongs to one input", g, j)
+			} else {
+				globs[g] = i
+			}
+		}
+	}
+	p.nest("state", c.State.Validate())
+	p.nest("detect", c.Detect.Validate())
+	c.checkModels(&p)
+	if c.State.Retention > 0 && c.State.Retention < c.Detect.Window {
+		p.addf("state.retention", "%s is shorter than detect.window (%s); keep at least one window, e.g. 24h", c.State.Retention, c.Detect.Window)
+	}
+	p.nest("output", c.Output.Validate())
+	p.nest("metrics", c.Metrics.Validate())
+	return p.err()
+}
+
+// checkModels checks that the kind of every input has a model.
+func (c *Config) checkModels(p *problems) {
+	var kinds []string
+	users := map[string][]string{}
+	for i := range c.Inputs {
+		in := &c.Inputs[i]
+		if in.Format.check() != nil {
+			continue // reported at the input
+		}
+		kind := in.Kind().String()
+		if _, ok := users[kind]; !ok {
+			kinds = append(kinds, kind)
+		}
+		users[kind] = append(users[kind], fmt.Sprintf("%q (format %s)", in.Name, in.Format))
+	}
+	for _, kind := range kinds {
+		if _, ok := c.Detect.Models[kind]; ok {
+			continue // an empty one is reported by Detect.Validate
+		}
+		who := "input " + users[kind][0]
+		if len(users[kind]) > 1 {
+			who = "inputs " + strings.Join(users[kind], ", ")
+		}
+		p.addf(joinPath("detect.models", kind), "is missing: %s needs a %s model; %s", who, kind, modelHint(kind))
+	}
+}
+
+// globKey is the key of the input that holds glob g.
+func globKey(in *Input, g string) string {
+	if in.Path != "" {
+		return "path"
+	}
+	for i, x := range in.Paths {
+		if x == g {
+			return indexPath("paths", i)
+		}
+	}
+	return "paths"
+}
+
+// resolve makes the relative file names of c relative to dir.
+func (c *Config) resolve(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for i := range c.Inputs {
+		in := &c.Inputs[i]
+		abs(&in.Path)
+		for j := range in.Paths {
+			abs(&in.Paths[j])
+		}
+	}
+	abs(&c.State.Path)
+	for kind, p := range c.Detect.Models {
+		abs(&p)
+		c.Detect.Models[kind] = p
+	}
+	for i := range c.Detect.TrustedKeys {
+		abs(&c.Detect.TrustedKeys[i])
+	}
+	abs(&c.Detect.Domains.Categories)
+	if c.Output.Fluentd != nil {
+		abs(&c.Output.Fluentd.CAFile)
+	}
+}
+
+// hostname is the default Host; "" when the system does not say, which
+// Validate reports.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// checkHost checks a node name: printable, no spaces, at most 255 bytes.
+func checkHost(h string) error {
+	switch {
+	case h == "":
+		return errorf("is empty and the system has no host name; set host: to the node name")
+	case len(h) > 255:
+		return errorf("is %d bytes long; use at most 255", len(h))
+	case strings.ContainsFunc(h, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return errorf("%q has spaces or control characters; use a name such as web-01", h)
+	}
+	return nil
+}
+
+// parseTree parses data into its root node, which must be a mapping.
+func parseTree(data []byte) (*yaml.Node, *Problem) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Problem{Msg: "is empty; start from examples/sharkfin.yaml, which documents every key"}
+		}
+		return nil, syntaxProblem(err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		line := next.Line
+		if err != nil {
+			return nil, syntaxProblem(err)
+		}
+		return nil, &Problem{Line: line, Msg: "starts a second YAML document (---); keep the configuration in one document"}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if isNull(root) {
+		return nil, &Problem{Msg: "is empty; start from examples/sharkfin.yaml, which documents every key"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &Problem{Line: root.Line, Msg: "is not a mapping of keys; the file starts with keys such as inputs:, detect: and output:"}
+	}
+	return root, nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// syntaxProblem turns a YAML syntax error into a Problem, with a hint for
+// the usual mistakes.
+func syntaxProblem(err error) *Problem {
+	msg := err.Error()
+	p := &Problem{}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	switch {
+	case strings.Contains(msg, "found character that cannot start any token"):
+		msg += "; indent with spaces, not tabs, and quote values that start with @ or `"
+	case strings.Contains(msg, "did not find expected alphabetic or numeric character"),
+		strings.Contains(msg, "unknown anchor"):
+		msg += `; quote values that start with * or &, e.g. "*.gz"`
+	default:
+		msg += "; fix the YAML syntax"
+	}
+	p.Msg = "invalid YAML: " + msg
+	return p
+}
+
+// decodeProblems turns an error of the strict decode, which the tree check
+// should have caught first, into Problems.
+func decodeProblems(err error, file string, lines map[string]int) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		p := syntaxProblem(err)
+		p.File = file
+		return p
+	}
+	errs := make([]error, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		p := &Problem{File: file, Msg: e}
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Msg = m[2]
+			p.Path = pathAtLine(lines, p.Line)
+		}
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
+}
+
+// pathAtLine returns the longest key path recorded at line.
+func pathAtLine(lines map[string]int, line int) string {
+	best := ""
+	for p, n := range lines {
+		if n == line && (len(p) > len(best) || len(p) == len(best) && p < best) {
+			best = p
+		}
+	}
+	return best
+}

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// Defaults of Detect.
+const (
+	DefaultWindow   = Duration(60 * time.Second)
+	DefaultLateness = Duration(5 * time.Second)
+	DefaultMaxKeys  = 100_000
+	DefaultEmit     = EmitAll
+)
+
+// Bounds checked by Detect.Validate.
+const (
+	minWindow = Duration(time.Second)
+	maxWindow = Duration(24 * time.Hour)
+)
+
+// Detect configures windows, scoring and the domain report.
+type Detect struct {
+	// Window is the length of the tumbling windows, in whole seconds.
+	Window Duration `yaml:"window"`
+	// Lateness is how far behind the newest event time a line may be and
+	// still count in its own window. Less than Window; 0 is allowed.
+	Lateness Duration `yaml:"lateness"`
+	// MaxKeys caps the source keys tracked per window and input; lines of
+	// further keys are counted under one overflow key, never dropped.
+	MaxKeys int `yaml:"max_keys"`
+	// Models maps a kind ("web", "proxy", "dns") to its model file. Every
+	// input's kind needs one.
+	Models map[string]string `yaml:"models,omitempty"`
+	// TrustedKeys are ed25519 public keys; when there are any, every model
+	// must carry a valid detached signature MODEL.sig by one of them.
+	TrustedKeys []string `yaml:"trusted_keys,omitempty"`
+	// Emit selects the ip_score events sent.
+	Emit Emit `yaml:"emit"`
+	// Domains configures the per-domain report of proxy inputs.
+	Domains Domains `yaml:"domains,omitempty"`
+}
+
+// Domains configures the per-domain report of proxy inputs.
+type Domains struct {
+	// Categories is a domain,category CSV file, or a squidGuard/UT1
+	// directory of <category>/domains files; empty leaves every domain
+	// uncategorized.
+	Categories string `yaml:"categories,omitempty"`
+	// Enrich turns on network lookups about new domains.
+	Enrich Enrich `yaml:"enrich,omitempty"`
+}
+
+// Enrich selects the network lookups made about new domains.
+type Enrich struct {
+	// TLS connects to port 443 and records the certificate's names.
+	TLS bool `yaml:"tls,omitempty"`
+	// WHOIS asks the registry for the owner, country and creation date.
+	WHOIS bool `yaml:"whois,omitempty"`
+}
+
+// SetDefaults fills zero fields with their defaults.
+func (d *Detect) SetDefaults() {
+	if d.Window == 0 {
+		d.Window = DefaultWindow
+	}
+	if d.Lateness == 0 {
+		d.Lateness = DefaultLateness
+	}
+	if d.MaxKeys == 0 {
+		d.MaxKeys = DefaultMaxKeys
+	}
+	if d.Emit == "" {
+		d.Emit = DefaultEmit
+	}
+}
+
+// Validate checks the section; that every input's kind has a model is
+// checked by Config.Validate.
+func (d *Detect) Validate() error {
+	var p problems
+	switch {
+	case d.Window < minWindow:
+		p.addf("window", "%s is too short; use at least %s, e.g. %s", d.Window, minWindow, DefaultWindow)
+	case d.Window > maxWindow:
+		p.addf("window", "%s is too long; use at most %s", d.Window, maxWindow)
+	case d.Window%Duration(time.Second) != 0:
+		p.addf("window", "%s is not a whole number of seconds; use e.g. %s", d.Window, DefaultWindow)
+	}
+	switch {
+	case d.Lateness < 0:
+		p.addf("lateness", "%s is negative; use 0s or more", d.Lateness)
+	case d.Lateness >= d.Window:
+		p.addf("lateness", "%s is not shorter than the window (%s); use less, e.g. %s", d.Lateness, d.Window, DefaultLateness)
+	}
+	if d.MaxKeys < 1 {
+		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)
+	}
+	for _, kind := range sortedKeys(d.Models) {
+		path := joinPath("models", kind)
+		if _, ok := record.ParseKind(kind); !ok {
+			p.addf(path, "%q is not a kind; use %s", kind, orList(kindNames()))
+			continue
+		}
+		if d.Models[kind] == "" {
+			p.addf(path, "is empty; give the model file, e.g. /etc/sharkfin/models/%s.json", kind)
+		}
+	}
+	for i, k := range d.TrustedKeys {
+		switch j := slices.Index(d.TrustedKeys[:i], k); {
+		case k == "":
+			p.addf(indexPath("trusted_keys", i), "is empty; give a public key file made by sharkfin model keygen, e.g. /etc/sharkfin/keys/ops.pub")
+		case j >= 0:
+			p.addf(indexPath("trusted_keys", i), "%q is listed twice (also trusted_keys[%d]); remove one", k, j)
+		}
+	}
+	p.add("emit", checkEnum(d.Emit, EmitAll, EmitAnomalies))
+	return p.err()
+}
+
+// Model returns the model file configured for kind, "" when none is.
+func (d *Detect) Model(kind record.Kind) string { return d.Models[kind.String()] }
+
+// kindNames lists the names of the kinds of package record, which are the
+// keys of Models. Only error paths call it.
+func kindNames() []string {
+	var names []string
+	for i := range 256 {
+		if k := record.Kind(i); k != record.KindUnknown && k.String() != record.KindUnknown.String() {
+			names = append(names, k.String())
+		}
+	}
+	return names
+}
+
+// sortedKeys returns the keys of m in order, for stable messages.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// modelHint is the fix for a missing model of kind.
+func modelHint(kind string) string {
+	return fmt.Sprintf("add %s: /etc/sharkfin/models/%s.json under detect.models (train one with sharkfin train)", kind, kind)
+}

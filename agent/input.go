@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/state"
+	"github.com/socx/sharkfin/tailer"
+)
+
+// input is one configured input at run time.
+type input struct {
+	cfg    config.Input
+	tailer *tailer.Tailer
+	pipe   *Pipeline
+	// checkpoints is the tailer's latest complete set for this input;
+	// persisted holds what the state file has.
+	checkpoints []tailer.Checkpoint
+	persisted   []state.Checkpoint
+	dirty       bool
+	lastBatch   time.Time
+}
+
+// windowKey is the state key of an input's aggregator snapshot.
+func windowKey(name string) string { return "input/" + name }
+
+// open opens the state, loads models and builds inputs and the sink.
+func (a *Agent) open() error {
+	a.metrics = newMetrics()
+	st, err := state.Open(state.Options{
+		Path:      a.cfg.State.Path,
+		Timeout:   a.cfg.State.LockTimeout.Std(),
+		Retention: a.cfg.State.Retention.Std(),
+		Logger:    a.opt.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	a.store = st
+	if moved := st.Recovered(); moved != "" {
+		a.notice("error", "state file was unreadable; moved aside and started fresh", map[string]string{"moved_to": moved})
+	}
+	fail := func(err error) error {
+		st.Close()
+		return err
+	}
+	a.models = newModelSet(a.cfg, a.log)
+	if err := a.models.loadAll(); err != nil {
+		return fail(err)
+	}
+	for kind, m := range a.models.byKind {
+		a.notice("info", "model loaded", map[string]string{"kind": kind, "model": m.ID()})
+		a.metrics.setModel(kind, m.ID())
+	}
+	cks, err := st.Checkpoints()
+	if err != nil {
+		return fail(fmt.Errorf("read checkpoints: %w", err))
+	}
+	windows, err := st.Windows()
+	if err != nil {
+		return fail(fmt.Errorf("read windows: %w", err))
+	}
+	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
+	for _, ic := range a.cfg.Inputs {
+		in := &input{cfg: ic, lastBatch: a.opt.Now()}
+		m := a.models.byKind[ic.Kind().String()]
+		pipe, err := NewPipeline(PipelineConfig{
+			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m,
+			Window: detect.WindowConfig{
+				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
+			},
+		}, a.emitFor(in))
+		if err != nil {
+			return fail(err)
+		}
+		in.pipe = pipe
+		if snap, ok := windows[windowKey(ic.Name)]; ok {
+			if err := pipe.Aggregator().UnmarshalBinary(snap); err != nil {
+				// Counting restarts for the open windows only; say so loudly.
+				a.log.Error("open windows in the state file are unreadable; their counts restart", "input", ic.Name, "err", err)
+				a.notice("error", "open-window counts unreadable; restarted", map[string]string{"input": ic.Name})
+			}
+		}
+		var resume []tailer.Checkpoint
+		for _, c := range cks {
+			if c.Input == ic.Name {
+				in.persisted = append(in.persisted, c)
+				resume = append(resume, tailer.Checkpoint{Path: c.Path, Offset: c.Offset,
+					ID: tailer.FileID{Dev: c.Dev, Ino: c.Ino, Fingerprint: c.Fingerprint, FingerprintLen: c.FingerprintLen}})
+			}
+		}
+		t, err := tailer.New(ic.Tailer(), resume, a.opt.Logger)
+		if err != nil {
+			return fail(err)
+		}
+		in.tailer = t
+		a.inputs = append(a.inputs, in)
+		a.byName[ic.Name] = in
+	}
+	sink, err := a.newSink()
+	if err != nil {
+		return fail(err)
+	}
+	a.sink = sink
+	if _, size, err := st.OutboxStats(); err == nil {
+		a.outboxBytes = size
+		a.metrics.outboxBytes.Set(float64(size))
+	}
+	a.lastFlush = a.opt.Now()
+	return nil
+}

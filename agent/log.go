@@ -1,0 +1,6 @@
+package agent
+
+// Log attribute keys used across the agent.
+const (
+	logComponent = "component"
+)

@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the agent's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg           *prometheus.Registry
+	lines         *prometheus.CounterVec
+	parsed        *prometheus.GaugeVec
+	rejected      *prometheus.GaugeVec
+	late          *prometheus.GaugeVec
+	overflow      *prometheus.GaugeVec
+	anomalies     *prometheus.CounterVec
+	events        *prometheus.CounterVec
+	delivered     prometheus.Counter
+	sendErrors    prometheus.Counter
+	commits       prometheus.Counter
+	commitSeconds prometheus.Histogram
+	outboxBytes   prometheus.Gauge
+	backpressure  prometheus.Gauge
+	modelRejects  prometheus.Counter
+	modelInfo     *prometheus.GaugeVec
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		lines: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_read_total",
+			Help: "Complete lines read from the logs of an input."}, []string{"input"}),
+		parsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_parsed",
+			Help: "Lines parsed since the agent started."}, []string{"input"}),
+		rejected: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_rejected",
+			Help: "Lines rejected by the parser since the agent started, by reason."}, []string{"input", "reason"}),
+		late: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_late",
+			Help: "Lines older than their already closed window, since the agent started."}, []string{"input"}),
+		overflow: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_overflowed",
+			Help: "Lines counted under the overflow key (detect.max_keys reached), since the agent started."}, []string{"input"}),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_anomalies_total",
+			Help: "Anomalous IP-windows."}, []string{"input"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_events_queued_total",
+			Help: "Events committed to the outbox, by type."}, []string{"type"}),
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_events_delivered_total",
+			Help: "Events delivered (acked) and removed from the outbox."}),
+		sendErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_delivery_errors_total",
+			Help: "Failed delivery attempts."}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_state_commits_total",
+			Help: "State transactions committed."}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sharkfin_state_commit_seconds",
+			Help: "Duration of state commits.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		outboxBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_outbox_bytes",
+			Help: "Bytes of events waiting in the outbox."}),
+		backpressure: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_backpressure",
+			Help: "1 while reading is paused because the outbox is full."}),
+		modelRejects: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_model_rejections_total",
+			Help: "New models rejected at reload."}),
+		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_info",
+			Help: "The model in use per kind (value 1)."}, []string{"kind", "model"}),
+	}
+	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.anomalies, m.events, m.delivered,
+		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) setModel(kind, id string) {
+	m.modelInfo.DeletePartialMatch(prometheus.Labels{"kind": kind})
+	m.modelInfo.WithLabelValues(kind, id).Set(1)
+}
+
+func (m *metrics) setPipeline(input string, s PipelineStats) {
+	m.parsed.WithLabelValues(input).Set(float64(s.Parsed))
+	m.late.WithLabelValues(input).Set(float64(s.Late))
+	m.overflow.WithLabelValues(input).Set(float64(s.Overflowed))
+	for reason, n := range s.Reasons {
+		m.rejected.WithLabelValues(input, reason).Set(float64(n))
+	}
+}
+
+// serve starts the /metrics and /healthz endpoint; the returned server is
+// closed by the caller.
+func (m *metrics) serve(addr string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the agent keeps running without metrics
+		}
+	}()
+	return srv, nil
+}

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/output"
+)
+
+// sendBatch is the most events one Write carries.
+const sendBatch = 500
+
+// newSink builds the configured output.
+func (a *Agent) newSink() (output.Sink, error) {
+	if f := a.cfg.Output.Fluentd; f != nil {
+		return output.NewForward(output.ForwardConfig{
+			Address: f.Address, TLS: f.TLS, CAFile: f.CAFile, InsecureSkipVerify: f.InsecureSkipVerify,
+			TagPrefix: f.TagPrefix, Timeout: f.Timeout.Std(), Logger: a.opt.Logger,
+		})
+	}
+	return output.NewStdout(a.opt.Stdout), nil
+}
+
+func (a *Agent) kickSender() {
+	select {
+	case a.wakeSender <- struct{}{}:
+	default:
+	}
+}
+
+// runSender delivers the outbox in order and deletes events only after the
+// sink accepted them (for Fluentd: acked). On failure it retries the same
+// events with capped exponential backoff and jitter; nothing is dropped.
+func (a *Agent) runSender(ctx context.Context) {
+	log := a.opt.Logger.With(logComponent, "sender")
+	backoff := &output.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
+	var evs []*event.Event
+	var last uint64
+	failing := false
+	for {
+		evs = evs[:0]
+		err := a.store.OutboxRead(0, sendBatch, func(seq uint64, data []byte) error {
+			ev := &event.Event{}
+			if err := json.Unmarshal(data, ev); err != nil {
+				return fmt.Errorf("outbox event %d: %w", seq, err)
+			}
+			evs = append(evs, ev)
+			last = seq
+			return nil
+		})
+		if err == nil && len(evs) > 0 {
+			err = a.sink.Write(ctx, evs)
+			if errors.Is(err, output.ErrBadEvent) {
+				log.Error("dropping undeliverable events (a bug: please report)", "err", err, "events", len(evs))
+				a.metrics.sendErrors.Inc()
+				err = nil
+			}
+			if err == nil {
+				if n, derr := a.store.OutboxDelete(last); derr != nil {
+					err = derr
+				} else {
+					a.metrics.delivered.Add(float64(n))
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				log.Error("delivery failed; retrying with backoff, events stay in the outbox", "err", err)
+				failing = true
+			}
+			a.metrics.sendErrors.Inc()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff.Next()):
+			}
+			continue
+		}
+		if failing {
+			log.Info("delivery resumed")
+			failing = false
+		}
+		backoff.Reset()
+		if _, size, err := a.store.OutboxStats(); err == nil {
+			a.metrics.outboxBytes.Set(float64(size))
+			select {
+			case a.drained <- struct{}{}:
+			default:
+			}
+		}
+		if len(evs) == sendBatch {
+			continue // more waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wakeSender:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// checkBackpressure pauses reading while the outbox holds more than
+// output.fluentd.outbox_max bytes and resumes it below 90% of that.
+func (a *Agent) checkBackpressure() {
+	f := a.cfg.Output.Fluentd
+	if f == nil || f.OutboxMax <= 0 {
+		return
+	}
+	_, size, err := a.store.OutboxStats()
+	if err != nil {
+		return
+	}
+	a.outboxBytes = size
+	max := int64(f.OutboxMax)
+	switch {
+	case !a.backpressure && size >= max:
+		a.backpressure = true
+		for _, in := range a.inputs {
+			in.tailer.Pause()
+		}
+		a.metrics.backpressure.Set(1)
+		a.log.Warn("outbox full: reading paused until delivery catches up; log data stays on disk", "outbox_bytes", size, "outbox_max", max)
+	case a.backpressure && size < max*9/10:
+		a.backpressure = false
+		for _, in := range a.inputs {
+			in.tailer.Resume()
+		}
+		a.metrics.backpressure.Set(0)
+		a.log.Info("outbox drained: reading resumed", "outbox_bytes", size)
+		a.notice("warn", "backpressure ended: reading was paused while the outbox was full", map[string]string{"outbox_max": fmt.Sprint(max)})
+	}
+}
