@@ -69,7 +69,7 @@ func entropy(label []byte) float64 {
 	if n < 2 {
 		return 0
 	}
-	var counts [256]uint16
+	var counts [256]uint32 // uint16 would wrap on labels over 64 KiB (lines reach 1 MiB)
 	for _, c := range label {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'

@@ -117,13 +117,18 @@ func DecodeModel(data []byte) (*Model, error) {
 		case errors.As(err, &se):
 			return nil, &FieldError{Field: "(file)", Issue: fmt.Sprintf("not valid JSON at byte %d: %v", se.Offset, err), Fix: "restore the file as written by `sharkfin train`"}
 		case errors.As(err, &ue):
-			return nil, &FieldError{Field: ue.Field, Issue: fmt.Sprintf("has a %s where a %s is expected", ue.Value, ue.Type), Fix: retrain}
+			field := ue.Field
+			if field == "" { // the top level is not an object
+				field = "(file)"
+			}
+			return nil, &FieldError{Field: field, Issue: fmt.Sprintf("has a %s where a %s is expected", ue.Value, ue.Type), Fix: retrain}
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return nil, &FieldError{Field: strings.TrimPrefix(err.Error(), "json: unknown field "), Issue: "is not a field of " + ModelFormat, Fix: "remove it, or use a sharkfin version that reads this model"}
 		}
 		return nil, &FieldError{Field: "(file)", Issue: err.Error(), Fix: "restore the file as written by `sharkfin train`"}
 	}
-	if dec.More() {
+	// dec.More reports false for a stray ']' or '}': look at the bytes.
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return nil, &FieldError{Field: "(file)", Issue: "has data after the model object", Fix: "keep one JSON object per model file"}
 	}
 	if err := m.Validate(); err != nil {

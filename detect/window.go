@@ -132,11 +132,15 @@ func (a *Aggregator) alignDown(t int64) int64 {
 }
 
 // Add counts r in its window and reports false when r is late (its window
-// already closed); late records are counted in Stats and otherwise ignored.
+// already closed, or the watermark has passed its end plus lateness so that
+// Advance would close it); late records are counted in Stats and otherwise
+// ignored.
 func (a *Aggregator) Add(r *record.Record) bool {
 	a.stats.Lines++
 	start := a.alignDown(r.Time)
-	if start+a.width <= a.horizon {
+	// Late: the window was closed, or the watermark has already passed its
+	// end plus lateness (Advance would close it), even if it was never open.
+	if end := start + a.width; end <= a.horizon || end+a.lateness <= a.watermark {
 		a.stats.Late++
 		return false
 	}

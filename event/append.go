@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -43,7 +44,7 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 		b = appendNumber(b, f.Value)
 	}
 	b = append(b, `},"cluster":`...)
-	b = appendNumber(b, float64(e.Cluster))
+	b = strconv.AppendInt(b, int64(e.Cluster), 10)
 	b = append(b, `,"distance":`...)
 	b = appendNumber(b, e.Distance)
 	b = append(b, `,"threshold":`...)
@@ -72,8 +73,9 @@ func appendTime(b []byte, t time.Time) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaping as encoding/json does
-// (except HTML characters, which need no escaping in JSON lines) and
+// appendString appends s as a JSON string, escaping exactly as
+// encoding/json.Marshal does (including <, > and &, and \b and \f as Go 1.22+
+// write them) so that AppendJSON and MarshalJSON agree byte for byte, and
 // replacing invalid UTF-8 with U+FFFD.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
@@ -81,7 +83,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++
 				continue
 			}
@@ -89,6 +91,10 @@ func appendString(b []byte, s string) []byte {
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':

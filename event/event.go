@@ -78,16 +78,16 @@ type Event struct {
 
 // Enrichment is what is known of a destination from TLS and WHOIS.
 type Enrichment struct {
-	TLSNames []string
-	Whois    *Whois
+	TLSNames []string `json:"tls_names,omitempty"`
+	Whois    *Whois   `json:"whois,omitempty"`
 }
 
 // Whois is the registration summary of a domain or address.
 type Whois struct {
-	Org     string
-	Country string
-	Created string
-	Server  string
+	Org     string `json:"org"`
+	Country string `json:"country"`
+	Created string `json:"created"`
+	Server  string `json:"server"`
 }
 
 // ID returns the stable event id for a (host, source, type, key, window)

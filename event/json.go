@@ -31,7 +31,11 @@ func (f Features) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads a JSON object of numbers, keeping the key order.
+// null leaves f unchanged, as encoding/json does for other types.
 func (f *Features) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -174,8 +178,8 @@ type wire struct {
 	Kind          string            `json:"kind"`
 	Host          string            `json:"host"`
 	Source        string            `json:"source"`
-	WindowStart   time.Time         `json:"window_start"`
-	WindowEnd     time.Time         `json:"window_end"`
+	WindowStart   wireTime          `json:"window_start"`
+	WindowEnd     wireTime          `json:"window_end"`
 	SrcIP         string            `json:"src_ip"`
 	Features      Features          `json:"features"`
 	Cluster       int               `json:"cluster"`
@@ -187,7 +191,7 @@ type wire struct {
 	Domain        string            `json:"domain"`
 	Category      *string           `json:"category"`
 	Uncategorized bool              `json:"uncategorized"`
-	FirstSeen     *time.Time        `json:"first_seen"`
+	FirstSeen     wireTime          `json:"first_seen"`
 	New           bool              `json:"new"`
 	IsIP          bool              `json:"is_ip"`
 	Hits          int64             `json:"hits"`
@@ -200,6 +204,18 @@ type wire struct {
 	Detail        map[string]string `json:"detail"`
 }
 
+// wireTime decodes what formatTime writes: an RFC 3339 string, or "" (or
+// null) for the zero time.
+type wireTime struct{ time.Time }
+
+func (t *wireTime) UnmarshalJSON(data []byte) error {
+	if s := string(data); s == "null" || s == `""` {
+		t.Time = time.Time{}
+		return nil
+	}
+	return t.Time.UnmarshalJSON(data)
+}
+
 // UnmarshalJSON decodes any event type.
 func (e *Event) UnmarshalJSON(data []byte) error {
 	var w wire
@@ -208,38 +224,124 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	}
 	*e = Event{
 		EventID: w.EventID, Type: w.Type, Kind: w.Kind, Host: w.Host, Source: w.Source,
-		WindowStart: w.WindowStart, WindowEnd: w.WindowEnd, SrcIP: w.SrcIP, Features: w.Features,
+		WindowStart: w.WindowStart.Time, WindowEnd: w.WindowEnd.Time, SrcIP: w.SrcIP, Features: w.Features,
 		Cluster: w.Cluster, Distance: w.Distance, Threshold: w.Threshold, Score: w.Score,
 		Anomalous: w.Anomalous, Model: w.Model, Domain: w.Domain, Category: w.Category,
 		Uncategorized: w.Uncategorized, New: w.New, IsIP: w.IsIP, Hits: w.Hits, Bytes: w.Bytes,
 		Clients: w.Clients, Users: w.Users, Enrichment: w.Enrichment, Level: w.Level,
-		Message: w.Message, Detail: w.Detail,
-	}
-	if w.FirstSeen != nil {
-		e.FirstSeen = *w.FirstSeen
+		Message: w.Message, Detail: w.Detail, FirstSeen: w.FirstSeen.Time,
 	}
 	return nil
 }
 
 // Map returns the event as the record map the Fluentd forward protocol
-// carries: the same keys and values as the JSON encoding, with JSON numbers
-// as int64 when integral and float64 otherwise, objects as map[string]any,
-// arrays as []any, and null as nil. Times are RFC 3339 strings, as in JSON.
+// carries: the same keys and values as the JSON encoding, with numbers as
+// int64 where JSON writes them without a fraction and float64 otherwise,
+// objects as map[string]any, arrays as []any and null as nil. Times are
+// RFC 3339 strings, as in JSON. It builds the map directly: a JSON round
+// trip costs five times as much.
 func (e *Event) Map() (map[string]any, error) {
-	b, err := e.MarshalJSON()
+	var m map[string]any
+	switch e.Type {
+	case TypeIPScore:
+		m = e.commonMap(15)
+		m["src_ip"] = e.SrcIP
+		m["features"] = e.Features.anyMap()
+		m["cluster"] = int64(e.Cluster)
+		m["distance"] = numberValue(e.Distance)
+		m["threshold"] = numberValue(e.Threshold)
+		m["score"] = numberValue(e.Score)
+		m["anomalous"] = e.Anomalous
+		m["model"] = e.Model
+	case TypeDomain:
+		m = e.commonMap(18)
+		m["domain"] = e.Domain
+		if e.Category != nil {
+			m["category"] = *e.Category
+		} else {
+			m["category"] = nil
+		}
+		m["uncategorized"] = e.Uncategorized
+		m["first_seen"] = formatTime(e.FirstSeen)
+		m["new"] = e.New
+		m["is_ip"] = e.IsIP
+		m["hits"] = e.Hits
+		m["bytes"] = e.Bytes
+		m["clients"] = e.Clients
+		users := make([]any, len(e.Users))
+		for i, u := range e.Users {
+			users[i] = u
+		}
+		m["users"] = users
+		if e.Enrichment != nil {
+			v, err := jsonValue(e.Enrichment)
+			if err != nil {
+				return nil, fmt.Errorf("event %s: enrichment: %w", e.EventID, err)
+			}
+			m["enrichment"] = v
+		}
+	case TypeAgent:
+		m = e.commonMap(10)
+		m["level"] = e.Level
+		m["message"] = e.Message
+		if len(e.Detail) > 0 {
+			d := make(map[string]any, len(e.Detail))
+			for k, v := range e.Detail {
+				d[k] = v
+			}
+			m["detail"] = d
+		}
+	default:
+		return nil, fmt.Errorf("event %s: unknown type %q", e.EventID, e.Type)
+	}
+	return m, nil
+}
+
+func (e *Event) commonMap(size int) map[string]any {
+	m := make(map[string]any, size)
+	m["event_id"] = e.EventID
+	m["type"] = e.Type
+	m["kind"] = e.Kind
+	m["host"] = e.Host
+	m["source"] = e.Source
+	m["window_start"] = formatTime(e.WindowStart)
+	m["window_end"] = formatTime(e.WindowEnd)
+	return m
+}
+
+func (f Features) anyMap() map[string]any {
+	m := make(map[string]any, len(f))
+	for _, x := range f {
+		m[x.Name] = numberValue(x.Value)
+	}
+	return m
+}
+
+// numberValue is v as appendNumber writes it: nil for NaN and Inf, int64
+// when written without a fraction, float64 otherwise.
+func numberValue(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return int64(v)
+	}
+	return v
+}
+
+// jsonValue is v through a JSON round trip, numbers as in Map.
+func jsonValue(v any) (any, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	var out any
+	if err := dec.Decode(&out); err != nil {
 		return nil, err
 	}
-	for k, v := range m {
-		m[k] = toNative(v)
-	}
-	return m, nil
+	return toNative(out), nil
 }
 
 // toNative replaces the json.Numbers in a decoded JSON value by int64 or

@@ -1,0 +1,221 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// features runs recs (all for one key, in one window) through an
+// Aggregator of kind and returns the key's vector.
+func features(t *testing.T, kind record.Kind, recs []record.Record) []float64 {
+	t.Helper()
+	a := newAgg(t, WindowConfig{Kind: kind})
+	for i := range recs {
+		if recs[i].Time == 0 {
+			recs[i].Time = sec(float64(i))
+		}
+		if recs[i].Client == nil {
+			recs[i].Client = []byte("192.0.2.1")
+		}
+		if !a.Add(&recs[i]) {
+			t.Fatalf("record %d late", i)
+		}
+	}
+	var got []result
+	a.CloseThrough(maxInt64, collector(&got))
+	if len(got) != 1 {
+		t.Fatalf("got %d results, want 1", len(got))
+	}
+	if n := len(FeatureNames(kind)); len(got[0].Vector) != n {
+		t.Fatalf("vector has %d values, want %d", len(got[0].Vector), n)
+	}
+	return got[0].Vector
+}
+
+// checkVector compares a feature vector with want by name.
+func checkVector(t *testing.T, kind record.Kind, got []float64, want map[string]float64) {
+	t.Helper()
+	names := FeatureNames(kind)
+	if len(want) != len(names) {
+		t.Fatalf("test lists %d features, kind %s has %d", len(want), kind, len(names))
+	}
+	for i, n := range names {
+		w, ok := want[n]
+		if !ok {
+			t.Fatalf("test misses feature %s", n)
+		}
+		if math.Abs(got[i]-w) > 1e-12 {
+			t.Errorf("%s = %v, want %v", n, got[i], w)
+		}
+	}
+}
+
+func web(method, target string, status int, bytes int64) record.Record {
+	return record.Record{Method: []byte(method), Target: []byte(target), Status: status, Bytes: bytes}
+}
+
+func TestAccum_WebFeatures(t *testing.T) {
+	recs := []record.Record{
+		web("GET", "/index.html?x=1", 200, 1000),
+		web("GET", "/index.html?x=2", 200, 500), // same path: query strings are ignored
+		web("POST", "/login", 302, 0),
+		web("GET", "/missing", 404, 200),
+		web("GET", "/cgi-bin/x", 500, 50),
+		web("GET", "/index.html", 200, 250),
+		web("", "/x", 0, 0), // no status (e.g. "-"): not 2xx
+		web("post", "/login?a", 101, 0),
+	}
+	got := features(t, record.KindWeb, recs)
+	checkVector(t, record.KindWeb, got, map[string]float64{
+		"hits": 8, "hits_2xx": 3, "hits_3xx": 1, "hits_4xx": 1, "hits_5xx": 1, "hits_non2xx": 5,
+		"bytes": 2000, "distinct_paths": 5, "post": 1, "error_ratio": 2.0 / 8,
+	})
+}
+
+func proxy(method, host, action string, status int, bytes int64) record.Record {
+	r := record.Record{Method: []byte(method), Status: status, Bytes: bytes, Action: []byte(action)}
+	if host != "" {
+		r.Host = []byte(host)
+	}
+	return r
+}
+
+func TestAccum_ProxyFeatures(t *testing.T) {
+	recs := []record.Record{
+		proxy("GET", "Example.com", "TCP_MISS", 200, 1000),
+		proxy("GET", "example.COM", "TCP_HIT", 200, 500), // same domain, other case
+		proxy("CONNECT", "www.example.org", "TCP_TUNNEL", 200, 3000),
+		proxy("GET", "blocked.test", "TCP_DENIED", 403, 0),
+		proxy("GET", "192.0.2.1", "TCP_MISS", 200, 10),
+		proxy("CONNECT", "2001:db8::1", "TCP_TUNNEL", 200, 10),
+		proxy("GET", "[2001:db8::2]", "TCP_MISS", 200, 20),
+		proxy("", "", "NONE_NONE", 0, 0),               // no destination
+		proxy("GET", "192.0.2.1", "TCP_MISS", 200, 10), // same IP again
+		proxy("GET", "10.0.0", "TCP_MISS", 200, 0),     // not an address
+	}
+	got := features(t, record.KindProxy, recs)
+	checkVector(t, record.KindProxy, got, map[string]float64{
+		"hits": 10, "hits_2xx": 8, "hits_non2xx": 2, "bytes": 4550,
+		"distinct_domains": 7, "denied": 1, "connect": 2, "ip_destinations": 3,
+	})
+}
+
+func TestIsIPLiteral(t *testing.T) {
+	for _, c := range []struct {
+		host string
+		want bool
+	}{
+		{"192.0.2.1", true},
+		{"10.0.0.255", true},
+		{"2001:db8::1", true},
+		{"::1", true},
+		{"[2001:db8::1]", true},
+		{"example.com", false},
+		{"10.0.0", false},
+		{"1.2.3.4.5", false},
+		{"1.2.3.a", false},
+		{"123", false},
+		{"", false},
+	} {
+		if got := isIPLiteral([]byte(c.host)); got != c.want {
+			t.Errorf("isIPLiteral(%q) = %v, want %v", c.host, got, c.want)
+		}
+	}
+}
+
+func TestPathOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"/a?b=1": "/a", "/a": "/a", "?x": "", "/a?b?c": "/a", "": "",
+	} {
+		if got := string(pathOf([]byte(in))); got != want {
+			t.Errorf("pathOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestAccum_ReuseDoesNotLeak fills a key's accumulator in one window, closes
+// it, and checks that the recycled accumulator starts from zero in the next.
+func TestAccum_ReuseDoesNotLeak(t *testing.T) {
+	big := map[record.Kind]func(i int) record.Record{
+		record.KindWeb: func(i int) record.Record {
+			return web("POST", fmt.Sprintf("/p%d", i), 500, 1)
+		},
+		record.KindProxy: func(i int) record.Record {
+			return proxy("CONNECT", fmt.Sprintf("10.0.%d.%d", i/256, i%256), "TCP_DENIED", 403, 1)
+		},
+		record.KindDNS: func(i int) record.Record {
+			return record.Record{Host: fmt.Appendf(nil, "q%dxz%d.tunnel.example.com", i, i*7919), QType: []byte("TXT")}
+		},
+	}
+	small := map[record.Kind]record.Record{
+		record.KindWeb:   web("GET", "/", 200, 10),
+		record.KindProxy: proxy("GET", "example.com", "TCP_MISS", 200, 10),
+		record.KindDNS:   {Host: []byte("www.example.com"), QType: []byte("A")},
+	}
+	want := map[record.Kind]map[string]float64{
+		record.KindWeb: {"hits": 1, "hits_2xx": 1, "hits_3xx": 0, "hits_4xx": 0, "hits_5xx": 0,
+			"hits_non2xx": 0, "bytes": 10, "distinct_paths": 1, "post": 0, "error_ratio": 0},
+		record.KindProxy: {"hits": 1, "hits_2xx": 1, "hits_non2xx": 0, "bytes": 10,
+			"distinct_domains": 1, "denied": 0, "connect": 0, "ip_destinations": 0},
+		record.KindDNS: {"hits": 1, "hits_2xx": 0, "hits_non2xx": 0, "queries": 1,
+			"distinct_subdomains": 1, "max_qname_len": 15, "mean_qname_len": 15,
+			"max_label_entropy": 0, "txt_any_ratio": 0},
+	}
+	for kind, mk := range big {
+		t.Run(kind.String(), func(t *testing.T) {
+			a := newAgg(t, WindowConfig{Kind: kind})
+			var got []result
+			fn := collector(&got)
+			for i := range 500 {
+				r := mk(i)
+				r.Time, r.Client = sec(float64(i%60)/2), []byte("192.0.2.1")
+				a.Add(&r)
+			}
+			a.CloseThrough(sec(60), fn)
+			if len(a.free) != 1 {
+				t.Fatalf("free accumulators = %d, want 1", len(a.free))
+			}
+			r := small[kind]
+			r.Time, r.Client = sec(70), []byte("192.0.2.2")
+			a.Add(&r)
+			if len(a.free) != 0 {
+				t.Fatal("the accumulator of window 1 was not reused")
+			}
+			a.CloseThrough(maxInt64, fn)
+			if len(got) != 2 {
+				t.Fatalf("got %d results, want 2", len(got))
+			}
+			checkVector(t, kind, got[1].Vector, want[kind])
+		})
+	}
+}
+
+func TestFeatureNames_MatchVectors(t *testing.T) {
+	for _, kind := range []record.Kind{record.KindWeb, record.KindProxy, record.KindDNS} {
+		names := FeatureNames(kind)
+		for _, required := range []string{"hits", "hits_2xx", "hits_non2xx"} {
+			if _, err := featureIndex(kind, required); err != nil {
+				t.Errorf("%s: %s missing from %v (the event schema requires it)", kind, required, names)
+			}
+		}
+		for _, n := range DefaultModelFeatures(kind) {
+			if _, err := featureIndex(kind, n); err != nil {
+				t.Errorf("%s default model feature: %v", kind, err)
+			}
+		}
+		var acc accum
+		if v := acc.vector(kind, nil); len(v) != len(names) {
+			t.Errorf("%s: vector has %d values for %d names", kind, len(v), len(names))
+		}
+		names[0] = "changed"
+		if FeatureNames(kind)[0] == "changed" {
+			t.Errorf("%s: FeatureNames returns shared memory", kind)
+		}
+	}
+	if FeatureNames(record.KindUnknown) != nil {
+		t.Error("FeatureNames(unknown) is not nil")
+	}
+}

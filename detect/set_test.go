@@ -1,0 +1,81 @@
+package detect
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func TestU64set_MatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var s u64set
+	for round := range 3 {
+		ref := map[uint64]bool{}
+		for range 5000 {
+			h := rng.Uint64()
+			if rng.IntN(3) == 0 { // many repeats, and small values
+				h = uint64(rng.IntN(100)) + 2
+			}
+			added := s.Add(h)
+			if added == ref[h] {
+				t.Fatalf("round %d: Add(%d) = %v, want %v", round, h, added, !ref[h])
+			}
+			ref[h] = true
+		}
+		if s.Len() != len(ref) {
+			t.Fatalf("round %d: Len %d, want %d", round, s.Len(), len(ref))
+		}
+		n := 0
+		s.Each(func(h uint64) {
+			n++
+			if !ref[h] {
+				t.Fatalf("Each yields %d, never added", h)
+			}
+		})
+		if n != len(ref) {
+			t.Fatalf("Each yields %d hashes, want %d", n, len(ref))
+		}
+		if used := float64(s.Len()) / float64(len(s.slots)); used > 0.75 {
+			t.Fatalf("load factor %.2f above 3/4", used)
+		}
+		s.Reset()
+		if s.Len() != 0 {
+			t.Fatalf("Len after Reset = %d", s.Len())
+		}
+	}
+}
+
+func TestU64set_Zero(t *testing.T) {
+	var s u64set
+	if !s.Add(0) || s.Add(0) || s.Len() != 1 {
+		t.Fatal("zero hash not stored once")
+	}
+}
+
+func TestU64set_ResetKeepsMemory(t *testing.T) {
+	var s u64set
+	for i := range uint64(1000) {
+		s.Add(i*0x9e3779b97f4a7c15 + 1)
+	}
+	size := len(s.slots)
+	allocs := testing.AllocsPerRun(20, func() {
+		s.Reset()
+		for i := range uint64(1000) {
+			s.Add(i*0x9e3779b97f4a7c15 + 1)
+		}
+	})
+	if allocs != 0 || len(s.slots) != size {
+		t.Fatalf("refilling a reset set: %v allocs, %d slots (was %d)", allocs, len(s.slots), size)
+	}
+}
+
+func TestHashLower_CaseInsensitive(t *testing.T) {
+	if hashLower([]byte("WwW.ExAmPle.COM")) != hashLower([]byte("www.example.com")) {
+		t.Fatal("hashLower differs by case")
+	}
+	if hashLower([]byte("www.example.com")) != hashBytes([]byte("www.example.com")) {
+		t.Fatal("hashLower of lower-case input differs from hashBytes")
+	}
+	if hashBytes([]byte("/A")) == hashBytes([]byte("/a")) {
+		t.Fatal("hashBytes ignores case (paths are case-sensitive)")
+	}
+}

@@ -1,0 +1,48 @@
+package format
+
+import (
+	"time"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// Parser parses lines of one format. The zero value has no format and
+// rejects every line with ErrUnknownFormat. A Parser holds no per-line state:
+// one value may be used by several goroutines at once.
+type Parser struct {
+	// Format is the line format; Auto and Unknown are not parseable
+	// (resolve Auto with Sniff first).
+	Format Format
+	// Location is the time zone of timestamps that carry none (BIND's
+	// default layout). nil means time.Local.
+	Location *time.Location
+}
+
+// Parse resets r and fills it from line. Trailing CR/LF and surrounding spaces
+// are ignored. On rejection it returns one of the package's sentinel errors
+// and leaves r zeroed. Parse allocates nothing; r's byte-slice fields alias
+// line.
+func (p *Parser) Parse(line []byte, r *record.Record) error {
+	r.Reset()
+	var err error
+	switch p.Format {
+	case Squid:
+		err = parseSquid(line, r)
+	case Common:
+		err = parseCLF(line, r, false)
+	case Combined:
+		err = parseCLF(line, r, true)
+	case Bind:
+		loc := p.Location
+		if loc == nil {
+			loc = time.Local
+		}
+		err = parseBind(line, r, loc)
+	default:
+		return ErrUnknownFormat
+	}
+	if err != nil {
+		r.Reset()
+	}
+	return err
+}
