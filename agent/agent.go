@@ -45,6 +45,8 @@ type Agent struct {
 	inputs  []*input
 	byName  map[string]*input
 	batches chan *tailer.Batch
+	parsed  chan *parsedBatch
+	free    chan *parsedBatch
 	sink    output.Sink
 
 	pending   []*event.Event // closed-window events not yet committed
@@ -53,7 +55,8 @@ type Agent struct {
 	lines     int            // lines since the last commit
 	lastFlush time.Time
 
-	outboxBytes  int64
+	commits      chan *commitJob // to the committer goroutine
+	commitErr    chan error      // the committer's fatal error
 	backpressure bool
 	wakeSender   chan struct{}
 	drained      chan struct{}
@@ -85,6 +88,8 @@ func New(cfgPath string, opt Options) (*Agent, error) {
 		byName:     map[string]*input{},
 		wakeSender: make(chan struct{}, 1),
 		drained:    make(chan struct{}, 1),
+		commits:    make(chan *commitJob, 1),
+		commitErr:  make(chan error, 1),
 	}, nil
 }
 
@@ -115,18 +120,43 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	a.parsed = make(chan *parsedBatch, parseDepth)
+	a.free = make(chan *parsedBatch, parseDepth)
+	for range parseDepth {
+		a.free <- &parsedBatch{}
+	}
+	go a.runParser(a.batches, a.parsed, a.free)
 	senderCtx, stopSender := context.WithCancel(context.Background())
-	var swg sync.WaitGroup
+	var swg, cwg sync.WaitGroup
 	swg.Add(1)
 	go func() {
 		defer swg.Done()
 		a.runSender(senderCtx)
 	}()
+	cwg.Add(1)
+	go func() {
+		defer cwg.Done()
+		a.runCommitter(senderCtx)
+	}()
+	stopCommitter := func() error {
+		close(a.commits)
+		cwg.Wait()
+		select {
+		case err := <-a.commitErr:
+			return err
+		default:
+			return nil
+		}
+	}
 	if a.cfg.Metrics.Listen != "" {
 		srv, err := a.metrics.serve(a.cfg.Metrics.Listen)
 		if err != nil {
 			stopTailers()
 			wg.Wait()
+			close(a.batches)
+			for range a.parsed {
+			}
+			_ = stopCommitter()
 			stopSender()
 			swg.Wait()
 			return err
@@ -145,10 +175,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	stopTailers()
 	// Drain batches sent before the tailers saw the cancel, then commit.
 	go func() { wg.Wait(); close(a.batches) }()
-	for b := range a.batches {
-		a.process(b)
+	for pb := range a.parsed {
+		a.process(pb)
 	}
 	if cerr := a.commit(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if cerr := stopCommitter(); cerr != nil && err == nil {
 		err = cerr
 	}
 	// Give the sender a moment to deliver what was just committed.
@@ -170,8 +203,10 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 			return nil
 		case err := <-errc:
 			return err
-		case b := <-a.batches:
-			a.process(b)
+		case err := <-a.commitErr:
+			return err
+		case pb := <-a.parsed:
+			a.process(pb)
 			if a.lines >= a.cfg.State.FlushLines {
 				if err := a.commit(); err != nil {
 					return err
@@ -194,35 +229,33 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 	}
 }
 
+// tickInterval paces idle closing, time-based commits and model checks:
+// the flush interval, at most a second. An idle agent wakes once a tick.
 func (a *Agent) tickInterval() time.Duration {
 	d := a.cfg.State.FlushInterval.Std()
 	if d <= 0 || d > time.Second {
 		d = time.Second
 	}
-	return d / 4
+	return d
 }
 
-// process counts one batch. Its checkpoints are remembered and persisted by
-// the next commit, together with the counts.
-func (a *Agent) process(b *tailer.Batch) {
-	in := a.byName[b.Input]
-	if in == nil {
-		b.Done()
-		return
+// process counts one parsed batch. Its checkpoints are remembered and
+// persisted by the next commit, together with the counts.
+func (a *Agent) process(pb *parsedBatch) {
+	in := pb.in
+	for i := range pb.recs {
+		in.pipe.addParsed(&pb.recs[i])
 	}
-	for _, l := range b.Lines {
-		in.pipe.Line(l)
+	for _, err := range pb.rejects {
+		in.pipe.Reject(err)
 	}
-	in.checkpoints = append(in.checkpoints[:0], b.Checkpoints...)
+	in.checkpoints = append(in.checkpoints[:0], pb.checkpoints...)
 	in.dirty = true
 	in.lastBatch = a.opt.Now()
-	a.lines += len(b.Lines)
+	a.lines += pb.lines
 	a.dirty = true
-	a.metrics.lines.WithLabelValues(b.Input).Add(float64(len(b.Lines)))
-	// The lines were consumed into the aggregator (keys are copied), so the
-	// tailer may reuse their memory now; the checkpoints are committed with
-	// the counts derived from them.
-	b.Done()
+	a.metrics.lines.WithLabelValues(in.cfg.Name).Add(float64(pb.lines))
+	a.free <- pb
 }
 
 // closeIdle closes windows of inputs that have been idle for lateness.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -9,25 +10,42 @@ import (
 	"github.com/socx/sharkfin/state"
 )
 
-// commit persists, in one transaction: the checkpoints of every input that
-// read lines, the snapshots of their open windows, the events of windows
-// closed since the last commit and the history those windows add. After a
-// crash the agent resumes exactly from the last commit: a line is either
-// in a stored window or in an outbox event, never both, never neither.
-func (a *Agent) commit() error {
-	if !a.dirty {
-		return nil
-	}
-	start := time.Now()
-	c := &state.Commit{Windows: map[string][]byte{}}
+// commitJob is one consistent cut of the agent's state, taken by the main
+// loop and written by the committer goroutine: the checkpoints of every
+// input that read lines, the snapshots of their open windows, the events of
+// windows closed since the previous cut and the history they add. The
+// committer writes cuts in order, each in one bbolt transaction, so after a
+// crash the agent resumes exactly from the last written cut: a line is
+// either in a stored window or in an outbox event, never both, never
+// neither. Encoding the events and writing the transaction overlap with the
+// main loop counting the next lines.
+type commitJob struct {
+	commit  state.Commit
+	events  []*event.Event // closed windows, encoded by the committer
+	notices []*event.Event
+	emitAll bool
+	maxKeys int
+	done    chan error // nil, or receives the result
+}
+
+// cut takes a commit job from the main loop's state and resets it.
+func (a *Agent) cut() *commitJob {
 	now := a.opt.Now()
+	job := &commitJob{
+		commit:  state.Commit{Windows: map[string][]byte{}},
+		events:  a.pending,
+		notices: a.notices,
+		emitAll: a.cfg.Detect.Emit == "all",
+		maxKeys: a.cfg.Detect.MaxKeys,
+	}
+	c := &job.commit
 	for _, in := range a.inputs {
 		if !in.dirty && !in.pipe.closedSinceCommit {
 			continue
 		}
 		snap, err := in.pipe.Aggregator().MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("snapshot input %s: %w", in.cfg.Name, err)
+		if err != nil { // cannot happen: MarshalBinary only appends
+			panic(fmt.Sprintf("snapshot input %s: %v", in.cfg.Name, err))
 		}
 		c.Windows[windowKey(in.cfg.Name)] = snap
 		if in.dirty {
@@ -47,73 +65,122 @@ func (a *Agent) commit() error {
 			c.Checkpoints = append(c.Checkpoints, next...)
 			in.persisted = next
 		}
+		in.dirty = false
+		in.pipe.closedSinceCommit = false
 	}
-	emitAll := a.cfg.Detect.Emit == "all"
-	for _, ev := range a.pending {
-		if ev.Type == event.TypeIPScore && ev.SrcIP != detect.OverflowKey {
+	a.pending, a.notices = nil, nil
+	a.dirty = false
+	a.lines = 0
+	a.lastFlush = now
+	return job
+}
+
+// commit hands the current cut to the committer. It blocks only while the
+// committer still writes the cut before the previous one.
+func (a *Agent) commit() error {
+	if !a.dirty {
+		return nil
+	}
+	a.updateStats()
+	select {
+	case a.commits <- a.cut():
+		return nil
+	case err := <-a.commitErr:
+		return err
+	}
+}
+
+// runCommitter writes cuts in order until commits is closed; the first
+// failure is reported on commitErr and ends it (the main loop then stops:
+// nothing after a failed cut may be written, or lines would be lost).
+func (a *Agent) runCommitter(ctx context.Context) {
+	for job := range a.commits {
+		err := a.write(job)
+		if job.done != nil {
+			job.done <- err
+		}
+		if err != nil {
+			a.commitErr <- err
+			for range a.commits { // drain so senders never block
+			}
+			return
+		}
+	}
+}
+
+// write encodes the events of a cut and applies it in one transaction.
+func (a *Agent) write(job *commitJob) error {
+	start := time.Now()
+	c := &job.commit
+	var arena []byte
+	add := func(ev *event.Event) error {
+		n := len(arena)
+		b, err := ev.AppendJSON(arena)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.EventID, err)
+		}
+		arena = b
+		c.Events = append(c.Events, arena[n:len(arena):len(arena)])
+		a.metrics.events.WithLabelValues(ev.Type).Inc()
+		return nil
+	}
+	var overflow []*event.Event
+	for _, ev := range job.events {
+		over := ev.SrcIP == detect.OverflowKey
+		if ev.Type == event.TypeIPScore && !over {
 			hits, _ := ev.Features.Get("hits")
 			bytes, _ := ev.Features.Get("bytes")
 			c.History = append(c.History, state.HistoryUpdate{Kind: state.KindIP, Key: ev.SrcIP,
 				WindowStart: ev.WindowStart, Hits: int64(hits), Bytes: int64(bytes), Anomalous: ev.Anomalous})
 		}
-		if ev.SrcIP == detect.OverflowKey {
-			n, _ := ev.Features.Get("hits")
-			a.log.Warn("more source keys in a window than detect.max_keys; the rest were counted under \"overflow\"",
-				"input", ev.Source, "window_start", ev.WindowStart, "overflow_lines", int64(n), "max_keys", a.cfg.Detect.MaxKeys)
-			a.notice("warn", "window key cap reached; excess sources counted under overflow",
-				map[string]string{"input": ev.Source, "window_start": ev.WindowStart.Format(time.RFC3339), "overflow_lines": fmt.Sprint(int64(n))})
+		if over {
+			overflow = append(overflow, ev)
 		}
 		if ev.Anomalous {
 			a.metrics.anomalies.WithLabelValues(ev.Source).Inc()
 		}
-		if !emitAll && ev.Type == event.TypeIPScore && !ev.Anomalous && ev.SrcIP != detect.OverflowKey {
+		if !job.emitAll && ev.Type == event.TypeIPScore && !ev.Anomalous && !over {
 			continue
 		}
-		b, err := ev.AppendJSON(nil)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
+		if err := add(ev); err != nil {
+			return err
 		}
-		c.Events = append(c.Events, b)
-		a.metrics.events.WithLabelValues(ev.Type).Inc()
 	}
-	for _, ev := range a.notices {
-		b, err := ev.AppendJSON(nil)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
+	for _, ev := range overflow {
+		n, _ := ev.Features.Get("hits")
+		a.log.Warn("more source keys in a window than detect.max_keys; the rest were counted under \"overflow\"",
+			"input", ev.Source, "window_start", ev.WindowStart, "overflow_lines", int64(n), "max_keys", job.maxKeys)
+		now := time.Now().UTC()
+		nv := &event.Event{Type: event.TypeAgent, Kind: "agent", Host: ev.Host, Source: "agent", WindowStart: ev.WindowStart,
+			WindowEnd: ev.WindowEnd, Level: "warn", Message: "window key cap reached; excess sources counted under overflow",
+			Detail: map[string]string{"input": ev.Source, "overflow_lines": fmt.Sprint(int64(n)), "max_keys": fmt.Sprint(job.maxKeys),
+				"noticed": now.Format(time.RFC3339)}}
+		nv.EventID = event.ID(nv.Host, ev.Source, nv.Type, "overflow", ev.WindowStart)
+		job.notices = append(job.notices, nv)
+	}
+	for _, ev := range job.notices {
+		if err := add(ev); err != nil {
+			return err
 		}
-		c.Events = append(c.Events, b)
-		a.metrics.events.WithLabelValues(ev.Type).Inc()
 	}
 	if _, err := a.store.Apply(c); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
-	for _, in := range a.inputs {
-		in.dirty = false
-		in.pipe.closedSinceCommit = false
-	}
-	for _, ev := range c.Events {
-		a.outboxBytes += int64(len(ev))
-	}
-	a.pending = a.pending[:0]
-	a.notices = a.notices[:0]
-	a.dirty = false
-	a.lines = 0
-	a.lastFlush = now
 	a.metrics.commits.Inc()
 	a.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	a.metrics.outboxBytes.Set(float64(a.outboxBytes))
-	a.updateStats()
 	if len(c.Events) > 0 {
 		a.kickSender()
 	}
-	a.checkBackpressure()
+	select { // let the main loop re-check backpressure
+	case a.drained <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
 // updateStats copies pipeline counters into the metrics.
 func (a *Agent) updateStats() {
 	for _, in := range a.inputs {
-		s := in.pipe.Stats()
-		a.metrics.setPipeline(in.cfg.Name, s)
+		a.metrics.setPipeline(in.cfg.Name, in.pipe.Stats())
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/state"
 	"github.com/socx/sharkfin/tailer"
+	"github.com/socx/sharkfin/tailer/format"
 )
 
 // input is one configured input at run time.
 type input struct {
 	cfg    config.Input
+	parser format.Parser // used by the parse goroutine only
 	tailer *tailer.Tailer
 	pipe   *Pipeline
 	// checkpoints is the tailer's latest complete set for this input;
@@ -64,7 +66,7 @@ func (a *Agent) open() error {
 	}
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
 	for _, ic := range a.cfg.Inputs {
-		in := &input{cfg: ic, lastBatch: a.opt.Now()}
+		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now()}
 		m := a.models.byKind[ic.Kind().String()]
 		pipe, err := NewPipeline(PipelineConfig{
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m,
@@ -105,7 +107,6 @@ func (a *Agent) open() error {
 	}
 	a.sink = sink
 	if _, size, err := st.OutboxStats(); err == nil {
-		a.outboxBytes = size
 		a.metrics.outboxBytes.Set(float64(size))
 	}
 	a.lastFlush = a.opt.Now()

@@ -39,23 +39,37 @@ func (a *Agent) runSender(ctx context.Context) {
 	log := a.opt.Logger.With(logComponent, "sender")
 	backoff := &output.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
 	var evs []*event.Event
+	var raw [][]byte
+	var arena []byte
 	var last uint64
 	failing := false
+	jsonSink, isJSON := a.sink.(output.JSONSink)
 	for {
-		evs = evs[:0]
+		evs, raw, arena = evs[:0], raw[:0], arena[:0]
 		err := a.store.OutboxRead(0, sendBatch, func(seq uint64, data []byte) error {
+			last = seq
+			if isJSON { // copy out of the read transaction
+				start := len(arena)
+				arena = append(arena, data...)
+				raw = append(raw, arena[start:len(arena):len(arena)])
+				return nil
+			}
 			ev := &event.Event{}
 			if err := json.Unmarshal(data, ev); err != nil {
 				return fmt.Errorf("outbox event %d: %w", seq, err)
 			}
 			evs = append(evs, ev)
-			last = seq
 			return nil
 		})
-		if err == nil && len(evs) > 0 {
-			err = a.sink.Write(ctx, evs)
+		n := len(evs) + len(raw)
+		if err == nil && n > 0 {
+			if isJSON {
+				err = jsonSink.WriteJSON(ctx, raw)
+			} else {
+				err = a.sink.Write(ctx, evs)
+			}
 			if errors.Is(err, output.ErrBadEvent) {
-				log.Error("dropping undeliverable events (a bug: please report)", "err", err, "events", len(evs))
+				log.Error("dropping undeliverable events (a bug: please report)", "err", err, "events", n)
 				a.metrics.sendErrors.Inc()
 				err = nil
 			}
@@ -95,14 +109,14 @@ func (a *Agent) runSender(ctx context.Context) {
 			default:
 			}
 		}
-		if len(evs) == sendBatch {
+		if n == sendBatch {
 			continue // more waiting
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-a.wakeSender:
-		case <-time.After(time.Second):
+		case <-a.wakeSender: // every commit that adds events kicks
+		case <-time.After(30 * time.Second):
 		}
 	}
 }
@@ -118,7 +132,7 @@ func (a *Agent) checkBackpressure() {
 	if err != nil {
 		return
 	}
-	a.outboxBytes = size
+	a.metrics.outboxBytes.Set(float64(size))
 	max := int64(f.OutboxMax)
 	switch {
 	case !a.backpressure && size >= max:

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -55,7 +52,7 @@ func Parse(data []byte, path string) (*Config, error) {
 		perr.File = path
 		return nil, perr
 	}
-	tc := treeChecker{lines: map[string]int{}}
+	tc := newTreeChecker()
 	tc.value(root, reflect.TypeFor[Config](), "")
 	if len(tc.problems) > 0 {
 		errs := make([]error, len(tc.problems))
@@ -233,94 +230,4 @@ func checkHost(h string) error {
 		return errorf("%q has spaces or control characters; use a name such as web-01", h)
 	}
 	return nil
-}
-
-// parseTree parses data into its root node, which must be a mapping.
-func parseTree(data []byte) (*yaml.Node, *Problem) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Problem{Msg: "is empty; start from examples/sharkfin.yaml, which documents every key"}
-		}
-		return nil, syntaxProblem(err)
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		line := next.Line
-		if err != nil {
-			return nil, syntaxProblem(err)
-		}
-		return nil, &Problem{Line: line, Msg: "starts a second YAML document (---); keep the configuration in one document"}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if isNull(root) {
-		return nil, &Problem{Msg: "is empty; start from examples/sharkfin.yaml, which documents every key"}
-	}
-	if root.Kind != yaml.MappingNode {
-		return nil, &Problem{Line: root.Line, Msg: "is not a mapping of keys; the file starts with keys such as inputs:, detect: and output:"}
-	}
-	return root, nil
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// syntaxProblem turns a YAML syntax error into a Problem, with a hint for
-// the usual mistakes.
-func syntaxProblem(err error) *Problem {
-	msg := err.Error()
-	p := &Problem{}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		p.Line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	switch {
-	case strings.Contains(msg, "found character that cannot start any token"):
-		msg += "; indent with spaces, not tabs, and quote values that start with @ or `"
-	case strings.Contains(msg, "did not find expected alphabetic or numeric character"),
-		strings.Contains(msg, "unknown anchor"):
-		msg += `; quote values that start with * or &, e.g. "*.gz"`
-	default:
-		msg += "; fix the YAML syntax"
-	}
-	p.Msg = "invalid YAML: " + msg
-	return p
-}
-
-// decodeProblems turns an error of the strict decode, which the tree check
-// should have caught first, into Problems.
-func decodeProblems(err error, file string, lines map[string]int) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		p := syntaxProblem(err)
-		p.File = file
-		return p
-	}
-	errs := make([]error, 0, len(te.Errors))
-	for _, e := range te.Errors {
-		p := &Problem{File: file, Msg: e}
-		if m := yamlLine.FindStringSubmatch(e); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Msg = m[2]
-			p.Path = pathAtLine(lines, p.Line)
-		}
-		errs = append(errs, p)
-	}
-	return errors.Join(errs...)
-}
-
-// pathAtLine returns the longest key path recorded at line.
-func pathAtLine(lines map[string]int, line int) string {
-	best := ""
-	for p, n := range lines {
-		if n == line && (len(p) > len(best) || len(p) == len(best) && p < best) {
-			best = p
-		}
-	}
-	return best
 }

@@ -36,6 +36,9 @@ func (z Timezone) Location() *time.Location {
 	return z.loc
 }
 
+// IsZero reports whether z is the local zone (for omitempty).
+func (z Timezone) IsZero() bool { return z.name == "" }
+
 // MarshalText implements encoding.TextMarshaler.
 func (z Timezone) MarshalText() ([]byte, error) { return []byte(z.name), nil }
 

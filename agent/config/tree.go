@@ -18,6 +18,17 @@ import (
 type treeChecker struct {
 	lines    map[string]int
 	problems []*Problem
+
+	expanding map[*yaml.Node]bool // anchors being walked through an alias
+	visited   int                 // nodes walked, bounded by maxNodes
+}
+
+// maxNodes bounds the nodes walked, which aliases of aliases could make
+// exponential in the size of the file.
+const maxNodes = 100_000
+
+func newTreeChecker() *treeChecker {
+	return &treeChecker{lines: map[string]int{}, expanding: map[*yaml.Node]bool{}}
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -26,9 +37,37 @@ func (w *treeChecker) fail(n *yaml.Node, path, format string, args ...any) {
 	w.problems = append(w.problems, &Problem{Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// spend counts a node walked and reports false once there were too many.
+func (w *treeChecker) spend(n *yaml.Node, path string) bool {
+	w.visited++
+	if w.visited == maxNodes+1 {
+		w.fail(n, path, "the file expands to more than %d values (aliases of aliases?); write it out without them", maxNodes)
+	}
+	return w.visited <= maxNodes
+}
+
+// alias walks the anchor an alias node names with fn, unless the anchor
+// is already being walked (it contains the alias).
+func (w *treeChecker) alias(n *yaml.Node, path string, fn func(*yaml.Node)) {
+	target := n.Alias
+	if target == nil || w.expanding[target] {
+		w.fail(n, path, "*%s refers to an anchor that contains it; an anchor cannot include itself", n.Value)
+		return
+	}
+	w.expanding[target] = true
+	defer delete(w.expanding, target)
+	fn(target)
+}
+
 // value checks n as a value of type t at path.
 func (w *treeChecker) value(n *yaml.Node, t reflect.Type, path string) {
-	n = deref(n)
+	if !w.spend(n, path) {
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		w.alias(n, path, func(target *yaml.Node) { w.value(target, t, path) })
+		return
+	}
 	if t.Kind() == reflect.Pointer {
 		if isNull(n) {
 			w.fail(n, path, "has no value; write %s: {} for the defaults", lastKey(path))
@@ -116,7 +155,12 @@ func fieldsOf(t reflect.Type) []field {
 
 func (w *treeChecker) structure(n *yaml.Node, t reflect.Type, path string) {
 	fields := fieldsOf(t)
-	if n.Kind != yaml.MappingNode {
+	switch {
+	case n.Kind == yaml.MappingNode:
+	case len(fields) == 0:
+		w.fail(n, path, "is %s; write %s: {}", describe(n), lastKey(path))
+		return
+	default:
 		w.fail(n, path, "is %s; want a mapping with the keys %s", describe(n), keyList(fields))
 		return
 	}
@@ -186,19 +230,20 @@ func (w *treeChecker) entries(n *yaml.Node, path string) []entry {
 		seen[k.Value] = k.Line
 		out = append(out, entry{k.Value, k, v})
 	}
-	for _, m := range merges {
-		m = deref(m)
-		sources := []*yaml.Node{m}
-		if m.Kind == yaml.SequenceNode {
-			sources = m.Content
-		}
-		for _, s := range sources {
-			s = deref(s)
-			if s.Kind != yaml.MappingNode {
-				w.fail(s, path, "merges (<<) %s; merge a mapping such as *defaults", describe(s))
-				continue
+	var merge func(m *yaml.Node, inList bool)
+	merge = func(m *yaml.Node, inList bool) {
+		switch {
+		case !w.spend(m, path):
+		case m.Kind == yaml.AliasNode:
+			w.alias(m, path, func(target *yaml.Node) { merge(target, inList) })
+		case m.Kind == yaml.SequenceNode && !inList:
+			for _, s := range m.Content {
+				merge(s, true)
 			}
-			for _, e := range w.entries(s, path) {
+		case m.Kind != yaml.MappingNode:
+			w.fail(m, path, "merges (<<) %s; merge a mapping such as *defaults", describe(m))
+		default:
+			for _, e := range w.entries(m, path) {
 				if _, ok := seen[e.key]; !ok {
 					seen[e.key] = e.k.Line
 					out = append(out, e)
@@ -206,15 +251,10 @@ func (w *treeChecker) entries(n *yaml.Node, path string) []entry {
 			}
 		}
 	}
-	return out
-}
-
-// deref follows aliases (*anchor) to the node they name.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
+	for _, m := range merges {
+		merge(m, false)
 	}
-	return n
+	return out
 }
 
 func isNull(n *yaml.Node) bool {

@@ -30,7 +30,7 @@ func newLogger(e *env, level string) *slog.Logger {
 }
 
 func newRunCmd(e *env) *cobra.Command {
-	var cfgPath, level string
+	var cfgPath, level, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "run [-c FILE]",
 		Short: "Run the agent: follow the logs, score windows, deliver events",
@@ -49,11 +49,20 @@ the running one stays. Under systemd (Type=notify) it reports readiness.`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return a.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", config.DefaultPath, "configuration file")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (for performance work)")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }
 

@@ -1,0 +1,283 @@
+// Command benchagent measures the running agent for `make bench`: catch-up
+// throughput against mawk on the same file, state commits per second, CPU
+// while idle, and peak RSS with many distinct source IPs per window. Every
+// figure is printed beside a baseline measured in the same run.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// emit is detect.emit of the catch-up run.
+var emit string
+
+func main() {
+	bin := flag.String("bin", "bin/sharkfin", "sharkfin binary")
+	logPath := flag.String("log", "", "combined log for the catch-up test")
+	model := flag.String("model", "examples/models/web.json", "web model")
+	idle := flag.Duration("idle", 60*time.Second, "idle measurement")
+	flag.StringVar(&emit, "emit", "all", "detect.emit for the catch-up run: all or anomalies")
+	flag.Parse()
+	if err := run(*bin, *logPath, *model, *idle); err != nil {
+		fmt.Fprintln(os.Stderr, "benchagent:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, logPath, model string, idle time.Duration) error {
+	bin, _ = filepath.Abs(bin)
+	model, _ = filepath.Abs(model)
+	logPath, _ = filepath.Abs(logPath)
+	n, err := countLines(logPath)
+	if err != nil {
+		return err
+	}
+	// Baseline: mawk counting first fields, best of 3.
+	mawk := best(3, func() error { return exec.Command("mawk", `{c[$1]++} END {for (k in c) n++; print n}`, logPath).Run() })
+
+	a, err := start(bin, model, logPath, 0)
+	if err != nil {
+		return err
+	}
+	t0 := a.started
+	if err := a.waitLines(n, 10*time.Minute); err != nil {
+		a.stop()
+		return err
+	}
+	catchup := time.Since(t0)
+	commits := a.metric(`sharkfin_state_commits_total`)
+	fmt.Printf("\n== agent catch-up on %d lines (file read from the start, detect.emit: %s, events to /dev/null)\n", n, emit)
+	fmt.Printf("%-46s %10s %12s %10s\n", "", "seconds", "lines/s", "vs mawk")
+	fmt.Printf("%-46s %10.3f %12.0f %10s\n", "mawk '{c[$1]++}' (baseline, best of 3)", mawk.Seconds(), float64(n)/mawk.Seconds(), "1.00")
+	fmt.Printf("%-46s %10.3f %12.0f %10.2f\n", "sharkfin run (until every line is counted)", catchup.Seconds(), float64(n)/catchup.Seconds(), mawk.Seconds()/catchup.Seconds())
+	fmt.Printf("goal: >= 1.00x mawk\n")
+	fmt.Printf("\n== state commits at full speed\n%.0f commits in %.2fs = %.1f bbolt transactions/s, %.1f fdatasync/s (bbolt syncs data, then meta: 2 per commit)\n",
+		commits, catchup.Seconds(), commits/catchup.Seconds(), 2*commits/catchup.Seconds())
+
+	// Idle: files open, nothing written; first let the agent finish closing
+	// windows and delivering the outbox.
+	for i := 0; i < 600 && a.metric("sharkfin_outbox_bytes") != 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(8 * time.Second) // lateness (5s) + a commit
+	u0 := a.cpu()
+	time.Sleep(idle)
+	u1 := a.cpu()
+	perMin := (u1 - u0).Seconds() * float64(time.Minute) / float64(idle)
+	fmt.Printf("\n== idle for %s with the file open\nCPU %.3fs (= %.3fs per minute; goal < 0.1s per minute)\n", idle, (u1 - u0).Seconds(), perMin)
+	a.stop()
+
+	// Peak RSS with many distinct IPs in one window.
+	fmt.Printf("\n== peak RSS with distinct source IPs in one 60s window (3 lines each)\n%-12s %10s %10s\n", "IPs", "VmHWM MiB", "seconds")
+	for _, ips := range []int{10_000, 100_000} {
+		path, lines, err := flood(ips)
+		if err != nil {
+			return err
+		}
+		a, err := start(bin, model, path, 2*ips)
+		if err != nil {
+			return err
+		}
+		err = a.waitLines(lines, 5*time.Minute)
+		hwm := a.hwm()
+		el := time.Since(a.started)
+		a.stop()
+		os.RemoveAll(filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-12d %10.1f %10.2f\n", ips, float64(hwm)/1024, el.Seconds())
+	}
+	fmt.Println("goal: < 64 MiB at 100k")
+	return nil
+}
+
+type agent struct {
+	cmd     *exec.Cmd
+	dir     string
+	url     string
+	started time.Time
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start(bin, model, logPath string, maxKeys int) (*agent, error) {
+	dir, err := os.MkdirTemp("", "sharkfin-bench-")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if maxKeys == 0 {
+		maxKeys = 100000
+	}
+	cfg := fmt.Sprintf(`inputs:
+  - name: bench
+    path: %s
+    format: combined
+    start_at: beginning
+state: { path: %s/state.db }
+detect:
+  window: 60s
+  lateness: 5s
+  max_keys: %d
+  emit: %s
+  models: { web: %s }
+output: { stdout: {} }
+metrics: { listen: "127.0.0.1:%d" }
+`, logPath, dir, maxKeys, emit, model, port)
+	cfgPath := filepath.Join(dir, "sharkfin.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "run", "-c", cfgPath, "--log-level", "warn")
+	cmd.Stdout = io.Discard
+	cmd.Stderr = os.Stderr
+	a := &agent{cmd: cmd, dir: dir, url: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), started: time.Now()}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+var metricLine = regexp.MustCompile(`^(\w+)(\{[^}]*\})? ([0-9.e+-]+)$`)
+
+// metric sums the samples of a metric family.
+func (a *agent) metric(name string) float64 {
+	resp, err := http.Get(a.url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		m := metricLine.FindStringSubmatch(sc.Text())
+		if m != nil && m[1] == name {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+func (a *agent) waitLines(n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if int(a.metric("sharkfin_lines_read_total")) >= n {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("agent did not read %d lines within %s", n, limit)
+}
+
+func (a *agent) cpu() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", a.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+func (a *agent) hwm() int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.Atoi(strings.Fields(l)[1])
+			return kb
+		}
+	}
+	return 0
+}
+
+func (a *agent) stop() {
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	_ = a.cmd.Wait()
+	os.RemoveAll(a.dir)
+}
+
+func best(k int, f func() error) time.Duration {
+	var b time.Duration
+	for range k {
+		t := time.Now()
+		if err := f(); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+		}
+		if d := time.Since(t); b == 0 || d < b {
+			b = d
+		}
+	}
+	return b
+}
+
+func countLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		m, err := f.Read(buf)
+		n += strings.Count(string(buf[:m]), "\n")
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// flood writes ips distinct sources, 3 lines each, inside one minute.
+func flood(ips int) (string, int, error) {
+	dir, err := os.MkdirTemp("", "sharkfin-flood-")
+	if err != nil {
+		return "", 0, err
+	}
+	path := filepath.Join(dir, "flood.log")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", 0, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	lines := 0
+	for r := range 3 {
+		for i := range ips {
+			fmt.Fprintf(w, "10.%d.%d.%d - - [01/Jan/2026:00:00:%02d +0000] \"GET /p%d HTTP/1.1\" 200 512 \"-\" \"bench\"\n",
+				i>>16&255, i>>8&255, i&255, r*10, r)
+			lines++
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return "", 0, err
+	}
+	return path, lines, f.Close()
+}

@@ -1,0 +1,253 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests deliver to a real forward receiver: the OpenTelemetry
+// Collector's fluentforward receiver wrapped by the test-only module in
+// ../test/forwardrecv, built once into a temporary directory.
+
+var (
+	binDir       string // made by TestMain
+	buildOnce    sync.Once
+	receiverPath string
+	buildErr     error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "sharkfin-output-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	return m.Run()
+}
+
+// receiverBinary builds the test receiver on first use.
+func receiverBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		src, err := filepath.Abs(filepath.Join("..", "test", "forwardrecv"))
+		if err != nil {
+			buildErr = err
+			return
+		}
+		receiverPath = filepath.Join(binDir, "forwardrecv")
+		cmd := exec.Command("go", "build", "-o", receiverPath, ".")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GOWORK=off")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			buildErr = fmt.Errorf("build the test receiver in %s (its modules come from the Go module proxy, "+
+				"GOPROXY=%q; offline, run `go mod download` there first while online): %w\n%s",
+				src, os.Getenv("GOPROXY"), err, out.String())
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return receiverPath
+}
+
+// receiver is one running forwardrecv process.
+type receiver struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	addr   string // host:port or unix:///path
+	out    string // its JSON lines
+	stderr *lockedBuffer
+	done   chan struct{}
+}
+
+// startReceiver runs forwardrecv with args, writing entries to out (a new
+// file in a temp dir when empty), and waits until it listens.
+func startReceiver(t testing.TB, out string, args ...string) *receiver {
+	t.Helper()
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "entries.jsonl")
+	}
+	cmd := exec.Command(receiverBinary(t), append([]string{"-out", out}, args...)...)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start receiver: %v", err)
+	}
+	r := &receiver{t: t, cmd: cmd, out: out, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			if a, ok := strings.CutPrefix(line, "listening "); ok {
+				addr <- a
+			}
+			r.stderr.WriteLine(line)
+		}
+		cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(r.stop)
+	select {
+	case r.addr = <-addr:
+	case <-r.done:
+		t.Fatalf("receiver exited before listening:\n%s", r.stderr)
+	case <-time.After(20 * time.Second):
+		r.signal(syscall.SIGKILL)
+		t.Fatalf("receiver not listening after 20s:\n%s", r.stderr)
+	}
+	return r
+}
+
+func (r *receiver) signal(sig syscall.Signal) {
+	if err := r.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		r.t.Errorf("signal %v to receiver: %v", sig, err)
+	}
+}
+
+// kill ends the receiver at once, as a crash would.
+func (r *receiver) kill() {
+	r.signal(syscall.SIGCONT) // in case it was stopped
+	r.signal(syscall.SIGKILL)
+	r.wait()
+}
+
+// stop ends the receiver cleanly.
+func (r *receiver) stop() {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	r.signal(syscall.SIGCONT)
+	r.signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		r.t.Errorf("receiver did not stop on SIGTERM; killing it:\n%s", r.stderr)
+		r.kill()
+	}
+}
+
+// summary returns the counts the receiver logged when it stopped.
+func (r *receiver) summary() string {
+	for line := range strings.Lines(r.stderr.String()) {
+		if _, after, ok := strings.Cut(line, "msg=stopped "); ok {
+			return strings.TrimSpace(after)
+		}
+	}
+	return "killed, no summary"
+}
+
+func (r *receiver) wait() {
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		r.t.Fatalf("receiver did not exit")
+	}
+}
+
+// entry is one decoded entry as the receiver wrote it.
+type entry struct {
+	Tag    string         `json:"tag"`
+	TimeNs int64          `json:"time_ns"`
+	Record map[string]any `json:"-"`
+}
+
+// entries reads what the receiver wrote so far. Numbers come back as int64
+// when written without a fraction or exponent, as float64 otherwise, so
+// the msgpack types show.
+func (r *receiver) entries() []entry {
+	r.t.Helper()
+	return readEntries(r.t, r.out)
+}
+
+func readEntries(t testing.TB, path string) []entry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []entry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber()
+		var raw struct {
+			Tag    string         `json:"tag"`
+			TimeNs int64          `json:"time_ns"`
+			Record map[string]any `json:"record"`
+		}
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("receiver output line %q: %v", sc.Text(), err)
+		}
+		out = append(out, entry{Tag: raw.Tag, TimeNs: raw.TimeNs, Record: typedNumbers(raw.Record).(map[string]any)})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func typedNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if strings.ContainsAny(string(x), ".eE") {
+			f, _ := x.Float64()
+			return f
+		}
+		i, _ := x.Int64()
+		return i
+	case map[string]any:
+		for k, y := range x {
+			x[k] = typedNumbers(y)
+		}
+	case []any:
+		for i, y := range x {
+			x[i] = typedNumbers(y)
+		}
+	}
+	return v
+}
+
+// lockedBuffer collects the receiver's standard error for failure reports.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) WriteLine(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+	l.b.WriteByte('\n')
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,127 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// cacheVersion is the first byte of an encoded cache entry.
+const cacheVersion = 1
+
+// cacheHeader is the version byte and the expiry (Unix nanoseconds,
+// big-endian, 0 for never) before the cached bytes.
+const cacheHeader = 1 + 8
+
+// CachePut stores val under key in the named cache (for enrichment results:
+// TLS names, WHOIS answers) for ttl; ttl <= 0 keeps it until overwritten.
+// It is one write transaction: callers with many entries should batch.
+func (s *Store) CachePut(cache, key string, val []byte, ttl time.Duration) error {
+	if cache == "" || key == "" {
+		return errors.New("cache put: empty cache name or key")
+	}
+	var exp int64
+	if ttl > 0 {
+		exp = s.now().Add(ttl).UnixNano()
+	}
+	v := make([]byte, cacheHeader, cacheHeader+len(val))
+	v[0] = cacheVersion
+	binary.BigEndian.PutUint64(v[1:], uint64(exp))
+	v = append(v, val...)
+	err := s.update(func(tx *bolt.Tx) error {
+		root, err := bucket(tx, bucketCache)
+		if err != nil {
+			return err
+		}
+		b, err := root.CreateBucketIfNotExists([]byte(cache))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		return fmt.Errorf("cache put %s %q: %w", cache, key, err)
+	}
+	return nil
+}
+
+// CacheGet returns a copy of the value stored under key in the named cache
+// and when it expires (the zero Time for never). ok is false when there is
+// no entry or it has expired.
+func (s *Store) CacheGet(cache, key string) (val []byte, expires time.Time, ok bool, err error) {
+	now := s.now()
+	err = s.db.View(func(tx *bolt.Tx) error {
+		root, err := bucket(tx, bucketCache)
+		if err != nil {
+			return err
+		}
+		b := root.Bucket([]byte(cache))
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		exp, err := cacheExpiry(v)
+		if err != nil {
+			return err
+		}
+		if exp != 0 && exp <= now.UnixNano() {
+			return nil
+		}
+		val, expires, ok = slices.Clone(v[cacheHeader:]), fromUnixNano(exp), true
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, false, fmt.Errorf("cache get %s %q: %w", cache, key, err)
+	}
+	return val, expires, ok, nil
+}
+
+func cacheExpiry(v []byte) (int64, error) {
+	if len(v) < cacheHeader || v[0] != cacheVersion {
+		return 0, errors.New("unknown cache record version or short record")
+	}
+	return int64(binary.BigEndian.Uint64(v[1:])), nil
+}
+
+// pruneCache deletes the entries of every cache that have expired by now.
+func pruneCache(tx *bolt.Tx, now time.Time) (int, error) {
+	root, err := bucket(tx, bucketCache)
+	if err != nil {
+		return 0, err
+	}
+	var names [][]byte
+	if err := root.ForEachBucket(func(k []byte) error {
+		names = append(names, slices.Clone(k))
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, name := range names {
+		b := root.Bucket(name)
+		var drop [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			exp, err := cacheExpiry(v)
+			if err != nil || (exp != 0 && exp <= now.UnixNano()) {
+				drop = append(drop, slices.Clone(k)) // damaged entries go too
+			}
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		for _, k := range drop {
+			if err := b.Delete(k); err != nil {
+				return 0, err
+			}
+		}
+		removed += len(drop)
+	}
+	return removed, nil
+}

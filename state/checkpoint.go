@@ -1,0 +1,169 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// checkpointVersion is the first byte of an encoded checkpoint.
+const checkpointVersion = 1
+
+// Checkpoint is how far the agent has consumed one followed file. A file is
+// identified by (Dev, Ino, Input): rotation renames keep the checkpoint,
+// a new file under the old name gets a new one. Fingerprint guards against
+// inode reuse: the tailer compares it with the file before trusting Offset.
+type Checkpoint struct {
+	// Path is where the file was last seen; informational.
+	Path string
+	// Dev and Ino are the device and inode numbers of the file.
+	Dev, Ino uint64
+	// Fingerprint is a hash of the first FingerprintLen bytes of the file,
+	// 0 while the file is shorter than the fingerprint needs.
+	Fingerprint    uint64
+	FingerprintLen int
+	// Offset is the byte offset after the last line consumed.
+	Offset int64
+	// Input is the name of the config input that follows the file.
+	Input string
+	// Updated is when the checkpoint was last advanced.
+	Updated time.Time
+}
+
+// checkpointKey appends the key of c: Dev and Ino as 8 big-endian bytes
+// each, then the input name.
+func checkpointKey(dst []byte, c *Checkpoint) []byte {
+	dst = be64(dst, c.Dev)
+	dst = be64(dst, c.Ino)
+	return append(dst, c.Input...)
+}
+
+// appendCheckpoint appends the value of c (layout in doc.go).
+func appendCheckpoint(dst []byte, c *Checkpoint) ([]byte, error) {
+	if c.Offset < 0 || c.FingerprintLen < 0 {
+		return dst, fmt.Errorf("checkpoint %s: negative offset %d or fingerprint length %d", c.Path, c.Offset, c.FingerprintLen)
+	}
+	dst = append(dst, checkpointVersion)
+	dst = be64(dst, c.Fingerprint)
+	dst = binary.AppendUvarint(dst, uint64(c.FingerprintLen))
+	dst = binary.AppendUvarint(dst, uint64(c.Offset))
+	dst = binary.AppendVarint(dst, unixNano(c.Updated))
+	dst = binary.AppendUvarint(dst, uint64(len(c.Path)))
+	return append(dst, c.Path...), nil
+}
+
+// decodeCheckpoint is the inverse of checkpointKey and appendCheckpoint.
+func decodeCheckpoint(key, val []byte) (Checkpoint, error) {
+	var c Checkpoint
+	if len(key) < 16 {
+		return c, fmt.Errorf("checkpoint key of %d bytes", len(key))
+	}
+	c.Dev = binary.BigEndian.Uint64(key)
+	c.Ino = binary.BigEndian.Uint64(key[8:])
+	c.Input = string(key[16:])
+	if len(val) < 9 || val[0] != checkpointVersion {
+		return c, fmt.Errorf("checkpoint %d:%d: unknown record version or short record", c.Dev, c.Ino)
+	}
+	c.Fingerprint = binary.BigEndian.Uint64(val[1:])
+	d := decoder{b: val[9:]}
+	c.FingerprintLen = int(d.uvarint())
+	c.Offset = int64(d.uvarint())
+	c.Updated = fromUnixNano(d.varint())
+	c.Path = string(d.bytes())
+	if d.err != nil || c.Offset < 0 || c.FingerprintLen < 0 {
+		return c, fmt.Errorf("checkpoint %d:%d: damaged record", c.Dev, c.Ino)
+	}
+	return c, nil
+}
+
+// Checkpoints returns every stored checkpoint, ordered by (Dev, Ino, Input).
+func (s *Store) Checkpoints() ([]Checkpoint, error) {
+	var out []Checkpoint
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketCheckpoints)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			c, err := decodeCheckpoint(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// unixNano encodes t, with the zero Time as 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano is the inverse of unixNano; times come back in UTC.
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// errShort is the decoder's error for a record that ends early.
+var errShort = errors.New("record ends early")
+
+// decoder reads varints from a record and remembers the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// bytes reads a uvarint length and that many bytes (aliasing the record).
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errShort
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}

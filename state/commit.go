@@ -1,0 +1,161 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Commit is everything the agent has to make durable at once: how far it
+// read, the windows it has open, the events of the windows it closed, and
+// the history those windows add. Apply writes it in one transaction, so that
+// after a crash the agent resumes from a state where every consumed line is
+// either counted in a stored window or in an outbox event, never both and
+// never neither.
+//
+// The slices and maps are read during Apply only and must not change
+// meanwhile; bbolt keeps references to the event bytes until the commit.
+type Commit struct {
+	// Checkpoints are stored (replacing any with the same Dev, Ino, Input).
+	Checkpoints []Checkpoint
+	// DropCheckpoints are removed: files that are gone for good. Only
+	// Dev, Ino and Input are used.
+	DropCheckpoints []Checkpoint
+	// Windows stores open-window accumulators by key (for example
+	// "web/1700000000"); a nil value deletes the key.
+	Windows map[string][]byte
+	// Events are appended to the outbox in order; none may be empty.
+	Events [][]byte
+	// History updates the per-key history.
+	History []HistoryUpdate
+}
+
+func (c *Commit) empty() bool {
+	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 &&
+		len(c.Events) == 0 && len(c.History) == 0
+}
+
+// size estimates the bytes Apply builds for keys and values: a history
+// update writes its key twice, its totals and its hour's chunk.
+func (c *Commit) size() int {
+	n := len(c.Checkpoints)*64 + len(c.Events)*8 + len(c.History)*256
+	for _, cp := range c.Checkpoints {
+		n += len(cp.Path) + 2*len(cp.Input)
+	}
+	for _, u := range c.History {
+		n += 2 * len(u.Key)
+	}
+	return n
+}
+
+// Apply writes c in one bbolt write transaction, which is fsynced before
+// Apply returns (unless Options.NoSync). It returns the sequence number of
+// the last event appended; the events of c have the consecutive numbers
+// ending there. With no events it returns 0. On error nothing of c is
+// stored, including sequence numbers. An empty commit writes nothing.
+func (s *Store) Apply(c *Commit) (last uint64, err error) {
+	if c == nil || c.empty() {
+		return 0, nil
+	}
+	err = s.update(func(tx *bolt.Tx) error {
+		// Keys and values must stay valid until the commit: build them in
+		// an arena that only ever grows (a reallocation leaves the earlier
+		// ones in the old array, which they keep alive).
+		arena := make([]byte, 0, c.size())
+		if err := applyCheckpoints(tx, c, &arena); err != nil {
+			return err
+		}
+		if err := applyWindows(tx, c.Windows); err != nil {
+			return err
+		}
+		var err error
+		if last, err = appendOutbox(tx, c.Events, &arena); err != nil {
+			return err
+		}
+		return applyHistory(tx, c.History, s.retention, &arena)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("apply commit: %w", err)
+	}
+	return last, nil
+}
+
+func applyCheckpoints(tx *bolt.Tx, c *Commit, arena *[]byte) error {
+	if len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 {
+		return nil
+	}
+	b, err := bucket(tx, bucketCheckpoints)
+	if err != nil {
+		return err
+	}
+	for i := range c.DropCheckpoints {
+		var key [64]byte
+		if err := b.Delete(checkpointKey(key[:0], &c.DropCheckpoints[i])); err != nil {
+			return fmt.Errorf("drop checkpoint %s: %w", c.DropCheckpoints[i].Path, err)
+		}
+	}
+	for i := range c.Checkpoints {
+		cp := &c.Checkpoints[i]
+		start := len(*arena)
+		*arena = checkpointKey(*arena, cp)
+		key := (*arena)[start:len(*arena):len(*arena)]
+		start = len(*arena)
+		if *arena, err = appendCheckpoint(*arena, cp); err != nil {
+			return err
+		}
+		if err := b.Put(key, (*arena)[start:len(*arena):len(*arena)]); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", cp.Path, err)
+		}
+	}
+	return nil
+}
+
+func applyWindows(tx *bolt.Tx, windows map[string][]byte) error {
+	if len(windows) == 0 {
+		return nil
+	}
+	b, err := bucket(tx, bucketWindows)
+	if err != nil {
+		return err
+	}
+	// Sorted, so that an invalid key fails the same way every time and
+	// pages are filled in key order.
+	for _, k := range slices.Sorted(maps.Keys(windows)) {
+		if k == "" {
+			return errors.New("window with an empty key")
+		}
+		v := windows[k]
+		if v == nil {
+			err = b.Delete([]byte(k))
+		} else {
+			err = b.Put([]byte(k), v)
+		}
+		if err != nil {
+			return fmt.Errorf("window %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Windows returns a copy of every stored window accumulator, to restore the
+// open windows at start.
+func (s *Store) Windows() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketWindows)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			out[string(k)] = slices.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read windows: %w", err)
+	}
+	return out, nil
+}

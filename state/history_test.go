@@ -1,0 +1,199 @@
+package state_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/socx/sharkfin/state"
+	"github.com/socx/sharkfin/state/statetest"
+)
+
+func minute(m int64) time.Time { return time.Unix(1_700_000_000+60*m, 0).UTC() }
+
+func applyHistory(t *testing.T, s *statetest.Store, updates ...state.HistoryUpdate) {
+	t.Helper()
+	if _, err := s.Apply(&state.Commit{History: updates}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHistory_Accumulates(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: 10 * time.Minute})
+	ip := func(m int64, hits int64, anomalous bool) state.HistoryUpdate {
+		return state.HistoryUpdate{Kind: state.KindIP, Key: "192.0.2.7", WindowStart: minute(m), Hits: hits, Bytes: 10 * hits, Anomalous: anomalous}
+	}
+	applyHistory(t, s, ip(5, 1, false), ip(5, 2, true)) // one window, two updates
+	applyHistory(t, s, ip(7, 4, false))
+	applyHistory(t, s, ip(6, 8, false)) // late: slots in between
+	applyHistory(t, s, ip(7, 1, true))  // turns anomalous: counted once
+	applyHistory(t, s, ip(7, 1, true))
+
+	want := &state.History{
+		Key: "192.0.2.7", FirstSeen: minute(5), LastSeen: minute(7),
+		Hits: 17, Bytes: 170, Windows: 3, Anomalies: 2,
+		Recent: []state.WindowCount{
+			{Start: minute(5), Hits: 3, Bytes: 30, Anomalous: true},
+			{Start: minute(6), Hits: 8, Bytes: 80},
+			{Start: minute(7), Hits: 6, Bytes: 60, Anomalous: true},
+		},
+	}
+	got, ok, err := s.History(state.KindIP, "192.0.2.7")
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("History = %+v, %v, %v\nwant %+v", got, ok, err, want)
+	}
+
+	// Twenty minutes on: the per-window counts fall out of the 10-minute
+	// retention, the totals stay.
+	applyHistory(t, s, ip(27, 1, false))
+	got, _, _ = s.History(state.KindIP, "192.0.2.7")
+	if len(got.Recent) != 1 || !got.Recent[0].Start.Equal(minute(27)) || got.Hits != 18 || got.Windows != 4 || !got.FirstSeen.Equal(minute(5)) {
+		t.Errorf("after retention: %+v", got)
+	}
+	// A window older than the retention horizon adds to the totals only.
+	applyHistory(t, s, ip(1, 1, true))
+	got, _, _ = s.History(state.KindIP, "192.0.2.7")
+	if len(got.Recent) != 1 || got.Hits != 19 || got.Anomalies != 3 || !got.FirstSeen.Equal(minute(1)) {
+		t.Errorf("after a stale window: %+v", got)
+	}
+
+	if _, ok, err := s.History(state.KindIP, "192.0.2.8"); ok || err != nil {
+		t.Errorf("History of an unknown key = %v, %v", ok, err)
+	}
+	if _, _, err := s.History("mac", "x"); err == nil {
+		t.Error("History of an unknown kind succeeded")
+	}
+}
+
+func TestHistory_Top(t *testing.T) {
+	s := statetest.New(t)
+	applyHistory(t, s,
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "a.example", WindowStart: minute(1), Hits: 5, Bytes: 1, Anomalous: true},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "b.example", WindowStart: minute(3), Hits: 9, Bytes: 2},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "c.example", WindowStart: minute(2), Hits: 5, Bytes: 3},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "d.example", WindowStart: minute(2), Hits: 1, Bytes: 4, Anomalous: true},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "d.example", WindowStart: minute(4), Hits: 1, Bytes: 4, Anomalous: true},
+		state.HistoryUpdate{Kind: state.KindIP, Key: "192.0.2.1", WindowStart: minute(1), Hits: 100},
+	)
+	tests := []struct {
+		by   string
+		n    int
+		want []string
+	}{
+		{state.ByHits, 3, []string{"b.example", "a.example", "c.example"}}, // ties by key
+		{state.ByHits, 0, []string{"b.example", "a.example", "c.example", "d.example"}},
+		{state.ByHits, 10, []string{"b.example", "a.example", "c.example", "d.example"}},
+		{state.ByBytes, 2, []string{"d.example", "c.example"}},
+		{state.ByAnomalies, 2, []string{"d.example", "a.example"}},
+		{state.ByLastSeen, 1, []string{"d.example"}},
+		{state.ByLastSeen, 4, []string{"d.example", "b.example", "c.example", "a.example"}},
+	}
+	for _, tt := range tests {
+		top, err := s.Top(state.KindDomain, tt.n, tt.by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, h := range top {
+			keys = append(keys, h.Key)
+		}
+		if !reflect.DeepEqual(keys, tt.want) {
+			t.Errorf("Top(%s, %d) = %v, want %v", tt.by, tt.n, keys, tt.want)
+		}
+	}
+	if top, _ := s.Top(state.KindDomain, 1, state.ByAnomalies); len(top[0].Recent) != 2 {
+		t.Errorf("Top entries come without their windows: %+v", top[0])
+	}
+	if _, err := s.Top(state.KindDomain, 1, "name"); err == nil {
+		t.Error("Top by an unknown order succeeded")
+	}
+	if _, err := s.Top("mac", 1, state.ByHits); err == nil {
+		t.Error("Top of an unknown kind succeeded")
+	}
+}
+
+func TestStore_Prune(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: 48 * time.Hour})
+	// The cache expires on the wall clock: prune at the real now.
+	now := time.Now()
+	minute := func(m int64) time.Time {
+		return now.Add(time.Duration(m-24*60) * time.Minute).Truncate(time.Second).UTC()
+	}
+	applyHistory(t, s,
+		state.HistoryUpdate{Kind: state.KindIP, Key: "old", WindowStart: minute(0), Hits: 1},
+		state.HistoryUpdate{Kind: state.KindIP, Key: "both", WindowStart: minute(1), Hits: 1},
+		state.HistoryUpdate{Kind: state.KindIP, Key: "both", WindowStart: minute(23 * 60), Hits: 2},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "old.example", WindowStart: minute(2), Hits: 1},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "new.example", WindowStart: minute(24*60 - 1), Hits: 1},
+	)
+	for _, e := range []struct {
+		key string
+		ttl time.Duration
+	}{{"gone", time.Nanosecond}, {"kept", time.Hour}, {"forever", 0}} {
+		if err := s.CachePut("whois", e.key, []byte(e.key), e.ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	removed, err := s.Prune(time.Now(), 12*time.Hour) // after the puts
+	if err != nil {
+		t.Fatal(err)
+	}
+	// old, old.example and the expired cache entry.
+	if removed != 3 {
+		t.Errorf("Prune removed %d, want 3", removed)
+	}
+	for _, k := range []struct {
+		kind, key string
+		ok        bool
+	}{
+		{state.KindIP, "old", false}, {state.KindIP, "both", true},
+		{state.KindDomain, "old.example", false}, {state.KindDomain, "new.example", true},
+	} {
+		if _, ok, _ := s.History(k.kind, k.key); ok != k.ok {
+			t.Errorf("%s %s kept = %v, want %v", k.kind, k.key, ok, k.ok)
+		}
+	}
+	h, _, _ := s.History(state.KindIP, "both")
+	if len(h.Recent) != 1 || !h.Recent[0].Start.Equal(minute(23*60)) || h.Hits != 3 || !h.FirstSeen.Equal(minute(1)) {
+		t.Errorf("pruned record: %+v", h)
+	}
+	for key, want := range map[string]bool{"gone": false, "kept": true, "forever": true} {
+		if _, _, ok, err := s.CacheGet("whois", key); err != nil || ok != want {
+			t.Errorf("cache %s present = %v, %v; want %v", key, ok, err, want)
+		}
+	}
+	if removed, err := s.Prune(time.Now(), 12*time.Hour); err != nil || removed != 0 {
+		t.Errorf("second Prune removed %d, %v", removed, err)
+	}
+}
+
+func TestCache_PutGet(t *testing.T) {
+	s := statetest.New(t)
+	before := time.Now()
+	if err := s.CachePut("tls", "example.org", []byte("a,b"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	val, exp, ok, err := s.CacheGet("tls", "example.org")
+	if err != nil || !ok || string(val) != "a,b" || exp.Before(before.Add(time.Hour)) || exp.After(time.Now().Add(time.Hour)) {
+		t.Errorf("CacheGet = %q, %v, %v, %v", val, exp, ok, err)
+	}
+	if err := s.CachePut("tls", "example.org", []byte("c"), 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Reopen()
+	if val, exp, ok, _ := s.CacheGet("tls", "example.org"); !ok || string(val) != "c" || !exp.IsZero() {
+		t.Errorf("overwritten entry = %q, %v, %v", val, exp, ok)
+	}
+	if err := s.CachePut("tls", "short.example", []byte("x"), time.Nanosecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range [][2]string{{"tls", "short.example"}, {"tls", "missing"}, {"whois", "example.org"}} {
+		if _, _, ok, err := s.CacheGet(k[0], k[1]); ok || err != nil {
+			t.Errorf("CacheGet(%s, %s) = %v, %v; want absent", k[0], k[1], ok, err)
+		}
+	}
+	if err := s.CachePut("", "k", nil, 0); err == nil {
+		t.Error("CachePut with no cache name succeeded")
+	}
+}

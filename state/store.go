@@ -1,0 +1,333 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Defaults for Options.
+const (
+	DefaultTimeout   = time.Second
+	DefaultRetention = 24 * time.Hour
+)
+
+// SchemaVersion is the version of the bucket layout and record encodings
+// described in doc.go. Open refuses a file written by a newer schema.
+const SchemaVersion = 1
+
+// Bucket names.
+const (
+	bucketMeta          = "meta"
+	bucketCheckpoints   = "checkpoints"
+	bucketWindows       = "windows"
+	bucketOutbox        = "outbox"
+	bucketHistoryIP     = "history.ip"
+	bucketHistoryDomain = "history.domain"
+	bucketWindowsIP     = "history.ip.windows"
+	bucketWindowsDomain = "history.domain.windows"
+	bucketCache         = "cache"
+)
+
+// Keys of the meta bucket.
+const (
+	metaSchema      = "schema"       // uint32 big-endian: SchemaVersion
+	metaCreated     = "created"      // int64 big-endian: Unix nanoseconds
+	metaRetention   = "retention"    // int64 big-endian: Options.Retention in ns
+	metaOutboxCount = "outbox.count" // uint64 big-endian: events in the outbox
+	metaOutboxBytes = "outbox.bytes" // uint64 big-endian: their total size
+)
+
+// topBuckets are created by Open.
+var topBuckets = []string{
+	bucketMeta, bucketCheckpoints, bucketWindows, bucketOutbox,
+	bucketHistoryIP, bucketHistoryDomain, bucketWindowsIP, bucketWindowsDomain,
+	bucketCache,
+}
+
+var (
+	// ErrLocked is matched (errors.Is) by the error Open returns when
+	// another process, or another Store in this one, has the file open.
+	ErrLocked = errors.New("state file is locked")
+	// ErrReadOnly is returned by the writing methods of a Store opened
+	// with OpenReadOnly.
+	ErrReadOnly = errors.New("state is open read-only")
+	// ErrSchema is returned by Open for a file written by a newer sharkfin.
+	ErrSchema = errors.New("unsupported state schema")
+	// ErrBusy is returned by OpenReadOnly when the agent committed during
+	// every copy it tried within the timeout.
+	ErrBusy = errors.New("state file changed during every snapshot attempt")
+)
+
+// lockedError is the ErrLocked error with the path and, where the system
+// tells, the process that holds the lock.
+type lockedError struct {
+	path string
+	pid  int
+}
+
+func (e *lockedError) Error() string {
+	holder := "pid unknown"
+	if e.pid > 0 {
+		holder = fmt.Sprintf("pid %d", e.pid)
+	}
+	return fmt.Sprintf("state file %s is locked by another sharkfin process (%s); is the agent already running?", e.path, holder)
+}
+
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }
+
+// Options configure Open.
+type Options struct {
+	// Path of the database file. Missing parent directories are created
+	// with mode 0700; the file is created with mode 0600.
+	Path string
+	// Timeout is how long Open waits for another process to release the
+	// file before it fails with ErrLocked. Default DefaultTimeout.
+	Timeout time.Duration
+	// Retention is how far back, from the newest window of a key, the
+	// per-window counts of a History are kept. Default DefaultRetention.
+	Retention time.Duration
+	// NoSync skips fsync on commit. A process crash still loses nothing,
+	// a power loss may lose or corrupt the file: for tests only.
+	NoSync bool
+	// NoCheck skips the consistency check of an existing file at Open.
+	// The check reads the whole file; with NoCheck a damaged page is found
+	// only when a later read trips on it, by a panic, instead of the file
+	// being moved aside at Open.
+	NoCheck bool
+	// Logger receives the store's few messages (a corrupt file moved
+	// aside). Default: discard.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Logger = o.Logger.With("component", "state")
+	return o
+}
+
+// Store is the agent's durable state in one bbolt file. Its methods are safe
+// for concurrent use; bbolt runs one write transaction at a time and any
+// number of reads beside it.
+type Store struct {
+	db        *bolt.DB
+	path      string // the file the caller named
+	retention time.Duration
+	noSync    bool
+	readOnly  bool
+	recovered string
+	now       func() time.Time
+
+	commits    atomic.Uint64
+	failures   atomic.Uint64
+	commitTime atomic.Int64 // nanoseconds, sum over commits
+	lastCommit atomic.Int64
+	maxCommit  atomic.Int64
+}
+
+// Open opens, or creates, the state file. It fails with an error matching
+// ErrLocked when another process holds the file for longer than
+// opt.Timeout, and with ErrSchema when a newer sharkfin wrote it.
+//
+// A file that is not a valid bbolt database, is truncated, or fails the
+// consistency check is not an error: Open renames it to
+// path+".corrupt-<unix time>", logs at error level, starts with an empty
+// state and reports the new name through Recovered, so that the agent can
+// emit a notice instead of crash-looping. I/O and permission errors are
+// returned as they are and leave the file alone.
+func Open(opt Options) (*Store, error) {
+	opt = opt.withDefaults()
+	if opt.Path == "" {
+		return nil, errors.New("open state: no path")
+	}
+	if err := os.MkdirAll(filepath.Dir(opt.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("open state %s: %w", opt.Path, err)
+	}
+
+	var recovered string
+	for {
+		db, err := openWriter(opt)
+		var ce *corruptError
+		if errors.As(err, &ce) && recovered == "" {
+			moved, merr := moveAside(opt.Path, ce.info, opt.Timeout, time.Now())
+			if merr != nil {
+				return nil, fmt.Errorf("%w; moving it aside: %w", err, merr)
+			}
+			opt.Logger.Error("state file is corrupt: moved it aside, starting with empty state",
+				"path", opt.Path, "moved_to", moved, "error", ce.err)
+			recovered = moved
+			continue // once: a file Open created itself cannot be corrupt
+		}
+		if err != nil {
+			return nil, err
+		}
+		s := newStore(db, opt.Path, opt)
+		s.recovered = recovered
+		if err := s.init(); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+func newStore(db *bolt.DB, path string, opt Options) *Store {
+	return &Store{
+		db:        db,
+		path:      path,
+		retention: opt.Retention,
+		noSync:    opt.NoSync,
+		now:       time.Now,
+	}
+}
+
+// init creates the buckets, checks or writes the schema version, and
+// records the retention for readers of snapshots.
+func (s *Store) init() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range topBuckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return fmt.Errorf("bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket([]byte(bucketMeta))
+		if v := meta.Get([]byte(metaSchema)); v != nil {
+			if len(v) != 4 {
+				return fmt.Errorf("schema version: %d bytes, want 4", len(v))
+			}
+			if got := binary.BigEndian.Uint32(v); got > SchemaVersion {
+				return fmt.Errorf("%w: file has version %d, this sharkfin reads up to %d", ErrSchema, got, SchemaVersion)
+			}
+		} else {
+			if err := meta.Put([]byte(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {
+				return err
+			}
+			if err := meta.Put([]byte(metaCreated), be64(nil, uint64(s.now().UnixNano()))); err != nil {
+				return err
+			}
+		}
+		return meta.Put([]byte(metaRetention), be64(nil, uint64(s.retention)))
+	})
+	if err != nil {
+		return fmt.Errorf("init state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Recovered returns the name the file was moved to when Open found it
+// corrupt, and "" otherwise.
+func (s *Store) Recovered() string { return s.recovered }
+
+// Path returns the path of the state file.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the file. Any transaction still running is waited for.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Check reads every page and runs bbolt's consistency check over the whole
+// file; it returns the problems found, joined, or nil. On a writable Store
+// it holds the write transaction for its duration.
+func (s *Store) Check() error {
+	if err := verify(s.db, !s.readOnly); err != nil {
+		return fmt.Errorf("check state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// update runs fn in a write transaction and keeps the commit statistics.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	start := time.Now()
+	err := s.db.Update(fn)
+	d := int64(time.Since(start))
+	if err != nil {
+		s.failures.Add(1)
+		return err
+	}
+	s.commits.Add(1)
+	s.commitTime.Add(d)
+	s.lastCommit.Store(d)
+	for m := s.maxCommit.Load(); d > m && !s.maxCommit.CompareAndSwap(m, d); m = s.maxCommit.Load() {
+	}
+	return nil
+}
+
+// Stats are counters for the agent's metrics. Counters start at zero when
+// the Store is opened.
+type Stats struct {
+	// Commits counts write transactions committed (Apply, OutboxDelete,
+	// Prune, CachePut); Failed those rolled back on an error.
+	Commits, Failed uint64
+	// Syncs estimates the fdatasync calls: bbolt syncs twice per commit
+	// (the data pages, then the meta page), none with Options.NoSync.
+	// Growing the file adds one more, not counted here.
+	Syncs uint64
+	// CommitTime is the time spent in committed write transactions, from
+	// the start of the transaction to the end of its last sync; LastCommit
+	// and MaxCommit are the latest and longest single ones.
+	CommitTime, LastCommit, MaxCommit time.Duration
+	// FileSize is the size of the file on disk; DataSize the part of it
+	// the database uses (bbolt grows the file ahead of need); FreeBytes
+	// the pages inside DataSize that are free for reuse.
+	FileSize, DataSize, FreeBytes int64
+}
+
+// Stats returns the current counters. Sizes it cannot read are zero.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Commits:    s.commits.Load(),
+		Failed:     s.failures.Load(),
+		CommitTime: time.Duration(s.commitTime.Load()),
+		LastCommit: time.Duration(s.lastCommit.Load()),
+		MaxCommit:  time.Duration(s.maxCommit.Load()),
+	}
+	if !s.noSync {
+		st.Syncs = 2 * st.Commits
+	}
+	if fi, err := os.Stat(s.db.Path()); err == nil {
+		st.FileSize = fi.Size()
+	} else if fi, err := os.Stat(s.path); err == nil {
+		st.FileSize = fi.Size() // a read-only snapshot: its copy is unlinked
+	}
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		st.DataSize = tx.Size()
+		return nil
+	})
+	st.FreeBytes = int64(s.db.Stats().FreeAlloc)
+	return st
+}
+
+// be64 appends v as 8 big-endian bytes.
+func be64(dst []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(dst, v) }
+
+// bucket returns a top-level bucket Open created; a file without it is
+// damaged, which is reported rather than dereferenced.
+func bucket(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
+	b := tx.Bucket([]byte(name))
+	if b == nil {
+		return nil, fmt.Errorf("bucket %s missing", name)
+	}
+	return b, nil
+}

@@ -1,0 +1,176 @@
+package tailer
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// This file handles copytruncate: a followed file truncated in place, and
+// the rotated copy that holds the lines between our offset and the
+// truncation.
+
+// maxRetired bounds the identities of truncated files remembered to
+// recognise their copies.
+const maxRetired = 16
+
+// maxSubdirs bounds the directories searched for rotated copies (olddir).
+const maxSubdirs = 64
+
+// truncated handles fl found shorter than its offset or with new leading
+// bytes: copytruncate (or an editor) rewrote it. The lines between our
+// offset and the truncation are in the rotated copy, if it is still there:
+// they are read from it. Then fl is read again from its start.
+func (r *runner) truncated(fl *file) {
+	r.t.stats.update(fl.path, func(s *FileStats) { s.Truncations++ })
+	old, off := fl.id, fl.offset
+	if off > 0 && old.FingerprintLen > 0 {
+		if c := r.findCopy(fl, old, off); c != nil {
+			r.log.Info("file truncated, finishing its rotated copy", logPath, fl.path, logCopy, c.path, logOffset, off)
+			off = 0 // the copy carries on from there: nothing to retire
+		} else {
+			r.log.Info("file truncated, no rotated copy found", logPath, fl.path, logOffset, off)
+		}
+	}
+	if off > 0 && old.FingerprintLen > 0 {
+		// A copy that shows up later still gets recognised.
+		r.retired = append(r.retired, Checkpoint{Path: fl.path, ID: old, Offset: off})
+		if len(r.retired) > maxRetired {
+			r.retired = r.retired[1:]
+		}
+	}
+	fi, err := fl.f.Stat()
+	if err == nil {
+		fl.id, err = r.pr.identify(fl.f, fi)
+	}
+	if err != nil {
+		r.fail(fl.path, err)
+		return
+	}
+	fl.offset, fl.size, fl.skipping, fl.skipPos = 0, fi.Size(), false, 0
+	r.enqueue(fl)
+}
+
+// findCopy looks for a copy of the content old (read up to off) among the
+// pending files and the rotated siblings of fl, and follows it from off.
+func (r *runner) findCopy(fl *file, old FileID, off int64) *file {
+	for _, c := range r.files {
+		if !c.pending || c.closed {
+			continue
+		}
+		if r.adoptCopy(c, old, off) {
+			return c
+		}
+	}
+	for _, p := range siblings(fl.path) {
+		c := r.openCopy(p, old, off)
+		if c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// adoptCopy makes the pending file c, when it is a copy of the content
+// old, an active file read from off. A copy shorter than off (the lines
+// past its end were read from the original before the truncation) is
+// followed from its end.
+func (r *runner) adoptCopy(c *file, old FileID, off int64) bool {
+	fi, err := c.f.Stat()
+	if err != nil {
+		return false
+	}
+	if ok, err := r.pr.sameContent(old, c.f, fi.Size()); err != nil || !ok {
+		return false
+	}
+	id, err := r.pr.identify(c.f, fi)
+	if err != nil {
+		return false
+	}
+	c.id, c.pending, c.offset, c.size = id, false, min(off, fi.Size()), fi.Size()
+	r.enqueue(c)
+	return true
+}
+
+// openCopy follows path from off when it is a file not followed yet whose
+// content starts like old and reaches off.
+func (r *runner) openCopy(path string, old FileID, off int64) *file {
+	if r.cfg.excluded(path) {
+		return nil
+	}
+	_, k, err := statRegular(path)
+	if err != nil || r.files[k] != nil {
+		return nil
+	}
+	f, fi, err := open(path, k)
+	if err != nil {
+		return nil
+	}
+	ok, err := r.pr.sameContent(old, f, fi.Size())
+	if err != nil || !ok {
+		f.Close()
+		return nil
+	}
+	id, err := r.pr.identify(f, fi)
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	c := &file{f: f, id: id, path: path, real: realPath(path), offset: min(off, fi.Size()), size: fi.Size(), grewAt: r.now()}
+	r.files[k] = c
+	if !r.cfg.matches(path) {
+		c.orphan = true
+		r.orphans++
+	}
+	r.enqueue(c)
+	return c
+}
+
+// siblings lists the files a rotation may have moved path to: the entries
+// of its directory, and of up to maxSubdirs directories below it (olddir),
+// whose names start like path's (its name up to the first '.'), sorted.
+func siblings(path string) []string {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	stem, _, _ := strings.Cut(base, ".")
+	var out []string
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	subdirs := 0
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir():
+			if subdirs >= maxSubdirs {
+				continue
+			}
+			subdirs++
+			sub, err := os.ReadDir(filepath.Join(dir, name))
+			if err != nil {
+				continue
+			}
+			for _, s := range sub {
+				if !s.IsDir() && strings.HasPrefix(s.Name(), stem) {
+					out = append(out, filepath.Join(dir, name, s.Name()))
+				}
+			}
+		case strings.HasPrefix(name, stem):
+			out = append(out, filepath.Join(dir, name))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// realPath resolves the symlinks of path; it returns path when it cannot.
+func realPath(path string) string {
+	if rp, err := filepath.EvalSymlinks(path); err == nil {
+		return rp
+	}
+	return path
+}

@@ -1,0 +1,382 @@
+package tailer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// rescanDelay debounces the rescans that notices ask for: a rotation
+// produces a handful of creates and renames within milliseconds.
+const rescanDelay = 50 * time.Millisecond
+
+// minReadBuffer is the smallest read: large reads amortise the system call
+// and give batches of thousands of lines.
+const minReadBuffer = 1 << 20
+
+// runner is the state of one Run, owned by its goroutine.
+type runner struct {
+	t   *Tailer
+	cfg *Config
+	log *slog.Logger
+	now func() time.Time
+	pr  prefixReader
+
+	files    map[inode]*file
+	byPath   map[string]*file
+	deferred map[inode]Checkpoint
+	retired  []Checkpoint // identities of truncated files, for their copies
+	queue    []*file
+	orphans  int
+	failed   map[string]string
+
+	notifier  notifier
+	degraded  bool // some directories are not watched: poll
+	soon      *time.Timer
+	soonArmed bool
+
+	buf   []byte
+	lines [][]byte
+	ckpts []Checkpoint
+	ack   chan uint64
+	seq   uint64
+}
+
+func newRunner(t *Tailer) *runner {
+	return &runner{
+		t:        t,
+		cfg:      &t.cfg,
+		log:      t.log,
+		now:      time.Now,
+		files:    make(map[inode]*file),
+		byPath:   make(map[string]*file),
+		deferred: make(map[inode]Checkpoint),
+		failed:   make(map[string]string),
+		buf:      make([]byte, max(minReadBuffer, t.cfg.MaxLineBytes+1)),
+		ack:      make(chan uint64, 1),
+	}
+}
+
+func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
+	if !r.cfg.Poll {
+		n, err := newInotifyNotifier()
+		if err != nil {
+			r.log.Warn("inotify unavailable, polling instead", logErr, err)
+			r.degraded = true
+		} else {
+			r.notifier = n
+		}
+	}
+	r.start()
+
+	rescan := time.NewTicker(r.cfg.RescanInterval)
+	defer rescan.Stop()
+	fast := time.NewTicker(r.cfg.PollInterval)
+	defer fast.Stop()
+	fastOn := true
+	soon := time.NewTimer(rescanDelay)
+	soon.Stop()
+	r.soonArmed = false
+	r.soon = soon
+	defer soon.Stop()
+
+	var notices <-chan notice
+	if r.notifier != nil {
+		notices = r.notifier.notices()
+	}
+	var pending *Batch
+	inFlight := false
+	for {
+		if need := r.cfg.Poll || r.degraded || r.orphans > 0; need != fastOn {
+			if need {
+				fast.Reset(r.cfg.PollInterval)
+			} else {
+				fast.Stop()
+			}
+			fastOn = need
+		}
+		if pending == nil && !inFlight && !r.t.isPaused() {
+			pending = r.next()
+		}
+		var send chan<- *Batch
+		if pending != nil {
+			send = out
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case send <- pending:
+			pending, inFlight = nil, true
+		case seq := <-r.ack:
+			if seq == r.seq {
+				inFlight = false
+			}
+		case n, ok := <-notices:
+			if !ok {
+				notices = nil
+				r.degraded = true
+				continue
+			}
+			r.notice(n)
+		case <-rescan.C:
+			// The safety net: globs again, and every file checked even
+			// if a notice was lost.
+			r.rescan(nil)
+			r.enqueueAll()
+		case <-fast.C:
+			r.poll()
+		case <-soon.C:
+			r.soonArmed = false
+			r.rescan(nil)
+		case <-r.t.wake:
+		}
+	}
+}
+
+// next reads the queued files in turn until one yields a batch.
+func (r *runner) next() *Batch {
+	for len(r.queue) > 0 {
+		fl := r.queue[0]
+		r.queue[0] = nil
+		r.queue = r.queue[1:]
+		fl.queued = false
+		if fl.closed {
+			continue
+		}
+		if b := r.step(fl); b != nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// step reads one chunk of fl and returns the batch it makes, if any.
+func (r *runner) step(fl *file) *Batch {
+	if fl.pending {
+		r.classify(fl, false)
+		if fl.pending {
+			return nil
+		}
+	}
+	now := r.now()
+	final := fl.orphan && now.Sub(fl.grewAt) >= r.cfg.RotateWait
+	res, err := fl.read(&r.pr, r.buf, r.lines[:0], r.cfg.MaxLineBytes, now, final)
+	r.lines = res.lines[:0]
+	if errors.Is(err, errTruncated) {
+		r.truncated(fl)
+		return nil
+	}
+	if err != nil {
+		r.fail(fl.path, err)
+		return nil
+	}
+	if res.more {
+		r.enqueue(fl)
+	}
+	// A dropped file still gets a batch, maybe empty: its checkpoint
+	// must leave the persisted set.
+	dropped := fl.orphan && final && !res.more && fl.drained()
+	if dropped {
+		r.drop(fl)
+	}
+	if !res.advanced && res.tooLong == 0 && !dropped {
+		return nil
+	}
+	var nbytes int
+	for _, l := range res.lines {
+		nbytes += len(l)
+	}
+	nlines, tooLong := len(res.lines), res.tooLong
+	r.t.stats.update(fl.path, func(s *FileStats) {
+		s.Lines += uint64(nlines)
+		s.Bytes += uint64(nbytes)
+		s.TooLong += uint64(tooLong)
+	})
+	r.seq++
+	return &Batch{
+		Input:       r.cfg.Name,
+		Path:        fl.path,
+		ID:          fl.id,
+		Lines:       res.lines,
+		EndOffset:   fl.offset,
+		Checkpoints: r.snapshot(),
+		seq:         r.seq,
+		ack:         r.ack,
+	}
+}
+
+// snapshot returns the checkpoints of every file being followed.
+func (r *runner) snapshot() []Checkpoint {
+	r.ckpts = r.ckpts[:0]
+	for _, fl := range r.files {
+		if !fl.pending && !fl.closed {
+			r.ckpts = append(r.ckpts, fl.checkpoint())
+		}
+	}
+	for _, ck := range r.deferred {
+		r.ckpts = append(r.ckpts, ck)
+	}
+	slices.SortFunc(r.ckpts, func(a, b Checkpoint) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID.Ino, b.ID.Ino)
+	})
+	return r.ckpts
+}
+
+// notice handles one change notification.
+func (r *runner) notice(n notice) {
+	if n.op&opOverflow != 0 {
+		r.enqueueAll()
+		r.rescanSoon()
+		return
+	}
+	fl := r.byPath[n.path]
+	if fl != nil {
+		r.enqueue(fl)
+	}
+	if n.op&opCreate != 0 {
+		r.created(n.path)
+	}
+	switch {
+	case n.op&(opCreate|opRemove|opRename) != 0:
+		r.rescanSoon()
+	case fl != nil:
+	case n.op&opChmod != 0 && r.failed[n.path] != "":
+		r.rescanSoon() // permissions may have been fixed
+	case n.op&opWrite != 0 && r.failed[n.path] == "" && r.cfg.matches(n.path):
+		r.rescanSoon() // a file we have not seen yet
+	}
+}
+
+// poll checks every file for growth and every path for a rotation; it
+// runs every PollInterval in polling mode (only the orphans otherwise).
+func (r *runner) poll() {
+	if !r.cfg.Poll && !r.degraded {
+		for _, fl := range r.files {
+			if fl.orphan {
+				r.enqueue(fl)
+			}
+		}
+		return
+	}
+	moved := false
+	for _, fl := range r.files {
+		r.enqueue(fl)
+		if !fl.orphan && !moved && !r.stillAt(fl) {
+			moved = true
+		}
+	}
+	if moved {
+		r.rescan(nil)
+	}
+}
+
+func (r *runner) rescanSoon() {
+	if !r.soonArmed {
+		r.soon.Reset(rescanDelay)
+		r.soonArmed = true
+	}
+}
+
+func (r *runner) enqueue(fl *file) {
+	if !fl.queued && !fl.closed {
+		fl.queued = true
+		r.queue = append(r.queue, fl)
+	}
+}
+
+func (r *runner) enqueueAll() {
+	for _, fl := range r.files {
+		r.enqueue(fl)
+	}
+}
+
+// drop stops following fl.
+func (r *runner) drop(fl *file) {
+	r.log.Debug("file dropped", logPath, fl.path, logOffset, fl.offset)
+	fl.f.Close()
+	fl.closed = true
+	if fl.orphan {
+		r.orphans--
+	}
+	delete(r.files, fl.id.key())
+	r.reindex()
+}
+
+// reindex rebuilds the path index that routes notices, and the watched
+// directories.
+func (r *runner) reindex() {
+	clear(r.byPath)
+	dirs := make(map[string]bool)
+	for _, fl := range r.files {
+		if fl.orphan {
+			continue
+		}
+		r.byPath[fl.path] = fl
+		r.byPath[fl.real] = fl
+		dirs[filepath.Dir(fl.path)] = true
+		dirs[filepath.Dir(fl.real)] = true
+	}
+	if r.notifier == nil {
+		return
+	}
+	for _, p := range r.cfg.Paths {
+		dirs[filepath.Dir(p)] = true // new files in a not yet matched directory
+	}
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			list = append(list, d)
+		}
+	}
+	slices.Sort(list)
+	if err := r.notifier.watch(list); err != nil {
+		if !r.degraded {
+			r.log.Warn("cannot watch every directory, polling", logErr, err)
+		}
+		r.degraded = true
+	} else {
+		r.degraded = false
+	}
+}
+
+// fail records an error about path, logged once until the error changes
+// or the path works again.
+func (r *runner) fail(path string, err error) {
+	r.t.stats.update(path, func(s *FileStats) { s.Errors++ })
+	msg := err.Error()
+	if r.failed[path] == msg {
+		return
+	}
+	r.failed[path] = msg
+	level := slog.LevelWarn
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, errIsDir) || errors.Is(err, errNotRegular) {
+		level = slog.LevelError
+	}
+	r.log.Log(context.Background(), level, "cannot follow file", logPath, path, logErr, err)
+}
+
+func (r *runner) clearFail(path string) {
+	delete(r.failed, path)
+}
+
+func (r *runner) close() {
+	for _, fl := range r.files {
+		fl.f.Close()
+		fl.closed = true
+	}
+	if r.notifier != nil {
+		if err := r.notifier.close(); err != nil {
+			r.log.Warn("close notifier", logErr, err)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package tailer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// Tailer follows the files of one input and delivers their complete lines
+// in batches. Create it with New, start it with Run.
+type Tailer struct {
+	cfg    Config
+	resume []Checkpoint
+	log    *slog.Logger
+	stats  counters
+
+	mu     sync.Mutex
+	paused bool
+	wake   chan struct{}
+
+	ran atomic.Bool
+}
+
+// New returns a Tailer for cfg (defaults applied) that resumes from the
+// checkpoints of a previous run. It starts nothing.
+func New(cfg Config, resume []Checkpoint, logger *slog.Logger) (*Tailer, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Paths = append([]string(nil), cfg.Paths...)
+	cfg.Exclude = append([]string(nil), cfg.Exclude...)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Tailer{
+		cfg:    cfg,
+		resume: append([]Checkpoint(nil), resume...),
+		log:    logger.With(logComponent, "tailer", logInput, cfg.Name),
+		wake:   make(chan struct{}, 1),
+	}, nil
+}
+
+// Run follows the files and sends batches on out until ctx is cancelled;
+// it then closes every file and returns nil. It never closes out. One
+// batch is in flight at a time: the next is sent after the previous one's
+// Done. Run may be called once.
+func (t *Tailer) Run(ctx context.Context, out chan<- *Batch) error {
+	if !t.ran.CompareAndSwap(false, true) {
+		return errors.New("tailer: Run called twice")
+	}
+	r := newRunner(t)
+	defer r.close()
+	return r.run(ctx, out)
+}
+
+// Pause stops reading: no batch is sent after the one in flight until
+// Resume. Data stays on disk; notifications are still taken in.
+func (t *Tailer) Pause() { t.setPaused(true) }
+
+// Resume undoes Pause.
+func (t *Tailer) Resume() { t.setPaused(false) }
+
+func (t *Tailer) setPaused(p bool) {
+	t.mu.Lock()
+	t.paused = p
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (t *Tailer) isPaused() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.paused
+}
+
+// Stats returns a snapshot of the counters.
+func (t *Tailer) Stats() Stats { return t.stats.snapshot() }
