@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/output"
 	"github.com/socx/sharkfin/state"
@@ -49,11 +50,22 @@ type Agent struct {
 	free    chan *parsedBatch
 	sink    output.Sink
 
-	pending   []*event.Event // closed-window events not yet committed
+	// Closed windows not yet committed: their events already encoded (only
+	// those detect.emit keeps) and the history they add. Building the
+	// event, encoding it and dropping the struct at once keeps a flood's
+	// window close at a few hundred bytes per key.
+	encoded   [][]byte
+	arena     []byte
+	history   []state.HistoryUpdate
+	overflows []*event.Event
+	closed    int            // windows' key results since the last commit
 	notices   []*event.Event // agent events not yet committed
 	dirty     bool           // something to commit
 	lines     int            // lines since the last commit
 	lastFlush time.Time
+	// midBatch is set while the parts of one tailer batch are counted: no
+	// commit may fall between them, as the checkpoints come with the last.
+	midBatch bool
 
 	commits      chan *commitJob // to the committer goroutine
 	commitErr    chan error      // the committer's fatal error
@@ -121,8 +133,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.parsed = make(chan *parsedBatch, parseDepth)
-	a.free = make(chan *parsedBatch, parseDepth)
-	for range parseDepth {
+	a.free = make(chan *parsedBatch, parseDepth+1)
+	for range parseDepth + 1 {
 		a.free <- &parsedBatch{}
 	}
 	go a.runParser(a.batches, a.parsed, a.free)
@@ -193,6 +205,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
+// arenaChunk is the size of the buffers events are encoded into.
+const arenaChunk = 1 << 20
+
 // loop is the single goroutine that owns pipelines and pending state.
 func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan error) error {
 	tick := time.NewTicker(a.tickInterval())
@@ -249,8 +264,11 @@ func (a *Agent) process(pb *parsedBatch) {
 	for _, err := range pb.rejects {
 		in.pipe.Reject(err)
 	}
-	in.checkpoints = append(in.checkpoints[:0], pb.checkpoints...)
-	in.dirty = true
+	a.midBatch = !pb.last
+	if pb.last {
+		in.checkpoints = append(in.checkpoints[:0], pb.checkpoints...)
+		in.dirty = true
+	}
 	in.lastBatch = a.opt.Now()
 	a.lines += pb.lines
 	a.dirty = true
@@ -259,15 +277,20 @@ func (a *Agent) process(pb *parsedBatch) {
 }
 
 // closeIdle closes windows of inputs that have been idle for lateness.
+// Inputs paused by backpressure are not idle: their lines wait on disk, and
+// closing their windows now would count those lines as late.
 func (a *Agent) closeIdle(now time.Time) {
+	if a.backpressure {
+		return
+	}
 	late := a.cfg.Detect.Lateness.Std()
 	for _, in := range a.inputs {
 		if now.Sub(in.lastBatch) < late || in.pipe.Aggregator().OpenWindows() == 0 {
 			continue
 		}
-		before := len(a.pending)
+		before := a.closed
 		in.pipe.CloseIdle(now.Add(-late).UnixNano())
-		if len(a.pending) != before {
+		if a.closed != before {
 			a.dirty = true
 		}
 	}
@@ -276,7 +299,44 @@ func (a *Agent) closeIdle(now time.Time) {
 // emitFor returns the pipeline callback of an input.
 func (a *Agent) emitFor(in *input) func(*event.Event) {
 	return func(ev *event.Event) {
-		a.pending = append(a.pending, ev)
+		a.closed++
+		over := ev.SrcIP == detect.OverflowKey
+		if ev.Type == event.TypeIPScore && !over {
+			hits, _ := ev.Features.Get("hits")
+			bytes, _ := ev.Features.Get("bytes")
+			a.history = append(a.history, state.HistoryUpdate{Kind: state.KindIP, Key: ev.SrcIP,
+				WindowStart: ev.WindowStart, Hits: int64(hits), Bytes: int64(bytes), Anomalous: ev.Anomalous})
+		}
+		if ev.Anomalous {
+			a.metrics.anomalies.WithLabelValues(ev.Source).Inc()
+		}
+		if over {
+			a.overflows = append(a.overflows, ev)
+		}
+		if a.cfg.Detect.Emit != "all" && ev.Type == event.TypeIPScore && !ev.Anomalous && !over {
+			return
+		}
+		// Events are encoded into 1 MiB chunks; a full chunk is left to the
+		// events pointing into it (growing one buffer would keep every
+		// outgrown copy alive through them).
+		if cap(a.arena)-len(a.arena) < 4096 {
+			a.arena = make([]byte, 0, arenaChunk)
+		}
+		n := len(a.arena)
+		b, err := ev.AppendJSON(a.arena)
+		if err != nil { // cannot happen for events the pipeline builds
+			a.log.Error("encode event", "err", err, "event_id", ev.EventID)
+			return
+		}
+		if n > 0 && cap(b) != cap(a.arena) { // outgrew the chunk: give the event its own
+			b = append([]byte(nil), b[n:]...)
+			n = 0
+			a.arena = a.arena[:0:0]
+		} else {
+			a.arena = b
+		}
+		a.encoded = append(a.encoded, b[n:len(b):len(b)])
+		a.metrics.events.WithLabelValues(ev.Type).Inc()
 	}
 }
 

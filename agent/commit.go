@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/state"
 )
@@ -20,23 +19,21 @@ import (
 // neither. Encoding the events and writing the transaction overlap with the
 // main loop counting the next lines.
 type commitJob struct {
-	commit  state.Commit
-	events  []*event.Event // closed windows, encoded by the committer
-	notices []*event.Event
-	emitAll bool
-	maxKeys int
-	done    chan error // nil, or receives the result
+	commit    state.Commit   // Events and History already filled
+	overflows []*event.Event // overflow results, reported as notices
+	notices   []*event.Event
+	maxKeys   int
+	done      chan error // nil, or receives the result
 }
 
 // cut takes a commit job from the main loop's state and resets it.
 func (a *Agent) cut() *commitJob {
 	now := a.opt.Now()
 	job := &commitJob{
-		commit:  state.Commit{Windows: map[string][]byte{}},
-		events:  a.pending,
-		notices: a.notices,
-		emitAll: a.cfg.Detect.Emit == "all",
-		maxKeys: a.cfg.Detect.MaxKeys,
+		commit:    state.Commit{Windows: map[string][]byte{}, Events: a.encoded, History: a.history},
+		overflows: a.overflows,
+		notices:   a.notices,
+		maxKeys:   a.cfg.Detect.MaxKeys,
 	}
 	c := &job.commit
 	for _, in := range a.inputs {
@@ -68,7 +65,8 @@ func (a *Agent) cut() *commitJob {
 		in.dirty = false
 		in.pipe.closedSinceCommit = false
 	}
-	a.pending, a.notices = nil, nil
+	a.encoded, a.arena, a.history, a.overflows, a.notices = nil, nil, nil, nil, nil
+	a.closed = 0
 	a.dirty = false
 	a.lines = 0
 	a.lastFlush = now
@@ -78,7 +76,7 @@ func (a *Agent) cut() *commitJob {
 // commit hands the current cut to the committer. It blocks only while the
 // committer still writes the cut before the previous one.
 func (a *Agent) commit() error {
-	if !a.dirty {
+	if !a.dirty || a.midBatch {
 		return nil
 	}
 	a.updateStats()
@@ -124,29 +122,7 @@ func (a *Agent) write(job *commitJob) error {
 		a.metrics.events.WithLabelValues(ev.Type).Inc()
 		return nil
 	}
-	var overflow []*event.Event
-	for _, ev := range job.events {
-		over := ev.SrcIP == detect.OverflowKey
-		if ev.Type == event.TypeIPScore && !over {
-			hits, _ := ev.Features.Get("hits")
-			bytes, _ := ev.Features.Get("bytes")
-			c.History = append(c.History, state.HistoryUpdate{Kind: state.KindIP, Key: ev.SrcIP,
-				WindowStart: ev.WindowStart, Hits: int64(hits), Bytes: int64(bytes), Anomalous: ev.Anomalous})
-		}
-		if over {
-			overflow = append(overflow, ev)
-		}
-		if ev.Anomalous {
-			a.metrics.anomalies.WithLabelValues(ev.Source).Inc()
-		}
-		if !job.emitAll && ev.Type == event.TypeIPScore && !ev.Anomalous && !over {
-			continue
-		}
-		if err := add(ev); err != nil {
-			return err
-		}
-	}
-	for _, ev := range overflow {
+	for _, ev := range job.overflows {
 		n, _ := ev.Features.Get("hits")
 		a.log.Warn("more source keys in a window than detect.max_keys; the rest were counted under \"overflow\"",
 			"input", ev.Source, "window_start", ev.WindowStart, "overflow_lines", int64(n), "max_keys", job.maxKeys)

@@ -14,7 +14,9 @@ type parsedBatch struct {
 	rejects     []error
 	ends        []int // end of each line in buf
 	lines       int
+	starts      []int // offset of each line in buf
 	checkpoints []tailer.Checkpoint
+	last        bool // the tailer batch's last part: checkpoints are valid
 }
 
 // parseDepth is how many parsed batches may wait for the main loop.
@@ -33,30 +35,49 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 			b.Done()
 			continue
 		}
-		pb := <-free
-		pb.in = in
-		pb.buf, pb.recs, pb.rejects = pb.buf[:0], pb.recs[:0], pb.rejects[:0]
-		pb.lines = len(b.Lines)
-		pb.checkpoints = append(pb.checkpoints[:0], b.Checkpoints...)
-		pb.ends = pb.ends[:0]
-		for _, l := range b.Lines {
-			pb.buf = append(pb.buf, l...)
-			pb.ends = append(pb.ends, len(pb.buf))
-		}
-		// The tailer may reuse its memory and read on, b.Lines included:
-		// only pb is read from here.
-		b.Done()
-		off := 0
-		parser := in.parser
-		for _, end := range pb.ends {
-			line := pb.buf[off:end:end]
-			off = end
-			pb.recs = append(pb.recs, record.Record{})
-			if err := parser.Parse(line, &pb.recs[len(pb.recs)-1]); err != nil {
-				pb.recs = pb.recs[:len(pb.recs)-1]
-				pb.rejects = append(pb.rejects, err)
+		// Split big batches so the records in flight stay small (a record
+		// is a few hundred bytes; a 1 MiB read holds ~10,000 lines). Only
+		// the last part carries the checkpoints: they are persisted after
+		// every line of the batch was counted.
+		lines := b.Lines
+		for first := true; first || len(lines) > 0; first = false {
+			n := min(len(lines), parsePart)
+			pb := <-free
+			pb.in = in
+			pb.buf, pb.recs, pb.rejects, pb.checkpoints = pb.buf[:0], pb.recs[:0], pb.rejects[:0], pb.checkpoints[:0]
+			pb.lines = n
+			pb.starts = pb.starts[:0]
+			for _, l := range lines[:n] {
+				pb.starts = append(pb.starts, len(pb.buf))
+				pb.buf = append(pb.buf, l...)
 			}
+			lines = lines[n:]
+			if len(lines) == 0 {
+				pb.checkpoints = append(pb.checkpoints, b.Checkpoints...)
+				pb.last = true
+				b.Done() // every line copied: the tailer may reuse its memory and read on
+			}
+			a.parse(pb)
+			parsed <- pb
 		}
-		parsed <- pb
+	}
+}
+
+// parsePart is the most lines in one parsed batch.
+const parsePart = 2048
+
+func (a *Agent) parse(pb *parsedBatch) {
+	parser := pb.in.parser
+	for i, start := range pb.starts {
+		end := len(pb.buf)
+		if i+1 < len(pb.starts) {
+			end = pb.starts[i+1]
+		}
+		line := pb.buf[start:end:end]
+		pb.recs = append(pb.recs, record.Record{})
+		if err := parser.Parse(line, &pb.recs[len(pb.recs)-1]); err != nil {
+			pb.recs = pb.recs[:len(pb.recs)-1]
+			pb.rejects = append(pb.rejects, err)
+		}
 	}
 }

@@ -133,7 +133,7 @@ func (p *Pipeline) Reject(reason error) {
 
 // CloseIdle closes windows that ended at or before t (Unix ns) even though
 // no newer event arrived: the agent's rule for quiet inputs.
-func (p *Pipeline) CloseIdle(t int64) { p.agg.CloseThrough(t, p.result) }
+func (p *Pipeline) CloseIdle(t int64) { p.agg.CloseIdle(t, p.result) }
 
 // Flush closes every open window (end of input for `sharkfin score`).
 func (p *Pipeline) Flush() { p.agg.CloseThrough(maxInt64, p.result) }

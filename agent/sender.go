@@ -144,8 +144,10 @@ func (a *Agent) checkBackpressure() {
 		a.log.Warn("outbox full: reading paused until delivery catches up; log data stays on disk", "outbox_bytes", size, "outbox_max", max)
 	case a.backpressure && size < max*9/10:
 		a.backpressure = false
+		now := a.opt.Now()
 		for _, in := range a.inputs {
 			in.tailer.Resume()
+			in.lastBatch = now // the pause was not idleness: give reading a lateness to catch up
 		}
 		a.metrics.backpressure.Set(0)
 		a.log.Info("outbox drained: reading resumed", "outbox_bytes", size)

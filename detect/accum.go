@@ -6,14 +6,21 @@ import (
 	"github.com/socx/sharkfin/record"
 )
 
-// accum is the running state of one key (source IP) in one window.
+// accum is the running state of one key (source IP) in one window. Web
+// keys, the bulk of a flood, carry only the common counters; proxy and DNS
+// keys add an accExt.
 type accum struct {
 	hits, s2xx, s3xx, s4xx, s5xx int64
 	bytes                        int64
 	post                         int64 // web: POST requests
-	denied, connect              int64 // proxy
 	// distinct: web paths, proxy destination hosts, dns query names.
 	distinct u64set
+	*accExt  // proxy and dns only; nil for web
+}
+
+// accExt is the part of an accumulator only proxy and DNS keys need.
+type accExt struct {
+	denied, connect int64 // proxy
 	// ipDest: proxy destinations that are bare IP addresses.
 	ipDest u64set
 
@@ -26,22 +33,39 @@ type accum struct {
 	maxSubdomains int32
 }
 
+// ext returns the extension, or an empty one (not to be modified) for web
+// keys.
+func (a *accum) ext() *accExt {
+	if a.accExt == nil {
+		return &accExt{}
+	}
+	return a.accExt
+}
+
 func (a *accum) reset() {
-	pd := a.perDomain
-	d, ip := a.distinct, a.ipDest
+	d, e := a.distinct, a.accExt
 	*a = accum{}
 	d.Reset()
-	ip.Reset()
-	a.distinct, a.ipDest = d, ip
-	if pd != nil {
-		clear(pd)
-		a.perDomain = pd
+	a.distinct = d
+	if e != nil {
+		ip, pd := e.ipDest, e.perDomain
+		*e = accExt{}
+		ip.Reset()
+		e.ipDest = ip
+		if pd != nil {
+			clear(pd)
+			e.perDomain = pd
+		}
+		a.accExt = e
 	}
 }
 
 // add counts one record. It allocates only when a distinct-value table has
 // to grow.
 func (a *accum) add(kind record.Kind, r *record.Record) {
+	if kind != record.KindWeb && a.accExt == nil {
+		a.accExt = &accExt{}
+	}
 	a.hits++
 	a.bytes += r.Bytes
 	switch {
@@ -123,16 +147,18 @@ func (a *accum) vector(kind record.Kind, out []float64) []float64 {
 		out = append(out, f(a.hits), f(a.s2xx), f(a.s3xx), f(a.s4xx), f(a.s5xx), f(non2xx),
 			f(a.bytes), float64(a.distinct.Len()), f(a.post), ratio)
 	case record.KindProxy:
+		e := a.ext()
 		out = append(out, f(a.hits), f(a.s2xx), f(non2xx), f(a.bytes), float64(a.distinct.Len()),
-			f(a.denied), f(a.connect), float64(a.ipDest.Len()))
+			f(e.denied), f(e.connect), float64(e.ipDest.Len()))
 	case record.KindDNS:
+		e := a.ext()
 		mean, ratio := 0.0, 0.0
 		if a.hits > 0 {
-			mean = float64(a.qnameLenSum) / float64(a.hits)
-			ratio = float64(a.txtAny) / float64(a.hits)
+			mean = float64(e.qnameLenSum) / float64(a.hits)
+			ratio = float64(e.txtAny) / float64(a.hits)
 		}
-		out = append(out, f(a.hits), 0, 0, f(a.hits), float64(a.maxSubdomains), f(a.maxQNameLen),
-			mean, a.maxEntropy, ratio)
+		out = append(out, f(a.hits), 0, 0, f(a.hits), float64(e.maxSubdomains), f(e.maxQNameLen),
+			mean, e.maxEntropy, ratio)
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/socx/sharkfin/record"
 )
 
 // snapshotVersion is the first byte of an aggregator snapshot.
@@ -58,22 +60,23 @@ func (a *Aggregator) MarshalBinary() ([]byte, error) {
 }
 
 func (acc *accum) appendBinary(b []byte) []byte {
-	for _, v := range []int64{acc.hits, acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.bytes, acc.post,
-		acc.denied, acc.connect, acc.qnameLenSum, acc.maxQNameLen, acc.txtAny, int64(acc.maxSubdomains)} {
+	e := acc.ext()
+	for _, v := range [...]int64{acc.hits, acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.bytes, acc.post,
+		e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains)} {
 		b = binary.AppendVarint(b, v)
 	}
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(acc.maxEntropy))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.maxEntropy))
 	b = appendSet(b, &acc.distinct)
-	b = appendSet(b, &acc.ipDest)
-	b = binary.AppendUvarint(b, uint64(len(acc.perDomain)))
-	ks := make([]uint64, 0, len(acc.perDomain))
-	for k := range acc.perDomain {
+	b = appendSet(b, &e.ipDest)
+	b = binary.AppendUvarint(b, uint64(len(e.perDomain)))
+	ks := make([]uint64, 0, len(e.perDomain))
+	for k := range e.perDomain {
 		ks = append(ks, k)
 	}
 	slices.Sort(ks)
 	for _, k := range ks {
 		b = binary.LittleEndian.AppendUint64(b, k)
-		b = binary.AppendVarint(b, int64(acc.perDomain[k]))
+		b = binary.AppendVarint(b, int64(e.perDomain[k]))
 	}
 	return b
 }
@@ -171,10 +174,10 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 				break
 			}
 			k := string(d.bytes(d.uvarint(limit)))
-			w.keys[k] = d.accum(limit)
+			w.keys[k] = d.accum(limit, a.cfg.Kind == record.KindWeb)
 		}
 		if flag := d.bytes(1); d.err == nil && flag[0] == 1 {
-			w.overflow = d.accum(limit)
+			w.overflow = d.accum(limit, a.cfg.Kind == record.KindWeb)
 		}
 		windows[w.Start] = w
 	}
@@ -194,28 +197,32 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-func (d *decoder) accum(limit uint64) *accum {
+func (d *decoder) accum(limit uint64, web bool) *accum {
 	acc := &accum{}
-	vs := make([]int64, 13)
+	e := &accExt{}
+	var vs [13]int64
 	for i := range vs {
 		vs[i] = d.varint()
 	}
 	acc.hits, acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.bytes, acc.post = vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6]
-	acc.denied, acc.connect, acc.qnameLenSum, acc.maxQNameLen, acc.txtAny = vs[7], vs[8], vs[9], vs[10], vs[11]
-	acc.maxSubdomains = int32(vs[12])
-	acc.maxEntropy = math.Float64frombits(d.u64())
-	for _, s := range []*u64set{&acc.distinct, &acc.ipDest} {
+	e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny = vs[7], vs[8], vs[9], vs[10], vs[11]
+	e.maxSubdomains = int32(vs[12])
+	e.maxEntropy = math.Float64frombits(d.u64())
+	for _, s := range []*u64set{&acc.distinct, &e.ipDest} {
 		n := d.uvarint(limit / 8)
 		for range n {
 			s.Add(d.u64())
 		}
 	}
 	if n := d.uvarint(limit / 9); n > 0 {
-		acc.perDomain = make(map[uint64]int32, n)
+		e.perDomain = make(map[uint64]int32, n)
 		for range n {
 			k := d.u64()
-			acc.perDomain[k] = int32(d.varint())
+			e.perDomain[k] = int32(d.varint())
 		}
+	}
+	if !web {
+		acc.accExt = e
 	}
 	return acc
 }

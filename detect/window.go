@@ -174,6 +174,17 @@ func (a *Aggregator) Add(r *record.Record) bool {
 	return true
 }
 
+// maxFree bounds the accumulators kept for reuse: enough for the keys of a
+// busy window to allocate nothing, few enough that a flood's window (up to
+// MaxKeys keys) is given back to the garbage collector once it closes.
+const maxFree = 8192
+
+func (a *Aggregator) recycle(acc *accum) {
+	if len(a.free) < maxFree {
+		a.free = append(a.free, acc)
+	}
+}
+
 func (a *Aggregator) newAccum() *accum {
 	if n := len(a.free); n > 0 {
 		acc := a.free[n-1]
@@ -208,6 +219,19 @@ func (a *Aggregator) Advance(fn func(*Result)) {
 // regardless of the watermark: the agent calls it when the input has been
 // idle, and `sharkfin score` calls it with MaxInt64 at end of input.
 func (a *Aggregator) CloseThrough(t int64, fn func(*Result)) {
+	a.closeThrough(t, true, fn)
+}
+
+// CloseIdle closes every window ending at or before t, like CloseThrough,
+// but moves the late horizon only to the end of the windows it closed, not
+// to t: t is wall-clock time, and a replay of old logs that pauses must
+// not make every later line late. Lines of a closed window are late
+// either way (its event was emitted).
+func (a *Aggregator) CloseIdle(t int64, fn func(*Result)) {
+	a.closeThrough(t, false, fn)
+}
+
+func (a *Aggregator) closeThrough(t int64, eventTime bool, fn func(*Result)) {
 	var due []int64
 	next := maxInt64
 	for s, w := range a.windows {
@@ -218,7 +242,7 @@ func (a *Aggregator) CloseThrough(t int64, fn func(*Result)) {
 		}
 	}
 	a.nextClose = next
-	if t != maxInt64 {
+	if eventTime && t != maxInt64 {
 		if h := a.alignDown(t); h > a.horizon {
 			a.horizon = h
 		}
@@ -248,7 +272,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result)) {
 		res.Vector = a.vec
 		fn(&res)
 		acc.reset()
-		a.free = append(a.free, acc)
+		a.recycle(acc)
 	}
 	if w.overflow != nil {
 		res.Key = OverflowKey
@@ -256,8 +280,9 @@ func (a *Aggregator) emit(w *Window, fn func(*Result)) {
 		res.Vector = a.vec
 		fn(&res)
 		w.overflow.reset()
-		a.free = append(a.free, w.overflow)
+		a.recycle(w.overflow)
 	}
+	clear(a.order) // do not keep a closed window's keys alive
 	a.stats.Windows++
 	a.stats.KeyWindows += int64(len(w.keys))
 	if w.overflow != nil {

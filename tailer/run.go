@@ -141,8 +141,15 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 }
 
 // next reads the queued files in turn until one yields a batch.
+//
+// Among queued files the oldest data goes first: files that left the globs
+// (renamed away by a rotation), then by modification time. After a
+// rotation, and above all after one while the agent was stopped, the
+// rotated file's backlog is read before the new file, so event time moves
+// forward and the rotated lines are not late.
 func (r *runner) next() *Batch {
 	for len(r.queue) > 0 {
+		r.oldestFirst()
 		fl := r.queue[0]
 		r.queue[0] = nil
 		r.queue = r.queue[1:]
@@ -155,6 +162,36 @@ func (r *runner) next() *Batch {
 		}
 	}
 	return nil
+}
+
+// oldestFirst moves the queued file with the oldest data to the front.
+func (r *runner) oldestFirst() {
+	if len(r.queue) < 2 {
+		return
+	}
+	best, bestOrphan := 0, false
+	var bestMod time.Time
+	for i, fl := range r.queue {
+		var mod time.Time
+		if fl.f != nil {
+			if st, err := fl.f.Stat(); err == nil {
+				mod = st.ModTime()
+			}
+		}
+		switch {
+		case i == 0:
+		case fl.orphan && !bestOrphan:
+		case fl.orphan == bestOrphan && mod.Before(bestMod):
+		default:
+			continue
+		}
+		best, bestOrphan, bestMod = i, fl.orphan, mod
+	}
+	if best != 0 {
+		fl := r.queue[best]
+		copy(r.queue[1:best+1], r.queue[:best])
+		r.queue[0] = fl
+	}
 }
 
 // step reads one chunk of fl and returns the batch it makes, if any.

@@ -87,7 +87,7 @@ func run(bin, logPath, model string, idle time.Duration) error {
 		if err != nil {
 			return err
 		}
-		a, err := start(bin, model, path, 2*ips)
+		a, err := start(bin, model, path, ips)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,81 @@
+package agent_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// e2eInput is one input of a test configuration.
+type e2eInput struct {
+	Name         string
+	Path         string // glob
+	Poll         bool
+	PollInterval string // "" for the default
+}
+
+// e2eConfig is what a test chooses of the agent's configuration. The rest
+// is fixed: events on stdout, the state in the test directory, start_at:
+// beginning, rescan_interval 1s, rotate_wait 2s, flush_interval 200ms,
+// 60s windows, lateness 1s, emit: all.
+type e2eConfig struct {
+	Inputs   []e2eInput
+	Model    string // web model file; default the bundled example
+	MaxKeys  int    // 0: the default
+	Metrics  string // listen address; "" turns the endpoint off
+	LogLevel string // default info
+}
+
+// exampleModel is the bundled web model (window 60s).
+func exampleModel(t testing.TB) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "examples", "models", "web.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("bundled model: %v", err)
+	}
+	return p
+}
+
+// writeConfig writes dir/sharkfin.yaml and returns its path. The state
+// lives in dir/state.
+func writeConfig(t testing.TB, dir string, c e2eConfig) string {
+	t.Helper()
+	or := func(s, def string) string {
+		if s == "" {
+			return def
+		}
+		return s
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "host: e2e\nlog:\n  level: %s\ninputs:\n", or(c.LogLevel, "info"))
+	for _, in := range c.Inputs {
+		fmt.Fprintf(&b, "  - name: %s\n    path: %q\n    format: combined\n    start_at: beginning\n", in.Name, in.Path)
+		fmt.Fprintf(&b, "    rescan_interval: 1s\n    rotate_wait: 2s\n")
+		if in.Poll {
+			fmt.Fprintf(&b, "    poll: true\n")
+		}
+		if in.PollInterval != "" {
+			fmt.Fprintf(&b, "    poll_interval: %s\n", in.PollInterval)
+		}
+	}
+	fmt.Fprintf(&b, "state:\n  path: %q\n  flush_interval: 200ms\n  lock_timeout: 1s\n", filepath.Join(dir, "state", "state.db"))
+	model := c.Model
+	if model == "" {
+		model = exampleModel(t)
+	}
+	fmt.Fprintf(&b, "detect:\n  window: 60s\n  lateness: 1s\n  emit: all\n  models:\n    web: %q\n", model)
+	if c.MaxKeys > 0 {
+		fmt.Fprintf(&b, "  max_keys: %d\n", c.MaxKeys)
+	}
+	fmt.Fprintf(&b, "output:\n  stdout: {}\nmetrics:\n  listen: %q\n", c.Metrics)
+	path := filepath.Join(dir, "sharkfin.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,143 @@
+package agent_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestAgent_ExactlyOnceAcrossSIGKILL kills the agent with SIGKILL at random
+// moments (seeded; every other kill waits for the agent to print events
+// first) while it follows a log that is written at a steady rate and
+// rotated (rename and create) now and then, sometimes while the agent is
+// down. After the last restart every (ip, window) must have been
+// counted exactly once: the hits of the events, de-duplicated by event_id,
+// equal the lines written. Events printed and then re-sent because the
+// kill came before the outbox delete are duplicates by event_id with
+// identical content (at-least-once delivery); each window has one event_id.
+func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
+	lines, kills, rate := 200_000, 20, 15_000.0
+	if longE2E() {
+		lines, kills, rate = 600_000, 40, 20_000
+	}
+	seed := e2eSeed(t, 1)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath + "*"}}})
+	events := newEventLog(h)
+	g := newTraffic("web", 64, seed, 10*time.Millisecond)
+	lf := openLog(t, logPath)
+
+	killAt := make([]int, kills)
+	for i := range killAt {
+		killAt[i] = lines/20 + rng.IntN(lines*9/10)
+	}
+	slices.Sort(killAt)
+	rotateEvery := lines / 10
+	nextRotation := func(from int) int { return from + rotateEvery/2 + rng.IntN(rotateEvery) }
+
+	h.start()
+	p := newPacer(rate)
+	start := time.Now()
+	deadline := start.Add(time.Duration(float64(lines)/rate*float64(time.Second)) + time.Minute)
+	var (
+		buf                []byte
+		written, rotations int
+		killed             int
+		downAt             time.Time
+		maxDown            time.Duration
+		restartAt          time.Time
+		rotatedWhileDown   int
+		armed              time.Time
+		armedSize          int64
+	)
+	rot := nextRotation(0)
+	for written < lines || killed < len(killAt) {
+		if time.Now().After(deadline) {
+			t.Fatalf("writing took too long: %d of %d lines, %d of %d kills", written, lines, killed, len(killAt))
+		}
+		h.requireAlive()
+		if n := p.due(lines - written); n > 0 {
+			n = min(n, rot-written)
+			if killed < len(killAt) && written < killAt[killed] {
+				n = min(n, killAt[killed]-written)
+			}
+			buf = g.lines(buf[:0], n)
+			lf.write(buf)
+			written += n
+		}
+		if written >= rot {
+			lf.shiftRotate()
+			rotations++
+			if !h.running() {
+				rotatedWhileDown++
+			}
+			rot = nextRotation(written)
+		}
+		due := killed < len(killAt) && written >= killAt[killed] && h.running()
+		if due && killed%2 == 1 {
+			// Every other kill waits for the agent to print events, to
+			// land between the print and the outbox delete now and then.
+			if armed.IsZero() {
+				armed, armedSize = time.Now(), fileSize(h.current().stdout)
+			}
+			due = fileSize(h.current().stdout) > armedSize || time.Since(armed) > time.Second
+		}
+		if due {
+			h.kill()
+			killed++
+			armed = time.Time{}
+			downAt = time.Now()
+			restartAt = downAt.Add(time.Duration(rng.IntN(150)) * time.Millisecond)
+		}
+		if !h.running() && !time.Now().Before(restartAt) {
+			maxDown = max(maxDown, time.Since(downAt))
+			h.start()
+		}
+		if armed.IsZero() {
+			time.Sleep(2 * time.Millisecond)
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	writing := time.Since(start)
+	if !h.running() {
+		h.start()
+	}
+	converge := events.waitCounts(g.truth, 90*time.Second)
+	// Anything printed after the counts matched is an extra event.
+	time.Sleep(1500 * time.Millisecond)
+	h.requireAlive()
+	events.requireCounts(g.truth)
+	h.stop(5 * time.Second)
+	events.requireCounts(g.truth)
+	events.requireOnePerWindow()
+	t.Logf("SIGKILL: %d lines (%d windows x %d ips, %d cells), %d rotations (%d while the agent was down), %d kills, %d runs; "+
+		"writing %s at %.0f lines/s, counts exact %s after the last line; longest downtime %s",
+		written, len(windowsOf(g.truth)), len(g.ips), len(g.truth), rotations, rotatedWhileDown, killed, len(h.runs),
+		writing.Round(time.Millisecond), rate, converge.Round(time.Millisecond), maxDown.Round(time.Millisecond))
+	t.Logf("SIGKILL: %d distinct ip_score events; %d duplicates by event_id (printed, then re-sent after a kill), all identical; %d lines cut by a kill",
+		len(events.ipScores()), events.dups, events.torn)
+}
+
+// fileSize is the size of path, 0 if it cannot be had.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// windowsOf returns the distinct window starts of a truth.
+func windowsOf(tr truth) map[int64]bool {
+	out := map[int64]bool{}
+	for k := range tr {
+		out[k.Start] = true
+	}
+	return out
+}
