@@ -21,12 +21,16 @@ func addAgentCommands(root *cobra.Command, e *env) {
 	root.AddCommand(newRunCmd(e), newCheckCmd(e), newStateCmd(e))
 }
 
-func newLogger(e *env, level string) *slog.Logger {
+func newLogger(e *env, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -39,7 +43,15 @@ SIGHUP reloads the configuration and models; a bad new one is rejected and
 the running one stays. Under systemd (Type=notify) it reports readiness.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(e, level)
+			// The log section of the file, unless --log-level is given.
+			format := "text"
+			if cfg, err := config.Load(cfgPath); err == nil {
+				if !cmd.Flags().Changed("log-level") {
+					level = string(cfg.Log.Level)
+				}
+				format = string(cfg.Log.Format)
+			}
+			log := newLogger(e, level, format)
 			out, _ := e.stdout.(*os.File)
 			a, err := agent.New(cfgPath, agent.Options{
 				Logger: log,
