@@ -5,26 +5,29 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/socx/sharkfin/record"
 )
 
-// chunk is a block of whole lines read and parsed ahead of aggregation.
-// Records alias buf and are valid until the chunk is recycled.
+// chunk is a block of whole lines read ahead of aggregation and parsed by
+// a worker. Records alias buf and are valid until the chunk is recycled.
 type chunk struct {
 	buf     []byte
-	n       int // bytes of buf holding whole lines
+	lines   [][]byte // the chunk's lines (within buf), long ones already dropped
 	recs    []record.Record
 	rejects []error // one per rejected line, in no particular order
 	tooLong int
+	ready   chan struct{} // receives once the chunk is parsed
 }
 
-// ReadAll reads r to its end into the pipeline, parsing on a second
-// goroutine while this one aggregates and scores: on two cores that
-// roughly doubles the throughput of `sharkfin score`. Lines longer than
-// maxLine are counted as rejected (ErrLineTooLong) and skipped. A last line
-// without a newline counts as a line. It allocates a few chunk buffers per
-// call and nothing per line.
+// ReadAll reads r to its end into the pipeline: one goroutine reads and
+// splits lines, parse workers (one per CPU) parse chunks in parallel, and
+// the calling goroutine aggregates and scores them in input order. Lines
+// longer than maxLine are counted as rejected (ErrLineTooLong) and
+// skipped; a last line without a newline counts as a line. It allocates
+// a few chunk buffers per call and nothing per line.
 func (p *Pipeline) ReadAll(ctx context.Context, r io.Reader, maxLine int) error {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineBytes
@@ -34,21 +37,36 @@ func (p *Pipeline) ReadAll(ctx context.Context, r io.Reader, maxLine int) error 
 
 // readAll is ReadAll with a chunk size (> 2*maxLine), small in tests.
 func (p *Pipeline) readAll(ctx context.Context, r io.Reader, maxLine, size int) error {
-	const depth = 3
+	workers := max(1, runtime.GOMAXPROCS(0))
+	depth := workers + 2
 	free := make(chan *chunk, depth)
-	full := make(chan *chunk, depth)
+	work := make(chan *chunk, depth)
+	order := make(chan *chunk, depth)
 	for range depth {
-		free <- &chunk{buf: make([]byte, size), recs: make([]record.Record, 0, size/64)}
+		free <- &chunk{buf: make([]byte, size), ready: make(chan struct{}, 1)}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		parser := p.cfg.Parser
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				parseChunk(&parser, c)
+				c.ready <- struct{}{}
+			}
+		}()
+	}
 	errc := make(chan error, 1)
-	parser := p.cfg.Parser
 	go func() {
-		errc <- readChunks(ctx, r, maxLine, &parser, free, full)
-		close(full)
+		errc <- readChunks(ctx, r, maxLine, free, work, order)
+		close(work)
+		close(order)
 	}()
-	for c := range full {
+	for c := range order {
+		<-c.ready
 		for i := range c.recs {
 			p.addParsed(&c.recs[i])
 		}
@@ -58,11 +76,9 @@ func (p *Pipeline) readAll(ctx context.Context, r io.Reader, maxLine, size int) 
 		for range c.tooLong {
 			p.Reject(ErrLineTooLong)
 		}
-		select {
-		case free <- c:
-		default:
-		}
+		free <- c
 	}
+	wg.Wait()
 	return <-errc
 }
 
@@ -76,14 +92,26 @@ func (p *Pipeline) addParsed(r *record.Record) {
 	}
 }
 
-// parser is what readChunks needs of format.Parser.
+// parser is what parseChunk needs of format.Parser.
 type parser interface {
 	Parse(line []byte, r *record.Record) error
 }
 
-// readChunks fills chunks with whole lines and parses them. The tail of a
-// read (a partial line) is carried to the front of the next chunk.
-func readChunks(ctx context.Context, r io.Reader, maxLine int, ps parser, free <-chan *chunk, full chan<- *chunk) error {
+func parseChunk(ps parser, c *chunk) {
+	c.recs, c.rejects = c.recs[:0], c.rejects[:0]
+	for _, l := range c.lines {
+		c.recs = append(c.recs, record.Record{})
+		if err := ps.Parse(l, &c.recs[len(c.recs)-1]); err != nil {
+			c.recs = c.recs[:len(c.recs)-1]
+			c.rejects = append(c.rejects, err)
+		}
+	}
+}
+
+// readChunks fills chunks with whole lines and hands each to a parse
+// worker (work) and, in input order, to the consumer (order). The tail of
+// a read (a partial line) is carried to the front of the next chunk.
+func readChunks(ctx context.Context, r io.Reader, maxLine int, free <-chan *chunk, work, order chan<- *chunk) error {
 	var carry []byte // partial line carried between chunks
 	skipping := false
 	eof := false
@@ -94,7 +122,7 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, ps parser, free <
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		c.recs, c.rejects, c.tooLong = c.recs[:0], c.rejects[:0], 0
+		c.lines, c.tooLong = c.lines[:0], 0
 		n := copy(c.buf, carry)
 		carry = carry[:0]
 		for n < len(c.buf) && !eof {
@@ -119,7 +147,8 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, ps parser, free <
 				c.tooLong++
 				skipping = true
 			}
-			full <- c
+			work <- c
+			order <- c
 			continue
 		}
 		carry = append(carry, data[end:]...)
@@ -142,19 +171,15 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, ps parser, free <
 				c.tooLong++
 				continue
 			}
-			c.recs = append(c.recs, record.Record{})
-			rec := &c.recs[len(c.recs)-1]
-			if err := ps.Parse(l, rec); err != nil {
-				c.recs = c.recs[:len(c.recs)-1]
-				c.rejects = append(c.rejects, err)
-			}
+			c.lines = append(c.lines, l)
 		}
 		if len(carry) > maxLine {
 			c.tooLong++
 			skipping = true
 			carry = carry[:0]
 		}
-		full <- c
+		work <- c
+		order <- c
 	}
 	return nil
 }

@@ -25,8 +25,8 @@ func main() {
 	case "web":
 		cfg := loggen.WebConfig{Seed: *seed, Start: start, Windows: *windows, Visitors: *visitors, Crawlers: 5, AttackersPerType: *attackers}
 		if *lines > 0 {
-			// About 3.3 hits per visitor per window plus attackers; measure one window.
-			per := float64(*visitors)*3.3 + float64(*attackers)*350 + 70
+			// About 3 hits per visitor per window plus attackers; measure one window.
+			per := float64(*visitors)*3.0 + float64(*attackers)*385 + 70
 			cfg.Windows = max(1, int(float64(*lines)/per))
 		}
 		_, err = loggen.Web(os.Stdout, cfg)
