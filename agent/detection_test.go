@@ -75,16 +75,7 @@ func TestDetection_Web(t *testing.T) {
 	}
 	m := trainOn(t, eventsOf(t, clean.Bytes(), format.Combined, nil), record.KindWeb)
 	evs := eventsOf(t, mixed.Bytes(), format.Combined, m)
-	per := map[loggen.Label]rate{}
-	for _, ev := range evs {
-		l := truth.Labels[ev.SrcIP]
-		r := per[l]
-		r.total++
-		if ev.Anomalous {
-			r.hit++
-		}
-		per[l] = r
-	}
+	per := flaggedByLabel(evs, truth)
 	report(t, per)
 	for _, l := range []loggen.Label{loggen.DirScan, loggen.BruteForce, loggen.Scraper} {
 		if r := per[l]; r.total == 0 || r.frac() < 0.95 {
@@ -113,6 +104,18 @@ func TestDetection_DNS(t *testing.T) {
 	}
 	m := trainOn(t, eventsOf(t, clean.Bytes(), format.Bind, nil), record.KindDNS)
 	evs := eventsOf(t, mixed.Bytes(), format.Bind, m)
+	per := flaggedByLabel(evs, truth)
+	report(t, per)
+	if r := per[loggen.Tunnel]; r.total == 0 || r.frac() < 0.95 {
+		t.Errorf("tunnel recall %.3f (%d/%d), want >= 0.95", r.frac(), r.hit, r.total)
+	}
+	if r := per[loggen.Normal]; r.frac() > 0.02 {
+		t.Errorf("alert rate on normal IP-windows %.4f (%d/%d), want <= 0.02", r.frac(), r.hit, r.total)
+	}
+}
+
+// flaggedByLabel counts IP-windows and anomalous ones per ground-truth label.
+func flaggedByLabel(evs []*event.Event, truth *loggen.Truth) map[loggen.Label]rate {
 	per := map[loggen.Label]rate{}
 	for _, ev := range evs {
 		l := truth.Labels[ev.SrcIP]
@@ -123,13 +126,7 @@ func TestDetection_DNS(t *testing.T) {
 		}
 		per[l] = r
 	}
-	report(t, per)
-	if r := per[loggen.Tunnel]; r.total == 0 || r.frac() < 0.95 {
-		t.Errorf("tunnel recall %.3f (%d/%d), want >= 0.95", r.frac(), r.hit, r.total)
-	}
-	if r := per[loggen.Normal]; r.frac() > 0.02 {
-		t.Errorf("alert rate on normal IP-windows %.4f (%d/%d), want <= 0.02", r.frac(), r.hit, r.total)
-	}
+	return per
 }
 
 func report(t *testing.T, per map[loggen.Label]rate) {

@@ -61,13 +61,11 @@ the running one stays. Under systemd (Type=notify) it reports readiness.`,
 			if err != nil {
 				return err
 			}
-			if cpuProfile != "" {
-				stop, err := startCPUProfile(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer stop()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return a.Run(cmd.Context())
 		},
 	}

@@ -6,8 +6,12 @@ import (
 	"runtime/pprof"
 )
 
-// startCPUProfile writes a CPU profile to path until the returned func runs.
+// startCPUProfile writes a CPU profile to path until the returned func
+// runs; with an empty path it does nothing.
 func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("cpu profile: %w", err)

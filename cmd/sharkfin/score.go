@@ -66,13 +66,11 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 			if err != nil {
 				return err
 			}
-			if cpuProfile != "" {
-				stop, err := startCPUProfile(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer stop()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			// A whole-file run allocates little (keys and events, not lines)
 			// and briefly: collect less often.
 			debug.SetGCPercent(400)
