@@ -222,16 +222,22 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 			return err
 		case pb := <-a.parsed:
 			a.process(pb)
-			if a.lines >= a.cfg.State.FlushLines {
+			if a.lines >= a.cfg.State.FlushLines || a.closing() {
 				if err := a.commit(); err != nil {
+					return err
+				}
+				if err := a.finishClosing(); err != nil {
 					return err
 				}
 			}
 		case <-tick.C:
 			now := a.opt.Now()
 			a.closeIdle(now)
-			if a.dirty && now.Sub(a.lastFlush) >= a.cfg.State.FlushInterval.Std() {
+			if a.dirty && now.Sub(a.lastFlush) >= a.cfg.State.FlushInterval.Std() || a.closing() {
 				if err := a.commit(); err != nil {
+					return err
+				}
+				if err := a.finishClosing(); err != nil {
 					return err
 				}
 			}
@@ -274,6 +280,34 @@ func (a *Agent) process(pb *parsedBatch) {
 	a.dirty = true
 	a.metrics.lines.WithLabelValues(in.cfg.Name).Add(float64(pb.lines))
 	a.free <- pb
+}
+
+// closing reports whether a window of an input is part way through closing.
+func (a *Agent) closing() bool {
+	for _, in := range a.inputs {
+		if in.pipe.Closing() {
+			return true
+		}
+	}
+	return false
+}
+
+// finishClosing emits the rest of closing windows, closeBatch keys per
+// commit. Each commit holds the snapshot with the keys still to emit, so a
+// crash part way resumes the close without emitting a key twice.
+func (a *Agent) finishClosing() error {
+	for a.closing() && !a.midBatch {
+		for _, in := range a.inputs {
+			if in.pipe.Closing() {
+				in.pipe.ContinueClose()
+				a.dirty = true
+			}
+		}
+		if err := a.commit(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // closeIdle closes windows of inputs that have been idle for lateness.

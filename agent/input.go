@@ -25,6 +25,11 @@ type input struct {
 	lastBatch   time.Time
 }
 
+// closeBatch is the most keys of a closing window whose events go into one
+// commit: a flood's window of 100,000 keys closes over a dozen commits of
+// a few MiB each instead of one that builds every event at once.
+const closeBatch = 8192
+
 // windowKey is the state key of an input's aggregator snapshot.
 func windowKey(name string) string { return "input/" + name }
 
@@ -72,6 +77,7 @@ func (a *Agent) open() error {
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m,
 			Window: detect.WindowConfig{
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
+				CloseBatch: closeBatch,
 			},
 		}, a.emitFor(in))
 		if err != nil {

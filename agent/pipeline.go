@@ -136,7 +136,19 @@ func (p *Pipeline) Reject(reason error) {
 func (p *Pipeline) CloseIdle(t int64) { p.agg.CloseIdle(t, p.result) }
 
 // Flush closes every open window (end of input for `sharkfin score`).
-func (p *Pipeline) Flush() { p.agg.CloseThrough(maxInt64, p.result) }
+func (p *Pipeline) Flush() {
+	p.agg.CloseThrough(maxInt64, p.result)
+	for p.agg.Closing() {
+		p.agg.ContinueClose(p.result)
+	}
+}
+
+// Closing reports whether a window is part way through closing
+// (WindowConfig.CloseBatch keys at a time): commit, then ContinueClose.
+func (p *Pipeline) Closing() bool { return p.agg.Closing() }
+
+// ContinueClose emits the next keys of a closing window.
+func (p *Pipeline) ContinueClose() { p.agg.ContinueClose(p.result) }
 
 const maxInt64 = int64(^uint64(0) >> 1)
 

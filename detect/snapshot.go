@@ -11,7 +11,7 @@ import (
 )
 
 // snapshotVersion is the first byte of an aggregator snapshot.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // ErrBadSnapshot is returned for snapshots that cannot be decoded.
 var ErrBadSnapshot = errors.New("bad aggregator snapshot")
@@ -38,6 +38,11 @@ func (a *Aggregator) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, w.Start)
 		b = binary.AppendVarint(b, w.Lines)
 		b = binary.AppendVarint(b, w.Overflowed)
+		if w.closing {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
 		keys := make([]string, 0, len(w.keys))
 		for k := range w.keys {
 			keys = append(keys, k)
@@ -168,6 +173,9 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 		w := &Window{Start: d.varint(), keys: map[string]*accum{}}
 		w.End = w.Start + a.width
 		w.Lines, w.Overflowed = d.varint(), d.varint()
+		if flag := d.bytes(1); d.err == nil && flag[0] == 1 {
+			w.closing = true
+		}
 		nk := d.uvarint(limit)
 		for range nk {
 			if d.err != nil {
@@ -188,9 +196,11 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: truncated or corrupt", d.err)
 	}
 	a.windows, a.watermark, a.horizon, a.stats = windows, wm, hz, st
-	a.nextClose = maxInt64
+	a.nextClose, a.closing = maxInt64, false
 	for _, w := range windows {
-		if c := w.End + a.lateness; c < a.nextClose {
+		if w.closing {
+			a.closing = true
+		} else if c := w.End + a.lateness; c < a.nextClose {
 			a.nextClose = c
 		}
 	}

@@ -36,7 +36,9 @@ func TestAggregator_SnapshotResume(t *testing.T) {
 				r.QType = []byte([]string{"A", "TXT", "ANY"}[rng.IntN(3)])
 			}
 			cfg := WindowConfig{Kind: kind, MaxKeys: 30}
-			run := func(split int) string {
+			run := func(split int, closeBatch int) string {
+				cfg := cfg
+				cfg.CloseBatch = closeBatch
 				var out bytes.Buffer
 				emit := func(r *Result) { fmt.Fprintf(&out, "%d %s %v\n", r.Start, r.Key, r.Vector) }
 				a, err := NewAggregator(cfg)
@@ -58,15 +60,28 @@ func TestAggregator_SnapshotResume(t *testing.T) {
 					}
 					a.Add(&recs[i])
 					a.Advance(emit)
+					if i+1 != split { // leave a window part way through closing at the split
+						for n := 0; a.Closing(); n++ {
+							if n > 1000 {
+								t.Fatal("ContinueClose does not finish")
+							}
+							a.ContinueClose(emit)
+						}
+					}
 				}
 				a.CloseThrough(maxInt64, emit)
+				for a.Closing() {
+					a.ContinueClose(emit)
+				}
 				fmt.Fprintf(&out, "%+v\n", a.Stats())
 				return out.String()
 			}
-			want := run(-1)
-			for _, split := range []int{0, 1, 599, 600, 1500, 2999} {
-				if got := run(split); got != want {
-					t.Fatalf("split at %d: results differ from an uninterrupted run", split)
+			want := run(-1, 0)
+			for _, closeBatch := range []int{0, 1, 7} {
+				for _, split := range []int{0, 1, 599, 600, 1500, 2999} {
+					if got := run(split, closeBatch); got != want {
+						t.Fatalf("split at %d, close batch %d: results differ from an uninterrupted run", split, closeBatch)
+					}
 				}
 			}
 		})

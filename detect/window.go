@@ -26,6 +26,11 @@ type WindowConfig struct {
 	// MaxKeys caps the keys tracked per window (0 = no cap). Lines of
 	// further keys are counted under OverflowKey.
 	MaxKeys int
+	// CloseBatch bounds the keys one close call emits (0 = all). The agent
+	// sets it so that closing a window of a flood's 100,000 keys is spread
+	// over several commits (ContinueClose) instead of building every event
+	// at once; the rest of a closing window stays in the snapshot.
+	CloseBatch int
 }
 
 // SetDefaults fills zero fields.
@@ -49,6 +54,8 @@ func (c *WindowConfig) Validate() error {
 		return fmt.Errorf("window: %s is not a whole number of seconds", c.Window)
 	case c.Lateness < 0:
 		return fmt.Errorf("lateness: %s is negative", c.Lateness)
+	case c.CloseBatch < 0:
+		return fmt.Errorf("close batch: %d is negative", c.CloseBatch)
 	case c.MaxKeys < 0:
 		return fmt.Errorf("max keys: %d is negative", c.MaxKeys)
 	}
@@ -61,6 +68,9 @@ type Window struct {
 	keys       map[string]*accum
 	overflow   *accum
 	Lines      int64 // lines counted in this window
+	// closing is set once the window is due: its remaining keys are being
+	// emitted (CloseBatch at a time) and new lines for it are late.
+	closing    bool
 	Overflowed int64 // lines counted under OverflowKey
 }
 
@@ -86,6 +96,7 @@ type Aggregator struct {
 	watermark int64 // newest event time seen
 	horizon   int64 // windows ending at or before this are closed
 	nextClose int64 // smallest End+lateness of an open window (MaxInt64 if none)
+	closing   bool  // a window is part way through closing
 	free      []*accum
 	stats     AggregatorStats
 	vec       []float64
@@ -235,7 +246,7 @@ func (a *Aggregator) closeThrough(t int64, eventTime bool, fn func(*Result)) {
 	var due []int64
 	next := maxInt64
 	for s, w := range a.windows {
-		if w.End <= t {
+		if w.End <= t || w.closing {
 			due = append(due, s)
 		} else if c := w.End + a.lateness; c < next {
 			next = c
@@ -248,17 +259,47 @@ func (a *Aggregator) closeThrough(t int64, eventTime bool, fn func(*Result)) {
 		}
 	}
 	slices.Sort(due)
-	for _, s := range due {
+	for _, s := range due { // lines of a closing window are late from now on
 		w := a.windows[s]
-		a.emit(w, fn)
-		delete(a.windows, s)
+		w.closing = true
 		if w.End > a.horizon {
 			a.horizon = w.End
 		}
 	}
+	budget := a.cfg.CloseBatch
+	if budget <= 0 {
+		budget = maxInt
+	}
+	for _, s := range due {
+		w := a.windows[s]
+		if !a.emit(w, fn, &budget) {
+			a.closing = true
+			return
+		}
+		delete(a.windows, s)
+	}
+	a.closing = false
 }
 
-func (a *Aggregator) emit(w *Window, fn func(*Result)) {
+const maxInt = int(^uint(0) >> 1)
+
+// Closing reports whether a window is part way through closing (CloseBatch
+// reached): call ContinueClose, after committing what was emitted.
+func (a *Aggregator) Closing() bool { return a.closing }
+
+// ContinueClose emits the next CloseBatch keys of the closing windows.
+func (a *Aggregator) ContinueClose(fn func(*Result)) {
+	if a.closing {
+		a.closeThrough(minInt64, false, fn)
+	}
+}
+
+const minInt64 = -maxInt64 - 1
+
+// emit calls fn for the keys of w in key order, at most *budget of them,
+// removing each; it reports whether the window is done (every key and the
+// overflow emitted).
+func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 	a.order = a.order[:0]
 	for k := range w.keys {
 		a.order = append(a.order, k)
@@ -266,26 +307,36 @@ func (a *Aggregator) emit(w *Window, fn func(*Result)) {
 	slices.Sort(a.order)
 	res := Result{Start: w.Start, End: w.End}
 	for _, k := range a.order {
+		if *budget <= 0 {
+			clear(a.order)
+			return false
+		}
+		*budget--
 		acc := w.keys[k]
 		res.Key = k
 		a.vec = acc.vector(a.cfg.Kind, a.vec)
 		res.Vector = a.vec
 		fn(&res)
+		delete(w.keys, k)
 		acc.reset()
 		a.recycle(acc)
+		a.stats.KeyWindows++
 	}
+	clear(a.order) // do not keep a closed window's keys alive
 	if w.overflow != nil {
+		if *budget <= 0 {
+			return false
+		}
+		*budget--
 		res.Key = OverflowKey
 		a.vec = w.overflow.vector(a.cfg.Kind, a.vec)
 		res.Vector = a.vec
 		fn(&res)
 		w.overflow.reset()
 		a.recycle(w.overflow)
-	}
-	clear(a.order) // do not keep a closed window's keys alive
-	a.stats.Windows++
-	a.stats.KeyWindows += int64(len(w.keys))
-	if w.overflow != nil {
+		w.overflow = nil
 		a.stats.KeyWindows++
 	}
+	a.stats.Windows++
+	return true
 }
