@@ -312,9 +312,11 @@ func (a *Agent) finishClosing() error {
 
 // closeIdle closes windows of inputs that have been idle for lateness.
 // Inputs paused by backpressure are not idle: their lines wait on disk, and
-// closing their windows now would count those lines as late.
+// closing their windows now would count those lines as late. Nor are they
+// while parsed batches wait for this loop: then the loop was busy (blocked
+// on a slow commit), not the logs quiet, and their last batch only looks old.
 func (a *Agent) closeIdle(now time.Time) {
-	if a.backpressure {
+	if a.backpressure || len(a.parsed) > 0 {
 		return
 	}
 	late := a.cfg.Detect.Lateness.Std()

@@ -37,6 +37,51 @@ func (p *Pipeline) ReadAll(ctx context.Context, r io.Reader, maxLine int) error 
 
 // readAll is ReadAll with a chunk size (> 2*maxLine), small in tests.
 func (p *Pipeline) readAll(ctx context.Context, r io.Reader, maxLine, size int) error {
+	return p.run(ctx, size, func(free <-chan *chunk, work, order chan<- *chunk) error {
+		return readChunks(ctx, r, maxLine, free, work, order)
+	})
+}
+
+// ReadBytes is ReadAll over data already in memory, typically a file
+// mapped with mmap: chunks are cut at line ends and parsed in place, with
+// no read system calls and no copy.
+func (p *Pipeline) ReadBytes(ctx context.Context, data []byte, maxLine int) error {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLineBytes
+	}
+	return p.readBytes(ctx, data, maxLine, 1<<20)
+}
+
+func (p *Pipeline) readBytes(ctx context.Context, data []byte, maxLine, size int) error {
+	return p.run(ctx, 0, func(free <-chan *chunk, work, order chan<- *chunk) error {
+		for len(data) > 0 {
+			var c *chunk
+			select {
+			case c = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			end := len(data)
+			if end > size {
+				if i := bytes.IndexByte(data[size:], '\n'); i >= 0 {
+					end = size + i + 1
+				}
+			}
+			c.lines, c.tooLong = c.lines[:0], 0
+			skipping := false
+			splitLines(c, data[:end], maxLine, &skipping)
+			data = data[end:]
+			work <- c
+			order <- c
+		}
+		return nil
+	})
+}
+
+// run starts the parse workers and the producer, and aggregates chunks in
+// order on the calling goroutine. size is the chunk buffer size (0: the
+// producer brings its own memory).
+func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *chunk, work, order chan<- *chunk) error) error {
 	workers := max(1, runtime.GOMAXPROCS(0))
 	depth := workers + 2
 	free := make(chan *chunk, depth)
@@ -61,7 +106,7 @@ func (p *Pipeline) readAll(ctx context.Context, r io.Reader, maxLine, size int) 
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- readChunks(ctx, r, maxLine, free, work, order)
+		errc <- produce(free, work, order)
 		close(work)
 		close(order)
 	}()
@@ -105,6 +150,34 @@ func parseChunk(ps parser, c *chunk) {
 			c.recs = c.recs[:len(c.recs)-1]
 			c.rejects = append(c.rejects, err)
 		}
+	}
+}
+
+// splitLines appends the lines of data (whole lines; the last may lack its
+// newline) to c.lines, counting those over maxLine in c.tooLong. With
+// *skipping set, the first line is the rest of an overlong one and is
+// dropped.
+func splitLines(c *chunk, data []byte, maxLine int, skipping *bool) {
+	for line := data; len(line) > 0; {
+		i := bytes.IndexByte(line, '\n')
+		var l []byte
+		if i < 0 {
+			l, line = line, nil
+		} else {
+			l, line = line[:i], line[i+1:]
+		}
+		if *skipping { // the rest of an overlong line
+			*skipping = false
+			continue
+		}
+		if k := len(l); k > 0 && l[k-1] == '\r' {
+			l = l[:k-1]
+		}
+		if len(l) > maxLine {
+			c.tooLong++
+			continue
+		}
+		c.lines = append(c.lines, l)
 	}
 }
 
@@ -152,27 +225,7 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, free <-chan *chun
 			continue
 		}
 		carry = append(carry, data[end:]...)
-		for line := data[:end]; len(line) > 0; {
-			i := bytes.IndexByte(line, '\n')
-			var l []byte
-			if i < 0 {
-				l, line = line, nil
-			} else {
-				l, line = line[:i], line[i+1:]
-			}
-			if skipping { // the rest of an overlong line
-				skipping = false
-				continue
-			}
-			if k := len(l); k > 0 && l[k-1] == '\r' {
-				l = l[:k-1]
-			}
-			if len(l) > maxLine {
-				c.tooLong++
-				continue
-			}
-			c.lines = append(c.lines, l)
-		}
+		splitLines(c, data[:end], maxLine, &skipping)
 		if len(carry) > maxLine {
 			c.tooLong++
 			skipping = true

@@ -50,14 +50,20 @@ func TestPipeline_ReadAllMatchesLine(t *testing.T) {
 	}
 	p1.Flush()
 	for _, size := range []int{2*maxLine + 2, 300, 4096, 1 << 20} {
-		for _, oneByte := range []bool{false, true} {
+		for _, oneByte := range []bool{false, true} { // false: readBytes
 			p2, got := collect()
 			var r = bytes.NewReader(in.Bytes())
 			var rd interface{ Read([]byte) (int, error) } = r
 			if oneByte {
 				rd = iotest.OneByteReader(r)
 			}
-			if err := p2.readAll(context.Background(), rd, maxLine, size); err != nil {
+			var err error
+			if oneByte {
+				err = p2.readAll(context.Background(), rd, maxLine, size)
+			} else { // the in-memory path (mmap in `sharkfin score`)
+				err = p2.readBytes(context.Background(), in.Bytes(), maxLine, size)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			p2.Flush()

@@ -166,6 +166,16 @@ func feed(ctx context.Context, e *env, files []string, maxLine int, p *agent.Pip
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if bar == nil {
+			if data, unmap, ok := mapFile(path); ok {
+				err := p.ReadBytes(ctx, data, maxLine)
+				unmap()
+				if err != nil {
+					return fmt.Errorf("read %s: %w", path, err)
+				}
+				continue
+			}
+		}
 		rc, err := agent.OpenLog(path)
 		if err != nil {
 			return err

@@ -1,0 +1,301 @@
+package agentfluent_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// testHost is the host name the agent puts in its events.
+const testHost = "node-af"
+
+// agentConfig is what a test varies in the agent's configuration.
+type agentConfig struct {
+	Dir       string // state, config and logs
+	Log       string // the combined-format log followed
+	Fluentd   string // receiver host:port
+	Metrics   string // metrics host:port
+	TLS       bool
+	CAFile    string
+	OutboxMax string // a size; "" for the default
+}
+
+// write writes the configuration file and returns its path.
+func (c agentConfig) write(t testing.TB) string {
+	t.Helper()
+	model, err := filepath.Abs(modelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fluentd := []string{"address: " + c.Fluentd, "timeout: 5s"}
+	if c.TLS {
+		fluentd = append(fluentd, "tls: true")
+	}
+	if c.CAFile != "" {
+		fluentd = append(fluentd, "ca_file: "+c.CAFile)
+	}
+	if c.OutboxMax != "" {
+		fluentd = append(fluentd, "outbox_max: "+c.OutboxMax)
+	}
+	cfg := fmt.Sprintf(`host: %s
+log: {level: info, format: text}
+inputs:
+  - name: web
+    path: %s
+    format: combined
+    start_at: beginning
+    rescan_interval: 1s
+state:
+  path: %s
+  flush_interval: 200ms
+detect:
+  window: 60s
+  lateness: 1s
+  models: {web: %s}
+  emit: all
+output:
+  fluentd:
+    %s
+metrics: {listen: %s}
+`, testHost, c.Log, filepath.Join(c.Dir, "state.db"), model, strings.Join(fluentd, "\n    "), c.Metrics)
+	path := filepath.Join(c.Dir, "sharkfin.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// agent runs the sharkfin binary on one configuration, possibly several
+// times in a row; the runs' logs go to one file.
+type agent struct {
+	t       testing.TB
+	cfg     string
+	metrics string
+	stderr  string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error // exit status, once done is closed
+	starts  int   // runs started
+}
+
+func newAgent(t testing.TB, c agentConfig) *agent {
+	t.Helper()
+	a := &agent{t: t, cfg: c.write(t), metrics: c.Metrics, stderr: filepath.Join(c.Dir, "agent.log")}
+	t.Cleanup(func() {
+		if a.running() {
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+		if t.Failed() {
+			t.Logf("agent log (last 3000 bytes):\n%s", a.logTail(3000))
+		}
+	})
+	return a
+}
+
+// start starts a run and waits until its metrics endpoint answers.
+func (a *agent) start() {
+	a.t.Helper()
+	if a.running() {
+		a.t.Fatal("start: the agent is already running")
+	}
+	errf, err := os.OpenFile(a.stderr, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer errf.Close()
+	a.cmd = exec.Command(bins.sharkfin, "run", "-c", a.cfg)
+	a.cmd.Stderr = errf
+	if err := a.cmd.Start(); err != nil {
+		a.t.Fatalf("start agent: %v", err)
+	}
+	a.starts++
+	a.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		a.err = cmd.Wait()
+		close(done)
+	}(a.cmd, a.done)
+	if !waitFor(20*time.Second, func() bool {
+		a.requireAlive()
+		_, err := a.scrape()
+		return err == nil
+	}) {
+		a.t.Fatalf("agent metrics endpoint %s not up after 20s", a.metrics)
+	}
+}
+
+func (a *agent) running() bool {
+	if a.done == nil {
+		return false
+	}
+	select {
+	case <-a.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// requireAlive fails the test when the run ended by itself.
+func (a *agent) requireAlive() {
+	a.t.Helper()
+	if a.done != nil && !a.running() {
+		a.t.Fatalf("the agent exited (%v); log:\n%s", a.err, a.logTail(3000))
+	}
+}
+
+// kill ends the run with SIGKILL, as a crash would.
+func (a *agent) kill() {
+	a.t.Helper()
+	a.requireAlive()
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		a.t.Fatal("agent still running 10s after SIGKILL")
+	}
+}
+
+// stop ends the run with SIGTERM and requires exit status 0.
+func (a *agent) stop() {
+	a.t.Helper()
+	a.requireAlive()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(20 * time.Second):
+		a.cmd.Process.Kill()
+		<-a.done
+		a.t.Fatal("agent did not exit within 20s of SIGTERM")
+	}
+	if a.err != nil {
+		a.t.Fatalf("agent exited with %v after SIGTERM; log:\n%s", a.err, a.logTail(3000))
+	}
+}
+
+// logText is everything the runs logged.
+func (a *agent) logText() string {
+	data, _ := os.ReadFile(a.stderr)
+	return string(data)
+}
+
+func (a *agent) logTail(n int) string {
+	s := a.logText()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
+}
+
+// scrape reads the agent's /metrics, summing the samples of a name over
+// its labels.
+func (a *agent) scrape() (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a.metrics+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		name := line[:sp]
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		out[name] += v
+	}
+	return out, sc.Err()
+}
+
+// metric returns one metric of the running agent, failing the test when
+// it cannot be read.
+func (a *agent) metric(name string) float64 {
+	a.t.Helper()
+	a.requireAlive()
+	m, err := a.scrape()
+	if err != nil {
+		a.t.Fatalf("scrape metrics: %v", err)
+	}
+	return m[name]
+}
+
+// rss returns the resident set size of the running agent, in bytes.
+func (a *agent) rss() int64 {
+	a.t.Helper()
+	a.requireAlive()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				a.t.Fatalf("VmRSS %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	a.t.Fatalf("/proc/%d/status has no VmRSS", a.cmd.Process.Pid)
+	return 0
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+// The tests reuse it for every receiver of a run, so that the agent finds
+// a restarted receiver where the previous one was.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitFor polls cond every 100ms until it holds or limit passes.
+func waitFor(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
