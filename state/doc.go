@@ -47,7 +47,10 @@
 //	                   offset uvarint | updated Unix ns varint (0 = zero) |
 //	                   path len uvarint | path
 //	windows         key as given -> accumulator blob as given
-//	outbox          seq u64 -> encoded event as given (pages filled 100%)
+//	outbox          last seq u64 -> segment: uvarint count, then per event
+//	                uvarint length + the encoded event (one segment per
+//	                commit, split at 4096 events or 1 MiB; sequence numbers
+//	                are per event; pages filled 100%)
 //	history.ip      IP -> totals
 //	history.domain  domain -> totals
 //	history.ip.windows, history.domain.windows

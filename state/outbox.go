@@ -7,13 +7,25 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// The outbox holds segments: the events of one commit (up to segmentMax
+// events or segmentBytes bytes) in one value, keyed by the big-endian
+// sequence number of the segment's LAST event. A value is the event count
+// (uvarint) followed by each event as a uvarint length and its bytes.
+// Sequence numbers stay per event (the bucket's sequence advances by the
+// count), so readers and acks speak of events; but a commit of 10,000
+// events is one Put, not 10,000, and an ack deletes whole segments.
+const (
+	segmentMax   = 4096
+	segmentBytes = 1 << 20
+)
+
 // outboxFill packs outbox pages full: keys only ever grow, so the default
 // half-full split would waste half of every page.
 const outboxFill = 1.0
 
 // appendOutbox appends events to the outbox in tx and updates the running
-// totals. Keys are taken from arena. It returns the sequence number of the
-// last event, or 0 when events is empty.
+// totals. Keys and values are built in arena. It returns the sequence
+// number of the last event, or 0 when events is empty.
 func appendOutbox(tx *bolt.Tx, events [][]byte, arena *[]byte) (uint64, error) {
 	if len(events) == 0 {
 		return 0, nil
@@ -23,23 +35,76 @@ func appendOutbox(tx *bolt.Tx, events [][]byte, arena *[]byte) (uint64, error) {
 		return 0, err
 	}
 	b.FillPercent = outboxFill
-	var last uint64
-	var size int64
 	for i, ev := range events {
 		if len(ev) == 0 {
 			return 0, fmt.Errorf("event %d is empty", i)
 		}
-		if last, err = b.NextSequence(); err != nil {
-			return 0, err
+	}
+	var size int64
+	count := int64(len(events))
+	seq := b.Sequence()
+	for len(events) > 0 {
+		n, bytes := 0, 0
+		for n < len(events) && n < segmentMax && (n == 0 || bytes+len(events[n]) <= segmentBytes) {
+			bytes += len(events[n])
+			n++
 		}
 		start := len(*arena)
-		*arena = be64(*arena, last)
-		if err := b.Put((*arena)[start:len(*arena):len(*arena)], ev); err != nil {
-			return 0, fmt.Errorf("event %d: %w", i, err)
+		*arena = binary.AppendUvarint(*arena, uint64(n))
+		for _, ev := range events[:n] {
+			*arena = binary.AppendUvarint(*arena, uint64(len(ev)))
+			*arena = append(*arena, ev...)
 		}
-		size += int64(len(ev))
+		val := (*arena)[start:len(*arena):len(*arena)]
+		seq += uint64(n)
+		ks := len(*arena)
+		*arena = be64(*arena, seq)
+		if err := b.Put((*arena)[ks:len(*arena):len(*arena)], val); err != nil {
+			return 0, fmt.Errorf("outbox segment ending at %d: %w", seq, err)
+		}
+		size += int64(bytes)
+		events = events[n:]
 	}
-	return last, addOutboxTotals(tx, int64(len(events)), size)
+	if err := b.SetSequence(seq); err != nil {
+		return 0, err
+	}
+	return seq, addOutboxTotals(tx, count, size)
+}
+
+// segment walks the events of one outbox value.
+type segment struct {
+	data  []byte
+	left  uint64 // events not yet returned
+	first uint64 // sequence number of the next event
+	err   error
+}
+
+// openSegment reads the header of a segment whose last event is last.
+func openSegment(last uint64, v []byte) segment {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n == 0 || n > last {
+		return segment{err: fmt.Errorf("outbox segment ending at %d: bad header", last)}
+	}
+	return segment{data: v[k:], left: n, first: last - n + 1}
+}
+
+// next returns the next event and its sequence number; ok is false at the
+// end or on a damaged segment (err set).
+func (g *segment) next() (seq uint64, ev []byte, ok bool) {
+	if g.left == 0 || g.err != nil {
+		return 0, nil, false
+	}
+	l, k := binary.Uvarint(g.data)
+	if k <= 0 || l > uint64(len(g.data)-k) {
+		g.err = fmt.Errorf("outbox segment: event %d cut short", g.first)
+		return 0, nil, false
+	}
+	ev = g.data[k : k+int(l)]
+	g.data = g.data[k+int(l):]
+	seq = g.first
+	g.first++
+	g.left--
+	return seq, ev, true
 }
 
 // addOutboxTotals adds to the event count and byte total in the meta bucket.
@@ -81,6 +146,9 @@ func getUint64(b *bolt.Bucket, key string) uint64 {
 // network I/O). A long read holds back the reuse of freed pages, and a
 // commit that has to grow the memory map waits for every read to end.
 func (s *Store) OutboxRead(after uint64, max int, fn func(seq uint64, data []byte) error) error {
+	if after == ^uint64(0) {
+		return nil
+	}
 	var key [8]byte
 	binary.BigEndian.PutUint64(key[:], after+1)
 	var fnErr error
@@ -89,19 +157,29 @@ func (s *Store) OutboxRead(after uint64, max int, fn func(seq uint64, data []byt
 		if err != nil {
 			return err
 		}
-		if after == ^uint64(0) {
-			return nil
-		}
 		c := b.Cursor()
 		n := 0
 		for k, v := c.Seek(key[:]); k != nil && (max <= 0 || n < max); k, v = c.Next() {
 			if len(k) != 8 {
 				return fmt.Errorf("outbox key of %d bytes", len(k))
 			}
-			if fnErr = fn(binary.BigEndian.Uint64(k), v); fnErr != nil {
-				return fnErr
+			g := openSegment(binary.BigEndian.Uint64(k), v)
+			for max <= 0 || n < max {
+				seq, ev, ok := g.next()
+				if !ok {
+					break
+				}
+				if seq <= after {
+					continue
+				}
+				if fnErr = fn(seq, ev); fnErr != nil {
+					return fnErr
+				}
+				n++
 			}
-			n++
+			if g.err != nil {
+				return g.err
+			}
 		}
 		return nil
 	})
@@ -125,21 +203,71 @@ func (s *Store) OutboxDelete(upTo uint64) (int, error) {
 		if err != nil {
 			return err
 		}
-		// Collect, then delete: bbolt's cursor may skip the element after
+		b.FillPercent = outboxFill
+		// Collect, then change: bbolt's cursor may skip the element after
 		// a Cursor.Delete (etcd-io/bbolt#146).
-		var keys [][8]byte
+		var whole [][8]byte
 		var size int64
+		var cut []byte // the segment holding upTo, rewritten without its acked head
+		var cutKey [8]byte
 		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(k) == 8 && binary.BigEndian.Uint64(k) <= upTo; k, v = c.Next() {
-			keys = append(keys, [8]byte(k))
-			size += int64(len(v))
+		for k, v := c.First(); k != nil && len(k) == 8; k, v = c.Next() {
+			last := binary.BigEndian.Uint64(k)
+			g := openSegment(last, v)
+			if g.err != nil {
+				return g.err
+			}
+			if last <= upTo {
+				whole = append(whole, [8]byte(k))
+				removed += int(g.left)
+				for {
+					_, ev, ok := g.next()
+					if !ok {
+						break
+					}
+					size += int64(len(ev))
+				}
+				if g.err != nil {
+					return g.err
+				}
+				continue
+			}
+			if g.first <= upTo { // partly acked: keep the rest
+				var rest [][]byte
+				for {
+					seq, ev, ok := g.next()
+					if !ok {
+						break
+					}
+					if seq <= upTo {
+						removed++
+						size += int64(len(ev))
+					} else {
+						rest = append(rest, ev)
+					}
+				}
+				if g.err != nil {
+					return g.err
+				}
+				cut = binary.AppendUvarint(nil, uint64(len(rest)))
+				for _, ev := range rest {
+					cut = binary.AppendUvarint(cut, uint64(len(ev)))
+					cut = append(cut, ev...)
+				}
+				cutKey = [8]byte(k)
+			}
+			break
 		}
-		for i := range keys {
-			if err := b.Delete(keys[i][:]); err != nil {
+		for i := range whole {
+			if err := b.Delete(whole[i][:]); err != nil {
 				return err
 			}
 		}
-		removed = len(keys)
+		if cut != nil {
+			if err := b.Put(cutKey[:], cut); err != nil {
+				return err
+			}
+		}
 		if removed == 0 {
 			return nil
 		}
