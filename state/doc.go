@@ -49,7 +49,7 @@
 //	windows         key as given -> accumulator blob as given
 //	outbox          last seq u64 -> segment: uvarint count, then per event
 //	                uvarint length + the encoded event (one segment per
-//	                commit, split at 4096 events or 1 MiB; sequence numbers
+//	                commit, split at 512 events or 256 KiB; sequence numbers
 //	                are per event; pages filled 100%)
 //	history.ip      IP -> totals
 //	history.domain  domain -> totals

@@ -15,8 +15,8 @@ import (
 // count), so readers and acks speak of events; but a commit of 10,000
 // events is one Put, not 10,000, and an ack deletes whole segments.
 const (
-	segmentMax   = 4096
-	segmentBytes = 1 << 20
+	segmentMax   = 512
+	segmentBytes = 256 << 10
 )
 
 // outboxFill packs outbox pages full: keys only ever grow, so the default
