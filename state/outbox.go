@@ -13,7 +13,8 @@ import (
 // (uvarint) followed by each event as a uvarint length and its bytes.
 // Sequence numbers stay per event (the bucket's sequence advances by the
 // count), so readers and acks speak of events; but a commit of 10,000
-// events is one Put, not 10,000, and an ack deletes whole segments.
+// events is 20 Puts, not 10,000, and an ack mostly deletes whole segments
+// (segments match the sender's batch of 500).
 const (
 	segmentMax   = 512
 	segmentBytes = 256 << 10
