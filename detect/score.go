@@ -61,8 +61,17 @@ func (s *Scorer) Transform(vec []float64, out []float64) {
 func (s *Scorer) Score(vec []float64) Score {
 	x := s.scratch
 	s.Transform(vec, x)
+	best, dist := nearest(x, s.model.Centroids)
+	thr := s.model.Thresholds[best]
+	sc := dist / thr
+	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1}
+}
+
+// nearest returns the index of the centroid closest to x and the Euclidean
+// distance to it.
+func nearest(x []float64, centroids [][]float64) (int, float64) {
 	best, bestD := 0, math.Inf(1)
-	for c, cen := range s.model.Centroids {
+	for c, cen := range centroids {
 		d := 0.0
 		for i, v := range x {
 			t := v - cen[i]
@@ -72,8 +81,5 @@ func (s *Scorer) Score(vec []float64) Score {
 			best, bestD = c, d
 		}
 	}
-	dist := math.Sqrt(bestD)
-	thr := s.model.Thresholds[best]
-	sc := dist / thr
-	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1}
+	return best, math.Sqrt(bestD)
 }

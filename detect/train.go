@@ -209,19 +209,8 @@ func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
 		if !keep[res.Labels[i]] {
 			continue
 		}
-		row := x.RawRowView(i)
-		best, bestD := 0, math.Inf(1)
-		for c, cen := range centroids {
-			s := 0.0
-			for j, v := range row {
-				t := v - cen[j]
-				s += t * t
-			}
-			if s < bestD {
-				best, bestD = c, s
-			}
-		}
-		per[best] = append(per[best], math.Sqrt(bestD))
+		best, d := nearest(x.RawRowView(i), centroids)
+		per[best] = append(per[best], d)
 	}
 	thresholds := make([]float64, len(centroids))
 	for c, ds := range per {
