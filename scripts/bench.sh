@@ -48,6 +48,13 @@ printf '\n== Go benchmarks (ns/op, allocs/op)\n'
 go test -run '^$' -bench . -benchmem -benchtime 1s \
   ./tailer/format/ ./detect/ ./agent/ ./event/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|pkg:)' || true
 
+printf '\n== K-Means training quality: best of 10 k-means++ restarts, ours vs scikit-learn (Debian python3-sklearn)\n'
+if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
+  SHARKFIN_SKLEARN=1 go test -count=1 -run 'TestFit_MatchesSklearn' -v ./detect/kmeans/ 2>&1 | grep -E 'ratio|inertia|PASS|FAIL' || true
+else
+  echo "skipped: apt-get install python3-sklearn"
+fi
+
 if [ -x scripts/bench-extra.sh ]; then
   scripts/bench-extra.sh
 fi
