@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheck_ExitCodes runs `sharkfin check` on a good config, a config
+// with an unknown key, and one whose model file is invalid.
+func TestCheck_ExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := filepath.Abs(webModel)
+	logPath, _ := filepath.Abs(webLog)
+	good := `inputs:
+  - name: web
+    path: ` + logPath + `
+    format: combined
+state: { path: ` + filepath.Join(dir, "state", "state.db") + ` }
+detect:
+  models: { web: MODEL }
+metrics: { listen: "" }
+`
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badModel := write("bad-model.json", `{"format":"sharkfin.model/v1"}`)
+	cases := []struct {
+		name, body string
+		code       int
+		msg        string
+	}{
+		{"valid", strings.Replace(good, "MODEL", model, 1), 0, ""},
+		{"unknown key", strings.Replace(good, "MODEL", model, 1) + "detectt: {}\n", 1, "line 9: detectt"},
+		{"invalid model", strings.Replace(good, "MODEL", badModel, 1), 1, "detect.models.web"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := write(strings.ReplaceAll(tc.name, " ", "-")+".yaml", tc.body)
+			code, out, errs := run(t, "check", "-c", cfg)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, tc.code, out, errs)
+			}
+			if tc.msg != "" && !strings.Contains(errs, tc.msg) {
+				t.Errorf("stderr %q lacks %q", errs, tc.msg)
+			}
+		})
+	}
+}
