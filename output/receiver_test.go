@@ -124,6 +124,27 @@ func (r *receiver) signal(sig syscall.Signal) {
 	if err := r.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		r.t.Errorf("signal %v to receiver: %v", sig, err)
 	}
+	if sig == syscall.SIGSTOP {
+		r.waitStopped()
+	}
+}
+
+// waitStopped returns once the kernel shows the receiver stopped: signals
+// are delivered asynchronously, and a receiver still running could ack a
+// Write the test means to stall.
+func (r *receiver) waitStopped() {
+	path := fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid)
+	for range 200 { // 2 s at most
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return // not Linux, or gone
+		}
+		if i := strings.LastIndexByte(string(data), ')'); i >= 0 && i+2 < len(data) && (data[i+2] == 'T' || data[i+2] == 't') {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.t.Errorf("receiver pid %d did not stop within 2s of SIGSTOP", r.cmd.Process.Pid)
 }
 
 // kill ends the receiver at once, as a crash would.
