@@ -14,8 +14,15 @@ import (
 // chunk is a block of whole lines read ahead of aggregation and parsed by
 // a worker. Records alias buf and are valid until the chunk is recycled.
 type chunk struct {
-	buf     []byte
-	lines   [][]byte // the chunk's lines (within buf), long ones already dropped
+	buf []byte
+	// data is the chunk's whole lines (in buf, or in a mapped file);
+	// skipFirst marks its first line as the rest of an overlong one. The
+	// worker splits and parses them, so that splitting (and the page
+	// faults of a mapped file) runs in parallel too.
+	data      []byte
+	skipFirst bool
+	maxLine   int
+	lines     [][]byte // the chunk's lines, long ones already dropped
 	recs    []record.Record
 	rejects []error // one per rejected line, in no particular order
 	tooLong int
@@ -67,9 +74,7 @@ func (p *Pipeline) readBytes(ctx context.Context, data []byte, maxLine, size int
 					end = size + i + 1
 				}
 			}
-			c.lines, c.tooLong = c.lines[:0], 0
-			skipping := false
-			splitLines(c, data[:end], maxLine, &skipping)
+			c.data, c.skipFirst, c.maxLine, c.tooLong = data[:end], false, maxLine, 0
 			data = data[end:]
 			work <- c
 			order <- c
@@ -143,6 +148,9 @@ type parser interface {
 }
 
 func parseChunk(ps parser, c *chunk) {
+	c.lines = c.lines[:0]
+	skip := c.skipFirst
+	splitLines(c, c.data, c.maxLine, &skip)
 	c.recs, c.rejects = c.recs[:0], c.rejects[:0]
 	for _, l := range c.lines {
 		c.recs = append(c.recs, record.Record{})
@@ -195,7 +203,7 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, free <-chan *chun
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		c.lines, c.tooLong = c.lines[:0], 0
+		c.data, c.skipFirst, c.maxLine, c.tooLong = nil, false, maxLine, 0
 		n := copy(c.buf, carry)
 		carry = carry[:0]
 		for n < len(c.buf) && !eof {
@@ -225,7 +233,8 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, free <-chan *chun
 			continue
 		}
 		carry = append(carry, data[end:]...)
-		splitLines(c, data[:end], maxLine, &skipping)
+		c.data, c.skipFirst = data[:end], skipping
+		skipping = false // the chunk's first line ends the skip
 		if len(carry) > maxLine {
 			c.tooLong++
 			skipping = true
