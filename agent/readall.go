@@ -23,10 +23,10 @@ type chunk struct {
 	skipFirst bool
 	maxLine   int
 	lines     [][]byte // the chunk's lines, long ones already dropped
-	recs    []record.Record
-	rejects []error // one per rejected line, in no particular order
-	tooLong int
-	ready   chan struct{} // receives once the chunk is parsed
+	recs      []record.Record
+	rejects   []error // one per rejected line, in no particular order
+	tooLong   int
+	ready     chan struct{} // receives once the chunk is parsed
 }
 
 // ReadAll reads r to its end into the pipeline: one goroutine reads and
