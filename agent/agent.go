@@ -321,7 +321,7 @@ func (a *Agent) closeIdle(now time.Time) {
 	}
 	late := a.cfg.Detect.Lateness.Std()
 	for _, in := range a.inputs {
-		if now.Sub(in.lastBatch) < late || in.pipe.Aggregator().OpenWindows() == 0 {
+		if now.Sub(in.lastBatch) < in.idleAfter(late) || in.pipe.Aggregator().OpenWindows() == 0 {
 			continue
 		}
 		before := a.closed

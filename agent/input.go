@@ -25,6 +25,17 @@ type input struct {
 	lastBatch   time.Time
 }
 
+// idleAfter is how long an input must deliver nothing before its windows
+// close by wall time: lateness, plus, when polling, the time the tailer may
+// take to notice new data (a poll, or a rescan for a file created by a
+// rotation), so a rotation on NFS does not pass for a quiet site.
+func (in *input) idleAfter(lateness time.Duration) time.Duration {
+	if in.cfg.Poll {
+		return lateness + in.cfg.PollInterval.Std() + in.cfg.RescanInterval.Std()
+	}
+	return lateness
+}
+
 // closeBatch is the most keys of a closing window whose events go into one
 // commit: a flood's window of 100,000 keys closes over a dozen commits of
 // a few MiB each instead of one that builds every event at once.
