@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socx/sharkfin/internal/testpki"
 )
 
 // TestAgent_TLS delivers to a TLS receiver. With a CA file that did not
@@ -11,13 +13,13 @@ import (
 // and keeps every event in its outbox; once the configuration names the
 // right CA and the agent restarts, they all arrive.
 func TestAgent_TLS(t *testing.T) {
-	var wrong, right *testCA
+	var wrong, right *testpki.CA
 	r := newRig(t, 50, 10*time.Millisecond, func(c *agentConfig) {
-		right = newCA(t, c.Dir, "right-ca")
-		wrong = newCA(t, c.Dir, "wrong-ca")
-		c.TLS, c.CAFile = true, wrong.pem
+		right = testpki.NewCA(t, c.Dir, "right-ca")
+		wrong = testpki.NewCA(t, c.Dir, "wrong-ca")
+		c.TLS, c.CAFile = true, wrong.File
 	})
-	cert, key := right.issueServer(t, r.cfg.Dir)
+	cert, key := right.IssueServer(t, r.cfg.Dir)
 	r.receiver("-tls-cert", cert, "-tls-key", key)
 	// Five windows of 50 addresses, written before the agent starts.
 	if err := r.log.write(5 * r.log.linesPerWindow()); err != nil {
@@ -46,14 +48,14 @@ func TestAgent_TLS(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(refusal, wrong.pem) || !strings.Contains(refusal, "certificate") {
-		t.Errorf("the delivery error does not name the CA file %s and the certificate problem:\n%s", wrong.pem, refusal)
+	if !strings.Contains(refusal, wrong.File) || !strings.Contains(refusal, "certificate") {
+		t.Errorf("the delivery error does not name the CA file %s and the certificate problem:\n%s", wrong.File, refusal)
 	}
 	r.agent.stop()
 
 	// Fix the configuration and restart.
 	fixed := r.cfg
-	fixed.CAFile = right.pem
+	fixed.CAFile = right.File
 	fixed.write(t)
 	r.agent.start()
 	r.waitAll(60 * time.Second)

@@ -1,4 +1,6 @@
-package agentfluent_test
+// Package testpki makes certificate authorities and server certificates
+// for tests of TLS on loopback. It is for tests only.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -15,14 +17,16 @@ import (
 	"time"
 )
 
-// testCA is a self-signed certificate authority made for one test.
-type testCA struct {
+// CA is a self-signed certificate authority made for one test.
+type CA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
-	pem  string // path of its certificate
+	// File is the CA certificate, PEM, as a client's ca_file.
+	File string
 }
 
-func newCA(t testing.TB, dir, name string) *testCA {
+// NewCA writes dir/name.pem and returns the CA.
+func NewCA(t testing.TB, dir, name string) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -33,9 +37,9 @@ func newCA(t testing.TB, dir, name string) *testCA {
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
 		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -45,14 +49,14 @@ func newCA(t testing.TB, dir, name string) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := &testCA{cert: cert, key: key, pem: filepath.Join(dir, name+".pem")}
-	writePEM(t, ca.pem, "CERTIFICATE", der)
+	ca := &CA{cert: cert, key: key, File: filepath.Join(dir, name+".pem")}
+	writePEM(t, ca.File, "CERTIFICATE", der)
 	return ca
 }
 
-// issueServer writes a server certificate for 127.0.0.1 signed by the CA
-// and its key, and returns their paths.
-func (ca *testCA) issueServer(t testing.TB, dir string) (certFile, keyFile string) {
+// IssueServer writes a server certificate for 127.0.0.1 signed by the CA,
+// and its key, into dir and returns their paths.
+func (ca *CA) IssueServer(t testing.TB, dir string) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -71,13 +75,13 @@ func (ca *testCA) issueServer(t testing.TB, dir string) (certFile, keyFile strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
+	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+	certFile, keyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
 	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", kder)
+	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
 	return certFile, keyFile
 }
 
