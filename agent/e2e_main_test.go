@@ -7,12 +7,13 @@ package agent_test
 // variants; SHARKFIN_E2E_SEED sets the seed of the randomised ones.
 
 import (
+	"github.com/socx/sharkfin/internal/e2etest"
+
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,20 +85,10 @@ func sharkfinBinary(t testing.TB) string {
 }
 
 // longE2E reports whether the bigger variants were asked for.
-func longE2E() bool { return os.Getenv("SHARKFIN_E2E_LONG") == "1" }
+func longE2E() bool { return e2etest.Long() }
 
 // e2eSeed is the seed of randomised tests: SHARKFIN_E2E_SEED or def.
-func e2eSeed(t testing.TB, def uint64) uint64 {
-	t.Helper()
-	if s := os.Getenv("SHARKFIN_E2E_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SHARKFIN_E2E_SEED=%q: %v", s, err)
-		}
-		return n
-	}
-	return def
-}
+func e2eSeed(t testing.TB, def uint64) uint64 { return e2etest.Seed(t, def) }
 
 // agentRun is one process of the agent.
 type agentRun struct {
@@ -361,37 +352,7 @@ func freeAddr(t testing.TB) string {
 // scrapeMetrics reads the agent's /metrics and sums every sample by metric
 // name (labels dropped).
 func scrapeMetrics(ctx context.Context, addr string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		sp := strings.LastIndexByte(line, ' ')
-		if sp < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err != nil {
-			continue
-		}
-		name := line[:sp]
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-		}
-		out[name] += v
-	}
-	return out, sc.Err()
+	return e2etest.ScrapeMetrics(ctx, addr)
 }
 
 // waitFor polls cond every 50ms until it holds or limit passes.

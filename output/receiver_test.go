@@ -1,9 +1,9 @@
 package output
 
 import (
+	"github.com/socx/sharkfin/internal/forwardtest"
+
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -46,22 +46,12 @@ func runTests(m *testing.M) int {
 func receiverBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		src, err := filepath.Abs(filepath.Join("..", "test", "forwardrecv"))
+		root, err := filepath.Abs("..")
 		if err != nil {
 			buildErr = err
 			return
 		}
-		receiverPath = filepath.Join(binDir, "forwardrecv")
-		cmd := exec.Command("go", "build", "-o", receiverPath, ".")
-		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "GOWORK=off")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			buildErr = fmt.Errorf("build the test receiver in %s (its modules come from the Go module proxy, "+
-				"GOPROXY=%q; offline, run `go mod download` there first while online): %w\n%s",
-				src, os.Getenv("GOPROXY"), err, out.String())
-		}
+		receiverPath, buildErr = forwardtest.Build(root, binDir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -190,11 +180,8 @@ func (r *receiver) wait() {
 }
 
 // entry is one decoded entry as the receiver wrote it.
-type entry struct {
-	Tag    string         `json:"tag"`
-	TimeNs int64          `json:"time_ns"`
-	Record map[string]any `json:"-"`
-}
+// entry is one entry the receiver decoded.
+type entry = forwardtest.Entry
 
 // entries reads what the receiver wrote so far. Numbers come back as int64
 // when written without a fraction or exponent, as float64 otherwise, so
@@ -215,17 +202,11 @@ func readEntries(t testing.TB, path string) []entry {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.UseNumber()
-		var raw struct {
-			Tag    string         `json:"tag"`
-			TimeNs int64          `json:"time_ns"`
-			Record map[string]any `json:"record"`
+		e, err := forwardtest.DecodeEntry(sc.Bytes())
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := dec.Decode(&raw); err != nil {
-			t.Fatalf("receiver output line %q: %v", sc.Text(), err)
-		}
-		out = append(out, entry{Tag: raw.Tag, TimeNs: raw.TimeNs, Record: typedNumbers(raw.Record).(map[string]any)})
+		out = append(out, e)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -233,42 +214,5 @@ func readEntries(t testing.TB, path string) []entry {
 	return out
 }
 
-func typedNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if strings.ContainsAny(string(x), ".eE") {
-			f, _ := x.Float64()
-			return f
-		}
-		i, _ := x.Int64()
-		return i
-	case map[string]any:
-		for k, y := range x {
-			x[k] = typedNumbers(y)
-		}
-	case []any:
-		for i, y := range x {
-			x[i] = typedNumbers(y)
-		}
-	}
-	return v
-}
-
 // lockedBuffer collects the receiver's standard error for failure reports.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) WriteLine(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-	l.b.WriteByte('\n')
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = forwardtest.LockedBuffer

@@ -5,16 +5,18 @@
 package main
 
 import (
+	"context"
+
+	"github.com/socx/sharkfin/internal/e2etest"
+
 	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,7 +82,9 @@ func run(bin, logPath, model string, idle time.Duration) error {
 	fmt.Printf("\n== idle for %s with the file open\nCPU %.3fs (= %.3fs per minute; goal < 0.1s per minute)\n", idle, (u1 - u0).Seconds(), perMin)
 	a.stop()
 
-	// Peak RSS with many distinct IPs in one window.
+	// Peak RSS with many distinct IPs in one window, every event emitted
+	// (the close is over when all of them are queued).
+	emit = "all"
 	fmt.Printf("\n== peak RSS (VmHWM) with distinct source IPs in one 60s window (3 lines each, detect.emit: %s)\n%-12s %14s %14s %10s\n", emit, "IPs", "counting MiB", "+close MiB", "seconds")
 	for _, ips := range []int{10_000, 100_000} {
 		path, lines, err := flood(ips)
@@ -117,7 +121,7 @@ func run(bin, logPath, model string, idle time.Duration) error {
 type agent struct {
 	cmd     *exec.Cmd
 	dir     string
-	url     string
+	addr    string
 	started time.Time
 }
 
@@ -164,32 +168,22 @@ metrics: { listen: "127.0.0.1:%d" }
 	cmd := exec.Command(bin, "run", "-c", cfgPath, "--log-level", "warn")
 	cmd.Stdout = io.Discard
 	cmd.Stderr = os.Stderr
-	a := &agent{cmd: cmd, dir: dir, url: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), started: time.Now()}
+	a := &agent{cmd: cmd, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-var metricLine = regexp.MustCompile(`^(\w+)(\{[^}]*\})? ([0-9.e+-]+)$`)
-
-// metric sums the samples of a metric family.
+// metric sums the samples of a metric family (-1 when unreachable).
 func (a *agent) metric(name string) float64 {
-	resp, err := http.Get(a.url)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, err := e2etest.ScrapeMetrics(ctx, a.addr)
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		m := metricLine.FindStringSubmatch(sc.Text())
-		if m != nil && m[1] == name {
-			v, _ := strconv.ParseFloat(m[3], 64)
-			sum += v
-		}
-	}
-	return sum
+	return m[name]
 }
 
 func (a *agent) waitLines(n int, limit time.Duration) error {

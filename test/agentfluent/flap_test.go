@@ -1,8 +1,9 @@
 package agentfluent_test
 
 import (
+	"github.com/socx/sharkfin/internal/e2etest"
+
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,17 +11,7 @@ import (
 )
 
 // seed is the seed of the receiver's faults: SHARKFIN_E2E_SEED or def.
-func seed(t testing.TB, def uint64) uint64 {
-	t.Helper()
-	if s := os.Getenv("SHARKFIN_E2E_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SHARKFIN_E2E_SEED=%q: %v", s, err)
-		}
-		return n
-	}
-	return def
-}
+func seed(t testing.TB, def uint64) uint64 { return e2etest.Seed(t, def) }
 
 // TestAgent_FlappingReceiver delivers about 100,000 events (300,000 with
 // SHARKFIN_E2E_LONG=1) to a receiver that refuses chunks, withholds acks

@@ -1,6 +1,10 @@
 package agentfluent_test
 
 import (
+	"github.com/socx/sharkfin/internal/e2etest"
+
+	"github.com/socx/sharkfin/internal/forwardtest"
+
 	"flag"
 	"fmt"
 	"os"
@@ -49,14 +53,9 @@ func buildBinaries(dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/sharkfin in %s: %w\n%s", root, err, out)
 	}
-	bins.receiver = filepath.Join(dir, "forwardrecv")
-	cmd = exec.Command("go", "build", "-o", bins.receiver, ".")
-	cmd.Dir = filepath.Join(root, "test", "forwardrecv")
-	cmd.Env = append(os.Environ(), "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the test receiver in %s (its modules come from the Go module proxy, "+
-			"GOPROXY=%q; offline, run `go mod download` there first while online): %w\n%s",
-			cmd.Dir, os.Getenv("GOPROXY"), err, out)
+	bins.receiver, err = forwardtest.Build(root, dir)
+	if err != nil {
+		return err
 	}
 	return nil
 }
@@ -73,4 +72,4 @@ func needBinaries(t testing.TB) {
 }
 
 // long reports whether the longer variants were asked for.
-func long() bool { return os.Getenv("SHARKFIN_E2E_LONG") == "1" }
+func long() bool { return e2etest.Long() }

@@ -1,15 +1,15 @@
 package agentfluent_test
 
 import (
+	"github.com/socx/sharkfin/internal/forwardtest"
+
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,11 +107,8 @@ func (r *receiver) stop() string {
 }
 
 // entry is one entry as the receiver decoded it.
-type entry struct {
-	Tag    string
-	TimeNs int64
-	Record map[string]any
-}
+// entry is one entry the receiver decoded.
+type entry = forwardtest.Entry
 
 // entryLog reads the receiver's output file as it grows.
 type entryLog struct {
@@ -148,55 +145,12 @@ func (l *entryLog) poll(t testing.TB) []entry {
 // a fraction or exponent and float64 otherwise, so that the msgpack types
 // the agent sent show.
 func decodeEntry(t testing.TB, line []byte) entry {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var raw struct {
-		Tag    string         `json:"tag"`
-		TimeNs int64          `json:"time_ns"`
-		Record map[string]any `json:"record"`
+	e, err := forwardtest.DecodeEntry(line)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := dec.Decode(&raw); err != nil {
-		t.Fatalf("receiver output line %q: %v", line, err)
-	}
-	return entry{Tag: raw.Tag, TimeNs: raw.TimeNs, Record: typedNumbers(raw.Record).(map[string]any)}
-}
-
-func typedNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if strings.ContainsAny(string(x), ".eE") {
-			f, _ := x.Float64()
-			return f
-		}
-		i, _ := x.Int64()
-		return i
-	case map[string]any:
-		for k, y := range x {
-			x[k] = typedNumbers(y)
-		}
-	case []any:
-		for i, y := range x {
-			x[i] = typedNumbers(y)
-		}
-	}
-	return v
+	return e
 }
 
 // lockedBuffer collects a process's standard error.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) WriteLine(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-	l.b.WriteByte('\n')
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = forwardtest.LockedBuffer

@@ -1,0 +1,71 @@
+// Package e2etest holds what the end-to-end tests of the agent share:
+// reading its metrics and the knobs of the long and randomised variants.
+// For tests only.
+package e2etest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Long reports whether the bigger variants were asked for
+// (SHARKFIN_E2E_LONG=1).
+func Long() bool { return os.Getenv("SHARKFIN_E2E_LONG") == "1" }
+
+// Seed is the seed of randomised tests: SHARKFIN_E2E_SEED, or def.
+func Seed(t testing.TB, def uint64) uint64 {
+	t.Helper()
+	if s := os.Getenv("SHARKFIN_E2E_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("SHARKFIN_E2E_SEED=%q: %v", s, err)
+		}
+		return n
+	}
+	return def
+}
+
+// ScrapeMetrics reads the agent's /metrics at addr (host:port) and sums
+// every sample by metric name, labels dropped.
+func ScrapeMetrics(ctx context.Context, addr string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		name := line[:sp]
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		out[name] += v
+	}
+	return out, sc.Err()
+}
