@@ -68,6 +68,7 @@ type Agent struct {
 	midBatch bool
 
 	commits      chan *commitJob // to the committer goroutine
+	commitIdle   chan struct{}   // holds a token while the committer is idle
 	commitErr    chan error      // the committer's fatal error
 	backpressure bool
 	wakeSender   chan struct{}
@@ -101,6 +102,7 @@ func New(cfgPath string, opt Options) (*Agent, error) {
 		wakeSender: make(chan struct{}, 1),
 		drained:    make(chan struct{}, 1),
 		commits:    make(chan *commitJob, 1),
+		commitIdle: make(chan struct{}, 1),
 		commitErr:  make(chan error, 1),
 	}, nil
 }
@@ -145,6 +147,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer swg.Done()
 		a.runSender(senderCtx)
 	}()
+	a.commitIdle <- struct{}{}
 	cwg.Add(1)
 	go func() {
 		defer cwg.Done()
@@ -222,24 +225,14 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 			return err
 		case pb := <-a.parsed:
 			a.process(pb)
-			if a.lines >= a.cfg.State.FlushLines || a.closing() {
-				if err := a.commit(); err != nil {
-					return err
-				}
-				if err := a.finishClosing(); err != nil {
-					return err
-				}
+			if err := a.flush(a.lines >= a.cfg.State.FlushLines); err != nil {
+				return err
 			}
 		case <-tick.C:
 			now := a.opt.Now()
 			a.closeIdle(now)
-			if a.dirty && now.Sub(a.lastFlush) >= a.cfg.State.FlushInterval.Std() || a.closing() {
-				if err := a.commit(); err != nil {
-					return err
-				}
-				if err := a.finishClosing(); err != nil {
-					return err
-				}
+			if err := a.flush(a.dirty && now.Sub(a.lastFlush) >= a.cfg.State.FlushInterval.Std()); err != nil {
+				return err
 			}
 			a.models.maybeReload(a)
 		case <-a.drained:
@@ -249,6 +242,30 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 		}
 	}
 }
+
+// flush commits when due (flush_lines or flush_interval reached): if the
+// committer is idle, or, waiting for it, once the cut has grown past
+// maxPending lines or events (bounding what a slow disk lets pile up in
+// memory). Closing windows always wait for their commits (finishClosing).
+func (a *Agent) flush(due bool) error {
+	if a.closing() {
+		if err := a.commit(); err != nil {
+			return err
+		}
+		return a.finishClosing()
+	}
+	if !due {
+		return nil
+	}
+	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || len(a.encoded) >= closeBatch {
+		return a.commit()
+	}
+	return a.tryCommit()
+}
+
+// maxPendingFlushes is how many flush_lines of lines a cut may grow to
+// while the committer is busy, before the main loop waits for it.
+const maxPendingFlushes = 4
 
 // tickInterval paces idle closing, time-based commits and model checks:
 // the flush interval, at most a second. An idle agent wakes once a tick.
@@ -334,6 +351,8 @@ func (a *Agent) closeIdle(now time.Time) {
 
 // emitFor returns the pipeline callback of an input.
 func (a *Agent) emitFor(in *input) func(*event.Event) {
+	anomalies := a.metrics.anomalies.WithLabelValues(in.cfg.Name)
+	ipScores := a.metrics.events.WithLabelValues(event.TypeIPScore)
 	return func(ev *event.Event) {
 		a.closed++
 		over := ev.SrcIP == detect.OverflowKey
@@ -344,10 +363,10 @@ func (a *Agent) emitFor(in *input) func(*event.Event) {
 				WindowStart: ev.WindowStart, Hits: int64(hits), Bytes: int64(bytes), Anomalous: ev.Anomalous})
 		}
 		if ev.Anomalous {
-			a.metrics.anomalies.WithLabelValues(ev.Source).Inc()
+			anomalies.Inc()
 		}
 		if over {
-			a.overflows = append(a.overflows, ev)
+			a.overflows = append(a.overflows, ev.Clone()) // ev is reused
 		}
 		if a.cfg.Detect.Emit != "all" && ev.Type == event.TypeIPScore && !ev.Anomalous && !over {
 			return
@@ -372,7 +391,11 @@ func (a *Agent) emitFor(in *input) func(*event.Event) {
 			a.arena = b
 		}
 		a.encoded = append(a.encoded, b[n:len(b):len(b)])
-		a.metrics.events.WithLabelValues(ev.Type).Inc()
+		if ev.Type == event.TypeIPScore {
+			ipScores.Inc()
+		} else {
+			a.metrics.events.WithLabelValues(ev.Type).Inc()
+		}
 	}
 }
 

@@ -65,7 +65,11 @@ func (a *Agent) cut() *commitJob {
 		in.dirty = false
 		in.pipe.closedSinceCommit = false
 	}
-	a.encoded, a.arena, a.history, a.overflows, a.notices = nil, nil, nil, nil, nil
+	// The next cut likely holds about as many events: size for it (up to
+	// a close batch, so a flood's cut is not held on to).
+	a.encoded = make([][]byte, 0, min(len(a.encoded), closeBatch))
+	a.history = make([]state.HistoryUpdate, 0, min(len(a.history), closeBatch))
+	a.arena, a.overflows, a.notices = nil, nil, nil
 	a.closed = 0
 	a.dirty = false
 	a.lines = 0
@@ -73,24 +77,42 @@ func (a *Agent) cut() *commitJob {
 	return job
 }
 
-// commit hands the current cut to the committer. It blocks only while the
-// committer still writes the cut before the previous one.
-func (a *Agent) commit() error {
+// commit hands the current cut to the committer, waiting until it has
+// written the previous one.
+func (a *Agent) commit() error { return a.handCut(true) }
+
+// tryCommit hands the current cut to the committer if it is idle. While it
+// still writes the previous cut, counting goes on and the next cut grows:
+// at full speed commits batch themselves to the pace of the disk instead of
+// stalling the main loop on every fsync.
+func (a *Agent) tryCommit() error { return a.handCut(false) }
+
+func (a *Agent) handCut(wait bool) error {
 	if !a.dirty || a.midBatch {
 		return nil
 	}
-	a.updateStats()
-	select {
-	case a.commits <- a.cut():
-		return nil
-	case err := <-a.commitErr:
-		return err
+	if wait {
+		select {
+		case <-a.commitIdle:
+		case err := <-a.commitErr:
+			return err
+		}
+	} else {
+		select {
+		case <-a.commitIdle:
+		default:
+			return nil
+		}
 	}
+	a.updateStats()
+	a.commits <- a.cut() // room: the committer has taken every earlier cut
+	return nil
 }
 
-// runCommitter writes cuts in order until commits is closed; the first
-// failure is reported on commitErr and ends it (the main loop then stops:
-// nothing after a failed cut may be written, or lines would be lost).
+// runCommitter writes cuts in order until commits is closed, marking
+// itself idle after each; the first failure is reported on commitErr and
+// ends it (the main loop then stops: nothing after a failed cut may be
+// written, or lines would be lost).
 func (a *Agent) runCommitter(ctx context.Context) {
 	for job := range a.commits {
 		err := a.write(job)
@@ -99,10 +121,12 @@ func (a *Agent) runCommitter(ctx context.Context) {
 		}
 		if err != nil {
 			a.commitErr <- err
+			close(a.commitIdle)   // no cut waits for an idle committer again
 			for range a.commits { // drain so senders never block
 			}
 			return
 		}
+		a.commitIdle <- struct{}{}
 	}
 }
 

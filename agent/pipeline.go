@@ -46,13 +46,17 @@ type Pipeline struct {
 	stats   PipelineStats
 	reasons map[error]int64
 	emit    func(*event.Event)
+	ev      event.Event // handed to emit, reused for every result
+	modelID string      // cfg.Model.ID(), built once
 	// closedSinceCommit is set when a window closed: the agent's commit
 	// must store the aggregator even if no line arrived.
 	closedSinceCommit bool
 }
 
 // NewPipeline checks cfg and returns a pipeline that hands each event to
-// emit. The parser's format must be concrete (not Auto).
+// emit. The event and its Features are reused for the next event: emit
+// must encode or copy what it keeps (Event.Clone). The parser's format must
+// be concrete (not Auto).
 func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error) {
 	kind := cfg.Parser.Format.Kind()
 	if kind == record.KindUnknown {
@@ -76,7 +80,7 @@ func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
 		}
-		p.scorer = s
+		p.scorer, p.modelID = s, cfg.Model.ID()
 	}
 	agg, err := detect.NewAggregator(cfg.Window)
 	if err != nil {
@@ -103,7 +107,7 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 	if err != nil {
 		return err
 	}
-	p.scorer, p.cfg.Model = s, m
+	p.scorer, p.cfg.Model, p.modelID = s, m, m.ID()
 	return nil
 }
 
@@ -176,7 +180,12 @@ func (p *Pipeline) result(r *detect.Result) {
 	if p.cfg.AnomaliesOnly && !sc.Anomalous {
 		return // decided before building the event: nothing allocated
 	}
-	ev := &event.Event{
+	ev := &p.ev
+	feats := ev.Features[:0]
+	for i, n := range p.names {
+		feats = append(feats, event.Feature{Name: n, Value: r.Vector[i]})
+	}
+	*ev = event.Event{
 		Type:        event.TypeIPScore,
 		Kind:        p.kind.String(),
 		Host:        p.cfg.Host,
@@ -184,16 +193,13 @@ func (p *Pipeline) result(r *detect.Result) {
 		WindowStart: time.Unix(0, r.Start).UTC(),
 		WindowEnd:   time.Unix(0, r.End).UTC(),
 		SrcIP:       r.Key,
+		Features:    feats,
 		Cluster:     -1,
 	}
 	ev.EventID = event.ID(ev.Host, ev.Source, ev.Type, r.Key, ev.WindowStart)
-	ev.Features = make(event.Features, len(p.names))
-	for i, n := range p.names {
-		ev.Features[i] = event.Feature{Name: n, Value: r.Vector[i]}
-	}
 	if scored {
 		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
-		ev.Model = p.cfg.Model.ID()
+		ev.Model = p.modelID
 	}
 	p.stats.Events++
 	p.emit(ev)

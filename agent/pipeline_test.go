@@ -33,7 +33,7 @@ type goldenCase struct {
 func runFile(t testing.TB, path string, cfg PipelineConfig) ([]*event.Event, PipelineStats) {
 	t.Helper()
 	var evs []*event.Event
-	p, err := NewPipeline(cfg, func(ev *event.Event) { evs = append(evs, ev) })
+	p, err := NewPipeline(cfg, func(ev *event.Event) { evs = append(evs, ev.Clone()) })
 	if err != nil {
 		t.Fatal(err)
 	}

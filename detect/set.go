@@ -1,14 +1,20 @@
 package detect
 
-// u64set is an open-addressing hash set of 64-bit hashes used to count
-// distinct values (paths, domains, query names) without keeping the values.
-// Zero is the empty marker; a zero hash is stored as 1. Reset keeps the
-// table, so a set reused across windows stops allocating once it has grown
-// to the working size.
+// u64set is a set of 64-bit hashes used to count distinct values (paths,
+// domains, query names) without keeping the values. Up to smallN hashes
+// live inline (most keys of a window see a few distinct values, and a
+// flood's keys one or two: no allocation, and no second cache line to
+// miss); beyond that an open-addressing table takes over, with zero as
+// the empty marker (a zero hash is stored as 1). Reset keeps the table, so
+// a set reused across windows stops allocating once it has grown to the
+// working size.
 type u64set struct {
-	slots []uint64
+	small [smallN]uint64
+	slots []uint64 // nil while the hashes fit in small
 	n     int
 }
+
+const smallN = 4
 
 // Len is the number of distinct values added.
 func (s *u64set) Len() int { return s.n }
@@ -18,8 +24,22 @@ func (s *u64set) Add(h uint64) bool {
 	if h == 0 {
 		h = 1
 	}
-	if len(s.slots) == 0 {
-		s.slots = make([]uint64, 8)
+	if s.slots == nil {
+		for _, x := range s.small[:s.n] {
+			if x == h {
+				return false
+			}
+		}
+		if s.n < smallN {
+			s.small[s.n] = h
+			s.n++
+			return true
+		}
+		s.slots = make([]uint64, 4*smallN)
+		s.n = 0
+		for _, x := range s.small {
+			s.insert(x)
+		}
 	} else if (s.n+1)*4 > len(s.slots)*3 {
 		s.grow()
 	}
@@ -59,6 +79,12 @@ func (s *u64set) Reset() {
 
 // Each calls fn for every stored hash (in table order).
 func (s *u64set) Each(fn func(uint64)) {
+	if s.slots == nil {
+		for _, h := range s.small[:s.n] {
+			fn(h)
+		}
+		return
+	}
 	for _, h := range s.slots {
 		if h != 0 {
 			fn(h)

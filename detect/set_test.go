@@ -79,3 +79,39 @@ func TestHashLower_CaseInsensitive(t *testing.T) {
 		t.Fatal("hashBytes ignores case (paths are case-sensitive)")
 	}
 }
+
+// Sets of every size around the inline limit agree with a map, before and
+// after a Reset (which keeps the table, so small sets then use it).
+func TestU64set_SmallAndSpill(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for size := range 3 * smallN {
+		var s u64set
+		for round := range 2 {
+			ref := map[uint64]bool{}
+			for len(ref) < size {
+				h := uint64(rng.IntN(3*smallN)) // repeats
+				if h == 1 {
+					h = 0 // stored as 1: a distinct value from the set's view
+				}
+				if added := s.Add(h); added == ref[max(h, 1)] {
+					t.Fatalf("size %d round %d: Add(%d) = %v", size, round, h, added)
+				}
+				ref[max(h, 1)] = true
+			}
+			got := map[uint64]bool{}
+			s.Each(func(h uint64) { got[h] = true })
+			if s.Len() != size || len(got) != size {
+				t.Fatalf("size %d round %d: Len %d, Each %d", size, round, s.Len(), len(got))
+			}
+			for h := range ref {
+				if !got[h] {
+					t.Fatalf("size %d: %d missing from Each", size, h)
+				}
+			}
+			if round == 0 && (s.slots != nil) != (size > smallN) {
+				t.Fatalf("size %d round %d: table allocated = %v", size, round, s.slots != nil)
+			}
+			s.Reset()
+		}
+	}
+}

@@ -5,7 +5,10 @@ package event
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -94,17 +97,41 @@ type Whois struct {
 // tuple: the same window of the same key from the same host always gets the
 // same id, so downstream can de-duplicate re-sent events.
 func ID(host, source, typ, key string, windowStart time.Time) string {
-	h := sha256.New()
-	var ts [8]byte
-	u := uint64(windowStart.UnixNano())
-	for i := range ts {
-		ts[i] = byte(u >> (56 - 8*i))
+	// One hash of host NUL source NUL type NUL key NUL then the window
+	// start in big-endian nanoseconds, built on the stack when it fits:
+	// an id is computed for every key of every window.
+	var stack [256]byte
+	b := stack[:0]
+	for _, s := range [...]string{host, source, typ, key} {
+		b = append(b, s...)
+		b = append(b, 0)
 	}
-	for _, s := range []string{host, source, typ, key} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	b = binary.BigEndian.AppendUint64(b, uint64(windowStart.UnixNano()))
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
+}
+
+// Clone returns a deep copy of e (Features, Users, Detail and Enrichment
+// are copied too).
+func (e *Event) Clone() *Event {
+	c := *e
+	c.Features = slices.Clone(e.Features)
+	c.Users = slices.Clone(e.Users)
+	c.Detail = maps.Clone(e.Detail)
+	if e.Category != nil {
+		cat := *e.Category
+		c.Category = &cat
 	}
-	h.Write(ts[:])
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	if e.Enrichment != nil {
+		en := *e.Enrichment
+		en.TLSNames = slices.Clone(en.TLSNames)
+		if en.Whois != nil {
+			w := *en.Whois
+			en.Whois = &w
+		}
+		c.Enrichment = &en
+	}
+	return &c
 }

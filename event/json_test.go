@@ -287,6 +287,11 @@ func TestID(t *testing.T) {
 	if len(base) != 32 || strings.Trim(base, "0123456789abcdef") != "" {
 		t.Fatalf("ID %q is not 32 lowercase hex digits", base)
 	}
+	// Pinned: downstream de-duplicates on ids, so the same tuple must keep
+	// its id across versions.
+	if got, want := ID("node1", "web", TypeIPScore, "192.0.2.7", time.Unix(1_700_000_000, 0)), "00a9e8eafe7e029ed3c1993f956a7cd6"; got != want {
+		t.Fatalf("ID changed: %s, was %s", got, want)
+	}
 	if again := ID("node1", "web", TypeIPScore, "192.0.2.1", start.In(time.FixedZone("X", 7200))); again != base {
 		t.Fatalf("ID not stable: %s vs %s", base, again)
 	}

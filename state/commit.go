@@ -38,17 +38,19 @@ func (c *Commit) empty() bool {
 		len(c.Events) == 0 && len(c.History) == 0
 }
 
-// size estimates the bytes Apply builds for keys and values: a history
-// update writes its key twice, its totals and its hour's chunk.
-func (c *Commit) size() int {
-	n := len(c.Checkpoints)*64 + len(c.Events)*8 + len(c.History)*256
-	for _, cp := range c.Checkpoints {
-		n += len(cp.Path) + 2*len(cp.Input)
+// arenaChunk is the least an arena grows by.
+const arenaChunk = 256 << 10
+
+// reserve makes room for n more bytes in an arena. Keys and values handed
+// to bbolt must stay valid until the commit, so an arena never moves what
+// it holds: when it is full it starts a new chunk and leaves the old one to
+// the slices already cut from it. (Appending past a reservation is still
+// correct, only slower: append copies into a new array and the earlier
+// slices keep the old one.)
+func reserve(arena *[]byte, n int) {
+	if cap(*arena)-len(*arena) < n {
+		*arena = make([]byte, 0, max(n, arenaChunk))
 	}
-	for _, u := range c.History {
-		n += 2 * len(u.Key)
-	}
-	return n
 }
 
 // Apply writes c in one bbolt write transaction, which is fsynced before
@@ -61,10 +63,9 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		return 0, nil
 	}
 	err = s.update(func(tx *bolt.Tx) error {
-		// Keys and values must stay valid until the commit: build them in
-		// an arena that only ever grows (a reallocation leaves the earlier
-		// ones in the old array, which they keep alive).
-		arena := make([]byte, 0, c.size())
+		// Keys and values must stay valid until the commit: they are
+		// built in an arena (see reserve).
+		var arena []byte
 		if err := applyCheckpoints(tx, c, &arena); err != nil {
 			return err
 		}
@@ -99,6 +100,7 @@ func applyCheckpoints(tx *bolt.Tx, c *Commit, arena *[]byte) error {
 	}
 	for i := range c.Checkpoints {
 		cp := &c.Checkpoints[i]
+		reserve(arena, 128+len(cp.Path)+2*len(cp.Input))
 		start := len(*arena)
 		*arena = checkpointKey(*arena, cp)
 		key := (*arena)[start:len(*arena):len(*arena)]

@@ -104,35 +104,81 @@ func (t *totals) export(key string) History {
 	}
 }
 
-// historyApplier applies the history updates of one commit.
+// historyApplier applies the history updates of one commit. Updates are
+// applied per key (kind and key), in their order within the key: the
+// key's totals and each hour's chunk are read once, changed in memory and
+// written once, which is the same as applying the updates one by one but
+// costs one Get and one Put per record instead of one per update (a commit
+// during catch-up holds several windows of the same keys).
 type historyApplier struct {
 	tx        *bolt.Tx
 	retention int64 // seconds
 	arena     *[]byte
-	ws        []winRec
 	newest    map[string]int64 // chunk bucket -> newest window applied
+	chunks    []chunkState     // the current key's chunks, reused
 }
 
-func (a *historyApplier) put(b *bolt.Bucket, key []byte, encode func([]byte) []byte) error {
+// chunkState is one hour's chunk of the key being applied.
+type chunkState struct {
+	hour  int64
+	ws    []winRec
+	dirty bool
+}
+
+// put stores the value encode appends (at most max bytes) under key.
+func (a *historyApplier) put(b *bolt.Bucket, key []byte, max int, encode func([]byte) []byte) error {
+	reserve(a.arena, max)
 	start := len(*a.arena)
 	*a.arena = encode(*a.arena)
 	return b.Put(key, (*a.arena)[start:len(*a.arena):len(*a.arena)])
 }
 
-func (a *historyApplier) key(build func([]byte) []byte) []byte {
+// key returns the key build appends (at most max bytes).
+func (a *historyApplier) key(max int, build func([]byte) []byte) []byte {
+	reserve(a.arena, max)
 	start := len(*a.arena)
 	*a.arena = build(*a.arena)
 	return (*a.arena)[start:len(*a.arena):len(*a.arena)]
 }
 
-func (a *historyApplier) apply(u *HistoryUpdate) error {
-	tname, cname, err := historyBuckets(u.Kind)
-	if err != nil {
-		return err
-	}
+func validUpdate(u *HistoryUpdate) error {
 	ws := u.WindowStart.Unix()
 	if u.Key == "" || u.Hits < 0 || u.Bytes < 0 || ws < 0 || ws/chunkSpan > 1<<32-1 {
 		return errors.New("empty key, negative count or window out of range")
+	}
+	return nil
+}
+
+// chunk returns the current key's chunk of hour, reading it on first use.
+func (a *historyApplier) chunk(cb *bolt.Bucket, key string, hour int64) (*chunkState, error) {
+	for i := range a.chunks {
+		if a.chunks[i].hour == hour {
+			return &a.chunks[i], nil
+		}
+	}
+	if len(a.chunks) < cap(a.chunks) {
+		a.chunks = a.chunks[:len(a.chunks)+1]
+	} else {
+		a.chunks = append(a.chunks, chunkState{})
+	}
+	c := &a.chunks[len(a.chunks)-1]
+	c.hour, c.ws, c.dirty = hour, c.ws[:0], false
+	var k [64]byte
+	if old := cb.Get(chunkKey(k[:0], hour*chunkSpan, key)); old != nil {
+		var err error
+		if c.ws, err = decodeChunk(old, hour, c.ws); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// applyKey applies updates, all of one kind and key, in order.
+func (a *historyApplier) applyKey(updates []*HistoryUpdate) error {
+	u0 := updates[0]
+	tname, cname, err := historyBuckets(u0.Kind)
+	if err != nil {
+		return err
 	}
 	tb, err := bucket(a.tx, tname)
 	if err != nil {
@@ -142,58 +188,67 @@ func (a *historyApplier) apply(u *HistoryUpdate) error {
 	if err != nil {
 		return err
 	}
-
-	key := a.key(func(b []byte) []byte { return append(b, u.Key...) })
+	key := a.key(len(u0.Key), func(b []byte) []byte { return append(b, u0.Key...) })
 	var t totals
+	seen := false
 	if old := tb.Get(key); old != nil {
 		if err := decodeTotals(old, &t); err != nil {
 			return err
 		}
-	} else {
-		t.first, t.last = ws, ws
+		seen = true
 	}
-	t.first, t.last = min(t.first, ws), max(t.last, ws)
-	t.hits += uint64(u.Hits)
-	t.bytes += uint64(u.Bytes)
-
-	if ws < t.last-a.retention {
-		// Older than the retention horizon: its chunk may be gone, so
-		// it counts as a new window and adds to the totals only.
-		t.windows++
-		if u.Anomalous {
-			t.anomalies++
+	a.chunks = a.chunks[:0]
+	for _, u := range updates {
+		ws := u.WindowStart.Unix()
+		if !seen {
+			t.first, t.last, seen = ws, ws, true
 		}
-		return a.put(tb, key, func(b []byte) []byte { return appendTotals(b, &t) })
+		t.first, t.last = min(t.first, ws), max(t.last, ws)
+		t.hits += uint64(u.Hits)
+		t.bytes += uint64(u.Bytes)
+		if ws < t.last-a.retention {
+			// Older than the retention horizon: its chunk may be gone,
+			// so it counts as a new window and adds to the totals only.
+			t.windows++
+			if u.Anomalous {
+				t.anomalies++
+			}
+			continue
+		}
+		c, err := a.chunk(cb, u0.Key, ws/chunkSpan)
+		if err != nil {
+			return err
+		}
+		c.dirty = true
+		i, found := slices.BinarySearchFunc(c.ws, ws, func(w winRec, s int64) int { return cmp.Compare(w.start, s) })
+		if found {
+			w := &c.ws[i]
+			w.hits += uint64(u.Hits)
+			w.bytes += uint64(u.Bytes)
+			if u.Anomalous && !w.anomalous {
+				w.anomalous = true
+				t.anomalies++
+			}
+		} else {
+			c.ws = slices.Insert(c.ws, i, winRec{start: ws, hits: uint64(u.Hits), bytes: uint64(u.Bytes), anomalous: u.Anomalous})
+			t.windows++
+			if u.Anomalous {
+				t.anomalies++
+			}
+		}
+		a.newest[cname] = max(a.newest[cname], ws)
 	}
-
-	ck := a.key(func(b []byte) []byte { return chunkKey(b, ws, u.Key) })
-	a.ws = a.ws[:0]
-	if old := cb.Get(ck); old != nil {
-		if a.ws, err = decodeChunk(old, ws/chunkSpan, a.ws); err != nil {
+	for i := range a.chunks {
+		c := &a.chunks[i]
+		if !c.dirty {
+			continue
+		}
+		ck := a.key(4+len(u0.Key), func(b []byte) []byte { return chunkKey(b, c.hour*chunkSpan, u0.Key) })
+		if err := a.put(cb, ck, chunkMaxLen(len(c.ws)), func(b []byte) []byte { return appendChunk(b, c.ws) }); err != nil {
 			return err
 		}
 	}
-	i, found := slices.BinarySearchFunc(a.ws, ws, func(w winRec, s int64) int { return cmp.Compare(w.start, s) })
-	if found {
-		w := &a.ws[i]
-		w.hits += uint64(u.Hits)
-		w.bytes += uint64(u.Bytes)
-		if u.Anomalous && !w.anomalous {
-			w.anomalous = true
-			t.anomalies++
-		}
-	} else {
-		a.ws = slices.Insert(a.ws, i, winRec{start: ws, hits: uint64(u.Hits), bytes: uint64(u.Bytes), anomalous: u.Anomalous})
-		t.windows++
-		if u.Anomalous {
-			t.anomalies++
-		}
-	}
-	if err := a.put(cb, ck, func(b []byte) []byte { return appendChunk(b, a.ws) }); err != nil {
-		return err
-	}
-	a.newest[cname] = max(a.newest[cname], ws)
-	return a.put(tb, key, func(b []byte) []byte { return appendTotals(b, &t) })
+	return a.put(tb, key, totalsMaxLen, func(b []byte) []byte { return appendTotals(b, &t) })
 }
 
 // expire deletes, in each chunk bucket updated, the chunks of hours wholly
@@ -220,17 +275,37 @@ func (a *historyApplier) expire() error {
 	return nil
 }
 
-// applyHistory applies the updates in tx; keys and values are built in
-// arena.
+// applyHistory applies the updates in tx, grouped by kind and key (in key
+// order, which also fills bbolt's pages in order); keys and values are
+// built in arena.
 func applyHistory(tx *bolt.Tx, updates []HistoryUpdate, retention time.Duration, arena *[]byte) error {
 	if len(updates) == 0 {
 		return nil
 	}
-	a := historyApplier{tx: tx, retention: int64(retention / time.Second), arena: arena, newest: map[string]int64{}}
+	order := make([]*HistoryUpdate, len(updates))
 	for i := range updates {
-		if err := a.apply(&updates[i]); err != nil {
-			return fmt.Errorf("history update %d (%s %q): %w", i, updates[i].Kind, updates[i].Key, err)
+		u := &updates[i]
+		if err := validUpdate(u); err != nil {
+			return fmt.Errorf("history update %d (%s %q): %w", i, u.Kind, u.Key, err)
 		}
+		order[i] = u
+	}
+	slices.SortStableFunc(order, func(x, y *HistoryUpdate) int {
+		if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Key, y.Key)
+	})
+	a := historyApplier{tx: tx, retention: int64(retention / time.Second), arena: arena, newest: map[string]int64{}}
+	for len(order) > 0 {
+		n := 1
+		for n < len(order) && order[n].Kind == order[0].Kind && order[n].Key == order[0].Key {
+			n++
+		}
+		if err := a.applyKey(order[:n]); err != nil {
+			return fmt.Errorf("history of %s %q: %w", order[0].Kind, order[0].Key, err)
+		}
+		order = order[n:]
 	}
 	return a.expire()
 }

@@ -18,6 +18,12 @@ func appendTotals(dst []byte, t *totals) []byte {
 	return binary.AppendUvarint(dst, t.anomalies)
 }
 
+// totalsMaxLen bounds the length of an encoded totals record.
+const totalsMaxLen = 1 + 6*binary.MaxVarintLen64
+
+// chunkMaxLen bounds the length of an encoded chunk of n windows.
+func chunkMaxLen(n int) int { return 1 + binary.MaxVarintLen64 + n*3*binary.MaxVarintLen64 }
+
 // decodeTotals is the inverse of appendTotals.
 func decodeTotals(val []byte, t *totals) error {
 	if len(val) == 0 || val[0] != totalsVersion {

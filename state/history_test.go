@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -195,5 +196,53 @@ func TestCache_PutGet(t *testing.T) {
 	}
 	if err := s.CachePut("", "k", nil, 0); err == nil {
 		t.Error("CachePut with no cache name succeeded")
+	}
+}
+
+// A commit applies its history updates grouped by key; the result must be
+// what applying them one commit at a time gives, whatever the order (late
+// windows, windows past the retention, repeated windows, several hours).
+func TestHistory_BatchEqualsOneByOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	keys := []string{"192.0.2.1", "192.0.2.2", "2001:db8::1", "example.com", "a.example.com"}
+	var updates []state.HistoryUpdate
+	for range 2000 {
+		k := keys[rng.IntN(len(keys))]
+		kind := state.KindIP
+		if k[0] >= 'a' {
+			kind = state.KindDomain
+		}
+		m := int64(rng.IntN(400)) // minutes: several hours, beyond the 2h retention
+		if rng.IntN(10) == 0 {
+			m = int64(rng.IntN(20)) // now and then a very late window
+		}
+		updates = append(updates, state.HistoryUpdate{Kind: kind, Key: k, WindowStart: minute(m),
+			Hits: int64(rng.IntN(50)), Bytes: int64(rng.IntN(5000)), Anomalous: rng.IntN(7) == 0})
+	}
+	opts := state.Options{NoSync: true, Retention: 2 * time.Hour}
+	batch := statetest.NewWithOptions(t, opts)
+	single := statetest.NewWithOptions(t, opts)
+	for i := 0; i < len(updates); i += 150 { // commits of 150 updates
+		applyHistory(t, batch, updates[i:min(i+150, len(updates))]...)
+	}
+	for _, u := range updates {
+		applyHistory(t, single, u)
+	}
+	for _, k := range keys {
+		kind := state.KindIP
+		if k[0] >= 'a' {
+			kind = state.KindDomain
+		}
+		want, ok1, err1 := single.History(kind, k)
+		got, ok2, err2 := batch.History(kind, k)
+		if err1 != nil || err2 != nil || !ok1 || !ok2 {
+			t.Fatalf("%s: %v %v %v %v", k, ok1, ok2, err1, err2)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s batched:\n%+v\none by one:\n%+v", k, got, want)
+		}
+		if got.Windows == 0 || len(got.Recent) == 0 {
+			t.Errorf("%s: no windows: %+v", k, got)
+		}
 	}
 }

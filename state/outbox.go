@@ -50,6 +50,7 @@ func appendOutbox(tx *bolt.Tx, events [][]byte, arena *[]byte) (uint64, error) {
 			bytes += len(events[n])
 			n++
 		}
+		reserve(arena, bytes+(n+1)*binary.MaxVarintLen64+8)
 		start := len(*arena)
 		*arena = binary.AppendUvarint(*arena, uint64(n))
 		for _, ev := range events[:n] {
@@ -147,6 +148,19 @@ func getUint64(b *bolt.Bucket, key string) uint64 {
 // network I/O). A long read holds back the reuse of freed pages, and a
 // commit that has to grow the memory map waits for every read to end.
 func (s *Store) OutboxRead(after uint64, max int, fn func(seq uint64, data []byte) error) error {
+	return s.outboxRead(after, max, false, fn)
+}
+
+// OutboxReadSegments is OutboxRead by whole segments (the events of one
+// commit, at most 512): it reads segments while the events read stay
+// within max, and always at least one. A sender that acknowledges what it
+// read this way lets OutboxDelete drop whole segments instead of rewriting
+// the unacknowledged rest of one.
+func (s *Store) OutboxReadSegments(after uint64, max int, fn func(seq uint64, data []byte) error) error {
+	return s.outboxRead(after, max, true, fn)
+}
+
+func (s *Store) outboxRead(after uint64, max int, whole bool, fn func(seq uint64, data []byte) error) error {
 	if after == ^uint64(0) {
 		return nil
 	}
@@ -165,7 +179,10 @@ func (s *Store) OutboxRead(after uint64, max int, fn func(seq uint64, data []byt
 				return fmt.Errorf("outbox key of %d bytes", len(k))
 			}
 			g := openSegment(binary.BigEndian.Uint64(k), v)
-			for max <= 0 || n < max {
+			if whole && n > 0 && max > 0 && n+int(g.left) > max {
+				break
+			}
+			for whole || max <= 0 || n < max {
 				seq, ev, ok := g.next()
 				if !ok {
 					break

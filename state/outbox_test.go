@@ -177,3 +177,50 @@ func TestOutbox_StatsAfterManyOperations(t *testing.T) {
 		}
 	}
 }
+
+// OutboxReadSegments never cuts a commit's segment: an ack of what it read
+// deletes whole segments, and the reads add up to every event once, in
+// order.
+func TestOutbox_ReadSegments(t *testing.T) {
+	s := statetest.New(t)
+	sizes := []int{3, 700, 1, 512, 40, 40, 40} // 700 is two segments: 512 + 188
+	total := 0
+	for c, n := range sizes {
+		evs := make([]string, n)
+		for i := range evs {
+			evs[i] = fmt.Sprintf("c%d-e%d", c, i)
+		}
+		appendEvents(t, s, evs...)
+		total += n
+	}
+	var got []int
+	var next uint64 = 1
+	for range 100 {
+		var seqs []uint64
+		if err := s.OutboxReadSegments(0, 100, func(seq uint64, _ []byte) error {
+			seqs = append(seqs, seq)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(seqs) == 0 {
+			break
+		}
+		for _, q := range seqs {
+			if q != next {
+				t.Fatalf("read %d, want %d", q, next)
+			}
+			next++
+		}
+		got = append(got, len(seqs))
+		n, err := s.OutboxDelete(seqs[len(seqs)-1])
+		if err != nil || n != len(seqs) {
+			t.Fatalf("OutboxDelete removed %d (%v), want %d", n, err, len(seqs))
+		}
+	}
+	// 3+1 fit in 100 but 512 does not: whole segments, at least one per read.
+	want := []int{3, 512, 188, 1, 512, 80, 40}
+	if !slices.Equal(got, want) || int(next-1) != total {
+		t.Fatalf("reads %v (%d events), want %v (%d)", got, next-1, want, total)
+	}
+}

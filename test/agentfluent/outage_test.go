@@ -8,7 +8,7 @@ import (
 
 // sendBatch is the most events the agent's sender puts in one write (and
 // one ack): at most that many can be duplicated when an ack is lost.
-const sendBatch = 500
+const sendBatch = 512
 
 // TestAgent_ReceiverOutage stops the receiver (SIGKILL, as a crash) for
 // 10 s (30 s with SHARKFIN_E2E_LONG=1) while the agent ingests steadily,
