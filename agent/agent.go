@@ -257,7 +257,7 @@ func (a *Agent) flush(due bool) error {
 	if !due {
 		return nil
 	}
-	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || len(a.encoded) >= closeBatch {
+	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || len(a.encoded) >= a.cfg.Detect.CloseBatch {
 		return a.commit()
 	}
 	return a.tryCommit()
@@ -309,7 +309,7 @@ func (a *Agent) closing() bool {
 	return false
 }
 
-// finishClosing emits the rest of closing windows, closeBatch keys per
+// finishClosing emits the rest of closing windows, detect.close_batch keys per
 // commit. Each commit holds the snapshot with the keys still to emit, so a
 // crash part way resumes the close without emitting a key twice.
 func (a *Agent) finishClosing() error {

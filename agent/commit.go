@@ -30,7 +30,7 @@ type commitJob struct {
 func (a *Agent) cut() *commitJob {
 	now := a.opt.Now()
 	job := &commitJob{
-		commit:    state.Commit{Windows: map[string][]byte{}, Events: a.encoded, History: a.history},
+		commit:    state.Commit{Windows: map[string][]byte{}, Closing: map[string][]byte{}, Events: a.encoded, History: a.history},
 		overflows: a.overflows,
 		notices:   a.notices,
 		maxKeys:   a.cfg.Detect.MaxKeys,
@@ -40,11 +40,18 @@ func (a *Agent) cut() *commitJob {
 		if !in.dirty && !in.pipe.closedSinceCommit {
 			continue
 		}
-		snap, err := in.pipe.Aggregator().MarshalBinary()
-		if err != nil { // cannot happen: MarshalBinary only appends
-			panic(fmt.Sprintf("snapshot input %s: %v", in.cfg.Name, err))
+		snap := in.pipe.Aggregator().Snapshot()
+		c.Windows[windowKey(in.cfg.Name)] = snap.Main
+		for start, keys := range snap.Frozen {
+			c.Closing[closingKey(in.cfg.Name, start)] = keys
 		}
-		c.Windows[windowKey(in.cfg.Name)] = snap
+		for _, start := range snap.Drop {
+			c.Closing[closingKey(in.cfg.Name, start)] = nil
+		}
+		for _, k := range in.staleClosing {
+			c.Closing[k] = nil
+		}
+		in.staleClosing = nil
 		if in.dirty {
 			next := make([]state.Checkpoint, 0, len(in.checkpoints))
 			keep := map[[2]uint64]bool{}
@@ -67,8 +74,8 @@ func (a *Agent) cut() *commitJob {
 	}
 	// The next cut likely holds about as many events: size for it (up to
 	// a close batch, so a flood's cut is not held on to).
-	a.encoded = make([][]byte, 0, min(len(a.encoded), closeBatch))
-	a.history = make([]state.HistoryUpdate, 0, min(len(a.history), closeBatch))
+	a.encoded = make([][]byte, 0, min(len(a.encoded), a.cfg.Detect.CloseBatch))
+	a.history = make([]state.HistoryUpdate, 0, min(len(a.history), a.cfg.Detect.CloseBatch))
 	a.arena, a.overflows, a.notices = nil, nil, nil
 	a.closed = 0
 	a.dirty = false

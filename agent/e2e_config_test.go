@@ -21,11 +21,13 @@ type e2eInput struct {
 // beginning, rescan_interval 1s, rotate_wait 2s, flush_interval 200ms,
 // 60s windows, lateness 1s, emit: all.
 type e2eConfig struct {
-	Inputs   []e2eInput
-	Model    string // web model file; default the bundled example
-	MaxKeys  int    // 0: the default
-	Metrics  string // listen address; "" turns the endpoint off
-	LogLevel string // default info
+	Inputs  []e2eInput
+	Model   string // web model file; default the bundled example
+	MaxKeys int    // 0: the default
+	// CloseBatch is detect.close_batch (0: the default).
+	CloseBatch int
+	Metrics    string // listen address; "" turns the endpoint off
+	LogLevel   string // default info
 }
 
 // exampleModel is the bundled web model (window 60s).
@@ -71,6 +73,9 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 	fmt.Fprintf(&b, "detect:\n  window: 60s\n  lateness: 1s\n  emit: all\n  models:\n    web: %q\n", model)
 	if c.MaxKeys > 0 {
 		fmt.Fprintf(&b, "  max_keys: %d\n", c.MaxKeys)
+	}
+	if c.CloseBatch > 0 {
+		fmt.Fprintf(&b, "  close_batch: %d\n", c.CloseBatch)
 	}
 	fmt.Fprintf(&b, "output:\n  stdout: {}\nmetrics:\n  listen: %q\n", c.Metrics)
 	path := filepath.Join(dir, "sharkfin.yaml")

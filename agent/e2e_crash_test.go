@@ -3,8 +3,10 @@ package agent_test
 import (
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,16 +20,23 @@ import (
 // equal the lines written. Events printed and then re-sent because the
 // kill came before the outbox delete are duplicates by event_id with
 // identical content (at-least-once delivery); each window has one event_id.
+// detect.close_batch is 16 (of 64 sources), so a window closes over several
+// commits and kills land part way through closes too.
 func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
-	lines, kills, rate := 200_000, 20, 15_000.0
+	lines, kills, rate := 500_000, 20, 40_000.0
 	if longE2E() {
-		lines, kills, rate = 600_000, 40, 20_000
+		lines, kills, rate = 1_500_000, 40, 50_000
 	}
 	seed := e2eSeed(t, 1)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	dir := t.TempDir()
+	t.Cleanup(func() { // SHARKFIN_E2E_KEEP=DIR keeps a failed run's logs, events and state
+		if keep := os.Getenv("SHARKFIN_E2E_KEEP"); t.Failed() && keep != "" {
+			_ = exec.Command("cp", "-r", dir, keep).Run()
+		}
+	})
 	logPath := filepath.Join(dir, "access.log")
-	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath + "*"}}})
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath + "*"}}, CloseBatch: 16})
 	events := newEventLog(h)
 	g := newTraffic("web", 64, seed, 10*time.Millisecond)
 	lf := openLog(t, logPath)
@@ -120,8 +129,9 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 		"writing %s at %.0f lines/s, counts exact %s after the last line; longest downtime %s",
 		written, len(windowsOf(g.truth)), len(g.ips), len(g.truth), rotations, rotatedWhileDown, killed, len(h.runs),
 		writing.Round(time.Millisecond), rate, converge.Round(time.Millisecond), maxDown.Round(time.Millisecond))
-	t.Logf("SIGKILL: %d distinct ip_score events; %d duplicates by event_id (printed, then re-sent after a kill), all identical; %d lines cut by a kill",
-		len(events.ipScores()), events.dups, events.torn)
+	midClose := strings.Count(h.stderrText(), "resuming windows part way through closing")
+	t.Logf("SIGKILL: %d distinct ip_score events; %d duplicates by event_id (printed, then re-sent after a kill), all identical; %d lines cut by a kill; %d restarts part way through a window's close",
+		len(events.ipScores()), events.dups, events.torn, midClose)
 }
 
 // fileSize is the size of path, 0 if it cannot be had.

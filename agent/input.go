@@ -2,6 +2,8 @@ package agent
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/socx/sharkfin/agent/config"
@@ -23,6 +25,9 @@ type input struct {
 	persisted   []state.Checkpoint
 	dirty       bool
 	lastBatch   time.Time
+	// staleClosing lists stored closing-window keys to delete with the
+	// next commit (their main snapshot was unreadable).
+	staleClosing []string
 }
 
 // idleAfter is how long an input must deliver nothing before its windows
@@ -36,13 +41,31 @@ func (in *input) idleAfter(lateness time.Duration) time.Duration {
 	return lateness
 }
 
-// closeBatch is the most keys of a closing window whose events go into one
-// commit: a flood's window of 100,000 keys closes over a dozen commits of
-// a few MiB each instead of one that builds every event at once.
-const closeBatch = 8192
-
 // windowKey is the state key of an input's aggregator snapshot.
 func windowKey(name string) string { return "input/" + name }
+
+// closingKey is the state key of the keys of one of an input's closing
+// windows (detect.Snapshot.Frozen), by window start.
+func closingKey(name string, start int64) string {
+	return name + "/" + strconv.FormatInt(start, 10)
+}
+
+// closingWindows picks an input's closing windows' keys out of the stored
+// ones (state.Store.Closing).
+func closingWindows(name string, stored map[string][]byte) map[int64][]byte {
+	prefix := name + "/"
+	out := map[int64][]byte{}
+	for k, v := range stored {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		if start, err := strconv.ParseInt(rest, 10, 64); err == nil {
+			out[start] = v
+		}
+	}
+	return out
+}
 
 // open opens the state, loads models and builds inputs and the sink.
 func (a *Agent) open() error {
@@ -80,6 +103,10 @@ func (a *Agent) open() error {
 	if err != nil {
 		return fail(fmt.Errorf("read windows: %w", err))
 	}
+	closingStored, err := st.Closing()
+	if err != nil {
+		return fail(fmt.Errorf("read closing windows: %w", err))
+	}
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
 	for _, ic := range a.cfg.Inputs {
 		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now()}
@@ -88,7 +115,7 @@ func (a *Agent) open() error {
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m,
 			Window: detect.WindowConfig{
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
-				CloseBatch: closeBatch,
+				CloseBatch: a.cfg.Detect.CloseBatch,
 			},
 		}, a.emitFor(in))
 		if err != nil {
@@ -96,10 +123,17 @@ func (a *Agent) open() error {
 		}
 		in.pipe = pipe
 		if snap, ok := windows[windowKey(ic.Name)]; ok {
-			if err := pipe.Aggregator().UnmarshalBinary(snap); err != nil {
+			closing := closingWindows(ic.Name, closingStored)
+			if len(closing) > 0 {
+				a.log.Info("resuming windows part way through closing", "input", ic.Name, "windows", len(closing))
+			}
+			if err := pipe.Aggregator().Restore(snap, closing); err != nil {
 				// Counting restarts for the open windows only; say so loudly.
 				a.log.Error("open windows in the state file are unreadable; their counts restart", "input", ic.Name, "err", err)
 				a.notice("error", "open-window counts unreadable; restarted", map[string]string{"input": ic.Name})
+				for start := range closingWindows(ic.Name, closingStored) {
+					in.staleClosing = append(in.staleClosing, closingKey(ic.Name, start))
+				}
 			}
 		}
 		var resume []tailer.Checkpoint

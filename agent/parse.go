@@ -44,7 +44,11 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 			n := min(len(lines), parsePart)
 			pb := <-free
 			pb.in = in
+			// A recycled part is reset whole: a stale last flag made a middle
+			// part pass for the last, with no checkpoints, and the next
+			// commit dropped every checkpoint of the input.
 			pb.buf, pb.recs, pb.rejects, pb.checkpoints = pb.buf[:0], pb.recs[:0], pb.rejects[:0], pb.checkpoints[:0]
+			pb.last = false
 			pb.lines = n
 			pb.starts = pb.starts[:0]
 			for _, l := range lines[:n] {

@@ -26,6 +26,12 @@ const (
 	deleteAfter = 250 * time.Millisecond
 )
 
+// releaseEvery is how many bytes of outbox the sender reads before it
+// unmaps the state file's pages it read (state.Store.ReleaseMapped); it
+// also does when the outbox is drained. Otherwise every page of a big
+// burst of events stays in the agent's RSS.
+const releaseEvery = 8 << 20
+
 // newSink builds the configured output.
 func (a *Agent) newSink() (output.Sink, error) {
 	if f := a.cfg.Output.Fluentd; f != nil {
@@ -57,6 +63,7 @@ func (a *Agent) runSender(ctx context.Context) {
 	// sent: the last event the sink accepted; deleted: the outbox is
 	// deleted through it.
 	var sent, deleted uint64
+	var unreleased int // bytes read since the last ReleaseMapped
 	lastDelete := time.Now()
 	deleteSent := func() error {
 		if sent <= deleted {
@@ -81,6 +88,7 @@ func (a *Agent) runSender(ctx context.Context) {
 		evs, raw, arena = evs[:0], raw[:0], arena[:0]
 		err := a.store.OutboxReadSegments(sent, sendBatch, func(seq uint64, data []byte) error {
 			last = seq
+			unreleased += len(data)
 			if isJSON { // copy out of the read transaction
 				start := len(arena)
 				arena = append(arena, data...)
@@ -112,6 +120,12 @@ func (a *Agent) runSender(ctx context.Context) {
 		}
 		if err == nil && (n == 0 || sent-deleted >= deleteEvery || time.Since(lastDelete) >= deleteAfter) {
 			err = deleteSent()
+		}
+		if err == nil && unreleased > 0 && (n == 0 || unreleased >= releaseEvery) {
+			if rerr := a.store.ReleaseMapped(); rerr != nil {
+				log.Warn("cannot release the state file's mapped pages", "err", rerr)
+			}
+			unreleased = 0
 		}
 		if err != nil {
 			if ctx.Err() != nil {

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"math"
 
 	"github.com/socx/sharkfin/record"
 )
@@ -10,9 +11,12 @@ import (
 // keys, the bulk of a flood, carry only the common counters; proxy and DNS
 // keys add an accExt.
 type accum struct {
-	hits, s2xx, s3xx, s4xx, s5xx int64
-	bytes                        int64
-	post                         int64 // web: POST requests
+	hits, bytes int64
+	// Status classes and POSTs (web) saturate at 2^32-1: a key would
+	// need more than four billion lines in one window. A flood's window
+	// holds max_keys accumulators, so every byte here counts.
+	s2xx, s3xx, s4xx, s5xx uint32
+	post                   uint32
 	// distinct: web paths, proxy destination hosts, dns query names.
 	distinct u64set
 	*accExt  // proxy and dns only; nil for web
@@ -70,18 +74,18 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 	a.bytes += r.Bytes
 	switch {
 	case r.Status >= 200 && r.Status < 300:
-		a.s2xx++
+		inc(&a.s2xx)
 	case r.Status >= 300 && r.Status < 400:
-		a.s3xx++
+		inc(&a.s3xx)
 	case r.Status >= 400 && r.Status < 500:
-		a.s4xx++
+		inc(&a.s4xx)
 	case r.Status >= 500 && r.Status < 600:
-		a.s5xx++
+		inc(&a.s5xx)
 	}
 	switch kind {
 	case record.KindWeb:
 		if bytes.Equal(r.Method, methodPOST) {
-			a.post++
+			inc(&a.post)
 		}
 		a.distinct.Add(hashBytes(pathOf(r.Target)))
 	case record.KindProxy:
@@ -100,6 +104,13 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 		}
 	case record.KindDNS:
 		a.addQuery(r)
+	}
+}
+
+// inc adds one to a saturating counter.
+func inc(c *uint32) {
+	if *c != math.MaxUint32 {
+		*c++
 	}
 }
 
@@ -137,18 +148,19 @@ func (a *accum) addQuery(r *record.Record) {
 func (a *accum) vector(kind record.Kind, out []float64) []float64 {
 	out = out[:0]
 	f := func(v int64) float64 { return float64(v) }
-	non2xx := a.hits - a.s2xx
+	u := func(v uint32) float64 { return float64(v) }
+	non2xx := a.hits - int64(a.s2xx)
 	switch kind {
 	case record.KindWeb:
 		ratio := 0.0
 		if a.hits > 0 {
-			ratio = float64(a.s4xx+a.s5xx) / float64(a.hits)
+			ratio = (u(a.s4xx) + u(a.s5xx)) / float64(a.hits)
 		}
-		out = append(out, f(a.hits), f(a.s2xx), f(a.s3xx), f(a.s4xx), f(a.s5xx), f(non2xx),
-			f(a.bytes), float64(a.distinct.Len()), f(a.post), ratio)
+		out = append(out, f(a.hits), u(a.s2xx), u(a.s3xx), u(a.s4xx), u(a.s5xx), f(non2xx),
+			f(a.bytes), float64(a.distinct.Len()), u(a.post), ratio)
 	case record.KindProxy:
 		e := a.ext()
-		out = append(out, f(a.hits), f(a.s2xx), f(non2xx), f(a.bytes), float64(a.distinct.Len()),
+		out = append(out, f(a.hits), u(a.s2xx), f(non2xx), f(a.bytes), float64(a.distinct.Len()),
 			f(e.denied), f(e.connect), float64(e.ipDest.Len()))
 	case record.KindDNS:
 		e := a.ext()

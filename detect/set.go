@@ -10,21 +10,21 @@ package detect
 // working size.
 type u64set struct {
 	small [smallN]uint64
-	slots []uint64 // nil while the hashes fit in small
-	n     int
+	table *[]uint64 // nil while the hashes fit in small
+	n     uint32
 }
 
-const smallN = 4
+const smallN = 3
 
 // Len is the number of distinct values added.
-func (s *u64set) Len() int { return s.n }
+func (s *u64set) Len() int { return int(s.n) }
 
 // Add inserts h and reports whether it was new.
 func (s *u64set) Add(h uint64) bool {
 	if h == 0 {
 		h = 1
 	}
-	if s.slots == nil {
+	if s.table == nil {
 		for _, x := range s.small[:s.n] {
 			if x == h {
 				return false
@@ -35,25 +35,26 @@ func (s *u64set) Add(h uint64) bool {
 			s.n++
 			return true
 		}
-		s.slots = make([]uint64, 4*smallN)
-		s.n = 0
+		t := make([]uint64, 4*(smallN+1))
+		s.table, s.n = &t, 0
 		for _, x := range s.small {
 			s.insert(x)
 		}
-	} else if (s.n+1)*4 > len(s.slots)*3 {
+	} else if (int(s.n)+1)*4 > len(*s.table)*3 {
 		s.grow()
 	}
 	return s.insert(h)
 }
 
 func (s *u64set) insert(h uint64) bool {
-	mask := uint64(len(s.slots) - 1)
+	t := *s.table
+	mask := uint64(len(t) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
+		switch t[i] {
 		case h:
 			return false
 		case 0:
-			s.slots[i] = h
+			t[i] = h
 			s.n++
 			return true
 		}
@@ -61,9 +62,9 @@ func (s *u64set) insert(h uint64) bool {
 }
 
 func (s *u64set) grow() {
-	old := s.slots
-	s.slots = make([]uint64, len(old)*2)
-	s.n = 0
+	old := *s.table
+	t := make([]uint64, len(old)*2)
+	s.table, s.n = &t, 0
 	for _, h := range old {
 		if h != 0 {
 			s.insert(h)
@@ -73,19 +74,21 @@ func (s *u64set) grow() {
 
 // Reset empties the set, keeping its memory.
 func (s *u64set) Reset() {
-	clear(s.slots)
+	if s.table != nil {
+		clear(*s.table)
+	}
 	s.n = 0
 }
 
 // Each calls fn for every stored hash (in table order).
 func (s *u64set) Each(fn func(uint64)) {
-	if s.slots == nil {
+	if s.table == nil {
 		for _, h := range s.small[:s.n] {
 			fn(h)
 		}
 		return
 	}
-	for _, h := range s.slots {
+	for _, h := range *s.table {
 		if h != 0 {
 			fn(h)
 		}

@@ -34,7 +34,7 @@ func TestU64set_MatchesMap(t *testing.T) {
 		if n != len(ref) {
 			t.Fatalf("Each yields %d hashes, want %d", n, len(ref))
 		}
-		if used := float64(s.Len()) / float64(len(s.slots)); used > 0.75 {
+		if used := float64(s.Len()) / float64(len(*s.table)); used > 0.75 {
 			t.Fatalf("load factor %.2f above 3/4", used)
 		}
 		s.Reset()
@@ -56,15 +56,15 @@ func TestU64set_ResetKeepsMemory(t *testing.T) {
 	for i := range uint64(1000) {
 		s.Add(i*0x9e3779b97f4a7c15 + 1)
 	}
-	size := len(s.slots)
+	size := len(*s.table)
 	allocs := testing.AllocsPerRun(20, func() {
 		s.Reset()
 		for i := range uint64(1000) {
 			s.Add(i*0x9e3779b97f4a7c15 + 1)
 		}
 	})
-	if allocs != 0 || len(s.slots) != size {
-		t.Fatalf("refilling a reset set: %v allocs, %d slots (was %d)", allocs, len(s.slots), size)
+	if allocs != 0 || len(*s.table) != size {
+		t.Fatalf("refilling a reset set: %v allocs, %d slots (was %d)", allocs, len(*s.table), size)
 	}
 }
 
@@ -89,7 +89,7 @@ func TestU64set_SmallAndSpill(t *testing.T) {
 		for round := range 2 {
 			ref := map[uint64]bool{}
 			for len(ref) < size {
-				h := uint64(rng.IntN(3*smallN)) // repeats
+				h := uint64(rng.IntN(3 * smallN)) // repeats
 				if h == 1 {
 					h = 0 // stored as 1: a distinct value from the set's view
 				}
@@ -108,8 +108,8 @@ func TestU64set_SmallAndSpill(t *testing.T) {
 					t.Fatalf("size %d: %d missing from Each", size, h)
 				}
 			}
-			if round == 0 && (s.slots != nil) != (size > smallN) {
-				t.Fatalf("size %d round %d: table allocated = %v", size, round, s.slots != nil)
+			if round == 0 && (s.table != nil) != (size > smallN) {
+				t.Fatalf("size %d round %d: table allocated = %v", size, round, s.table != nil)
 			}
 			s.Reset()
 		}

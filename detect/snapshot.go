@@ -10,17 +10,87 @@ import (
 	"github.com/socx/sharkfin/record"
 )
 
-// snapshotVersion is the first byte of an aggregator snapshot.
-const snapshotVersion = 2
+// Snapshot versions (the first byte). Version 2 is still read: its
+// accumulators carry every kind's fields.
+const (
+	snapshotV2      = 2
+	snapshotVersion = 3
+)
+
+// Window flags in a snapshot.
+const (
+	flagClosing = 1
+	flagFrozen  = 2
+)
 
 // ErrBadSnapshot is returned for snapshots that cannot be decoded.
 var ErrBadSnapshot = errors.New("bad aggregator snapshot")
 
+// Snapshot is the aggregator's state split for the agent's commits. Main
+// is rewritten by every commit; the keys of a closing window, which takes
+// no more lines, are stored once, apart, and Main only records how far its
+// close has got. Closing a flood's window of 100,000 keys a few thousand
+// keys per commit then writes each key once instead of rewriting every
+// key still to emit at every commit.
+type Snapshot struct {
+	Main []byte
+	// Frozen holds, by window start, the keys of windows that began
+	// closing since the previous Snapshot (store them with Main).
+	Frozen map[int64][]byte
+	// Drop lists the starts of frozen windows that have finished closing
+	// (or are unknown, after Restore): their stored keys can go.
+	Drop []int64
+}
+
+// Snapshot returns the state to commit and marks closing windows frozen:
+// from now on Main refers to their keys in Frozen (or in an earlier
+// Snapshot's Frozen), which the caller must store in the same transaction
+// as Main. Restore reads them back.
+func (a *Aggregator) Snapshot() Snapshot {
+	var s Snapshot
+	for start, w := range a.windows {
+		if !w.closing || w.frozen {
+			continue
+		}
+		a.sortOrder(w)
+		w.order, w.next, w.frozen = w.order[w.next:], 0, true
+		if s.Frozen == nil {
+			s.Frozen = make(map[int64][]byte)
+		}
+		b := []byte{snapshotVersion}
+		b = binary.AppendVarint(b, start)
+		s.Frozen[start] = a.appendKeys(b, w, w.order)
+	}
+	s.Main = a.appendMain(nil, false)
+	s.Drop, a.dropped = a.dropped, nil
+	return s
+}
+
+// sortOrder sets w.order (once) to w's keys in emit order.
+func (a *Aggregator) sortOrder(w *Window) {
+	if w.order != nil {
+		return
+	}
+	w.order = make([]string, 0, len(w.keys))
+	for k := range w.keys {
+		w.order = append(w.order, k)
+	}
+	slices.Sort(w.order)
+	w.next = 0
+}
+
 // MarshalBinary encodes the aggregator's open windows, watermark, horizon
-// and counters so that an agent restarted after a crash resumes with
-// exactly the counts it had committed. The encoding is deterministic.
+// and counters in one self-contained snapshot (frozen windows' keys
+// included) so that an aggregator restored from it resumes with exactly
+// these counts. The encoding is deterministic.
 func (a *Aggregator) MarshalBinary() ([]byte, error) {
-	b := []byte{snapshotVersion}
+	return a.appendMain(nil, true), nil
+}
+
+// appendMain encodes the aggregator; frozen windows refer to their stored
+// keys unless inline is set.
+func (a *Aggregator) appendMain(b []byte, inline bool) []byte {
+	b = append(b, snapshotVersion)
 	b = binary.AppendVarint(b, a.width)
 	b = binary.AppendVarint(b, a.watermark)
 	b = binary.AppendVarint(b, a.horizon)
@@ -38,36 +108,64 @@ func (a *Aggregator) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, w.Start)
 		b = binary.AppendVarint(b, w.Lines)
 		b = binary.AppendVarint(b, w.Overflowed)
+		var flags byte
 		if w.closing {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
+			flags |= flagClosing
 		}
-		keys := make([]string, 0, len(w.keys))
-		for k := range w.keys {
-			keys = append(keys, k)
+		if w.frozen && !inline {
+			flags |= flagFrozen
 		}
-		slices.Sort(keys)
-		b = binary.AppendUvarint(b, uint64(len(keys)))
-		for _, k := range keys {
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
-			b = w.keys[k].appendBinary(b)
+		b = append(b, flags)
+		switch {
+		case flags&flagFrozen != 0:
+			b = binary.AppendUvarint(b, uint64(w.next))
+		case w.order != nil: // closing: what is left, in order
+			b = a.appendKeys(b, w, w.order[w.next:])
+		default:
+			keys := make([]string, 0, len(w.keys))
+			for k := range w.keys {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			b = a.appendKeys(b, w, keys)
 		}
 		if w.overflow != nil {
 			b = append(b, 1)
-			b = w.overflow.appendBinary(b)
+			b = w.overflow.appendBinary(b, a.cfg.Kind)
 		} else {
 			b = append(b, 0)
 		}
 	}
-	return b, nil
+	return b
 }
 
-func (acc *accum) appendBinary(b []byte) []byte {
+// appendKeys encodes keys of w with their accumulators.
+func (a *Aggregator) appendKeys(b []byte, w *Window, keys []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = w.keys[k].appendBinary(b, a.cfg.Kind)
+	}
+	return b
+}
+
+// appendBinary encodes acc: web keys their counters and distinct paths
+// only, proxy and DNS keys everything.
+func (acc *accum) appendBinary(b []byte, kind record.Kind) []byte {
+	for _, v := range [...]int64{acc.hits, int64(acc.s2xx), int64(acc.s3xx), int64(acc.s4xx), int64(acc.s5xx), acc.bytes, int64(acc.post)} {
+		b = binary.AppendVarint(b, v)
+	}
+	if kind == record.KindWeb {
+		return appendSet(b, &acc.distinct)
+	}
+	return acc.appendExt(b)
+}
+
+// appendExt encodes the fields past the common counters (all of version 2).
+func (acc *accum) appendExt(b []byte) []byte {
 	e := acc.ext()
-	for _, v := range [...]int64{acc.hits, acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.bytes, acc.post,
-		e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains)} {
+	for _, v := range [...]int64{e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains)} {
 		b = binary.AppendVarint(b, v)
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.maxEntropy))
@@ -151,20 +249,31 @@ func (d *decoder) bytes(n uint64) []byte {
 }
 
 // UnmarshalBinary replaces the aggregator's state with a snapshot made by
-// MarshalBinary of an aggregator with the same window length.
+// MarshalBinary (or the Main of a Snapshot without frozen windows) of an
+// aggregator with the same window length.
 func (a *Aggregator) UnmarshalBinary(data []byte) error {
-	if len(data) == 0 || data[0] != snapshotVersion {
+	return a.Restore(data, nil)
+}
+
+// Restore replaces the aggregator's state with a Snapshot's Main and the
+// frozen windows' keys stored from it (by window start). Stored keys of no
+// window in main are put in the next Snapshot's Drop. On error the
+// aggregator is unchanged.
+func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
+	if len(main) == 0 || (main[0] != snapshotVersion && main[0] != snapshotV2) {
 		return fmt.Errorf("%w: unknown version", ErrBadSnapshot)
 	}
-	d := &decoder{b: data[1:]}
+	v2 := main[0] == snapshotV2
+	d := &decoder{b: main[1:]}
 	if w := d.varint(); d.err == nil && w != a.width {
 		return fmt.Errorf("%w: window %v differs from configured %v", ErrBadSnapshot, w, a.width)
 	}
 	wm, hz := d.varint(), d.varint()
 	var st AggregatorStats
 	st.Lines, st.Late, st.Overflowed, st.Windows, st.KeyWindows = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
-	limit := uint64(len(data))
+	limit := uint64(len(main))
 	windows := make(map[int64]*Window)
+	used := map[int64]bool{}
 	nw := d.uvarint(limit)
 	for range nw {
 		if d.err != nil {
@@ -173,19 +282,33 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 		w := &Window{Start: d.varint(), keys: map[string]*accum{}}
 		w.End = w.Start + a.width
 		w.Lines, w.Overflowed = d.varint(), d.varint()
-		if flag := d.bytes(1); d.err == nil && flag[0] == 1 {
-			w.closing = true
+		var flags byte
+		if f := d.bytes(1); d.err == nil {
+			flags = f[0]
 		}
-		nk := d.uvarint(limit)
-		for range nk {
-			if d.err != nil {
-				break
+		if v2 && flags > flagClosing || flags > flagClosing|flagFrozen || flags == flagFrozen {
+			d.fail()
+			break
+		}
+		w.closing = flags&flagClosing != 0
+		if flags&flagFrozen != 0 {
+			next := d.uvarint(limit)
+			blob, ok := frozen[w.Start]
+			if d.err == nil && !ok {
+				return fmt.Errorf("%w: the stored keys of closing window %d are missing", ErrBadSnapshot, w.Start)
 			}
-			k := string(d.bytes(d.uvarint(limit)))
-			w.keys[k] = d.accum(limit, a.cfg.Kind == record.KindWeb)
+			if err := a.restoreFrozen(w, blob, next); err != nil {
+				return err
+			}
+			used[w.Start] = true
+		} else {
+			a.decodeKeys(d, w, limit, v2, nil)
 		}
 		if flag := d.bytes(1); d.err == nil && flag[0] == 1 {
-			w.overflow = d.accum(limit, a.cfg.Kind == record.KindWeb)
+			w.overflow = d.accum(limit, a.cfg.Kind, v2)
+		}
+		if _, dup := windows[w.Start]; dup {
+			d.fail()
 		}
 		windows[w.Start] = w
 	}
@@ -197,6 +320,13 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 	}
 	a.windows, a.watermark, a.horizon, a.stats = windows, wm, hz, st
 	a.nextClose, a.closing = maxInt64, false
+	a.dropped = a.dropped[:0]
+	for s := range frozen {
+		if !used[s] {
+			a.dropped = append(a.dropped, s)
+		}
+	}
+	slices.Sort(a.dropped)
 	for _, w := range windows {
 		if w.closing {
 			a.closing = true
@@ -207,23 +337,80 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-func (d *decoder) accum(limit uint64, web bool) *accum {
+// restoreFrozen decodes the stored keys of a frozen window, of which the
+// first next are emitted.
+func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
+	if len(blob) == 0 || blob[0] != snapshotVersion {
+		return fmt.Errorf("%w: closing window %d: unknown version", ErrBadSnapshot, w.Start)
+	}
+	d := &decoder{b: blob[1:]}
+	if s := d.varint(); d.err == nil && s != w.Start {
+		return fmt.Errorf("%w: closing window %d: keys stored for window %d", ErrBadSnapshot, w.Start, s)
+	}
+	var order []string
+	a.decodeKeys(d, w, uint64(len(blob)), false, &order)
+	if d.err == nil && (len(d.b) != 0 || next > uint64(len(order))) {
+		d.fail()
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: closing window %d: truncated or corrupt", d.err, w.Start)
+	}
+	for _, k := range order[:next] { // emitted before the snapshot
+		delete(w.keys, k)
+	}
+	clear(order[:next])
+	w.order, w.next, w.frozen = order, int(next), true
+	return nil
+}
+
+// decodeKeys reads a key section into w.keys (and, if order is set, the
+// keys in stored order).
+func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, order *[]string) {
+	nk := d.uvarint(limit)
+	if order != nil && d.err == nil {
+		*order = make([]string, 0, nk)
+	}
+	for range nk {
+		if d.err != nil {
+			return
+		}
+		k := string(d.bytes(d.uvarint(limit)))
+		if _, dup := w.keys[k]; dup {
+			d.fail()
+			return
+		}
+		w.keys[k] = d.accum(limit, a.cfg.Kind, v2)
+		if order != nil {
+			*order = append(*order, k)
+		}
+	}
+	if order != nil && d.err == nil && !slices.IsSorted(*order) {
+		d.fail()
+	}
+}
+
+func (d *decoder) accum(limit uint64, kind record.Kind, v2 bool) *accum {
 	acc := &accum{}
-	e := &accExt{}
-	var vs [13]int64
+	var vs [7]int64
 	for i := range vs {
 		vs[i] = d.varint()
 	}
-	acc.hits, acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.bytes, acc.post = vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6]
-	e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny = vs[7], vs[8], vs[9], vs[10], vs[11]
-	e.maxSubdomains = int32(vs[12])
-	e.maxEntropy = math.Float64frombits(d.u64())
-	for _, s := range []*u64set{&acc.distinct, &e.ipDest} {
-		n := d.uvarint(limit / 8)
-		for range n {
-			s.Add(d.u64())
-		}
+	acc.hits, acc.bytes = vs[0], vs[5]
+	acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.post = d.u32(vs[1]), d.u32(vs[2]), d.u32(vs[3]), d.u32(vs[4]), d.u32(vs[6])
+	if kind == record.KindWeb && !v2 {
+		d.set(limit, &acc.distinct)
+		return acc
 	}
+	e := &accExt{}
+	var xs [6]int64
+	for i := range xs {
+		xs[i] = d.varint()
+	}
+	e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny = xs[0], xs[1], xs[2], xs[3], xs[4]
+	e.maxSubdomains = int32(xs[5])
+	e.maxEntropy = math.Float64frombits(d.u64())
+	d.set(limit, &acc.distinct)
+	d.set(limit, &e.ipDest)
 	if n := d.uvarint(limit / 9); n > 0 {
 		e.perDomain = make(map[uint64]int32, n)
 		for range n {
@@ -231,8 +418,25 @@ func (d *decoder) accum(limit uint64, web bool) *accum {
 			e.perDomain[k] = int32(d.varint())
 		}
 	}
-	if !web {
+	if kind != record.KindWeb {
 		acc.accExt = e
 	}
 	return acc
+}
+
+// u32 narrows a decoded counter: negative is damage; beyond 2^32-1 (a
+// version 2 count) saturates as counting does.
+func (d *decoder) u32(v int64) uint32 {
+	if v < 0 {
+		d.fail()
+		return 0
+	}
+	return uint32(min(v, math.MaxUint32))
+}
+
+func (d *decoder) set(limit uint64, s *u64set) {
+	n := d.uvarint(limit / 8)
+	for range n {
+		s.Add(d.u64())
+	}
 }

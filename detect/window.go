@@ -72,6 +72,14 @@ type Window struct {
 	// emitted (CloseBatch at a time) and new lines for it are late.
 	closing    bool
 	Overflowed int64 // lines counted under OverflowKey
+	// order is the closing window's keys in emit (key) order, sorted once
+	// when closing starts; order[:next] are emitted.
+	order []string
+	next  int
+	// frozen is set once a snapshot has stored order[next:] with their
+	// counts apart from the main snapshot (Snapshot): a closing window takes
+	// no more lines, so later commits only store how far it has got.
+	frozen bool
 }
 
 // Keys returns the number of keys tracked (excluding the overflow bucket).
@@ -100,7 +108,9 @@ type Aggregator struct {
 	free      []*accum
 	stats     AggregatorStats
 	vec       []float64
-	order     []string
+	// dropped holds the starts of frozen windows closed since the last
+	// Snapshot: their stored keys can go.
+	dropped []int64
 }
 
 // NewAggregator returns an empty aggregator.
@@ -300,19 +310,27 @@ const minInt64 = -maxInt64 - 1
 // removing each; it reports whether the window is done (every key and the
 // overflow emitted).
 func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
-	a.order = a.order[:0]
-	for k := range w.keys {
-		a.order = append(a.order, k)
+	if w.order == nil {
+		w.order = make([]string, 0, len(w.keys))
+		for k := range w.keys {
+			w.order = append(w.order, k)
+		}
+		slices.Sort(w.order)
+		w.next = 0
 	}
-	slices.Sort(a.order)
 	res := Result{Start: w.Start, End: w.End}
-	for _, k := range a.order {
+	for w.next < len(w.order) {
 		if *budget <= 0 {
-			clear(a.order)
 			return false
 		}
 		*budget--
+		k := w.order[w.next]
+		w.order[w.next] = "" // do not keep an emitted key alive
+		w.next++
 		acc := w.keys[k]
+		if acc == nil { // cannot happen: order is the keys
+			continue
+		}
 		res.Key = k
 		a.vec = acc.vector(a.cfg.Kind, a.vec)
 		res.Vector = a.vec
@@ -322,7 +340,6 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 		a.recycle(acc)
 		a.stats.KeyWindows++
 	}
-	clear(a.order) // do not keep a closed window's keys alive
 	if w.overflow != nil {
 		if *budget <= 0 {
 			return false
@@ -338,5 +355,8 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 		a.stats.KeyWindows++
 	}
 	a.stats.Windows++
+	if w.frozen {
+		a.dropped = append(a.dropped, w.Start)
+	}
 	return true
 }

@@ -25,8 +25,13 @@ type Commit struct {
 	// Dev, Ino and Input are used.
 	DropCheckpoints []Checkpoint
 	// Windows stores open-window accumulators by key (for example
-	// "web/1700000000"); a nil value deletes the key.
+	// "input/web"); a nil value deletes the key.
 	Windows map[string][]byte
+	// Closing stores, the same way, what does not change once written:
+	// the keys of windows part way through closing. They live in a bucket
+	// of their own, so that the commits that rewrite Windows do not copy
+	// them along (bbolt rewrites a changed leaf with every value in it).
+	Closing map[string][]byte
 	// Events are appended to the outbox in order; none may be empty.
 	Events [][]byte
 	// History updates the per-key history.
@@ -34,7 +39,7 @@ type Commit struct {
 }
 
 func (c *Commit) empty() bool {
-	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 &&
+	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 && len(c.Closing) == 0 &&
 		len(c.Events) == 0 && len(c.History) == 0
 }
 
@@ -69,7 +74,10 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		if err := applyCheckpoints(tx, c, &arena); err != nil {
 			return err
 		}
-		if err := applyWindows(tx, c.Windows); err != nil {
+		if err := applyWindows(tx, bucketWindows, c.Windows); err != nil {
+			return err
+		}
+		if err := applyWindows(tx, bucketClosing, c.Closing); err != nil {
 			return err
 		}
 		var err error
@@ -115,11 +123,11 @@ func applyCheckpoints(tx *bolt.Tx, c *Commit, arena *[]byte) error {
 	return nil
 }
 
-func applyWindows(tx *bolt.Tx, windows map[string][]byte) error {
+func applyWindows(tx *bolt.Tx, name string, windows map[string][]byte) error {
 	if len(windows) == 0 {
 		return nil
 	}
-	b, err := bucket(tx, bucketWindows)
+	b, err := bucket(tx, name)
 	if err != nil {
 		return err
 	}
@@ -144,10 +152,15 @@ func applyWindows(tx *bolt.Tx, windows map[string][]byte) error {
 
 // Windows returns a copy of every stored window accumulator, to restore the
 // open windows at start.
-func (s *Store) Windows() (map[string][]byte, error) {
+func (s *Store) Windows() (map[string][]byte, error) { return s.readAll(bucketWindows) }
+
+// Closing returns a copy of what Commit.Closing stored.
+func (s *Store) Closing() (map[string][]byte, error) { return s.readAll(bucketClosing) }
+
+func (s *Store) readAll(name string) (map[string][]byte, error) {
 	out := make(map[string][]byte)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketWindows)
+		b, err := bucket(tx, name)
 		if err != nil {
 			return err
 		}
@@ -157,7 +170,7 @@ func (s *Store) Windows() (map[string][]byte, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read windows: %w", err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return out, nil
 }

@@ -47,6 +47,9 @@
 //	                   offset uvarint | updated Unix ns varint (0 = zero) |
 //	                   path len uvarint | path
 //	windows         key as given -> accumulator blob as given
+//	windows.closing key as given -> blob as given (written once, deleted
+//	                once: kept apart from windows, which every commit
+//	                rewrites)
 //	outbox          last seq u64 -> segment: uvarint count, then per event
 //	                uvarint length + the encoded event (one segment per
 //	                commit, split at 512 events or 256 KiB; sequence numbers

@@ -104,6 +104,10 @@ func openWriter(opt Options) (*bolt.DB, error) {
 			}
 			return nil, fmt.Errorf("check state %s: %w", path, err)
 		}
+		// The check read every page: do not keep them in the RSS.
+		if err := db.View(releaseMapped); err != nil {
+			opt.Logger.Warn("cannot release the state file's mapped pages", "path", path, "error", err)
+		}
 	}
 	return db, nil
 }

@@ -28,6 +28,7 @@ const (
 	bucketMeta          = "meta"
 	bucketCheckpoints   = "checkpoints"
 	bucketWindows       = "windows"
+	bucketClosing       = "windows.closing"
 	bucketOutbox        = "outbox"
 	bucketHistoryIP     = "history.ip"
 	bucketHistoryDomain = "history.domain"
@@ -47,7 +48,7 @@ const (
 
 // topBuckets are created by Open.
 var topBuckets = []string{
-	bucketMeta, bucketCheckpoints, bucketWindows, bucketOutbox,
+	bucketMeta, bucketCheckpoints, bucketWindows, bucketClosing, bucketOutbox,
 	bucketHistoryIP, bucketHistoryDomain, bucketWindowsIP, bucketWindowsDomain,
 	bucketCache,
 }

@@ -43,6 +43,7 @@ func TestParse_Defaults(t *testing.T) {
 		{"detect.window", c.Detect.Window.Std(), 60 * time.Second},
 		{"detect.lateness", c.Detect.Lateness.Std(), 5 * time.Second},
 		{"detect.max_keys", c.Detect.MaxKeys, 100000},
+		{"detect.close_batch", c.Detect.CloseBatch, 1024},
 		{"detect.trusted_keys", len(c.Detect.TrustedKeys), 0},
 		{"detect.emit", c.Detect.Emit, EmitAll},
 		{"detect.domains.categories", c.Detect.Domains.Categories, ""},
@@ -198,6 +199,7 @@ func TestParse_InvalidValues(t *testing.T) {
 		{"lateness equals window", topDoc("detect: {window: 60s, lateness: 60s, models: {web: /m.json}}"), 5, "detect.lateness", []string{"window"}},
 		{"lateness above window", topDoc("detect:", "  lateness: 2m", "  models: {web: /m.json}"), 6, "detect.lateness", []string{"2m", "window (1m)"}},
 		{"max_keys zero", topDoc("detect: {max_keys: 0, models: {web: /m.json}}"), 5, "detect.max_keys", []string{"at least 1"}},
+		{"close_batch zero", topDoc("detect: {close_batch: 0, models: {web: /m.json}}"), 5, "detect.close_batch", []string{"at least 1"}},
 		{"model kind", topDoc("detect: {models: {web: /m.json, http: /h.json}}"), 5, "detect.models.http", []string{`"http"`, `"web", "proxy" or "dns"`}},
 		{"model empty", topDoc("detect:", "  models:", `    web: ""`), 7, "detect.models.web", []string{"empty"}},
 		{"model missing for kind", doc(

@@ -10,10 +10,11 @@ import (
 
 // Defaults of Detect.
 const (
-	DefaultWindow   = Duration(60 * time.Second)
-	DefaultLateness = Duration(5 * time.Second)
-	DefaultMaxKeys  = 100_000
-	DefaultEmit     = EmitAll
+	DefaultWindow     = Duration(60 * time.Second)
+	DefaultLateness   = Duration(5 * time.Second)
+	DefaultMaxKeys    = 100_000
+	DefaultCloseBatch = 1024
+	DefaultEmit       = EmitAll
 )
 
 // Bounds checked by Detect.Validate.
@@ -32,6 +33,10 @@ type Detect struct {
 	// MaxKeys caps the source keys tracked per window and input; lines of
 	// further keys are counted under one overflow key, never dropped.
 	MaxKeys int `yaml:"max_keys"`
+	// CloseBatch is the most keys of a closing window whose events one
+	// commit holds: closing a window of many keys (a flood's) is spread
+	// over several commits, bounding the memory and the transaction size.
+	CloseBatch int `yaml:"close_batch"`
 	// Models maps a kind ("web", "proxy", "dns") to its model file. Every
 	// input's kind needs one.
 	Models map[string]string `yaml:"models,omitempty"`
@@ -73,6 +78,9 @@ func (d *Detect) SetDefaults() {
 	if d.MaxKeys == 0 {
 		d.MaxKeys = DefaultMaxKeys
 	}
+	if d.CloseBatch == 0 {
+		d.CloseBatch = DefaultCloseBatch
+	}
 	if d.Emit == "" {
 		d.Emit = DefaultEmit
 	}
@@ -98,6 +106,9 @@ func (d *Detect) Validate() error {
 	}
 	if d.MaxKeys < 1 {
 		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)
+	}
+	if d.CloseBatch < 1 {
+		p.addf("close_batch", "%d is too small; use at least 1, e.g. %d", d.CloseBatch, DefaultCloseBatch)
 	}
 	for _, kind := range sortedKeys(d.Models) {
 		path := joinPath("models", kind)

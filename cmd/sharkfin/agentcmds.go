@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -45,13 +46,19 @@ the running one stays. Under systemd (Type=notify) it reports readiness.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The log section of the file, unless --log-level is given.
 			format := "text"
-			if cfg, err := config.Load(cfgPath); err == nil {
+			cfg, cfgErr := config.Load(cfgPath)
+			if cfgErr == nil {
 				if !cmd.Flags().Changed("log-level") {
 					level = string(cfg.Log.Level)
 				}
 				format = string(cfg.Log.Format)
 			}
 			log := newLogger(e, level, format)
+			if cfgErr == nil && os.Getenv("GOMEMLIMIT") == "" {
+				limit := memoryLimit(cfg)
+				debug.SetMemoryLimit(limit)
+				log.Debug("Go soft memory limit set from the key caps (GOMEMLIMIT overrides)", "limit_mib", limit>>20)
+			}
 			out, _ := e.stdout.(*os.File)
 			a, err := agent.New(cfgPath, agent.Options{
 				Logger: log,
@@ -168,4 +175,16 @@ func newStateCmd(e *env) *cobra.Command {
 	cmd.Flags().IntVarP(&n, "n", "n", 20, "rows for top")
 	cmd.Flags().StringVar(&by, "by", "hits", "top order: hits, anomalies or last_seen")
 	return cmd
+}
+
+// memoryLimit is the Go soft memory limit `sharkfin run` sets unless
+// GOMEMLIMIT is given: a base for the runtime, read and parse buffers and
+// commits, plus room for the keys detect.max_keys lets each input track.
+// The collector then keeps the heap near what the keys need, instead of
+// letting it grow to twice that (GOGC's default) in a flood. A limit below
+// what the data needs only makes the collector work harder, and the runtime
+// caps that at about half the CPU; it never fails an allocation.
+func memoryLimit(c *config.Config) int64 {
+	const base, perKey = 24 << 20, 192
+	return base + int64(len(c.Inputs))*int64(c.Detect.MaxKeys)*perKey
 }
