@@ -50,21 +50,34 @@ func run(bin, logPath, model string, idle time.Duration) error {
 	// Baseline: mawk counting first fields, best of 3.
 	mawk := best(3, func() error { return exec.Command("mawk", `{c[$1]++} END {for (k in c) n++; print n}`, logPath).Run() })
 
-	a, err := start(bin, model, logPath, 0)
-	if err != nil {
-		return err
+	// Catch-up, best of 3 like the baseline (each from an empty state);
+	// the last agent stays up for the idle measurement.
+	var a *agent
+	var catchup time.Duration
+	var commits float64
+	var runs []string
+	for i := range 3 {
+		if a != nil {
+			a.stop()
+		}
+		if a, err = start(bin, model, logPath, 0); err != nil {
+			return err
+		}
+		if err := a.waitLines(n, 10*time.Minute); err != nil {
+			a.stop()
+			return err
+		}
+		d := time.Since(a.started)
+		runs = append(runs, fmt.Sprintf("%.3f", d.Seconds()))
+		if i == 0 || d < catchup {
+			catchup, commits = d, a.metric(`sharkfin_state_commits_total`)
+		}
 	}
-	t0 := a.started
-	if err := a.waitLines(n, 10*time.Minute); err != nil {
-		a.stop()
-		return err
-	}
-	catchup := time.Since(t0)
-	commits := a.metric(`sharkfin_state_commits_total`)
 	fmt.Printf("\n== agent catch-up on %d lines (file read from the start, detect.emit: %s, events to /dev/null)\n", n, emit)
 	fmt.Printf("%-46s %10s %12s %10s\n", "", "seconds", "lines/s", "vs mawk")
 	fmt.Printf("%-46s %10.3f %12.0f %10s\n", "mawk '{c[$1]++}' (baseline, best of 3)", mawk.Seconds(), float64(n)/mawk.Seconds(), "1.00")
-	fmt.Printf("%-46s %10.3f %12.0f %10.2f\n", "sharkfin run (until every line is counted)", catchup.Seconds(), float64(n)/catchup.Seconds(), mawk.Seconds()/catchup.Seconds())
+	fmt.Printf("%-46s %10.3f %12.0f %10.2f\n", "sharkfin run (all lines counted, best of 3)", catchup.Seconds(), float64(n)/catchup.Seconds(), mawk.Seconds()/catchup.Seconds())
+	fmt.Printf("(the three runs: %s s)\n", strings.Join(runs, ", "))
 	fmt.Printf("goal: >= 1.00x mawk\n")
 	fmt.Printf("\n== state commits at full speed\n%.0f commits in %.2fs = %.1f bbolt transactions/s, %.1f fdatasync/s (bbolt syncs data, then meta: 2 per commit)\n",
 		commits, catchup.Seconds(), commits/catchup.Seconds(), 2*commits/catchup.Seconds())
