@@ -26,6 +26,10 @@ type commitJob struct {
 	done      chan error // nil, or receives the result
 }
 
+// releaseHistory is the size of a commit's history, in updates, from which
+// the committer unmaps the state pages it read.
+const releaseHistory = 512
+
 // cut takes a commit job from the main loop's state and resets it.
 func (a *Agent) cut() *commitJob {
 	now := a.opt.Now()
@@ -172,6 +176,13 @@ func (a *Agent) write(job *commitJob) error {
 	}
 	if _, err := a.store.Apply(c); err != nil {
 		return fmt.Errorf("commit state: %w", err)
+	}
+	// A big commit (a flood's close) reads history pages through the
+	// state file's map: give them back too (see state.ReleaseMapped).
+	if len(c.History) >= releaseHistory {
+		if err := a.store.ReleaseMapped(); err != nil {
+			a.log.Warn("cannot release the state file's mapped pages", "err", err)
+		}
 	}
 	a.metrics.commits.Inc()
 	a.metrics.commitSeconds.Observe(time.Since(start).Seconds())

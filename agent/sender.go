@@ -30,7 +30,7 @@ const (
 // unmaps the state file's pages it read (state.Store.ReleaseMapped); it
 // also does when the outbox is drained. Otherwise every page of a big
 // burst of events stays in the agent's RSS.
-const releaseEvery = 8 << 20
+const releaseEvery = 2 << 20
 
 // newSink builds the configured output.
 func (a *Agent) newSink() (output.Sink, error) {
