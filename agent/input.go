@@ -131,7 +131,7 @@ func (a *Agent) open() error {
 				// Counting restarts for the open windows only; say so loudly.
 				a.log.Error("open windows in the state file are unreadable; their counts restart", "input", ic.Name, "err", err)
 				a.notice("error", "open-window counts unreadable; restarted", map[string]string{"input": ic.Name})
-				for start := range closingWindows(ic.Name, closingStored) {
+				for start := range closing {
 					in.staleClosing = append(in.staleClosing, closingKey(ic.Name, start))
 				}
 			}

@@ -12,30 +12,37 @@ import (
 	"github.com/socx/sharkfin/record"
 )
 
+// mixedRecords returns n records of every kind's fields, 100ms apart in
+// event time with up to 7s of disorder, from the given number of clients.
+func mixedRecords(rng *rand.Rand, n, clients int) []record.Record {
+	recs := make([]record.Record, n)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	for i := range recs {
+		r := &recs[i]
+		r.Time = base + int64(i)*int64(100*time.Millisecond) - rng.Int64N(int64(7*time.Second))
+		c := rng.IntN(clients)
+		r.Client = fmt.Appendf(nil, "10.0.%d.%d", c/256, c%256)
+		r.Status = []int{200, 301, 404, 500, 0}[rng.IntN(5)]
+		r.Bytes = rng.Int64N(5000)
+		r.Method = []byte([]string{"GET", "POST", "CONNECT"}[rng.IntN(3)])
+		r.Target = fmt.Appendf(nil, "/p%d?q=%d", rng.IntN(50), i)
+		r.Host = fmt.Appendf(nil, "%x.n%d.example.co.uk", rng.Uint32(), rng.IntN(3))
+		if rng.IntN(5) == 0 {
+			r.Host = fmt.Appendf(nil, "203.0.113.%d", rng.IntN(9))
+		}
+		r.Action = []byte([]string{"TCP_MISS", "TCP_DENIED"}[rng.IntN(2)])
+		r.QType = []byte([]string{"A", "TXT", "ANY"}[rng.IntN(3)])
+	}
+	return recs
+}
+
 // TestAggregator_SnapshotResume splits a record stream at every kind of
 // point, snapshots, restores into a fresh aggregator and checks that the
 // results equal one uninterrupted run.
 func TestAggregator_SnapshotResume(t *testing.T) {
 	for _, kind := range []record.Kind{record.KindWeb, record.KindProxy, record.KindDNS} {
 		t.Run(kind.String(), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(1, uint64(kind)))
-			recs := make([]record.Record, 3000)
-			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-			for i := range recs {
-				r := &recs[i]
-				r.Time = base + int64(i)*int64(100*time.Millisecond) - rng.Int64N(int64(7*time.Second))
-				r.Client = fmt.Appendf(nil, "10.0.0.%d", rng.IntN(40))
-				r.Status = []int{200, 301, 404, 500, 0}[rng.IntN(5)]
-				r.Bytes = rng.Int64N(5000)
-				r.Method = []byte([]string{"GET", "POST", "CONNECT"}[rng.IntN(3)])
-				r.Target = fmt.Appendf(nil, "/p%d?q=%d", rng.IntN(50), i)
-				r.Host = fmt.Appendf(nil, "%x.n%d.example.co.uk", rng.Uint32(), rng.IntN(3))
-				if rng.IntN(5) == 0 {
-					r.Host = fmt.Appendf(nil, "203.0.113.%d", rng.IntN(9))
-				}
-				r.Action = []byte([]string{"TCP_MISS", "TCP_DENIED"}[rng.IntN(2)])
-				r.QType = []byte([]string{"A", "TXT", "ANY"}[rng.IntN(3)])
-			}
+			recs := mixedRecords(rand.New(rand.NewPCG(1, uint64(kind))), 3000, 40)
 			cfg := WindowConfig{Kind: kind, MaxKeys: 30}
 			run := func(split int, closeBatch int) string {
 				cfg := cfg
@@ -213,20 +220,7 @@ func TestAggregator_IncrementalSnapshotResume(t *testing.T) {
 	for _, kind := range []record.Kind{record.KindWeb, record.KindProxy, record.KindDNS} {
 		t.Run(kind.String(), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(2, uint64(kind)))
-			recs := make([]record.Record, 3000)
-			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-			for i := range recs {
-				r := &recs[i]
-				r.Time = base + int64(i)*int64(100*time.Millisecond) - rng.Int64N(int64(7*time.Second))
-				r.Client = fmt.Appendf(nil, "10.0.%d.%d", rng.IntN(3), rng.IntN(60))
-				r.Status = []int{200, 301, 404, 500, 0}[rng.IntN(5)]
-				r.Bytes = rng.Int64N(5000)
-				r.Method = []byte([]string{"GET", "POST", "CONNECT"}[rng.IntN(3)])
-				r.Target = fmt.Appendf(nil, "/p%d?q=%d", rng.IntN(50), i)
-				r.Host = fmt.Appendf(nil, "%x.n%d.example.co.uk", rng.Uint32(), rng.IntN(3))
-				r.Action = []byte([]string{"TCP_MISS", "TCP_DENIED"}[rng.IntN(2)])
-				r.QType = []byte([]string{"A", "TXT", "ANY"}[rng.IntN(3)])
-			}
+			recs := mixedRecords(rng, 3000, 180)
 			for _, closeBatch := range []int{1, 7, 40} {
 				cfg := WindowConfig{Kind: kind, MaxKeys: 150, CloseBatch: closeBatch}
 				run := func(restartAt map[int]bool) (string, *snapStore) {
