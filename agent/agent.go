@@ -135,8 +135,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.parsed = make(chan *parsedBatch, parseDepth)
-	a.free = make(chan *parsedBatch, parseDepth+1)
-	for range parseDepth + 1 {
+	a.free = make(chan *parsedBatch, parseDepth+parseWorkers()+1)
+	for range cap(a.free) {
 		a.free <- &parsedBatch{}
 	}
 	go a.runParser(a.batches, a.parsed, a.free)
@@ -293,9 +293,13 @@ func (a *Agent) process(pb *parsedBatch) {
 		in.dirty = true
 	}
 	in.lastBatch = a.opt.Now()
-	a.lines += pb.lines
+	a.lines += len(pb.lines)
 	a.dirty = true
-	a.metrics.lines.WithLabelValues(in.cfg.Name).Add(float64(pb.lines))
+	a.metrics.lines.WithLabelValues(in.cfg.Name).Add(float64(len(pb.lines)))
+	if pb.batch != nil {
+		pb.batch.Done() // every line counted, checkpoints kept: the tailer may reuse its memory
+	}
+	pb.lines, pb.batch = nil, nil
 	a.free <- pb
 }
 

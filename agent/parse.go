@@ -1,34 +1,65 @@
 package agent
 
 import (
+	"runtime"
+	"sync"
+
 	"github.com/socx/sharkfin/record"
 	"github.com/socx/sharkfin/tailer"
 )
 
-// parsedBatch is a tailer batch copied out of the tailer's buffers and
-// parsed, ready for the main loop to count. Records alias buf.
+// parsedBatch is a part of a tailer batch, parsed, ready for the main loop
+// to count. Records alias the tailer's memory: the batch is released (Done)
+// when its last part has been counted.
 type parsedBatch struct {
 	in          *input
-	buf         []byte
+	lines       [][]byte // the part's lines, in the tailer's memory
 	recs        []record.Record
 	rejects     []error
-	ends        []int // end of each line in buf
-	lines       int
-	starts      []int // offset of each line in buf
 	checkpoints []tailer.Checkpoint
-	last        bool // the tailer batch's last part: checkpoints are valid
+	batch       *tailer.Batch // set on the last part only: release it once counted
+	last        bool          // the tailer batch's last part: checkpoints are valid
+	ready       chan struct{} // receives once a worker has parsed the part
 }
 
 // parseDepth is how many parsed batches may wait for the main loop.
 const parseDepth = 3
 
-// runParser copies and parses tailer batches on its own goroutine, so that
-// reading, parsing and counting overlap: the tailer may read its next batch
-// as soon as this one is copied (Done), and the main loop counts batch N
-// while batch N+1 is parsed. Batches keep their order. It returns when
-// batches is closed, after closing parsed.
+// parseWorkers is how many goroutines parse: one per CPU, up to 4 (beyond
+// that the main loop, which counts, is the bottleneck).
+func parseWorkers() int { return min(4, max(1, runtime.GOMAXPROCS(0))) }
+
+// runParser splits tailer batches into parts and parses them in place on
+// parseWorkers goroutines, so that reading, parsing and counting overlap:
+// the tailer reads its next batch while this one is parsed, and the main
+// loop counts part N while the next parts are parsed. Parts reach parsed
+// in their batches' order; the main loop releases a batch when it has
+// counted its last part. It returns when batches is closed, after closing
+// parsed. free must hold parseDepth+parseWorkers()+1 parts.
 func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBatch, free chan *parsedBatch) {
-	defer close(parsed)
+	workers := parseWorkers()
+	work := make(chan *parsedBatch, workers)
+	order := make(chan *parsedBatch, workers+parseDepth)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pb := range work {
+				a.parse(pb)
+				pb.ready <- struct{}{}
+			}
+		}()
+	}
+	ordered := make(chan struct{})
+	go func() {
+		defer close(ordered)
+		defer close(parsed)
+		for pb := range order {
+			<-pb.ready
+			parsed <- pb
+		}
+	}()
 	for b := range batches {
 		in := a.byName[b.Input]
 		if in == nil {
@@ -43,28 +74,28 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 		for first := true; first || len(lines) > 0; first = false {
 			n := min(len(lines), parsePart)
 			pb := <-free
+			if pb.ready == nil {
+				pb.ready = make(chan struct{}, 1)
+			}
 			pb.in = in
 			// A recycled part is reset whole: a stale last flag made a middle
 			// part pass for the last, with no checkpoints, and the next
 			// commit dropped every checkpoint of the input.
-			pb.buf, pb.recs, pb.rejects, pb.checkpoints = pb.buf[:0], pb.recs[:0], pb.rejects[:0], pb.checkpoints[:0]
-			pb.last = false
-			pb.lines = n
-			pb.starts = pb.starts[:0]
-			for _, l := range lines[:n] {
-				pb.starts = append(pb.starts, len(pb.buf))
-				pb.buf = append(pb.buf, l...)
-			}
+			pb.recs, pb.rejects, pb.checkpoints = pb.recs[:0], pb.rejects[:0], pb.checkpoints[:0]
+			pb.lines, pb.batch, pb.last = lines[:n:n], nil, false
 			lines = lines[n:]
 			if len(lines) == 0 {
 				pb.checkpoints = append(pb.checkpoints, b.Checkpoints...)
-				pb.last = true
-				b.Done() // every line copied: the tailer may reuse its memory and read on
+				pb.batch, pb.last = b, true
 			}
-			a.parse(pb)
-			parsed <- pb
+			work <- pb
+			order <- pb
 		}
 	}
+	close(work)
+	close(order)
+	wg.Wait()
+	<-ordered
 }
 
 // parsePart is the most lines in one parsed batch.
@@ -72,12 +103,7 @@ const parsePart = 2048
 
 func (a *Agent) parse(pb *parsedBatch) {
 	parser := pb.in.parser
-	for i, start := range pb.starts {
-		end := len(pb.buf)
-		if i+1 < len(pb.starts) {
-			end = pb.starts[i+1]
-		}
-		line := pb.buf[start:end:end]
+	for _, line := range pb.lines {
 		pb.recs = append(pb.recs, record.Record{})
 		if err := parser.Parse(line, &pb.recs[len(pb.recs)-1]); err != nil {
 			pb.recs = pb.recs[:len(pb.recs)-1]

@@ -38,13 +38,13 @@ func TestRunParser_OnlyLastPartCarriesCheckpoints(t *testing.T) {
 	go func() { a.runParser(batches, parsed, free); close(done) }()
 	batch, lines := 0, 0
 	for pb := range parsed {
-		lines += pb.lines
-		if len(pb.recs) != pb.lines {
-			t.Fatalf("part of %d lines parsed %d", pb.lines, len(pb.recs))
+		lines += len(pb.lines)
+		if len(pb.recs) != len(pb.lines) {
+			t.Fatalf("part of %d lines parsed %d", len(pb.lines), len(pb.recs))
 		}
 		last := lines == sizes[batch]
-		if pb.last != last {
-			t.Fatalf("batch %d: part ending at line %d of %d has last=%v", batch, lines, sizes[batch], pb.last)
+		if pb.last != last || (pb.batch != nil) != last {
+			t.Fatalf("batch %d: part ending at line %d of %d has last=%v, batch %v", batch, lines, sizes[batch], pb.last, pb.batch != nil)
 		}
 		if last {
 			if len(pb.checkpoints) != 1 || pb.checkpoints[0].Path != fmt.Sprintf("batch%d", batch) {

@@ -15,8 +15,10 @@ type Checkpoint struct {
 // Batch is a run of complete lines read from one file.
 //
 // The consumer processes the lines, persists Checkpoints (atomically with
-// whatever it derived from the lines), then calls Done. The tailer sends no
-// other batch before Done, and reuses the memory of Lines after it.
+// whatever it derived from the lines), then calls Done. Batches must be
+// released in the order they came: the tailer has at most two out (it
+// reads the next while the consumer handles one) and reuses the memory of
+// a batch's Lines and Checkpoints once it is released.
 type Batch struct {
 	// Input is Config.Name.
 	Input string
@@ -40,8 +42,9 @@ type Batch struct {
 	done atomic.Bool
 }
 
-// Done releases the batch. Call it once, after persisting Checkpoints; later
-// calls do nothing.
+// Done releases the batch, and every batch before it. Call it once, after
+// persisting Checkpoints (or copying them and the lines); later calls do
+// nothing.
 func (b *Batch) Done() {
 	if !b.done.CompareAndSwap(false, true) {
 		return

@@ -42,11 +42,23 @@ type runner struct {
 	soon      *time.Timer
 	soonArmed bool
 
+	slots [readAhead]slot
+	cur   int // the slot the next batch is read into
+	ack   chan uint64
+	seq   uint64 // of the last batch made
+	acked uint64 // the last batch released with Done
+}
+
+// readAhead is how many batches may be out at once, each in its own
+// buffers: the next chunk is read while the consumer parses and counts
+// the previous one. Batches are released in order.
+const readAhead = 2
+
+// slot is the memory of one batch out, reused once it is released.
+type slot struct {
 	buf   []byte
 	lines [][]byte
 	ckpts []Checkpoint
-	ack   chan uint64
-	seq   uint64
 }
 
 func newRunner(t *Tailer) *runner {
@@ -59,9 +71,18 @@ func newRunner(t *Tailer) *runner {
 		byPath:   make(map[string]*file),
 		deferred: make(map[inode]Checkpoint),
 		failed:   make(map[string]string),
-		buf:      make([]byte, max(minReadBuffer, t.cfg.MaxLineBytes+1)),
-		ack:      make(chan uint64, 1),
+		ack:      make(chan uint64, readAhead),
 	}
+}
+
+// buffer returns the read buffer of the current slot, allocated on first
+// use (a quiet input never needs its second).
+func (r *runner) buffer() []byte {
+	s := &r.slots[r.cur]
+	if s.buf == nil {
+		s.buf = make([]byte, max(minReadBuffer, r.cfg.MaxLineBytes+1))
+	}
+	return s.buf
 }
 
 func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
@@ -92,7 +113,6 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 		notices = r.notifier.notices()
 	}
 	var pending *Batch
-	inFlight := false
 	for {
 		if need := r.cfg.Poll || r.degraded || r.orphans > 0; need != fastOn {
 			if need {
@@ -102,7 +122,7 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 			}
 			fastOn = need
 		}
-		if pending == nil && !inFlight && !r.t.isPaused() {
+		if pending == nil && r.seq-r.acked < readAhead && !r.t.isPaused() {
 			pending = r.next()
 		}
 		var send chan<- *Batch
@@ -113,11 +133,9 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 		case <-ctx.Done():
 			return nil
 		case send <- pending:
-			pending, inFlight = nil, true
-		case seq := <-r.ack:
-			if seq == r.seq {
-				inFlight = false
-			}
+			pending = nil
+		case seq := <-r.ack: // in order: every batch up to seq is released
+			r.acked = max(r.acked, seq)
 		case n, ok := <-notices:
 			if !ok {
 				notices = nil
@@ -204,8 +222,9 @@ func (r *runner) step(fl *file) *Batch {
 	}
 	now := r.now()
 	final := fl.orphan && now.Sub(fl.grewAt) >= r.cfg.RotateWait
-	res, err := fl.read(&r.pr, r.buf, r.lines[:0], r.cfg.MaxLineBytes, now, final)
-	r.lines = res.lines[:0]
+	sl := &r.slots[r.cur]
+	res, err := fl.read(&r.pr, r.buffer(), sl.lines[:0], r.cfg.MaxLineBytes, now, final)
+	sl.lines = res.lines[:0]
 	if errors.Is(err, errTruncated) {
 		r.truncated(fl)
 		return nil
@@ -237,36 +256,40 @@ func (r *runner) step(fl *file) *Batch {
 		s.TooLong += uint64(tooLong)
 	})
 	r.seq++
-	return &Batch{
+	b := &Batch{
 		Input:       r.cfg.Name,
 		Path:        fl.path,
 		ID:          fl.id,
 		Lines:       res.lines,
 		EndOffset:   fl.offset,
-		Checkpoints: r.snapshot(),
+		Checkpoints: r.snapshot(sl),
 		seq:         r.seq,
 		ack:         r.ack,
 	}
+	r.cur = (r.cur + 1) % readAhead
+	return b
 }
 
-// snapshot returns the checkpoints of every file being followed.
-func (r *runner) snapshot() []Checkpoint {
-	r.ckpts = r.ckpts[:0]
+// snapshot returns the checkpoints of every file being followed, in the
+// memory of sl.
+func (r *runner) snapshot(sl *slot) []Checkpoint {
+	ckpts := sl.ckpts[:0]
 	for _, fl := range r.files {
 		if !fl.pending && !fl.closed {
-			r.ckpts = append(r.ckpts, fl.checkpoint())
+			ckpts = append(ckpts, fl.checkpoint())
 		}
 	}
 	for _, ck := range r.deferred {
-		r.ckpts = append(r.ckpts, ck)
+		ckpts = append(ckpts, ck)
 	}
-	slices.SortFunc(r.ckpts, func(a, b Checkpoint) int {
+	sl.ckpts = ckpts
+	slices.SortFunc(ckpts, func(a, b Checkpoint) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID.Ino, b.ID.Ino)
 	})
-	return r.ckpts
+	return ckpts
 }
 
 // notice handles one change notification.
