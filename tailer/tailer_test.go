@@ -278,3 +278,87 @@ func TestConfig_Validate(t *testing.T) {
 		})
 	}
 }
+
+// The tailer reads one batch ahead: two batches may be out at once, each
+// in its own memory, and a third waits until the first is released.
+func TestTailer_ReadsOneBatchAhead(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	var data []byte
+	n := 0
+	for len(data) < 3*minReadBuffer+minReadBuffer/2 { // four batches
+		data = seqLine(data, n)
+		n++
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(false, path)
+	cfg.StartAt = "beginning"
+	tl, err := New(cfg, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan *Batch)
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx, out) }()
+	defer func() { cancel(); <-done }()
+	recv := func(what string, wait time.Duration) *Batch {
+		t.Helper()
+		select {
+		case b := <-out:
+			return b
+		case <-time.After(wait):
+			if wait >= time.Second {
+				t.Fatalf("no %s batch within %s", what, wait)
+			}
+			return nil
+		}
+	}
+	first := recv("first", 5*time.Second)
+	copied := make([]string, len(first.Lines))
+	for i, l := range first.Lines {
+		copied[i] = string(l)
+	}
+	second := recv("second", 5*time.Second)
+	if extra := recv("third", 300*time.Millisecond); extra != nil {
+		t.Fatalf("a third batch (%d lines) came while two were out", len(extra.Lines))
+	}
+	for i, l := range first.Lines { // the second read used other memory
+		if string(l) != copied[i] {
+			t.Fatalf("line %d of the first batch changed to %q while it was out", i, l)
+		}
+	}
+	seen := map[int]int{}
+	for _, b := range []*Batch{first, second} {
+		for _, l := range b.Lines {
+			seq, err := parseSeq(string(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[seq]++
+		}
+	}
+	first.Done()
+	third := recv("third", 5*time.Second)
+	second.Done()
+	for _, l := range third.Lines {
+		seq, _ := parseSeq(string(l))
+		seen[seq]++
+	}
+	third.Done()
+	for b := recv("fourth", 5*time.Second); b != nil; b = recv("more", 300*time.Millisecond) {
+		for _, l := range b.Lines {
+			seq, _ := parseSeq(string(l))
+			seen[seq]++
+		}
+		b.Done()
+	}
+	for i := range n {
+		if seen[i] != 1 {
+			t.Fatalf("line %d delivered %d times, want once (%d lines)", i, seen[i], n)
+		}
+	}
+}
