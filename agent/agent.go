@@ -50,19 +50,23 @@ type Agent struct {
 	free    chan *parsedBatch
 	sink    output.Sink
 
-	// Closed windows not yet committed: their events already encoded (only
-	// those detect.emit keeps) and the history they add. Building the
-	// event, encoding it and dropping the struct at once keeps a flood's
-	// window close at a few hundred bytes per key.
-	encoded   [][]byte
-	arena     []byte
-	history   []state.HistoryUpdate
-	overflows []*event.Event
-	closed    int            // windows' key results since the last commit
-	notices   []*event.Event // agent events not yet committed
-	dirty     bool           // something to commit
-	lines     int            // lines since the last commit
-	lastFlush time.Time
+	// Key results of windows closed since the last commit, in close order,
+	// with their features in vecs: the committer scores them and builds,
+	// encodes and stores their events and history, off this loop. A result
+	// is about a hundred bytes until then; a flood's window close is
+	// spread over commits of detect.close_batch keys.
+	results []closedKey
+	vecs    []float64
+	// segments is the committer's: the outbox segments a cut's events are
+	// encoded into.
+	segments   state.Segments
+	historyBuf []state.HistoryUpdate
+	spare      chan spareResults // results' memory, from the committer back to the main loop
+	closed     int               // windows' key results since the last commit
+	notices    []*event.Event    // agent events not yet committed
+	dirty      bool              // something to commit
+	lines      int               // lines since the last commit
+	lastFlush  time.Time
 	// midBatch is set while the parts of one tailer batch are counted: no
 	// commit may fall between them, as the checkpoints come with the last.
 	midBatch bool
@@ -104,6 +108,7 @@ func New(cfgPath string, opt Options) (*Agent, error) {
 		commits:    make(chan *commitJob, 1),
 		commitIdle: make(chan struct{}, 1),
 		commitErr:  make(chan error, 1),
+		spare:      make(chan spareResults, 1),
 	}, nil
 }
 
@@ -208,9 +213,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// arenaChunk is the size of the buffers events are encoded into.
-const arenaChunk = 1 << 20
-
 // loop is the single goroutine that owns pipelines and pending state.
 func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan error) error {
 	tick := time.NewTicker(a.tickInterval())
@@ -257,7 +259,7 @@ func (a *Agent) flush(due bool) error {
 	if !due {
 		return nil
 	}
-	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || len(a.encoded) >= a.cfg.Detect.CloseBatch {
+	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || len(a.results) >= a.cfg.Detect.CloseBatch {
 		return a.commit()
 	}
 	return a.tryCommit()
@@ -353,53 +355,25 @@ func (a *Agent) closeIdle(now time.Time) {
 	}
 }
 
-// emitFor returns the pipeline callback of an input.
-func (a *Agent) emitFor(in *input) func(*event.Event) {
-	anomalies := a.metrics.anomalies.WithLabelValues(in.cfg.Name)
-	ipScores := a.metrics.events.WithLabelValues(event.TypeIPScore)
-	return func(ev *event.Event) {
+// closedKey is one key's result in a closed window, waiting for the next
+// commit (see Agent.results).
+type closedKey struct {
+	in         *input
+	sc         *Scoring // the input's model when the window closed
+	start, end int64
+	key        string
+	off, n     int32 // the features: vecs[off : off+n]
+}
+
+// deferFor returns the callback that keeps an input's closed key results
+// for the next commit.
+func (a *Agent) deferFor(in *input) func(*Scoring, *detect.Result) {
+	return func(sc *Scoring, r *detect.Result) {
 		a.closed++
-		over := ev.SrcIP == detect.OverflowKey
-		if ev.Type == event.TypeIPScore && !over {
-			hits, _ := ev.Features.Get("hits")
-			bytes, _ := ev.Features.Get("bytes")
-			a.history = append(a.history, state.HistoryUpdate{Kind: state.KindIP, Key: ev.SrcIP,
-				WindowStart: ev.WindowStart, Hits: int64(hits), Bytes: int64(bytes), Anomalous: ev.Anomalous})
-		}
-		if ev.Anomalous {
-			anomalies.Inc()
-		}
-		if over {
-			a.overflows = append(a.overflows, ev.Clone()) // ev is reused
-		}
-		if a.cfg.Detect.Emit != "all" && ev.Type == event.TypeIPScore && !ev.Anomalous && !over {
-			return
-		}
-		// Events are encoded into 1 MiB chunks; a full chunk is left to the
-		// events pointing into it (growing one buffer would keep every
-		// outgrown copy alive through them).
-		if cap(a.arena)-len(a.arena) < 4096 {
-			a.arena = make([]byte, 0, arenaChunk)
-		}
-		n := len(a.arena)
-		b, err := ev.AppendJSON(a.arena)
-		if err != nil { // cannot happen for events the pipeline builds
-			a.log.Error("encode event", "err", err, "event_id", ev.EventID)
-			return
-		}
-		if n > 0 && cap(b) != cap(a.arena) { // outgrew the chunk: give the event its own
-			b = append([]byte(nil), b[n:]...)
-			n = 0
-			a.arena = a.arena[:0:0]
-		} else {
-			a.arena = b
-		}
-		a.encoded = append(a.encoded, b[n:len(b):len(b)])
-		if ev.Type == event.TypeIPScore {
-			ipScores.Inc()
-		} else {
-			a.metrics.events.WithLabelValues(ev.Type).Inc()
-		}
+		off := len(a.vecs)
+		a.vecs = append(a.vecs, r.Vector...)
+		a.results = append(a.results, closedKey{in: in, sc: sc, start: r.Start, end: r.End, key: r.Key,
+			off: int32(off), n: int32(len(r.Vector))})
 	}
 }
 

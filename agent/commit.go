@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/state"
 )
@@ -19,11 +22,13 @@ import (
 // neither. Encoding the events and writing the transaction overlap with the
 // main loop counting the next lines.
 type commitJob struct {
-	commit    state.Commit   // Events and History already filled
-	overflows []*event.Event // overflow results, reported as notices
-	notices   []*event.Event
-	maxKeys   int
-	done      chan error // nil, or receives the result
+	commit  state.Commit // Events and History filled by the committer
+	results []closedKey  // closed key results, their features in vecs
+	vecs    []float64
+	emitAll bool // detect.emit: all (else anomalies only)
+	notices []*event.Event
+	maxKeys int
+	done    chan error // nil, or receives the result
 }
 
 // releaseHistory is the size of a commit's history, in updates, from which
@@ -34,10 +39,12 @@ const releaseHistory = 512
 func (a *Agent) cut() *commitJob {
 	now := a.opt.Now()
 	job := &commitJob{
-		commit:    state.Commit{Windows: map[string][]byte{}, Closing: map[string][]byte{}, Events: a.encoded, History: a.history},
-		overflows: a.overflows,
-		notices:   a.notices,
-		maxKeys:   a.cfg.Detect.MaxKeys,
+		commit:  state.Commit{Windows: map[string][]byte{}, Closing: map[string][]byte{}},
+		results: a.results,
+		vecs:    a.vecs,
+		emitAll: a.cfg.Detect.Emit == config.EmitAll,
+		notices: a.notices,
+		maxKeys: a.cfg.Detect.MaxKeys,
 	}
 	c := &job.commit
 	for _, in := range a.inputs {
@@ -76,11 +83,14 @@ func (a *Agent) cut() *commitJob {
 		in.dirty = false
 		in.pipe.closedSinceCommit = false
 	}
-	// The next cut likely holds about as many events: size for it (up to
-	// a close batch, so a flood's cut is not held on to).
-	a.encoded = make([][]byte, 0, min(len(a.encoded), a.cfg.Detect.CloseBatch))
-	a.history = make([]state.HistoryUpdate, 0, min(len(a.history), a.cfg.Detect.CloseBatch))
-	a.arena, a.overflows, a.notices = nil, nil, nil
+	// The committer hands back the memory of a written cut's results.
+	select {
+	case sp := <-a.spare:
+		a.results, a.vecs = sp.results, sp.vecs
+	default:
+		a.results, a.vecs = nil, nil
+	}
+	a.notices = nil
 	a.closed = 0
 	a.dirty = false
 	a.lines = 0
@@ -141,38 +151,21 @@ func (a *Agent) runCommitter(ctx context.Context) {
 	}
 }
 
-// write encodes the events of a cut and applies it in one transaction.
+// write builds, encodes and stores the events of a cut and applies it in
+// one transaction.
 func (a *Agent) write(job *commitJob) error {
 	start := time.Now()
 	c := &job.commit
-	var arena []byte
-	add := func(ev *event.Event) error {
-		n := len(arena)
-		b, err := ev.AppendJSON(arena)
-		if err != nil {
-			return fmt.Errorf("encode event %s: %w", ev.EventID, err)
-		}
-		arena = b
-		c.Events = append(c.Events, arena[n:len(arena):len(arena)])
-		a.metrics.events.WithLabelValues(ev.Type).Inc()
-		return nil
-	}
-	for _, ev := range job.overflows {
-		n, _ := ev.Features.Get("hits")
-		a.log.Warn("more source keys in a window than detect.max_keys; the rest were counted under \"overflow\"",
-			"input", ev.Source, "window_start", ev.WindowStart, "overflow_lines", int64(n), "max_keys", job.maxKeys)
-		now := time.Now().UTC()
-		nv := &event.Event{Type: event.TypeAgent, Kind: "agent", Host: ev.Host, Source: "agent", WindowStart: ev.WindowStart,
-			WindowEnd: ev.WindowEnd, Level: "warn", Message: "window key cap reached; excess sources counted under overflow",
-			Detail: map[string]string{"input": ev.Source, "overflow_lines": fmt.Sprint(int64(n)), "max_keys": fmt.Sprint(job.maxKeys),
-				"noticed": now.Format(time.RFC3339)}}
-		nv.EventID = event.ID(nv.Host, ev.Source, nv.Type, "overflow", ev.WindowStart)
-		job.notices = append(job.notices, nv)
+	c.Segments = &a.segments
+	defer a.recycle(job)
+	if err := a.buildEvents(job); err != nil {
+		return err
 	}
 	for _, ev := range job.notices {
-		if err := add(ev); err != nil {
-			return err
+		if err := c.Segments.Append(ev.AppendJSON); err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.EventID, err)
 		}
+		a.metrics.events.WithLabelValues(ev.Type).Inc()
 	}
 	if _, err := a.store.Apply(c); err != nil {
 		return fmt.Errorf("commit state: %w", err)
@@ -186,7 +179,7 @@ func (a *Agent) write(job *commitJob) error {
 	}
 	a.metrics.commits.Inc()
 	a.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	if len(c.Events) > 0 {
+	if c.Segments.Len() > 0 {
 		a.kickSender()
 	}
 	select { // let the main loop re-check backpressure
@@ -194,6 +187,92 @@ func (a *Agent) write(job *commitJob) error {
 	default:
 	}
 	return nil
+}
+
+// buildEvents scores the cut's closed key results and fills its events
+// (those detect.emit keeps, encoded straight into outbox segments) and
+// history. An overflow result adds an agent notice (job.notices).
+func (a *Agent) buildEvents(job *commitJob) error {
+	c := &job.commit
+	c.History = a.historyBuf[:0]
+	var ev event.Event
+	ipScores := a.metrics.events.WithLabelValues(event.TypeIPScore)
+	var anomalies prometheus.Counter
+	var anomaliesOf *input
+	for i := range job.results {
+		k := &job.results[i]
+		r := detect.Result{Start: k.start, End: k.end, Key: k.key, Vector: job.vecs[k.off : k.off+k.n : k.off+k.n]}
+		sc, scored := k.sc.Score(r.Vector)
+		over := k.key == detect.OverflowKey
+		if !over {
+			hits, bytes := k.sc.HitsBytes(r.Vector)
+			c.History = append(c.History, state.HistoryUpdate{Kind: state.KindIP, Key: k.key,
+				WindowStart: time.Unix(0, k.start).UTC(), Hits: hits, Bytes: bytes, Anomalous: sc.Anomalous})
+		}
+		if sc.Anomalous {
+			if anomaliesOf != k.in {
+				anomalies, anomaliesOf = a.metrics.anomalies.WithLabelValues(k.in.cfg.Name), k.in
+			}
+			anomalies.Inc()
+		}
+		if !job.emitAll && !sc.Anomalous && !over {
+			continue // built no event: detect.emit is anomalies
+		}
+		k.sc.Event(&r, sc, scored, &ev)
+		if over {
+			job.notices = append(job.notices, a.overflowNotice(&ev, job.maxKeys))
+		}
+		if err := c.Segments.Append(ev.AppendJSON); err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.EventID, err)
+		}
+		ipScores.Inc()
+	}
+	return nil
+}
+
+// maxSpare is the most results whose memory a written cut hands back for
+// the next (a flood's close is in cuts of detect.close_batch keys anyway).
+const maxSpare = 1 << 16
+
+// recycle keeps the memory of a written cut for the next: its outbox
+// segments (see state.Segments.Reset) and history on the committer, its
+// results' slices for the main loop.
+func (a *Agent) recycle(job *commitJob) {
+	a.segments.Reset()
+	if h := job.commit.History; cap(h) <= maxSpare {
+		clear(h)
+		a.historyBuf = h[:0]
+	} else {
+		a.historyBuf = nil
+	}
+	if cap(job.results) > maxSpare {
+		return
+	}
+	clear(job.results) // keys and scorings
+	select {
+	case a.spare <- spareResults{results: job.results[:0], vecs: job.vecs[:0]}:
+	default:
+	}
+}
+
+// spareResults is the memory of a written cut's results, for the next cut.
+type spareResults struct {
+	results []closedKey
+	vecs    []float64
+}
+
+// overflowNotice logs an overflow result (ev) and returns its agent event.
+func (a *Agent) overflowNotice(ev *event.Event, maxKeys int) *event.Event {
+	n, _ := ev.Features.Get("hits")
+	a.log.Warn("more source keys in a window than detect.max_keys; the rest were counted under \"overflow\"",
+		"input", ev.Source, "window_start", ev.WindowStart, "overflow_lines", int64(n), "max_keys", maxKeys)
+	now := time.Now().UTC()
+	nv := &event.Event{Type: event.TypeAgent, Kind: "agent", Host: ev.Host, Source: "agent", WindowStart: ev.WindowStart,
+		WindowEnd: ev.WindowEnd, Level: "warn", Message: "window key cap reached; excess sources counted under overflow",
+		Detail: map[string]string{"input": ev.Source, "overflow_lines": fmt.Sprint(int64(n)), "max_keys": fmt.Sprint(maxKeys),
+			"noticed": now.Format(time.RFC3339)}}
+	nv.EventID = event.ID(nv.Host, ev.Source, nv.Type, "overflow", ev.WindowStart)
+	return nv
 }
 
 // updateStats copies pipeline counters into the metrics.

@@ -117,10 +117,11 @@ func (a *Agent) open() error {
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
 				CloseBatch: a.cfg.Detect.CloseBatch,
 			},
-		}, a.emitFor(in))
+		}, nil)
 		if err != nil {
 			return fail(err)
 		}
+		pipe.Defer(a.deferFor(in))
 		in.pipe = pipe
 		if snap, ok := windows[windowKey(ic.Name)]; ok {
 			closing := closingWindows(ic.Name, closingStored)

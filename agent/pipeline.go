@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/socx/sharkfin/detect"
@@ -40,14 +41,13 @@ type Pipeline struct {
 	cfg     PipelineConfig
 	kind    record.Kind
 	agg     *detect.Aggregator
-	scorer  *detect.Scorer
-	names   []string
+	sc      *Scoring
 	rec     record.Record
 	stats   PipelineStats
 	reasons map[error]int64
 	emit    func(*event.Event)
 	ev      event.Event // handed to emit, reused for every result
-	modelID string      // cfg.Model.ID(), built once
+	deferTo func(*Scoring, *detect.Result)
 	// closedSinceCommit is set when a window closed: the agent's commit
 	// must store the aggregator even if no line arrived.
 	closedSinceCommit bool
@@ -66,7 +66,7 @@ func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error)
 	p := &Pipeline{
 		cfg:     cfg,
 		kind:    kind,
-		names:   detect.FeatureNames(kind),
+		sc:      newScoring(kind, cfg.Host, cfg.Source),
 		reasons: make(map[error]int64),
 		emit:    emit,
 	}
@@ -80,7 +80,7 @@ func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
 		}
-		p.scorer, p.modelID = s, cfg.Model.ID()
+		p.sc.scorer, p.sc.modelID = s, cfg.Model.ID()
 	}
 	agg, err := detect.NewAggregator(cfg.Window)
 	if err != nil {
@@ -107,9 +107,18 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 	if err != nil {
 		return err
 	}
-	p.scorer, p.cfg.Model, p.modelID = s, m, m.ID()
+	sc := *p.sc // a new Scoring: results deferred earlier keep theirs
+	sc.scorer, sc.modelID = s, m.ID()
+	p.sc, p.cfg.Model = &sc, m
 	return nil
 }
+
+// Defer hands each closed window's key results to fn instead of building
+// and emitting their events: the agent builds them on its committer
+// goroutine, off the loop that counts. fn must copy what it keeps of the
+// result (its Vector is reused) and later build the event with the
+// Scoring it was given (see Scoring.Event), on one goroutine.
+func (p *Pipeline) Defer(fn func(*Scoring, *detect.Result)) { p.deferTo = fn }
 
 // Line processes one log line (without its newline). It allocates nothing
 // per line in steady state.
@@ -169,27 +178,80 @@ func (p *Pipeline) Stats() PipelineStats {
 
 func (p *Pipeline) result(r *detect.Result) {
 	p.closedSinceCommit = true
-	var sc detect.Score
-	scored := p.scorer != nil
-	if scored {
-		sc = p.scorer.Score(r.Vector)
-		if sc.Anomalous {
-			p.stats.Anomalies++
-		}
+	if p.deferTo != nil {
+		p.deferTo(p.sc, r)
+		return
+	}
+	sc, scored := p.sc.score(r.Vector)
+	if sc.Anomalous {
+		p.stats.Anomalies++
 	}
 	if p.cfg.AnomaliesOnly && !sc.Anomalous {
 		return // decided before building the event: nothing allocated
 	}
-	ev := &p.ev
+	p.sc.fill(&p.ev, r, sc, scored)
+	p.stats.Events++
+	p.emit(&p.ev)
+}
+
+// Scoring turns a closed window's key result into its ip_score event: the
+// model (if any) and the names the event carries. It is fixed once built
+// (a model reload makes a new one), and not safe for concurrent use (the
+// scorer has scratch space).
+type Scoring struct {
+	scorer       *detect.Scorer
+	modelID      string // the model's ID(), built once
+	names        []string
+	hitsAt       int // index of hits in names, or -1
+	bytesAt      int // index of bytes in names, or -1
+	kind         string
+	host, source string
+}
+
+func newScoring(kind record.Kind, host, source string) *Scoring {
+	names := detect.FeatureNames(kind)
+	return &Scoring{names: names, hitsAt: slices.Index(names, "hits"), bytesAt: slices.Index(names, "bytes"),
+		kind: kind.String(), host: host, source: source}
+}
+
+// Event fills ev with the ip_score event of r scored sc (from Score),
+// reusing ev's Features.
+func (s *Scoring) Event(r *detect.Result, sc detect.Score, scored bool, ev *event.Event) {
+	s.fill(ev, r, sc, scored)
+}
+
+// Score scores a result's features; scored is false without a model.
+func (s *Scoring) Score(vec []float64) (sc detect.Score, scored bool) { return s.score(vec) }
+
+// HitsBytes returns the hits and bytes features of a result (what the
+// agent's history keeps), 0 for a kind without bytes.
+func (s *Scoring) HitsBytes(vec []float64) (hits, bytes int64) {
+	if s.hitsAt >= 0 {
+		hits = int64(vec[s.hitsAt])
+	}
+	if s.bytesAt >= 0 {
+		bytes = int64(vec[s.bytesAt])
+	}
+	return hits, bytes
+}
+
+func (s *Scoring) score(vec []float64) (detect.Score, bool) {
+	if s.scorer == nil {
+		return detect.Score{}, false
+	}
+	return s.scorer.Score(vec), true
+}
+
+func (s *Scoring) fill(ev *event.Event, r *detect.Result, sc detect.Score, scored bool) {
 	feats := ev.Features[:0]
-	for i, n := range p.names {
+	for i, n := range s.names {
 		feats = append(feats, event.Feature{Name: n, Value: r.Vector[i]})
 	}
 	*ev = event.Event{
 		Type:        event.TypeIPScore,
-		Kind:        p.kind.String(),
-		Host:        p.cfg.Host,
-		Source:      p.cfg.Source,
+		Kind:        s.kind,
+		Host:        s.host,
+		Source:      s.source,
 		WindowStart: time.Unix(0, r.Start).UTC(),
 		WindowEnd:   time.Unix(0, r.End).UTC(),
 		SrcIP:       r.Key,
@@ -199,8 +261,6 @@ func (p *Pipeline) result(r *detect.Result) {
 	ev.EventID = event.ID(ev.Host, ev.Source, ev.Type, r.Key, ev.WindowStart)
 	if scored {
 		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
-		ev.Model = p.modelID
+		ev.Model = s.modelID
 	}
-	p.stats.Events++
-	p.emit(ev)
 }

@@ -32,7 +32,11 @@ type Commit struct {
 	// of their own, so that the commits that rewrite Windows do not copy
 	// them along (bbolt rewrites a changed leaf with every value in it).
 	Closing map[string][]byte
-	// Events are appended to the outbox in order; none may be empty.
+	// Segments, if set, holds events already encoded into outbox segments
+	// (the cheaper way to add many); they are appended first, in order.
+	Segments *Segments
+	// Events are appended to the outbox in order, after Segments; none may
+	// be empty.
 	Events [][]byte
 	// History updates the per-key history.
 	History []HistoryUpdate
@@ -40,7 +44,7 @@ type Commit struct {
 
 func (c *Commit) empty() bool {
 	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 && len(c.Closing) == 0 &&
-		len(c.Events) == 0 && len(c.History) == 0
+		len(c.Events) == 0 && len(c.History) == 0 && (c.Segments == nil || c.Segments.Len() == 0)
 }
 
 // arenaChunk is the least an arena grows by.
@@ -81,7 +85,11 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 			return err
 		}
 		var err error
-		if last, err = appendOutbox(tx, c.Events, &arena); err != nil {
+		var segs []builtSegment
+		if c.Segments != nil {
+			segs = c.Segments.built()
+		}
+		if last, err = appendOutbox(tx, segs, c.Events, &arena); err != nil {
 			return err
 		}
 		return applyHistory(tx, c.History, s.retention, &arena)

@@ -24,11 +24,12 @@ const (
 // half-full split would waste half of every page.
 const outboxFill = 1.0
 
-// appendOutbox appends events to the outbox in tx and updates the running
-// totals. Keys and values are built in arena. It returns the sequence
-// number of the last event, or 0 when events is empty.
-func appendOutbox(tx *bolt.Tx, events [][]byte, arena *[]byte) (uint64, error) {
-	if len(events) == 0 {
+// appendOutbox appends the built segments, then events, to the outbox in
+// tx and updates the running totals. Keys and values of events are built
+// in arena. It returns the sequence number of the last event, or 0 when
+// there is none.
+func appendOutbox(tx *bolt.Tx, segs []builtSegment, events [][]byte, arena *[]byte) (uint64, error) {
+	if len(events) == 0 && len(segs) == 0 {
 		return 0, nil
 	}
 	b, err := bucket(tx, bucketOutbox)
@@ -41,9 +42,12 @@ func appendOutbox(tx *bolt.Tx, events [][]byte, arena *[]byte) (uint64, error) {
 			return 0, fmt.Errorf("event %d is empty", i)
 		}
 	}
-	var size int64
-	count := int64(len(events))
 	seq := b.Sequence()
+	count, size, err := appendSegments(b, segs, &seq)
+	if err != nil {
+		return 0, err
+	}
+	count += int64(len(events))
 	for len(events) > 0 {
 		n, bytes := 0, 0
 		for n < len(events) && n < segmentMax && (n == 0 || bytes+len(events[n]) <= segmentBytes) {

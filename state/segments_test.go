@@ -1,0 +1,132 @@
+package state_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/socx/sharkfin/state"
+	"github.com/socx/sharkfin/state/statetest"
+)
+
+// Events encoded straight into segments read back like events handed as
+// bytes: same order, numbering and totals, through segment and chunk
+// boundaries, events of 2 MiB and more (whose length needs a fourth varint
+// byte), reuse after Reset, partial deletes and events appended after them
+// in the same commit.
+func TestSegments_RoundTrip(t *testing.T) {
+	s := statetest.New(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var want [][]byte
+	var wantBytes int64
+	seg := &state.Segments{}
+	event := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + rng.IntN(26))
+		}
+		return b
+	}
+	sizes := [][]int{
+		{1, 2, 3},
+		make([]int, 1500), // several segments of 512 events
+		{300 << 10, 10, 700 << 10, 5},
+		{2<<20 + 17, 1, (1 << 21) - 1, 1 << 21}, // lengths around the 3-byte limit
+	}
+	for i := range sizes[1] {
+		sizes[1][i] = 1 + rng.IntN(900)
+	}
+	for round, ns := range sizes {
+		c := &state.Commit{Segments: seg}
+		for _, n := range ns {
+			ev := event(n)
+			want = append(want, ev)
+			wantBytes += int64(n)
+			if err := seg.Append(func(b []byte) ([]byte, error) { return append(b, ev...), nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tail := event(40) // plain events come after the segments
+		c.Events = [][]byte{tail}
+		want = append(want, tail)
+		wantBytes += int64(len(tail))
+		last, err := s.Apply(c)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if last != uint64(len(want)) {
+			t.Fatalf("round %d: last sequence %d, want %d", round, last, len(want))
+		}
+		seg.Reset()
+	}
+	var got [][]byte
+	if err := s.OutboxRead(0, 0, func(seq uint64, d []byte) error {
+		if seq != uint64(len(got)+1) {
+			return fmt.Errorf("event %d numbered %d", len(got)+1, seq)
+		}
+		got = append(got, bytes.Clone(d))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("event %d: %d bytes %.20q, want %d bytes %.20q", i+1, len(got[i]), got[i], len(want[i]), want[i])
+		}
+	}
+	count, size, err := s.OutboxStats()
+	if err != nil || count != len(want) || size != wantBytes {
+		t.Fatalf("OutboxStats = %d, %d, %v; want %d, %d", count, size, err, len(want), wantBytes)
+	}
+	// Delete through the middle of a built segment: the rest stays.
+	cut := uint64(700)
+	if _, err := s.OutboxDelete(cut); err != nil {
+		t.Fatal(err)
+	}
+	seqs, data := readOutbox(t, s, 0, 2)
+	if len(seqs) != 2 || seqs[0] != cut+1 || data[0] != string(want[cut]) {
+		t.Fatalf("after deleting through %d the outbox starts at %v", cut, seqs)
+	}
+}
+
+// A failed or empty encoding adds nothing; the events around it are kept.
+func TestSegments_BadEvent(t *testing.T) {
+	s := statetest.New(t)
+	seg := &state.Segments{}
+	add := func(ev string, err error) error {
+		return seg.Append(func(b []byte) ([]byte, error) {
+			if err != nil {
+				return append(b, "partial"...), err
+			}
+			return append(b, ev...), nil
+		})
+	}
+	boom := errors.New("boom")
+	if err := add("one", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := add("", boom); !errors.Is(err, boom) {
+		t.Fatalf("failed encoding = %v", err)
+	}
+	if err := add("", nil); err == nil {
+		t.Fatal("empty event accepted")
+	}
+	if err := add("two", nil); err != nil {
+		t.Fatal(err)
+	}
+	if seg.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", seg.Len())
+	}
+	if _, err := s.Apply(&state.Commit{Segments: seg}); err != nil {
+		t.Fatal(err)
+	}
+	_, data := readOutbox(t, s, 0, 0)
+	if fmt.Sprint(data) != "[one two]" {
+		t.Fatalf("outbox = %q", data)
+	}
+}
