@@ -139,7 +139,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	a.parsed = make(chan *parsedBatch, parseDepth)
+	a.parsed = make(chan *parsedBatch, parseDepth+parseWorkers())
 	a.free = make(chan *parsedBatch, parseDepth+parseWorkers()+1)
 	for range cap(a.free) {
 		a.free <- &parsedBatch{}
@@ -282,6 +282,7 @@ func (a *Agent) tickInterval() time.Duration {
 // process counts one parsed batch. Its checkpoints are remembered and
 // persisted by the next commit, together with the counts.
 func (a *Agent) process(pb *parsedBatch) {
+	<-pb.ready // parsed
 	in := pb.in
 	for i := range pb.recs {
 		in.pipe.addParsed(&pb.recs[i])

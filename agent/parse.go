@@ -33,13 +33,14 @@ func parseWorkers() int { return min(4, max(1, runtime.GOMAXPROCS(0))) }
 // parseWorkers goroutines, so that reading, parsing and counting overlap:
 // the tailer reads its next batch while this one is parsed, and the main
 // loop counts part N while the next parts are parsed. Parts reach parsed
-// in their batches' order; the main loop releases a batch when it has
-// counted its last part. It returns when batches is closed, after closing
-// parsed. free must hold parseDepth+parseWorkers()+1 parts.
+// in their batches' order, before they are parsed: the main loop waits
+// for each to be ready (one goroutine hand-off less per part), and
+// releases a batch when it has counted its last part. It returns when
+// batches is closed, after closing parsed. free must hold
+// parseDepth+parseWorkers()+1 parts.
 func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBatch, free chan *parsedBatch) {
 	workers := parseWorkers()
 	work := make(chan *parsedBatch, workers)
-	order := make(chan *parsedBatch, workers+parseDepth)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -51,15 +52,6 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 			}
 		}()
 	}
-	ordered := make(chan struct{})
-	go func() {
-		defer close(ordered)
-		defer close(parsed)
-		for pb := range order {
-			<-pb.ready
-			parsed <- pb
-		}
-	}()
 	for b := range batches {
 		in := a.byName[b.Input]
 		if in == nil {
@@ -88,14 +80,13 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 				pb.checkpoints = append(pb.checkpoints, b.Checkpoints...)
 				pb.batch, pb.last = b, true
 			}
+			parsed <- pb // in order; the main loop waits for ready
 			work <- pb
-			order <- pb
 		}
 	}
 	close(work)
-	close(order)
 	wg.Wait()
-	<-ordered
+	close(parsed)
 }
 
 // parsePart is the most lines in one parsed batch.

@@ -38,6 +38,7 @@ func TestRunParser_OnlyLastPartCarriesCheckpoints(t *testing.T) {
 	go func() { a.runParser(batches, parsed, free); close(done) }()
 	batch, lines := 0, 0
 	for pb := range parsed {
+		<-pb.ready
 		lines += len(pb.lines)
 		if len(pb.recs) != len(pb.lines) {
 			t.Fatalf("part of %d lines parsed %d", len(pb.lines), len(pb.recs))
