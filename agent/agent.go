@@ -29,6 +29,13 @@ type Options struct {
 	Notify func(state string)
 	// Now is the wall clock (tests); default time.Now.
 	Now func() time.Time
+	// MemoryLimit is the Go soft memory limit the caller set for the
+	// process (runtime/debug.SetMemoryLimit), 0 if none. While a commit is
+	// written, the committer raises it by what the commit holds (its
+	// events, about three times over: encoded, and in bbolt's pages) and
+	// then sets it back, so that a catch-up's commits of megabytes of
+	// events do not drive the collector to run without pause.
+	MemoryLimit int64
 }
 
 // Agent is the long-running sharkfin: it follows the inputs, counts and

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -161,6 +162,10 @@ func (a *Agent) write(job *commitJob) error {
 	if err := a.buildEvents(job); err != nil {
 		return err
 	}
+	if base := a.opt.MemoryLimit; base > 0 {
+		debug.SetMemoryLimit(base + 3*a.segments.Bytes() + int64(len(job.results))*resultBytes)
+		defer debug.SetMemoryLimit(base)
+	}
 	for _, ev := range job.notices {
 		if err := c.Segments.Append(ev.AppendJSON); err != nil {
 			return fmt.Errorf("encode event %s: %w", ev.EventID, err)
@@ -229,6 +234,10 @@ func (a *Agent) buildEvents(job *commitJob) error {
 	}
 	return nil
 }
+
+// resultBytes is about what a closed key result holds until its commit is
+// written: the result, its features and its history update.
+const resultBytes = 250
 
 // maxSpare is the most results whose memory a written cut hands back for
 // the next (a flood's close is in cuts of detect.close_batch keys anyway).

@@ -145,7 +145,7 @@ func TestOpenReadOnly_UsesWriterRetention(t *testing.T) {
 func TestOpenReadOnly_TruncatedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	valid := writeValidDB(t, path)
-	if err := os.WriteFile(path, valid[:len(valid)/3], 0o600); err != nil {
+	if err := os.WriteFile(path, truncateData(valid), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -78,6 +78,11 @@ func openWriter(opt Options) (*bolt.DB, error) {
 		Timeout:      opt.Timeout,
 		NoSync:       opt.NoSync,
 		FreelistType: bolt.FreelistMapType,
+		// Map room for the file to grow into (address space only): each
+		// remap copies everything the open write transaction holds onto
+		// the heap (a catch-up's commit is megabytes of events) and waits
+		// for every reader.
+		InitialMmapSize: initialMmap,
 		OpenFile: func(string, int, os.FileMode) (*os.File, error) {
 			if handed {
 				return nil, errors.New("state file handed to bbolt twice")
@@ -96,6 +101,9 @@ func openWriter(opt Options) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
+	// Grow the file in steps of growStep past what it needs (bbolt's
+	// default, with a map this large, would be 16 MiB).
+	db.AllocSize = growStep
 	if !opt.NoCheck && fi.Size() > 0 {
 		if err := verify(db, false); err != nil {
 			db.Close()
@@ -273,3 +281,11 @@ func syncDir(dir string) {
 		_ = d.Close()
 	}
 }
+
+// initialMmap is the state file's initial memory map, and growStep how far
+// past its data the file grows at a time (each growth is a truncate and an
+// fsync).
+const (
+	initialMmap = 128 << 20
+	growStep    = 4 << 20
+)

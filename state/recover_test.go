@@ -40,6 +40,12 @@ func writeValidDB(t *testing.T, path string) []byte {
 	return b
 }
 
+// truncateData cuts a state file to a third of its data: the file may end
+// in the room bbolt grew it by (zeros), which a cut must go past.
+func truncateData(v []byte) []byte {
+	return v[:len(bytes.TrimRight(v, "\x00"))/3]
+}
+
 func TestOpen_MovesCorruptFileAside(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -54,7 +60,7 @@ func TestOpen_MovesCorruptFileAside(t *testing.T) {
 			return b
 		}},
 		{"shorter than a page", func([]byte) []byte { return []byte("not a database\n") }},
-		{"truncated", func(v []byte) []byte { return v[:len(v)/3] }},
+		{"truncated", truncateData},
 		{"both meta pages zeroed", func(v []byte) []byte {
 			clear(v[:2*os.Getpagesize()])
 			return v

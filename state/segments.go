@@ -26,6 +26,7 @@ type Segments struct {
 	chunks [][]byte
 	next   int // chunks[next:] are unused
 	events int
+	size   int64
 }
 
 type builtSegment struct {
@@ -43,6 +44,9 @@ const pad3 = 3
 
 // Len is the number of events added since the last Reset.
 func (s *Segments) Len() int { return s.events }
+
+// Bytes is the size of the events added since the last Reset.
+func (s *Segments) Bytes() int64 { return s.size }
 
 // Append adds one event: enc appends its encoding to the slice it is given
 // and returns the result (like event.AppendJSON). An empty event, or an
@@ -70,6 +74,7 @@ func (s *Segments) Append(enc func([]byte) ([]byte, error)) error {
 	s.n++
 	s.bytes += l
 	s.events++
+	s.size += int64(l)
 	return nil
 }
 
@@ -137,7 +142,7 @@ func (s *Segments) Reset() {
 		clear(s.chunks[used:])
 		s.chunks = s.chunks[:used]
 	}
-	s.cur, s.n, s.bytes, s.next, s.events = nil, 0, 0, 0, 0
+	s.cur, s.n, s.bytes, s.next, s.events, s.size = nil, 0, 0, 0, 0, 0
 }
 
 // appendSegments puts built segments after the outbox's last event; it

@@ -54,16 +54,18 @@ the running one stays. Under systemd (Type=notify) it reports readiness.`,
 				format = string(cfg.Log.Format)
 			}
 			log := newLogger(e, level, format)
+			var limit int64
 			if cfgErr == nil && os.Getenv("GOMEMLIMIT") == "" {
-				limit := memoryLimit(cfg)
+				limit = memoryLimit(cfg)
 				debug.SetMemoryLimit(limit)
 				log.Debug("Go soft memory limit set from the key caps (GOMEMLIMIT overrides)", "limit_mib", limit>>20)
 			}
 			out, _ := e.stdout.(*os.File)
 			a, err := agent.New(cfgPath, agent.Options{
-				Logger: log,
-				Stdout: out,
-				Notify: func(s string) { _, _ = daemon.SdNotify(false, s) },
+				Logger:      log,
+				Stdout:      out,
+				Notify:      func(s string) { _, _ = daemon.SdNotify(false, s) },
+				MemoryLimit: limit,
 			})
 			if err != nil {
 				return err
