@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -83,7 +84,12 @@ type Agent struct {
 	commitErr    chan error      // the committer's fatal error
 	backpressure bool
 	wakeSender   chan struct{}
-	drained      chan struct{}
+	// sent is the last outbox event the sink accepted, deleted the last
+	// one deleted, deletedAt when (Unix ns): the sender and the committer
+	// both delete delivered events (see runSender).
+	sent, deleted atomic.Uint64
+	deletedAt     atomic.Int64
+	drained       chan struct{}
 }
 
 // New loads the configuration; it opens nothing and starts nothing.
@@ -153,6 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	go a.runParser(a.batches, a.parsed, a.free)
 	senderCtx, stopSender := context.WithCancel(context.Background())
+	a.deletedAt.Store(a.opt.Now().UnixNano())
 	var swg, cwg sync.WaitGroup
 	swg.Add(1)
 	go func() {

@@ -162,6 +162,9 @@ func (a *Agent) write(job *commitJob) error {
 	if err := a.buildEvents(job); err != nil {
 		return err
 	}
+	if sent := a.sent.Load(); sent > a.deleted.Load() {
+		c.DeleteThrough = sent // delivered: delete them in this transaction
+	}
 	if base := a.opt.MemoryLimit; base > 0 {
 		debug.SetMemoryLimit(base + 3*a.segments.Bytes() + int64(len(job.results))*resultBytes)
 		defer debug.SetMemoryLimit(base)
@@ -174,6 +177,9 @@ func (a *Agent) write(job *commitJob) error {
 	}
 	if _, err := a.store.Apply(c); err != nil {
 		return fmt.Errorf("commit state: %w", err)
+	}
+	if c.DeleteThrough > 0 {
+		a.markDeleted(c.DeleteThrough, c.Deleted)
 	}
 	// A big commit (a flood's close) reads history pages through the
 	// state file's map: give them back too (see state.ReleaseMapped).

@@ -15,16 +15,29 @@ import (
 // (one commit's events, at most 512 each) while they fit.
 const sendBatch = 512
 
-// Delivered events are deleted from the outbox once deleteEvery of them
-// are waiting, when the outbox has nothing more to send, or deleteAfter
-// after the previous delete: a catch-up that delivers 100,000 events costs
-// 25 delete transactions instead of 200, leaving bbolt's single writer to
-// the committer. A crash re-sends at most the delivered events not yet
-// deleted (at least once; downstream de-duplicates on event_id).
+// Delivered events are deleted from the outbox by the next commit, in its
+// transaction (Commit.DeleteThrough): while lines flow, deleting costs no
+// write of its own. The sender deletes them itself when the outbox is
+// drained, when deleteAfter passed since the last delete, or when
+// deleteEvery of them wait (a backlog sent with no commits going on). A
+// crash re-sends at most the delivered events not yet deleted (at least
+// once; downstream de-duplicates on event_id).
 const (
-	deleteEvery = 4096
-	deleteAfter = 250 * time.Millisecond
+	deleteEvery = 16384
+	deleteAfter = time.Second
 )
+
+// markDeleted records that the outbox is deleted through seq (n events
+// removed), by the sender or a commit.
+func (a *Agent) markDeleted(seq uint64, n int) {
+	for d := a.deleted.Load(); seq > d && !a.deleted.CompareAndSwap(d, seq); d = a.deleted.Load() {
+	}
+	a.deletedAt.Store(time.Now().UnixNano())
+	a.metrics.delivered.Add(float64(n))
+}
+
+// lastDelete is when the outbox was last deleted from (or the agent started).
+func (a *Agent) lastDelete() time.Time { return time.Unix(0, a.deletedAt.Load()) }
 
 // releaseEvery is how many bytes of outbox the sender reads before it
 // unmaps the state file's pages it read (state.Store.ReleaseMapped); it
@@ -60,21 +73,19 @@ func (a *Agent) runSender(ctx context.Context) {
 	var raw [][]byte
 	var arena []byte
 	var last uint64
-	// sent: the last event the sink accepted; deleted: the outbox is
-	// deleted through it.
-	var sent, deleted uint64
+	// sent: the last event the sink accepted (a.sent for the committer);
+	// a.deleted: the outbox is deleted through it.
+	var sent uint64
 	var unreleased int // bytes read since the last ReleaseMapped
-	lastDelete := time.Now()
 	deleteSent := func() error {
-		if sent <= deleted {
+		if sent <= a.deleted.Load() {
 			return nil
 		}
 		n, err := a.store.OutboxDelete(sent)
 		if err != nil {
 			return err
 		}
-		deleted, lastDelete = sent, time.Now()
-		a.metrics.delivered.Add(float64(n))
+		a.markDeleted(sent, n)
 		return nil
 	}
 	defer func() {
@@ -116,9 +127,10 @@ func (a *Agent) runSender(ctx context.Context) {
 			}
 			if err == nil {
 				sent = last
+				a.sent.Store(sent)
 			}
 		}
-		if err == nil && (n == 0 || sent-deleted >= deleteEvery || time.Since(lastDelete) >= deleteAfter) {
+		if err == nil && (n == 0 || sent-a.deleted.Load() >= deleteEvery || time.Since(a.lastDelete()) >= deleteAfter) {
 			err = deleteSent()
 		}
 		if err == nil && unreleased > 0 && (n == 0 || unreleased >= releaseEvery) {

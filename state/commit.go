@@ -40,11 +40,17 @@ type Commit struct {
 	Events [][]byte
 	// History updates the per-key history.
 	History []HistoryUpdate
+	// DeleteThrough, if not 0, removes the outbox events up to and
+	// including it first (delivered ones: see OutboxDelete), so that a
+	// sender's deletes ride on the commits instead of costing writes of
+	// their own. Apply sets Deleted to how many it removed.
+	DeleteThrough uint64
+	Deleted       int
 }
 
 func (c *Commit) empty() bool {
 	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 && len(c.Closing) == 0 &&
-		len(c.Events) == 0 && len(c.History) == 0 && (c.Segments == nil || c.Segments.Len() == 0)
+		len(c.Events) == 0 && len(c.History) == 0 && (c.Segments == nil || c.Segments.Len() == 0) && c.DeleteThrough == 0
 }
 
 // arenaChunk is the least an arena grows by.
@@ -71,7 +77,15 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 	if c == nil || c.empty() {
 		return 0, nil
 	}
+	c.Deleted = 0
 	err = s.update(func(tx *bolt.Tx) error {
+		if c.DeleteThrough > 0 {
+			n, err := deleteOutbox(tx, c.DeleteThrough)
+			if err != nil {
+				return fmt.Errorf("delete outbox up to %d: %w", c.DeleteThrough, err)
+			}
+			c.Deleted = n
+		}
 		// Keys and values must stay valid until the commit: they are
 		// built in an arena (see reserve).
 		var arena []byte
@@ -95,6 +109,7 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		return applyHistory(tx, c.History, s.retention, &arena)
 	})
 	if err != nil {
+		c.Deleted = 0
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
 	return last, nil

@@ -216,89 +216,97 @@ func (s *Store) outboxRead(after uint64, max int, whole bool, fn func(seq uint64
 
 // OutboxDelete removes every event with a sequence number up to and
 // including upTo (the acknowledged prefix) and returns how many it removed.
-// It is one write transaction.
+// It is one write transaction (Commit.DeleteThrough does it as part of a
+// commit).
 func (s *Store) OutboxDelete(upTo uint64) (int, error) {
 	removed := 0
 	err := s.update(func(tx *bolt.Tx) error {
-		removed = 0
-		b, err := bucket(tx, bucketOutbox)
-		if err != nil {
-			return err
-		}
-		b.FillPercent = outboxFill
-		// Collect, then change: bbolt's cursor may skip the element after
-		// a Cursor.Delete (etcd-io/bbolt#146).
-		var whole [][8]byte
-		var size int64
-		var cut []byte // the segment holding upTo, rewritten without its acked head
-		var cutKey [8]byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(k) == 8; k, v = c.Next() {
-			last := binary.BigEndian.Uint64(k)
-			g := openSegment(last, v)
-			if g.err != nil {
-				return g.err
-			}
-			if last <= upTo {
-				whole = append(whole, [8]byte(k))
-				removed += int(g.left)
-				for {
-					_, ev, ok := g.next()
-					if !ok {
-						break
-					}
-					size += int64(len(ev))
-				}
-				if g.err != nil {
-					return g.err
-				}
-				continue
-			}
-			if g.first <= upTo { // partly acked: keep the rest
-				var rest [][]byte
-				for {
-					seq, ev, ok := g.next()
-					if !ok {
-						break
-					}
-					if seq <= upTo {
-						removed++
-						size += int64(len(ev))
-					} else {
-						rest = append(rest, ev)
-					}
-				}
-				if g.err != nil {
-					return g.err
-				}
-				cut = binary.AppendUvarint(nil, uint64(len(rest)))
-				for _, ev := range rest {
-					cut = binary.AppendUvarint(cut, uint64(len(ev)))
-					cut = append(cut, ev...)
-				}
-				cutKey = [8]byte(k)
-			}
-			break
-		}
-		for i := range whole {
-			if err := b.Delete(whole[i][:]); err != nil {
-				return err
-			}
-		}
-		if cut != nil {
-			if err := b.Put(cutKey[:], cut); err != nil {
-				return err
-			}
-		}
-		if removed == 0 {
-			return nil
-		}
-		return addOutboxTotals(tx, -int64(removed), -size)
+		var err error
+		removed, err = deleteOutbox(tx, upTo)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete outbox up to %d: %w", upTo, err)
 	}
 	return removed, nil
+}
+
+// deleteOutbox removes the events up to and including upTo in tx and
+// returns how many it removed.
+func deleteOutbox(tx *bolt.Tx, upTo uint64) (removed int, err error) {
+	b, err := bucket(tx, bucketOutbox)
+	if err != nil {
+		return 0, err
+	}
+	b.FillPercent = outboxFill
+	// Collect, then change: bbolt's cursor may skip the element after
+	// a Cursor.Delete (etcd-io/bbolt#146).
+	var whole [][8]byte
+	var size int64
+	var cut []byte // the segment holding upTo, rewritten without its acked head
+	var cutKey [8]byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && len(k) == 8; k, v = c.Next() {
+		last := binary.BigEndian.Uint64(k)
+		g := openSegment(last, v)
+		if g.err != nil {
+			return 0, g.err
+		}
+		if last <= upTo {
+			whole = append(whole, [8]byte(k))
+			removed += int(g.left)
+			for {
+				_, ev, ok := g.next()
+				if !ok {
+					break
+				}
+				size += int64(len(ev))
+			}
+			if g.err != nil {
+				return 0, g.err
+			}
+			continue
+		}
+		if g.first <= upTo { // partly acked: keep the rest
+			var rest [][]byte
+			for {
+				seq, ev, ok := g.next()
+				if !ok {
+					break
+				}
+				if seq <= upTo {
+					removed++
+					size += int64(len(ev))
+				} else {
+					rest = append(rest, ev)
+				}
+			}
+			if g.err != nil {
+				return 0, g.err
+			}
+			cut = binary.AppendUvarint(nil, uint64(len(rest)))
+			for _, ev := range rest {
+				cut = binary.AppendUvarint(cut, uint64(len(ev)))
+				cut = append(cut, ev...)
+			}
+			cutKey = [8]byte(k)
+		}
+		break
+	}
+	for i := range whole {
+		if err := b.Delete(whole[i][:]); err != nil {
+			return 0, err
+		}
+	}
+	if cut != nil {
+		if err := b.Put(cutKey[:], cut); err != nil {
+			return 0, err
+		}
+	}
+	if removed == 0 {
+		return 0, nil
+	}
+	return removed, addOutboxTotals(tx, -int64(removed), -size)
 }
 
 // OutboxStats returns the number of events in the outbox and their total

@@ -130,3 +130,33 @@ func TestSegments_BadEvent(t *testing.T) {
 		t.Fatalf("outbox = %q", data)
 	}
 }
+
+// A commit's DeleteThrough removes the delivered prefix in the same
+// transaction as what it adds, and reports how many events it removed.
+func TestApply_DeleteThrough(t *testing.T) {
+	s := statetest.New(t)
+	appendEvents(t, s, "a", "b", "c", "d")
+	c := &state.Commit{Events: [][]byte{[]byte("e")}, DeleteThrough: 3}
+	last, err := s.Apply(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 5 || c.Deleted != 3 {
+		t.Fatalf("Apply = last %d, deleted %d; want 5 and 3", last, c.Deleted)
+	}
+	seqs, data := readOutbox(t, s, 0, 0)
+	if fmt.Sprint(seqs, data) != "[4 5] [d e]" {
+		t.Fatalf("outbox after the commit = %v %q", seqs, data)
+	}
+	if n, size, err := s.OutboxStats(); err != nil || n != 2 || size != 2 {
+		t.Fatalf("OutboxStats = %d, %d, %v; want 2 events, 2 bytes", n, size, err)
+	}
+	// A failed commit deletes nothing either.
+	bad := &state.Commit{Events: [][]byte{nil}, DeleteThrough: 5}
+	if _, err := s.Apply(bad); err == nil || bad.Deleted != 0 {
+		t.Fatalf("commit with an empty event = %v, deleted %d; want an error and 0", err, bad.Deleted)
+	}
+	if seqs, _ := readOutbox(t, s, 0, 0); fmt.Sprint(seqs) != "[4 5]" {
+		t.Fatalf("a failed commit changed the outbox: %v", seqs)
+	}
+}
