@@ -17,9 +17,10 @@ const sendBatch = 512
 
 // Delivered events are deleted from the outbox by the next commit, in its
 // transaction (Commit.DeleteThrough): while lines flow, deleting costs no
-// write of its own. The sender deletes them itself when the outbox is
-// drained, when deleteAfter passed since the last delete, or when
-// deleteEvery of them wait (a backlog sent with no commits going on). A
+// write of its own. The sender deletes them itself once deleteAfter passed
+// since the last delete, or when deleteEvery of them wait (a backlog sent
+// with no commits going on): an idle agent's outbox is empty a second
+// after its last delivery. A
 // crash re-sends at most the delivered events not yet deleted (at least
 // once; downstream de-duplicates on event_id).
 const (
@@ -130,7 +131,7 @@ func (a *Agent) runSender(ctx context.Context) {
 				a.sent.Store(sent)
 			}
 		}
-		if err == nil && (n == 0 || sent-a.deleted.Load() >= deleteEvery || time.Since(a.lastDelete()) >= deleteAfter) {
+		if err == nil && (sent-a.deleted.Load() >= deleteEvery || time.Since(a.lastDelete()) >= deleteAfter) {
 			err = deleteSent()
 		}
 		if err == nil && unreleased > 0 && (n == 0 || unreleased >= releaseEvery) {
@@ -170,11 +171,17 @@ func (a *Agent) runSender(ctx context.Context) {
 		if n > 0 {
 			continue // maybe more waiting
 		}
+		// Drained. Delivered events left undeleted wait for a commit to
+		// delete them, or for deleteAfter.
+		wait := 30 * time.Second
+		if sent > a.deleted.Load() {
+			wait = max(time.Millisecond, deleteAfter-time.Since(a.lastDelete()))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.wakeSender: // every commit that adds events kicks
-		case <-time.After(30 * time.Second):
+		case <-time.After(wait):
 		}
 	}
 }
