@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/record"
 	"github.com/socx/sharkfin/tailer"
 )
@@ -94,11 +95,15 @@ const parsePart = 2048
 
 func (a *Agent) parse(pb *parsedBatch) {
 	parser := pb.in.parser
+	kind := parser.Format.Kind()
 	for _, line := range pb.lines {
 		pb.recs = append(pb.recs, record.Record{})
-		if err := parser.Parse(line, &pb.recs[len(pb.recs)-1]); err != nil {
+		r := &pb.recs[len(pb.recs)-1]
+		if err := parser.Parse(line, r); err != nil {
 			pb.recs = pb.recs[:len(pb.recs)-1]
 			pb.rejects = append(pb.rejects, err)
+			continue
 		}
+		detect.Prehash(kind, r)
 	}
 }

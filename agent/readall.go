@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/record"
 )
 
@@ -104,7 +105,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				parseChunk(&parser, c)
+				parseChunk(&parser, p.kind, c)
 				c.ready <- struct{}{}
 			}
 		}()
@@ -147,17 +148,20 @@ type parser interface {
 	Parse(line []byte, r *record.Record) error
 }
 
-func parseChunk(ps parser, c *chunk) {
+func parseChunk(ps parser, kind record.Kind, c *chunk) {
 	c.lines = c.lines[:0]
 	skip := c.skipFirst
 	splitLines(c, c.data, c.maxLine, &skip)
 	c.recs, c.rejects = c.recs[:0], c.rejects[:0]
 	for _, l := range c.lines {
 		c.recs = append(c.recs, record.Record{})
-		if err := ps.Parse(l, &c.recs[len(c.recs)-1]); err != nil {
+		r := &c.recs[len(c.recs)-1]
+		if err := ps.Parse(l, r); err != nil {
 			c.recs = c.recs[:len(c.recs)-1]
 			c.rejects = append(c.rejects, err)
+			continue
 		}
+		detect.Prehash(kind, r)
 	}
 }
 

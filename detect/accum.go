@@ -87,7 +87,11 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 		if bytes.Equal(r.Method, methodPOST) {
 			inc(&a.post)
 		}
-		a.distinct.Add(hashBytes(pathOf(r.Target)))
+		h := r.Hash
+		if !r.Hashed {
+			h = hashBytes(pathOf(r.Target))
+		}
+		a.distinct.Add(h)
 	case record.KindProxy:
 		if bytes.Contains(r.Action, denied) {
 			a.denied++
@@ -96,7 +100,10 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 			a.connect++
 		}
 		if len(r.Host) > 0 {
-			h := hashLower(r.Host)
+			h := r.Hash
+			if !r.Hashed {
+				h = hashLower(r.Host)
+			}
 			a.distinct.Add(h)
 			if isIPLiteral(r.Host) {
 				a.ipDest.Add(h)
@@ -114,11 +121,33 @@ func inc(c *uint32) {
 	}
 }
 
-func (a *accum) addQuery(r *record.Record) {
-	q := r.Host
-	if n := len(q); n > 0 && q[n-1] == '.' {
-		q = q[:n-1]
+// Prehash computes r.Hash, the hash Add needs of a record of kind k, so
+// that parse workers can do it instead of the goroutine that counts. It is
+// safe for concurrent use on distinct records.
+func Prehash(k record.Kind, r *record.Record) {
+	switch k {
+	case record.KindWeb:
+		r.Hash = hashBytes(pathOf(r.Target))
+	case record.KindProxy:
+		r.Hash = hashLower(r.Host)
+	case record.KindDNS:
+		r.Hash = hashLower(queryName(r.Host))
+	default:
+		return
 	}
+	r.Hashed = true
+}
+
+// queryName is a DNS query name without its trailing dot.
+func queryName(q []byte) []byte {
+	if n := len(q); n > 0 && q[n-1] == '.' {
+		return q[:n-1]
+	}
+	return q
+}
+
+func (a *accum) addQuery(r *record.Record) {
+	q := queryName(r.Host)
 	l := int64(len(q))
 	a.qnameLenSum += l
 	if l > a.maxQNameLen {
@@ -131,7 +160,11 @@ func (a *accum) addQuery(r *record.Record) {
 	if e := maxLabelEntropy(sub); e > a.maxEntropy {
 		a.maxEntropy = e
 	}
-	if a.distinct.Add(hashLower(q)) {
+	h := r.Hash
+	if !r.Hashed {
+		h = hashLower(q)
+	}
+	if a.distinct.Add(h) {
 		if a.perDomain == nil {
 			a.perDomain = make(map[uint64]int32, 4)
 		}

@@ -219,3 +219,41 @@ func TestFeatureNames_MatchVectors(t *testing.T) {
 		t.Error("FeatureNames(unknown) is not nil")
 	}
 }
+
+// Records hashed ahead (Prehash, on the parse workers) count exactly like
+// records hashed by Add.
+func TestPrehash_SameFeatures(t *testing.T) {
+	b := func(s string) []byte { return []byte(s) }
+	cases := map[record.Kind][]record.Record{
+		record.KindWeb: {
+			web("GET", "/a?x=1", 200, 10), web("GET", "/a?x=2", 200, 10), web("POST", "/login", 401, 0),
+			web("GET", "/b", 404, 1), web("GET", "/c", 200, 1), web("GET", "/d#frag", 500, 1), {Status: 408},
+		},
+		record.KindProxy: {
+			{Host: b("Example.COM"), Status: 200, Method: b("GET")}, {Host: b("example.com"), Status: 200},
+			{Host: b("192.0.2.7"), Status: 200, Method: b("CONNECT")}, {Status: 0, Action: b("TCP_DENIED")},
+			{Host: b("other.example"), Status: 403},
+		},
+		record.KindDNS: {
+			{Host: b("a.example.com."), QType: b("A")}, {Host: b("A.EXAMPLE.COM"), QType: b("TXT")},
+			{Host: b("mzxw6ytboi.tunnel.example.org."), QType: b("ANY")}, {Host: b("b.tunnel.example.org")},
+			{Host: b(".")},
+		},
+	}
+	for kind, recs := range cases {
+		plain := append([]record.Record(nil), recs...)
+		hashed := append([]record.Record(nil), recs...)
+		for i := range hashed {
+			Prehash(kind, &hashed[i])
+			if !hashed[i].Hashed {
+				t.Fatalf("%s: Prehash left record %d unhashed", kind, i)
+			}
+		}
+		want, got := features(t, kind, plain), features(t, kind, hashed)
+		for i, n := range FeatureNames(kind) {
+			if got[i] != want[i] {
+				t.Errorf("%s %s: %v prehashed, %v hashed by Add", kind, n, got[i], want[i])
+			}
+		}
+	}
+}

@@ -319,6 +319,7 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 		return fmt.Errorf("%w: truncated or corrupt", d.err)
 	}
 	a.windows, a.watermark, a.horizon, a.stats = windows, wm, hz, st
+	a.last = nil
 	a.nextClose, a.closing = maxInt64, false
 	a.dropped = a.dropped[:0]
 	for s := range frozen {

@@ -101,10 +101,11 @@ type Aggregator struct {
 	width     int64
 	lateness  int64
 	windows   map[int64]*Window
-	watermark int64 // newest event time seen
-	horizon   int64 // windows ending at or before this are closed
-	nextClose int64 // smallest End+lateness of an open window (MaxInt64 if none)
-	closing   bool  // a window is part way through closing
+	watermark int64   // newest event time seen
+	horizon   int64   // windows ending at or before this are closed
+	nextClose int64   // smallest End+lateness of an open window (MaxInt64 if none)
+	closing   bool    // a window is part way through closing
+	last      *Window // the window of the last Add, if still open
 	free      []*accum
 	stats     AggregatorStats
 	vec       []float64
@@ -165,13 +166,17 @@ func (a *Aggregator) Add(r *record.Record) bool {
 		a.stats.Late++
 		return false
 	}
-	w := a.windows[start]
-	if w == nil {
-		w = &Window{Start: start, End: start + a.width, keys: make(map[string]*accum)}
-		a.windows[start] = w
-		if c := w.End + a.lateness; c < a.nextClose {
-			a.nextClose = c
+	w := a.last // consecutive lines mostly fall in the same window
+	if w == nil || w.Start != start {
+		w = a.windows[start]
+		if w == nil {
+			w = &Window{Start: start, End: start + a.width, keys: make(map[string]*accum)}
+			a.windows[start] = w
+			if c := w.End + a.lateness; c < a.nextClose {
+				a.nextClose = c
+			}
 		}
+		a.last = w
 	}
 	w.Lines++
 	acc := w.keys[string(r.Client)]
@@ -287,6 +292,9 @@ func (a *Aggregator) closeThrough(t int64, eventTime bool, fn func(*Result)) {
 			return
 		}
 		delete(a.windows, s)
+		if a.last == w {
+			a.last = nil
+		}
 	}
 	a.closing = false
 }

@@ -81,6 +81,13 @@ type Record struct {
 
 	// QType is the DNS query type (A, AAAA, TXT, ANY, ...); QName is in Host.
 	QType []byte
+
+	// Hash, when Hashed, is the hash the window counters need of the
+	// record's distinct value (path, destination host or query name),
+	// computed ahead by the goroutine that parsed it (detect.Prehash), so
+	// that the one that counts does not.
+	Hash   uint64
+	Hashed bool
 }
 
 // Reset clears r for reuse without freeing anything.
