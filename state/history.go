@@ -282,20 +282,30 @@ func applyHistory(tx *bolt.Tx, updates []HistoryUpdate, retention time.Duration,
 	if len(updates) == 0 {
 		return nil
 	}
-	order := make([]*HistoryUpdate, len(updates))
+	idx := make([]int32, len(updates))
 	for i := range updates {
 		u := &updates[i]
 		if err := validUpdate(u); err != nil {
 			return fmt.Errorf("history update %d (%s %q): %w", i, u.Kind, u.Key, err)
 		}
-		order[i] = u
+		idx[i] = int32(i)
 	}
-	slices.SortStableFunc(order, func(x, y *HistoryUpdate) int {
+	// By kind and key, each key's updates in their order (the index breaks
+	// ties: as stable as a stable sort, and faster).
+	slices.SortFunc(idx, func(i, j int32) int {
+		x, y := &updates[i], &updates[j]
 		if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
 			return c
 		}
-		return cmp.Compare(x.Key, y.Key)
+		if c := cmp.Compare(x.Key, y.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
 	})
+	order := make([]*HistoryUpdate, len(updates))
+	for i, j := range idx {
+		order[i] = &updates[j]
+	}
 	a := historyApplier{tx: tx, retention: int64(retention / time.Second), arena: arena, newest: map[string]int64{}}
 	for len(order) > 0 {
 		n := 1

@@ -255,6 +255,10 @@ func deleteOutbox(tx *bolt.Tx, upTo uint64) (removed int, err error) {
 		if last <= upTo {
 			whole = append(whole, [8]byte(k))
 			removed += int(g.left)
+			if n, ok := fixedSegment(v, g.left); ok { // no walk needed
+				size += n
+				continue
+			}
 			for {
 				_, ev, ok := g.next()
 				if !ok {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,11 +11,14 @@ import (
 // (into bbolt's pages) instead of twice. Put a Segments in Commit.Segments;
 // once Apply returns, Reset makes its memory ready for the next commit.
 //
-// Inside a segment being built, the event count and every event length
-// are 3-byte varints written after the fact (non-minimal for small
-// values, which binary.Uvarint reads like any other), so nothing moves
-// once encoded. The zero value is ready to use; it is not safe for
-// concurrent use.
+// Inside a segment being built, every event length is a 3-byte varint
+// written after the fact (non-minimal for small values, which
+// binary.Uvarint reads like any other), so nothing moves once encoded;
+// events are limited to 2 MiB - 1. The count heading the segment is a
+// 4-byte varint, which no minimal encoding of a count up to 512 is: it
+// marks the segment's lengths as 3 bytes each, so that deleting it needs
+// no walk over its events to learn their size. The zero value is ready
+// to use; it is not safe for concurrent use.
 type Segments struct {
 	done   []builtSegment
 	cur    []byte // the segment being built: count, then (length, event)...
@@ -38,9 +40,14 @@ type builtSegment struct {
 // segmentChunk is the size of the buffers segments are built in.
 const segmentChunk = 1 << 20
 
-// pad3 is the width of the varints written after the fact; 3 bytes hold
-// up to 2 MiB - 1 (an event or count beyond that is shifted into place).
-const pad3 = 3
+// pad3 is the width of the event lengths written after the fact, and
+// countWidth that of a built segment's count.
+const (
+	pad3       = 3
+	countWidth = 4
+	// MaxSegmentEvent is the largest event Segments takes.
+	MaxSegmentEvent = 1<<21 - 1
+)
 
 // Len is the number of events added since the last Reset.
 func (s *Segments) Len() int { return s.events }
@@ -65,11 +72,11 @@ func (s *Segments) Append(enc func([]byte) ([]byte, error)) error {
 		return err
 	}
 	l := len(b) - mark - pad3
-	if l == 0 {
+	if l == 0 || l > MaxSegmentEvent {
 		s.cur = b[:mark]
-		return fmt.Errorf("event %d is empty", s.events)
+		return fmt.Errorf("event %d is %d bytes; an outbox event has 1 to %d", s.events, l, MaxSegmentEvent)
 	}
-	b = putVarint3(b, mark, l)
+	putVarint(b[mark:mark+pad3], l)
 	s.cur = b
 	s.n++
 	s.bytes += l
@@ -89,13 +96,14 @@ func (s *Segments) start() {
 		s.next++
 	}
 	c := s.chunks[s.next-1]
-	s.cur = append(c[len(c):], 0, 0, 0)
+	s.cur = append(c[len(c):], 0, 0, 0, 0)
 	s.curCap = cap(s.cur)
 	s.n, s.bytes = 0, 0
 }
 
 func (s *Segments) finish() {
-	v := putVarint3(s.cur, 0, s.n)
+	v := s.cur
+	putVarint(v[:countWidth], s.n)
 	s.done = append(s.done, builtSegment{value: v[:len(v):len(v)], n: s.n, bytes: s.bytes})
 	if cap(v) == s.curCap { // still in its chunk: the chunk's rest is free
 		c := s.chunks[s.next-1]
@@ -104,21 +112,24 @@ func (s *Segments) finish() {
 	s.cur, s.n, s.bytes = nil, 0, 0
 }
 
-// putVarint3 writes v as a 3-byte varint at b[at:at+3]; a value of 2 MiB
-// or more gets the bytes it needs, shifting what follows.
-func putVarint3(b []byte, at, v int) []byte {
-	if v < 1<<21 {
-		b[at] = byte(v) | 0x80
-		b[at+1] = byte(v>>7) | 0x80
-		b[at+2] = byte(v >> 14)
-		return b
+// putVarint writes v as a varint of exactly len(b) bytes (padded with
+// continuation bytes); v must fit in 7*len(b) bits.
+func putVarint(b []byte, v int) {
+	last := len(b) - 1
+	for i := range last {
+		b[i] = byte(v>>(7*i)) | 0x80
 	}
-	var tmp [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(tmp[:], uint64(v))
-	b = append(b, tmp[:k-pad3]...) // room
-	copy(b[at+k:], b[at+pad3:len(b)-(k-pad3)])
-	copy(b[at:], tmp[:k])
-	return b
+	b[last] = byte(v >> (7 * last))
+}
+
+// fixedSegment reports whether v is a segment built by Segments (a 4-byte
+// count, 3-byte lengths) and, if so, the size of its events.
+func fixedSegment(v []byte, n uint64) (int64, bool) {
+	if len(v) < countWidth || v[0]&v[1]&v[2]&0x80 == 0 || v[3]&0x80 != 0 {
+		return 0, false
+	}
+	size := int64(len(v)) - countWidth - pad3*int64(n)
+	return size, size >= 0
 }
 
 // built finishes the segment in progress and returns them all.

@@ -33,7 +33,7 @@ func TestSegments_RoundTrip(t *testing.T) {
 		{1, 2, 3},
 		make([]int, 1500), // several segments of 512 events
 		{300 << 10, 10, 700 << 10, 5},
-		{2<<20 + 17, 1, (1 << 21) - 1, 1 << 21}, // lengths around the 3-byte limit
+		{state.MaxSegmentEvent, 1, 1 << 20, 128, 127, 16383, 16384}, // lengths around varint byte counts
 	}
 	for i := range sizes[1] {
 		sizes[1][i] = 1 + rng.IntN(900)
@@ -83,14 +83,34 @@ func TestSegments_RoundTrip(t *testing.T) {
 	if err != nil || count != len(want) || size != wantBytes {
 		t.Fatalf("OutboxStats = %d, %d, %v; want %d, %d", count, size, err, len(want), wantBytes)
 	}
-	// Delete through the middle of a built segment: the rest stays.
-	cut := uint64(700)
-	if _, err := s.OutboxDelete(cut); err != nil {
-		t.Fatal(err)
+	// Delete through the middle of a built segment (the rest stays), then
+	// through the end of one, then everything: the totals follow exactly,
+	// whether a segment's size is read from its framing or its events.
+	for _, cut := range []uint64{700, 3 + 1024, uint64(len(want) - 3), uint64(len(want))} {
+		if _, err := s.OutboxDelete(cut); err != nil {
+			t.Fatal(err)
+		}
+		var left int64
+		for _, ev := range want[cut:] {
+			left += int64(len(ev))
+		}
+		count, size, err := s.OutboxStats()
+		if err != nil || count != len(want)-int(cut) || size != left {
+			t.Fatalf("after deleting through %d: OutboxStats = %d, %d, %v; want %d, %d", cut, count, size, err, len(want)-int(cut), left)
+		}
+		if cut == uint64(len(want)) {
+			break
+		}
+		seqs, data := readOutbox(t, s, 0, 2)
+		if len(seqs) == 0 || seqs[0] != cut+1 || data[0] != string(want[cut]) {
+			t.Fatalf("after deleting through %d the outbox starts at %v", cut, seqs)
+		}
 	}
-	seqs, data := readOutbox(t, s, 0, 2)
-	if len(seqs) != 2 || seqs[0] != cut+1 || data[0] != string(want[cut]) {
-		t.Fatalf("after deleting through %d the outbox starts at %v", cut, seqs)
+	// An event past the limit is refused, and the segment goes on.
+	big := seg.Append(func(b []byte) ([]byte, error) { return append(b, make([]byte, state.MaxSegmentEvent+1)...), nil })
+	small := seg.Append(func(b []byte) ([]byte, error) { return append(b, "ok"...), nil })
+	if big == nil || small != nil || seg.Len() != 1 {
+		t.Fatalf("Append of %d bytes = %v, then %v; Len %d", state.MaxSegmentEvent+1, big, small, seg.Len())
 	}
 }
 
