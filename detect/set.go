@@ -1,20 +1,37 @@
 package detect
 
+import "unsafe"
+
 // u64set is a set of 64-bit hashes used to count distinct values (paths,
 // domains, query names) without keeping the values. Up to smallN hashes
 // live inline (most keys of a window see a few distinct values, and a
 // flood's keys one or two: no allocation, and no second cache line to
 // miss); beyond that an open-addressing table takes over, with zero as
-// the empty marker (a zero hash is stored as 1). Reset keeps the table, so
-// a set reused across windows stops allocating once it has grown to the
-// working size.
+// the empty marker (a zero hash is stored as 1). The table's length is
+// kept in small[0], free once the hashes moved to the table, so that a
+// lookup loads the table's slot and nothing else (a slice header behind a
+// pointer cost the counting loop a cache miss per line). Reset keeps the
+// table, so a set reused across windows stops allocating once it has
+// grown to the working size.
 type u64set struct {
-	small [smallN]uint64
-	table *[]uint64 // nil while the hashes fit in small
+	small [smallN]uint64 // the hashes; with a table, small[0] is its length
+	table *uint64        // the table's first slot, nil while the hashes fit in small
 	n     uint32
 }
 
 const smallN = 3
+
+// slots is the table (nil without one).
+func (s *u64set) slots() []uint64 {
+	if s.table == nil {
+		return nil
+	}
+	return unsafe.Slice(s.table, s.small[0])
+}
+
+func (s *u64set) setTable(t []uint64) {
+	s.table, s.small[0], s.n = &t[0], uint64(len(t)), 0
+}
 
 // Len is the number of distinct values added.
 func (s *u64set) Len() int { return int(s.n) }
@@ -35,19 +52,19 @@ func (s *u64set) Add(h uint64) bool {
 			s.n++
 			return true
 		}
-		t := make([]uint64, 4*(smallN+1))
-		s.table, s.n = &t, 0
-		for _, x := range s.small {
+		old := s.small
+		s.setTable(make([]uint64, 4*(smallN+1)))
+		for _, x := range old {
 			s.insert(x)
 		}
-	} else if (int(s.n)+1)*4 > len(*s.table)*3 {
+	} else if (uint64(s.n)+1)*4 > s.small[0]*3 {
 		s.grow()
 	}
 	return s.insert(h)
 }
 
 func (s *u64set) insert(h uint64) bool {
-	t := *s.table
+	t := unsafe.Slice(s.table, s.small[0])
 	mask := uint64(len(t) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		switch t[i] {
@@ -62,9 +79,8 @@ func (s *u64set) insert(h uint64) bool {
 }
 
 func (s *u64set) grow() {
-	old := *s.table
-	t := make([]uint64, len(old)*2)
-	s.table, s.n = &t, 0
+	old := s.slots()
+	s.setTable(make([]uint64, len(old)*2))
 	for _, h := range old {
 		if h != 0 {
 			s.insert(h)
@@ -74,9 +90,7 @@ func (s *u64set) grow() {
 
 // Reset empties the set, keeping its memory.
 func (s *u64set) Reset() {
-	if s.table != nil {
-		clear(*s.table)
-	}
+	clear(s.slots())
 	s.n = 0
 }
 
@@ -88,7 +102,7 @@ func (s *u64set) Each(fn func(uint64)) {
 		}
 		return
 	}
-	for _, h := range *s.table {
+	for _, h := range s.slots() {
 		if h != 0 {
 			fn(h)
 		}

@@ -34,7 +34,7 @@ func TestU64set_MatchesMap(t *testing.T) {
 		if n != len(ref) {
 			t.Fatalf("Each yields %d hashes, want %d", n, len(ref))
 		}
-		if used := float64(s.Len()) / float64(len(*s.table)); used > 0.75 {
+		if used := float64(s.Len()) / float64(len(s.slots())); used > 0.75 {
 			t.Fatalf("load factor %.2f above 3/4", used)
 		}
 		s.Reset()
@@ -56,15 +56,15 @@ func TestU64set_ResetKeepsMemory(t *testing.T) {
 	for i := range uint64(1000) {
 		s.Add(i*0x9e3779b97f4a7c15 + 1)
 	}
-	size := len(*s.table)
+	size := len(s.slots())
 	allocs := testing.AllocsPerRun(20, func() {
 		s.Reset()
 		for i := range uint64(1000) {
 			s.Add(i*0x9e3779b97f4a7c15 + 1)
 		}
 	})
-	if allocs != 0 || len(*s.table) != size {
-		t.Fatalf("refilling a reset set: %v allocs, %d slots (was %d)", allocs, len(*s.table), size)
+	if allocs != 0 || len(s.slots()) != size {
+		t.Fatalf("refilling a reset set: %v allocs, %d slots (was %d)", allocs, len(s.slots()), size)
 	}
 }
 
