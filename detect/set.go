@@ -88,11 +88,19 @@ func (s *u64set) grow() {
 	}
 }
 
-// Reset empties the set, keeping its memory.
+// Reset empties the set, keeping its table up to maxKeptTable slots: a
+// table grown by one scanner's thousands of paths would make every later
+// user of the recycled set clear it and scatter its few hashes over it.
 func (s *u64set) Reset() {
+	if s.table != nil && s.small[0] > maxKeptTable {
+		s.table, s.small = nil, [smallN]uint64{}
+	}
 	clear(s.slots())
 	s.n = 0
 }
+
+// maxKeptTable is the largest table Reset keeps.
+const maxKeptTable = 64
 
 // Each calls fn for every stored hash (in table order).
 func (s *u64set) Each(fn func(uint64)) {

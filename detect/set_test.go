@@ -53,18 +53,30 @@ func TestU64set_Zero(t *testing.T) {
 
 func TestU64set_ResetKeepsMemory(t *testing.T) {
 	var s u64set
-	for i := range uint64(1000) {
+	for i := range uint64(40) {
 		s.Add(i*0x9e3779b97f4a7c15 + 1)
 	}
 	size := len(s.slots())
+	if size == 0 || size > maxKeptTable {
+		t.Fatalf("40 hashes in a table of %d slots", size)
+	}
 	allocs := testing.AllocsPerRun(20, func() {
 		s.Reset()
-		for i := range uint64(1000) {
+		for i := range uint64(40) {
 			s.Add(i*0x9e3779b97f4a7c15 + 1)
 		}
 	})
 	if allocs != 0 || len(s.slots()) != size {
 		t.Fatalf("refilling a reset set: %v allocs, %d slots (was %d)", allocs, len(s.slots()), size)
+	}
+	// A table grown past maxKeptTable is given back: the next user of the
+	// set starts small.
+	for i := range uint64(1000) {
+		s.Add(i*0x9e3779b97f4a7c15 + 1)
+	}
+	s.Reset()
+	if s.table != nil || s.Len() != 0 || !s.Add(7) || s.Len() != 1 {
+		t.Fatalf("after Reset of a big set: table %v, len %d", s.table != nil, s.Len())
 	}
 }
 
