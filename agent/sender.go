@@ -19,13 +19,13 @@ const sendBatch = 512
 // transaction (Commit.DeleteThrough): while lines flow, deleting costs no
 // write of its own. The sender deletes them itself once deleteAfter passed
 // since the last delete, or when deleteEvery of them wait (a backlog sent
-// with no commits going on): an idle agent's outbox is empty a second
-// after its last delivery. A
-// crash re-sends at most the delivered events not yet deleted (at least
-// once; downstream de-duplicates on event_id).
+// with no commits going on): an idle agent's outbox is empty a quarter of
+// a second after its last delivery. A crash re-sends at most the delivered
+// events not yet deleted (at least once; downstream de-duplicates on
+// event_id).
 const (
 	deleteEvery = 16384
-	deleteAfter = time.Second
+	deleteAfter = 250 * time.Millisecond
 )
 
 // markDeleted records that the outbox is deleted through seq (n events
