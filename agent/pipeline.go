@@ -116,8 +116,9 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 // Defer hands each closed window's key results to fn instead of building
 // and emitting their events: the agent builds them on its committer
 // goroutine, off the loop that counts. fn must copy what it keeps of the
-// result (its Vector is reused) and later build the event with the
-// Scoring it was given (see Scoring.Event), on one goroutine.
+// result (its Vector is reused) and later score it and build the event
+// with the Scoring it was given, on one goroutine. The Anomalies and
+// Events of Stats then stay 0: the caller counts them.
 func (p *Pipeline) Defer(fn func(*Scoring, *detect.Result)) { p.deferTo = fn }
 
 // Line processes one log line (without its newline). It allocates nothing
@@ -182,14 +183,14 @@ func (p *Pipeline) result(r *detect.Result) {
 		p.deferTo(p.sc, r)
 		return
 	}
-	sc, scored := p.sc.score(r.Vector)
+	sc, scored := p.sc.Score(r.Vector)
 	if sc.Anomalous {
 		p.stats.Anomalies++
 	}
 	if p.cfg.AnomaliesOnly && !sc.Anomalous {
 		return // decided before building the event: nothing allocated
 	}
-	p.sc.fill(&p.ev, r, sc, scored)
+	p.sc.Event(r, sc, scored, &p.ev)
 	p.stats.Events++
 	p.emit(&p.ev)
 }
@@ -214,14 +215,13 @@ func newScoring(kind record.Kind, host, source string) *Scoring {
 		kind: kind.String(), host: host, source: source}
 }
 
-// Event fills ev with the ip_score event of r scored sc (from Score),
-// reusing ev's Features.
-func (s *Scoring) Event(r *detect.Result, sc detect.Score, scored bool, ev *event.Event) {
-	s.fill(ev, r, sc, scored)
-}
-
 // Score scores a result's features; scored is false without a model.
-func (s *Scoring) Score(vec []float64) (sc detect.Score, scored bool) { return s.score(vec) }
+func (s *Scoring) Score(vec []float64) (detect.Score, bool) {
+	if s.scorer == nil {
+		return detect.Score{}, false
+	}
+	return s.scorer.Score(vec), true
+}
 
 // HitsBytes returns the hits and bytes features of a result (what the
 // agent's history keeps), 0 for a kind without bytes.
@@ -235,14 +235,9 @@ func (s *Scoring) HitsBytes(vec []float64) (hits, bytes int64) {
 	return hits, bytes
 }
 
-func (s *Scoring) score(vec []float64) (detect.Score, bool) {
-	if s.scorer == nil {
-		return detect.Score{}, false
-	}
-	return s.scorer.Score(vec), true
-}
-
-func (s *Scoring) fill(ev *event.Event, r *detect.Result, sc detect.Score, scored bool) {
+// Event fills ev with the ip_score event of r scored sc (from Score),
+// reusing ev's Features.
+func (s *Scoring) Event(r *detect.Result, sc detect.Score, scored bool, ev *event.Event) {
 	feats := ev.Features[:0]
 	for i, n := range s.names {
 		feats = append(feats, event.Feature{Name: n, Value: r.Vector[i]})
