@@ -87,11 +87,7 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 		if bytes.Equal(r.Method, methodPOST) {
 			inc(&a.post)
 		}
-		h := r.Hash
-		if !r.Hashed {
-			h = hashBytes(pathOf(r.Target))
-		}
-		a.distinct.Add(h)
+		a.distinct.Add(distinctHash(record.KindWeb, r))
 	case record.KindProxy:
 		if bytes.Contains(r.Action, denied) {
 			a.denied++
@@ -100,10 +96,7 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 			a.connect++
 		}
 		if len(r.Host) > 0 {
-			h := r.Hash
-			if !r.Hashed {
-				h = hashLower(r.Host)
-			}
+			h := distinctHash(record.KindProxy, r)
 			a.distinct.Add(h)
 			if isIPLiteral(r.Host) {
 				a.ipDest.Add(h)
@@ -125,17 +118,31 @@ func inc(c *uint32) {
 // that parse workers can do it instead of the goroutine that counts. It is
 // safe for concurrent use on distinct records.
 func Prehash(k record.Kind, r *record.Record) {
+	if k != record.KindUnknown {
+		r.Hash, r.Hashed = hashOf(k, r), true
+	}
+}
+
+// distinctHash is r's Hash if Prehash set it, else hashOf.
+func distinctHash(k record.Kind, r *record.Record) uint64 {
+	if r.Hashed {
+		return r.Hash
+	}
+	return hashOf(k, r)
+}
+
+// hashOf is the hash of the value a record of kind k counts as distinct:
+// the path (web), the destination host (proxy), the query name (DNS).
+func hashOf(k record.Kind, r *record.Record) uint64 {
 	switch k {
 	case record.KindWeb:
-		r.Hash = hashBytes(pathOf(r.Target))
+		return hashBytes(pathOf(r.Target))
 	case record.KindProxy:
-		r.Hash = hashLower(r.Host)
+		return hashLower(r.Host)
 	case record.KindDNS:
-		r.Hash = hashLower(queryName(r.Host))
-	default:
-		return
+		return hashLower(queryName(r.Host))
 	}
-	r.Hashed = true
+	return 0
 }
 
 // queryName is a DNS query name without its trailing dot.
@@ -160,11 +167,7 @@ func (a *accum) addQuery(r *record.Record) {
 	if e := maxLabelEntropy(sub); e > a.maxEntropy {
 		a.maxEntropy = e
 	}
-	h := r.Hash
-	if !r.Hashed {
-		h = hashLower(q)
-	}
-	if a.distinct.Add(h) {
+	if a.distinct.Add(distinctHash(record.KindDNS, r)) {
 		if a.perDomain == nil {
 			a.perDomain = make(map[uint64]int32, 4)
 		}
