@@ -201,12 +201,14 @@ func (a *Agent) write(job *commitJob) error {
 }
 
 // buildEvents scores the cut's closed key results and fills its events
-// (those detect.emit keeps, encoded straight into outbox segments) and
-// history. An overflow result adds an agent notice (job.notices).
+// (those detect.emit keeps, packed straight into outbox segments, with the
+// contexts they refer to) and history. An overflow result adds an agent notice (job.notices).
 func (a *Agent) buildEvents(job *commitJob) error {
 	c := &job.commit
 	c.History = a.historyBuf[:0]
 	var ev event.Event
+	var pk event.Packed
+	var packedBy *Scoring // the scoring whose context c.Contexts has last
 	ipScores := a.metrics.events.WithLabelValues(event.TypeIPScore)
 	var anomalies prometheus.Counter
 	var anomaliesOf *input
@@ -229,12 +231,20 @@ func (a *Agent) buildEvents(job *commitJob) error {
 		if !job.emitAll && !sc.Anomalous && !over {
 			continue // built no event: detect.emit is anomalies
 		}
-		k.sc.Event(&r, sc, scored, &ev)
 		if over {
+			k.sc.Event(&r, sc, scored, &ev)
 			job.notices = append(job.notices, a.overflowNotice(&ev, job.maxKeys))
 		}
-		if err := c.Segments.Append(ev.AppendJSON); err != nil {
-			return fmt.Errorf("encode event %s: %w", ev.EventID, err)
+		if k.sc != packedBy {
+			id, ctx := k.sc.Context()
+			if c.Contexts == nil {
+				c.Contexts = map[uint64][]byte{}
+			}
+			c.Contexts[id], packedBy = ctx, k.sc
+		}
+		k.sc.Pack(&r, sc, scored, &pk)
+		if err := c.Segments.Append(pk.AppendBinary); err != nil {
+			return fmt.Errorf("encode event of %s in window %s: %w", k.key, time.Unix(0, k.start).UTC(), err)
 		}
 		ipScores.Inc()
 	}

@@ -15,6 +15,7 @@ import (
 type jsonEvent struct {
 	EventID     string             `json:"event_id"`
 	Type        string             `json:"type"`
+	Host        string             `json:"host"`
 	Source      string             `json:"source"`
 	WindowStart time.Time          `json:"window_start"`
 	SrcIP       string             `json:"src_ip"`

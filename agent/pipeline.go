@@ -109,6 +109,7 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 	}
 	sc := *p.sc // a new Scoring: results deferred earlier keep theirs
 	sc.scorer, sc.modelID = s, m.ID()
+	sc.ctx, sc.ctxID = nil, 0
 	p.sc, p.cfg.Model = &sc, m
 	return nil
 }
@@ -207,6 +208,8 @@ type Scoring struct {
 	bytesAt      int // index of bytes in names, or -1
 	kind         string
 	host, source string
+	ctx          []byte // the packed event.Context of its events, built once
+	ctxID        uint64
 }
 
 func newScoring(kind record.Kind, host, source string) *Scoring {
@@ -233,6 +236,30 @@ func (s *Scoring) HitsBytes(vec []float64) (hits, bytes int64) {
 		bytes = int64(vec[s.bytesAt])
 	}
 	return hits, bytes
+}
+
+// Context returns the shared part of the ip_score events s builds, packed
+// (event.Context), and its ID.
+func (s *Scoring) Context() (id uint64, packed []byte) {
+	if s.ctx == nil {
+		c := event.Context{Kind: s.kind, Host: s.host, Source: s.source, Names: s.names}
+		if s.scorer != nil {
+			c.Model = s.modelID
+		}
+		s.ctx, _ = c.MarshalBinary()
+		s.ctxID = event.ContextID(s.ctx)
+	}
+	return s.ctxID, s.ctx
+}
+
+// Pack fills p with the packed ip_score event of r scored sc (from Score):
+// what Event builds, less its Context. p.Values is r.Vector.
+func (s *Scoring) Pack(r *detect.Result, sc detect.Score, scored bool, p *event.Packed) {
+	id, _ := s.Context()
+	*p = event.Packed{Context: id, Start: r.Start, End: r.End, Key: r.Key, Values: r.Vector, Cluster: -1}
+	if scored {
+		p.Cluster, p.Distance, p.Threshold, p.Score, p.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
+	}
 }
 
 // Event fills ev with the ip_score event of r scored sc (from Score),

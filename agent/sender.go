@@ -9,6 +9,7 @@ import (
 
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/output"
+	"github.com/socx/sharkfin/state"
 )
 
 // sendBatch is the most events one Write carries: whole outbox segments
@@ -96,26 +97,64 @@ func (a *Agent) runSender(ctx context.Context) {
 	}()
 	failing := false
 	jsonSink, isJSON := a.sink.(output.JSONSink)
+	un := unpacker{store: a.store}
+	again := false
 	for {
 		evs, raw, arena = evs[:0], raw[:0], arena[:0]
+		un.begin(again)
+		again = false
 		err := a.store.OutboxReadSegments(sent, sendBatch, func(seq uint64, data []byte) error {
 			last = seq
 			unreleased += len(data)
-			if isJSON { // copy out of the read transaction
+			if isJSON && len(data) > 0 && data[0] == '{' { // copy out of the read transaction
 				start := len(arena)
 				arena = append(arena, data...)
 				raw = append(raw, arena[start:len(arena):len(arena)])
 				return nil
 			}
-			ev := &event.Event{}
-			if err := json.Unmarshal(data, ev); err != nil {
-				return fmt.Errorf("outbox event %d: %w", seq, err)
+			ev := &un.ev // rendered to JSON at once
+			if !isJSON {
+				ev = &event.Event{}
 			}
-			evs = append(evs, ev)
+			if err := un.decode(seq, data, ev); err != nil {
+				if errors.Is(err, errNeedContexts) {
+					return err
+				}
+				un.bad(seq, err)
+				return nil // skipped: never deliverable
+			}
+			if !isJSON {
+				evs = append(evs, ev)
+				return nil
+			}
+			start := len(arena)
+			var err error
+			if arena, err = ev.AppendJSON(arena); err != nil {
+				arena = arena[:start]
+				un.bad(seq, err)
+				return nil
+			}
+			raw = append(raw, arena[start:len(arena):len(arena)])
 			return nil
 		})
+		if errors.Is(err, errNeedContexts) {
+			if err = un.reload(); err == nil {
+				again = true
+				continue // read again, with the contexts of the latest commits
+			}
+		}
+		if un.skipped > 0 {
+			log.Error("outbox events that cannot be decoded were skipped (the state file is damaged, or was written by another sharkfin)",
+				"events", un.skipped, "first_seq", un.firstBad, "err", un.badErr)
+			a.metrics.sendErrors.Inc()
+		}
 		n := len(evs) + len(raw)
-		if err == nil && n > 0 {
+		if err == nil && n == 0 && un.skipped > 0 {
+			sent = last // only skipped events: past them
+			a.sent.Store(sent)
+			n = un.skipped // read on
+		}
+		if err == nil && len(evs)+len(raw) > 0 {
 			if isJSON {
 				err = jsonSink.WriteJSON(ctx, raw)
 			} else {
@@ -218,4 +257,83 @@ func (a *Agent) checkBackpressure() {
 		a.log.Info("outbox drained: reading resumed", "outbox_bytes", size)
 		a.notice("warn", "backpressure ended: reading was paused while the outbox was full", map[string]string{"outbox_max": fmt.Sprint(max)})
 	}
+}
+
+// errNeedContexts stops an outbox read at a packed event whose context the
+// sender has not read yet.
+var errNeedContexts = errors.New("outbox event refers to a context not yet read")
+
+// unpacker decodes outbox events for the sender: JSON objects, or packed
+// ip_score events (event.Packed) with their contexts, which it reads from
+// the store when an event refers to one it does not have.
+type unpacker struct {
+	store    *state.Store
+	contexts map[uint64]*event.Context
+	reloaded bool // the contexts were read since this read began
+	pk       event.Packed
+	ev       event.Event
+	// events skipped in this read, the first of them and its error
+	skipped  int
+	firstBad uint64
+	badErr   error
+}
+
+// begin starts a read of the outbox. A read again after a reload keeps
+// the contexts it read as the latest.
+func (u *unpacker) begin(again bool) {
+	u.reloaded = again && u.reloaded
+	u.skipped, u.firstBad, u.badErr = 0, 0, nil
+}
+
+// bad records an event that can never be delivered.
+func (u *unpacker) bad(seq uint64, err error) {
+	if u.skipped == 0 {
+		u.firstBad, u.badErr = seq, err
+	}
+	u.skipped++
+}
+
+func (u *unpacker) decode(seq uint64, data []byte, ev *event.Event) error {
+	if len(data) == 0 {
+		return fmt.Errorf("outbox event %d is empty", seq)
+	}
+	if data[0] != event.PackedTag {
+		if err := json.Unmarshal(data, ev); err != nil {
+			return fmt.Errorf("outbox event %d: %w", seq, err)
+		}
+		return nil
+	}
+	if err := u.pk.UnmarshalBinary(data); err != nil {
+		return fmt.Errorf("outbox event %d: %w", seq, err)
+	}
+	c, ok := u.contexts[u.pk.Context]
+	if !ok {
+		if !u.reloaded {
+			return errNeedContexts
+		}
+		return fmt.Errorf("outbox event %d: context %016x is not in the state file", seq, u.pk.Context)
+	}
+	if err := u.pk.Event(c, ev); err != nil {
+		return fmt.Errorf("outbox event %d: %w", seq, err)
+	}
+	return nil
+}
+
+// reload reads the contexts from the store, replacing those it had (the
+// store drops them when the outbox empties).
+func (u *unpacker) reload() error {
+	raw, err := u.store.OutboxContexts()
+	if err != nil {
+		return err
+	}
+	u.contexts = make(map[uint64]*event.Context, len(raw))
+	for id, v := range raw {
+		c := &event.Context{}
+		if err := c.UnmarshalBinary(v); err != nil {
+			continue // events referring to it are skipped, each with this error
+		}
+		u.contexts[id] = c
+	}
+	u.reloaded = true
+	return nil
 }

@@ -38,6 +38,12 @@ type Commit struct {
 	// Events are appended to the outbox in order, after Segments; none may
 	// be empty.
 	Events [][]byte
+	// Contexts are stored beside the outbox by ID: what the events of this
+	// commit refer to and do not repeat (see event.Context). A commit
+	// stores every context its events use, even one stored before: the
+	// contexts are dropped whenever the outbox empties. An ID already
+	// stored with a different value fails the commit.
+	Contexts map[uint64][]byte
 	// History updates the per-key history.
 	History []HistoryUpdate
 	// DeleteThrough, if not 0, removes the outbox events up to and
@@ -50,7 +56,7 @@ type Commit struct {
 
 func (c *Commit) empty() bool {
 	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 && len(c.Closing) == 0 &&
-		len(c.Events) == 0 && len(c.History) == 0 && (c.Segments == nil || c.Segments.Len() == 0) && c.DeleteThrough == 0
+		len(c.Events) == 0 && len(c.Contexts) == 0 && len(c.History) == 0 && (c.Segments == nil || c.Segments.Len() == 0) && c.DeleteThrough == 0
 }
 
 // arenaChunk is the least an arena grows by.
@@ -102,6 +108,9 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		var segs []builtSegment
 		if c.Segments != nil {
 			segs = c.Segments.built()
+		}
+		if err := putContexts(tx, c.Contexts); err != nil {
+			return err
 		}
 		if last, err = appendOutbox(tx, segs, c.Events, &arena); err != nil {
 			return err

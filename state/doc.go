@@ -30,7 +30,7 @@
 // replaced by an empty one (Store.Recovered says so), so the agent starts
 // instead of crash-looping; it loses its state, not its ability to run.
 //
-// # Layout (schema version 1)
+// # Layout (schema version 2)
 //
 // Integers in keys are big-endian so that byte order is numeric order.
 // Values start with a version byte; varints are encoding/binary's.
@@ -53,7 +53,13 @@
 //	outbox          last seq u64 -> segment: uvarint count, then per event
 //	                uvarint length + the encoded event (one segment per
 //	                commit, split at 512 events or 256 KiB; sequence numbers
-//	                are per event; pages filled 100%)
+//	                are per event; pages filled 100%). The state package
+//	                does not read events; the agent's are JSON objects or
+//	                packed ip_score records (event.Packed)
+//	outbox.contexts id u64 -> a value the outbox events refer to by id
+//	                (the agent's: event.Context); written by each commit
+//	                whose events use it, all dropped when the outbox
+//	                empties (new in version 2)
 //	history.ip      IP -> totals
 //	history.domain  domain -> totals
 //	history.ip.windows, history.domain.windows

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -306,6 +307,10 @@ func deleteOutbox(tx *bolt.Tx, upTo uint64) (removed int, err error) {
 		if err := b.Put(cutKey[:], cut); err != nil {
 			return 0, err
 		}
+	} else if k, _ := b.Cursor().First(); k == nil && len(whole) > 0 {
+		if err := clearContexts(tx); err != nil { // nothing refers to them
+			return 0, err
+		}
 	}
 	if removed == 0 {
 		return 0, nil
@@ -331,4 +336,71 @@ func (s *Store) OutboxStats() (count int, size int64, err error) {
 		return 0, 0, fmt.Errorf("outbox stats: %w", err)
 	}
 	return count, size, nil
+}
+
+// putContexts stores the outbox contexts of a commit (see Commit.Contexts).
+func putContexts(tx *bolt.Tx, contexts map[uint64][]byte) error {
+	if len(contexts) == 0 {
+		return nil
+	}
+	b, err := bucket(tx, bucketContexts)
+	if err != nil {
+		return err
+	}
+	for id, v := range contexts {
+		if len(v) == 0 {
+			return fmt.Errorf("outbox context %016x is empty", id)
+		}
+		k := be64(nil, id)
+		switch old := b.Get(k); {
+		case old == nil:
+			if err := b.Put(k, v); err != nil {
+				return fmt.Errorf("outbox context %016x: %w", id, err)
+			}
+		case !bytes.Equal(old, v):
+			return fmt.Errorf("outbox context %016x: stored with a different value", id)
+		}
+	}
+	return nil
+}
+
+// clearContexts drops every outbox context (the outbox is empty).
+func clearContexts(tx *bolt.Tx) error {
+	b, err := bucket(tx, bucketContexts)
+	if err != nil {
+		return err
+	}
+	if k, _ := b.Cursor().First(); k == nil {
+		return nil
+	}
+	if err := tx.DeleteBucket([]byte(bucketContexts)); err != nil {
+		return fmt.Errorf("drop outbox contexts: %w", err)
+	}
+	if _, err := tx.CreateBucket([]byte(bucketContexts)); err != nil {
+		return fmt.Errorf("drop outbox contexts: %w", err)
+	}
+	return nil
+}
+
+// OutboxContexts returns the outbox contexts by ID (see Commit.Contexts);
+// the values are copies.
+func (s *Store) OutboxContexts() (map[uint64][]byte, error) {
+	out := map[uint64][]byte{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketContexts))
+		if b == nil { // a version 1 file opened read-only
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("outbox context key of %d bytes", len(k))
+			}
+			out[binary.BigEndian.Uint64(k)] = bytes.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox contexts: %w", err)
+	}
+	return out, nil
 }

@@ -20,8 +20,10 @@ const (
 )
 
 // SchemaVersion is the version of the bucket layout and record encodings
-// described in doc.go. Open refuses a file written by a newer schema.
-const SchemaVersion = 1
+// described in doc.go. Open refuses a file written by a newer schema and
+// raises an older one to this (version 2 added the outbox.contexts bucket,
+// which version 1 lacks and an older sharkfin would not keep).
+const SchemaVersion = 2
 
 // Bucket names.
 const (
@@ -30,6 +32,7 @@ const (
 	bucketWindows       = "windows"
 	bucketClosing       = "windows.closing"
 	bucketOutbox        = "outbox"
+	bucketContexts      = "outbox.contexts"
 	bucketHistoryIP     = "history.ip"
 	bucketHistoryDomain = "history.domain"
 	bucketWindowsIP     = "history.ip.windows"
@@ -48,7 +51,7 @@ const (
 
 // topBuckets are created by Open.
 var topBuckets = []string{
-	bucketMeta, bucketCheckpoints, bucketWindows, bucketClosing, bucketOutbox,
+	bucketMeta, bucketCheckpoints, bucketWindows, bucketClosing, bucketOutbox, bucketContexts,
 	bucketHistoryIP, bucketHistoryDomain, bucketWindowsIP, bucketWindowsDomain,
 	bucketCache,
 }
@@ -211,8 +214,14 @@ func (s *Store) init() error {
 			if len(v) != 4 {
 				return fmt.Errorf("schema version: %d bytes, want 4", len(v))
 			}
-			if got := binary.BigEndian.Uint32(v); got > SchemaVersion {
+			got := binary.BigEndian.Uint32(v)
+			if got > SchemaVersion {
 				return fmt.Errorf("%w: file has version %d, this sharkfin reads up to %d", ErrSchema, got, SchemaVersion)
+			}
+			if got < SchemaVersion { // the buckets it lacked were created above
+				if err := meta.Put([]byte(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {
+					return err
+				}
 			}
 		} else {
 			if err := meta.Put([]byte(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {

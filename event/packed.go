@@ -1,0 +1,294 @@
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// The outbox keeps ip_score events packed. Rendered as JSON an ip_score
+// event is about 500 bytes, and most of them are what every event of one
+// input and model shares: kind, host, source, model and feature names. A
+// packed event keeps that shared part once, as a Context stored beside the
+// outbox and named by its ID, and each event as a Packed record of about
+// 90 bytes. The sender unpacks an event when it delivers it; the event it
+// gets back renders (AppendJSON) byte for byte as the event it came from,
+// event_id included (ID is a function of the packed fields).
+//
+// A Packed record:
+//
+//	PackedTag                                  1 byte (a JSON record starts with '{')
+//	context ID                                 8 bytes, little-endian
+//	flags                                      1 byte: bit 0 anomalous, others 0
+//	window start                               varint, Unix nanoseconds
+//	window length                              varint, nanoseconds
+//	key (the source IP)                        uvarint length, then its bytes
+//	feature values                             uvarint count, then a number each
+//	cluster                                    varint
+//	distance, threshold, score                 a number each
+//
+// A number is a uvarint u: an even u is the integer v with u = zigzag(v)<<1
+// (|v| at most 2^53, so exact as a float64; never -0), and u = 1 is
+// followed by the 8 bytes of the float64, little-endian. Varints are as
+// encoding/binary writes them (zigzag for the signed ones).
+//
+// A Context (Context.MarshalBinary) is ContextTag, then kind, host, source
+// and model, each a uvarint length and its bytes, then the uvarint count of
+// feature names and each name likewise. Its ID is the first 8 bytes
+// (little-endian) of the SHA-256 of that encoding, so the same context
+// always gets the same ID.
+
+// Leading bytes of the packed encodings.
+const (
+	PackedTag  = 0x01
+	ContextTag = 0x01
+)
+
+// maxExact is the largest integer magnitude a packed number stores as an
+// integer: every integer up to it is exact in a float64.
+const maxExact = 1 << 53
+
+// Context is the part of its ip_score events that an input and model share.
+type Context struct {
+	Kind, Host, Source, Model string
+	// Names are the feature names, in the order of a Packed's Values.
+	Names []string
+}
+
+// MarshalBinary encodes c (see the package's packed layout).
+func (c *Context) MarshalBinary() ([]byte, error) {
+	b := []byte{ContextTag}
+	for _, s := range [...]string{c.Kind, c.Host, c.Source, c.Model} {
+		b = appendBytes(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Names)))
+	for _, n := range c.Names {
+		b = appendBytes(b, n)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary writes.
+func (c *Context) UnmarshalBinary(b []byte) error {
+	if len(b) == 0 || b[0] != ContextTag {
+		return errors.New("packed context: unknown version")
+	}
+	d := decoder{b: b[1:]}
+	var x Context
+	for _, s := range [...]*string{&x.Kind, &x.Host, &x.Source, &x.Model} {
+		*s = string(d.bytes())
+	}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each name takes at least a byte
+		d.fail()
+	}
+	if d.err == nil {
+		x.Names = make([]string, n)
+		for i := range x.Names {
+			x.Names[i] = string(d.bytes())
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d bytes past the end", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("packed context: %w", d.err)
+	}
+	*c = x
+	return nil
+}
+
+// ContextID returns the ID of a context from its encoding
+// (Context.MarshalBinary).
+func ContextID(enc []byte) uint64 {
+	sum := sha256.Sum256(enc)
+	return binary.LittleEndian.Uint64(sum[:8])
+}
+
+// Packed is one ip_score event in packed form: what is its own, with its
+// Context named by ID.
+type Packed struct {
+	Context    uint64
+	Start, End int64 // window bounds, Unix nanoseconds
+	Key        string
+	Values     []float64
+	Cluster    int
+	Distance   float64
+	Threshold  float64
+	Score      float64
+	Anomalous  bool
+}
+
+// AppendBinary appends the packed record of p to b. It allocates nothing
+// beyond the growth of b.
+func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, PackedTag)
+	b = binary.LittleEndian.AppendUint64(b, p.Context)
+	var flags byte
+	if p.Anomalous {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, p.Start)
+	b = binary.AppendVarint(b, p.End-p.Start)
+	b = appendBytes(b, p.Key)
+	b = binary.AppendUvarint(b, uint64(len(p.Values)))
+	for _, v := range p.Values {
+		b = appendPackedNumber(b, v)
+	}
+	b = binary.AppendVarint(b, int64(p.Cluster))
+	b = appendPackedNumber(b, p.Distance)
+	b = appendPackedNumber(b, p.Threshold)
+	return appendPackedNumber(b, p.Score), nil
+}
+
+// UnmarshalBinary decodes a packed record into p, reusing p.Values. Key
+// is a copy: p keeps nothing of b.
+func (p *Packed) UnmarshalBinary(b []byte) error {
+	if len(b) < 10 || b[0] != PackedTag {
+		return errors.New("packed event: unknown version or cut short")
+	}
+	p.Context = binary.LittleEndian.Uint64(b[1:9])
+	if b[9]&^1 != 0 {
+		return fmt.Errorf("packed event: unknown flags %#x", b[9])
+	}
+	p.Anomalous = b[9]&1 != 0
+	d := decoder{b: b[10:]}
+	p.Start = d.varint()
+	p.End = p.Start + d.varint()
+	p.Key = string(d.bytes())
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each number takes at least a byte
+		d.fail()
+	}
+	p.Values = p.Values[:0]
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		p.Values = append(p.Values, d.number())
+	}
+	p.Cluster = int(d.varint())
+	p.Distance = d.number()
+	p.Threshold = d.number()
+	p.Score = d.number()
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d bytes past the end", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("packed event: %w", d.err)
+	}
+	return nil
+}
+
+// Event fills ev with the ip_score event p packs, its shared part from c,
+// reusing ev.Features. It fails when p has not one value per name of c.
+func (p *Packed) Event(c *Context, ev *Event) error {
+	if len(p.Values) != len(c.Names) {
+		return fmt.Errorf("packed event %s: %d feature values for the %d names of its context", p.Key, len(p.Values), len(c.Names))
+	}
+	feats := ev.Features[:0]
+	for i, n := range c.Names {
+		feats = append(feats, Feature{Name: n, Value: p.Values[i]})
+	}
+	start := time.Unix(0, p.Start).UTC()
+	*ev = Event{
+		EventID:     ID(c.Host, c.Source, TypeIPScore, p.Key, start),
+		Type:        TypeIPScore,
+		Kind:        c.Kind,
+		Host:        c.Host,
+		Source:      c.Source,
+		WindowStart: start,
+		WindowEnd:   time.Unix(0, p.End).UTC(),
+		SrcIP:       p.Key,
+		Features:    feats,
+		Cluster:     p.Cluster,
+		Distance:    p.Distance,
+		Threshold:   p.Threshold,
+		Score:       p.Score,
+		Anomalous:   p.Anomalous,
+		Model:       c.Model,
+	}
+	return nil
+}
+
+func appendBytes(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendPackedNumber(b []byte, v float64) []byte {
+	if v == math.Trunc(v) && math.Abs(v) <= maxExact && !(v == 0 && math.Signbit(v)) {
+		i := int64(v)
+		return binary.AppendUvarint(b, uint64(i<<1^i>>63)<<1)
+	}
+	b = append(b, 1)
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+}
+
+// decoder reads a packed encoding; the first failure sticks in err and
+// makes every later read return zero.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errors.New("cut short or malformed")
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	s := d.b[:n]
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) number() float64 {
+	u := d.uvarint()
+	switch {
+	case d.err != nil:
+		return 0
+	case u&1 == 0:
+		z := u >> 1
+		v := int64(z>>1) ^ -int64(z&1)
+		if v > maxExact || v < -maxExact {
+			d.fail()
+			return 0
+		}
+		return float64(v)
+	case u == 1 && len(d.b) >= 8:
+		v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		d.b = d.b[8:]
+		return v
+	}
+	d.fail()
+	return 0
+}

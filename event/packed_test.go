@@ -1,0 +1,214 @@
+package event
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func randPacked(rng *rand.Rand) (*Context, *Packed) {
+	c := &Context{Kind: randString(rng), Host: randString(rng), Source: randString(rng), Model: randString(rng)}
+	p := &Packed{Start: rng.Int64N(1<<62) - 1<<61, Key: randString(rng), Cluster: rng.IntN(20) - 2,
+		Distance: randNumber(rng), Threshold: randNumber(rng), Score: randNumber(rng), Anomalous: rng.IntN(2) == 0}
+	if rng.IntN(5) == 0 {
+		p.Cluster = int(rng.Int64())
+	}
+	p.End = p.Start + rng.Int64N(int64(24*time.Hour)) - int64(time.Minute)
+	for range rng.IntN(12) {
+		c.Names = append(c.Names, randString(rng))
+		p.Values = append(p.Values, randNumber(rng))
+	}
+	return c, p
+}
+
+// eventOf is the event a pipeline builds for the packed fields (what
+// agent.Scoring.Event writes), built without the packed code.
+func eventOf(c *Context, p *Packed) *Event {
+	e := &Event{Type: TypeIPScore, Kind: c.Kind, Host: c.Host, Source: c.Source,
+		WindowStart: time.Unix(0, p.Start).UTC(), WindowEnd: time.Unix(0, p.End).UTC(), SrcIP: p.Key,
+		Cluster: p.Cluster, Distance: p.Distance, Threshold: p.Threshold, Score: p.Score, Anomalous: p.Anomalous, Model: c.Model}
+	e.EventID = ID(e.Host, e.Source, e.Type, p.Key, e.WindowStart)
+	for i, n := range c.Names {
+		e.Features = append(e.Features, Feature{Name: n, Value: p.Values[i]})
+	}
+	return e
+}
+
+func sameFloat(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
+func samePacked(a, b *Packed) bool {
+	if a.Context != b.Context || a.Start != b.Start || a.End != b.End || a.Key != b.Key || len(a.Values) != len(b.Values) ||
+		a.Cluster != b.Cluster || !sameFloat(a.Distance, b.Distance) || !sameFloat(a.Threshold, b.Threshold) ||
+		!sameFloat(a.Score, b.Score) || a.Anomalous != b.Anomalous {
+		return false
+	}
+	for i := range a.Values {
+		if !sameFloat(a.Values[i], b.Values[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// An event packed and unpacked renders byte for byte as the event the
+// pipeline builds from the same fields, event_id included, for awkward
+// strings and numbers (NaN, -0, 2^53+1, infinities, huge clusters).
+func TestPacked_RendersAsTheEventItPacks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var got Event
+	var back Packed
+	for i := range 5000 {
+		c, p := randPacked(rng)
+		enc, err := c.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c2 Context
+		if err := c2.UnmarshalBinary(enc); err != nil {
+			t.Fatalf("case %d: context: %v", i, err)
+		}
+		p.Context = ContextID(enc)
+		b, err := p.AppendBinary([]byte("x"))
+		if err != nil || b[0] != 'x' {
+			t.Fatalf("case %d: AppendBinary: %v", i, err)
+		}
+		if err := back.UnmarshalBinary(b[1:]); err != nil {
+			t.Fatalf("case %d: UnmarshalBinary(%x): %v", i, b[1:], err)
+		}
+		if !samePacked(&back, p) {
+			t.Fatalf("case %d: round trip\n got %+v\nwant %+v", i, back, *p)
+		}
+		if err := back.Event(&c2, &got); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		want, werr := eventOf(c, p).AppendJSON(nil)
+		have, herr := got.AppendJSON(nil)
+		if !bytes.Equal(have, want) || (werr == nil) != (herr == nil) {
+			t.Fatalf("case %d:\n got %s (%v)\nwant %s (%v)", i, have, herr, want, werr)
+		}
+	}
+}
+
+// What a web event costs in the outbox, packed and as JSON: the packed
+// record must stay well under a quarter of the JSON.
+func TestPacked_Size(t *testing.T) {
+	c := &Context{Kind: "web", Host: "web-01.example.org", Source: "nginx", Model: "web@2026-11-01",
+		Names: []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx", "bytes", "distinct_paths", "post", "error_ratio"}}
+	start := time.Date(2026, 1, 1, 4, 30, 0, 0, time.UTC).UnixNano()
+	p := &Packed{Context: 42, Start: start, End: start + int64(time.Minute), Key: "203.0.113.197",
+		Values: []float64{9, 8, 1, 0, 0, 1, 331917, 8, 0, 0.1111111111111111}, Cluster: 2,
+		Distance: 0.30760273970367535, Threshold: 1.4869574853609395, Score: 0.20686720550655743}
+	b, _ := p.AppendBinary(nil)
+	j, err := eventOf(c, p).AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("packed %d bytes, JSON %d bytes", len(b), len(j))
+	if len(b)*4 > len(j) {
+		t.Fatalf("packed %d bytes against %d of JSON", len(b), len(j))
+	}
+}
+
+func TestPacked_Errors(t *testing.T) {
+	c := &Context{Names: []string{"a", "b"}}
+	p := &Packed{Key: "k", Values: []float64{1, 2, 3}}
+	if err := p.Event(c, &Event{}); err == nil {
+		t.Fatal("3 values for 2 names: no error")
+	}
+	p.Values = p.Values[:2]
+	good, _ := p.AppendBinary(nil)
+	bad := map[string][]byte{
+		"empty":       nil,
+		"json":        []byte(`{"type":"ip_score"}`),
+		"cut":         good[:len(good)-1],
+		"trailing":    append(append([]byte{}, good...), 0),
+		"flags":       append(append([]byte{}, good[:9]...), append([]byte{2}, good[10:]...)...),
+		"odd number":  append(append([]byte{}, good[:len(good)-1]...), 3),
+		"big integer": append(append([]byte{}, good[:len(good)-1]...), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02),
+	}
+	for name, b := range bad {
+		var q Packed
+		if err := q.UnmarshalBinary(b); err == nil {
+			t.Errorf("%s: %x decoded as %+v", name, b, q)
+		}
+	}
+	enc, _ := c.MarshalBinary()
+	for name, b := range map[string][]byte{"empty": nil, "version": append([]byte{9}, enc[1:]...),
+		"cut": enc[:len(enc)-1], "trailing": append(append([]byte{}, enc...), 0)} {
+		var x Context
+		if err := x.UnmarshalBinary(b); err == nil {
+			t.Errorf("context %s: %x decoded as %+v", name, b, x)
+		}
+	}
+}
+
+func TestPacked_AllocatesNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	_, p := randPacked(rng)
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = p.AppendBinary(buf[:0]) }); n != 0 {
+		t.Fatalf("AppendBinary: %v allocations", n)
+	}
+}
+
+// FuzzPackedUnmarshal checks that decoding never panics and that what
+// decodes re-encodes to a record that decodes to the same fields.
+func FuzzPackedUnmarshal(f *testing.F) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 8 {
+		_, p := randPacked(rng)
+		b, _ := p.AppendBinary(nil)
+		f.Add(b)
+	}
+	f.Add([]byte{PackedTag})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p Packed
+		if err := p.UnmarshalBinary(data); err != nil {
+			return
+		}
+		b, err := p.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q Packed
+		if err := q.UnmarshalBinary(b); err != nil {
+			t.Fatalf("re-encoded %x: %v", b, err)
+		}
+		if !samePacked(&p, &q) {
+			t.Fatalf("round trip\n got %+v\nwant %+v", q, p)
+		}
+		names := make([]string, len(p.Values))
+		var ev Event
+		if err := p.Event(&Context{Names: names}, &ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzContextUnmarshal checks that decoding never panics and that what
+// decodes re-encodes to a context that decodes the same.
+func FuzzContextUnmarshal(f *testing.F) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 8 {
+		c, _ := randPacked(rng)
+		b, _ := c.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Context
+		if err := c.UnmarshalBinary(data); err != nil {
+			return
+		}
+		b, _ := c.MarshalBinary()
+		var c2 Context
+		if err := c2.UnmarshalBinary(b); err != nil {
+			t.Fatalf("re-encoded %x: %v", b, err)
+		}
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("round trip\n got %+v\nwant %+v", c2, c)
+		}
+	})
+}

@@ -1,0 +1,127 @@
+package state_test
+
+import (
+	"encoding/binary"
+	"maps"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socx/sharkfin/state"
+	"github.com/socx/sharkfin/state/statetest"
+	bolt "go.etcd.io/bbolt"
+)
+
+func contexts(t *testing.T, s *statetest.Store) map[uint64]string {
+	t.Helper()
+	m, err := s.OutboxContexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[uint64]string{}
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}
+
+// Contexts are written with the events that use them, survive a reopen,
+// stay while any event is left, and are dropped when the outbox empties,
+// whether a sender's delete or a commit's DeleteThrough empties it.
+func TestOutboxContexts_LiveWhileTheOutboxHoldsEvents(t *testing.T) {
+	s := statetest.New(t)
+	if _, err := s.Apply(&state.Commit{Events: [][]byte{[]byte("e1"), []byte("e2")},
+		Contexts: map[uint64][]byte{1: []byte("web"), 2: []byte("proxy")}}); err != nil {
+		t.Fatal(err)
+	}
+	// Storing a context again is fine; under another value it is not.
+	if _, err := s.Apply(&state.Commit{Events: [][]byte{[]byte("e3")}, Contexts: map[uint64][]byte{1: []byte("web")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Apply(&state.Commit{Events: [][]byte{[]byte("e4")}, Contexts: map[uint64][]byte{2: []byte("dns")}})
+	if err == nil || !strings.Contains(err.Error(), "different value") {
+		t.Fatalf("a clashing context: %v", err)
+	}
+	if n, _, _ := s.OutboxStats(); n != 3 {
+		t.Fatalf("the failed commit left %d events, want 3", n)
+	}
+	s.Reopen()
+	want := map[uint64]string{1: "web", 2: "proxy"}
+	if got := contexts(t, s); !maps.Equal(got, want) {
+		t.Fatalf("contexts %v, want %v", got, want)
+	}
+	if _, err := s.OutboxDelete(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := contexts(t, s); !maps.Equal(got, want) {
+		t.Fatalf("one event left: contexts %v, want %v", got, want)
+	}
+	if _, err := s.OutboxDelete(3); err != nil {
+		t.Fatal(err)
+	}
+	if got := contexts(t, s); len(got) != 0 {
+		t.Fatalf("empty outbox: contexts %v", got)
+	}
+	// A commit that empties the outbox and adds events keeps its own.
+	last, err := s.Apply(&state.Commit{Events: [][]byte{[]byte("e5")}, Contexts: map[uint64][]byte{3: []byte("dns")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(&state.Commit{DeleteThrough: last, Events: [][]byte{[]byte("e6")},
+		Contexts: map[uint64][]byte{4: []byte("web2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := contexts(t, s), map[uint64]string{4: "web2"}; !maps.Equal(got, want) {
+		t.Fatalf("after DeleteThrough: contexts %v, want %v", got, want)
+	}
+	s.MustCheck()
+}
+
+// A version 1 file opens, gains the contexts bucket and is marked
+// version 2, which a sharkfin that reads only version 1 refuses (it would
+// not know the packed events).
+func TestOpen_UpgradesSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	writeSchema(t, path, 1)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("outbox.contexts")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ro, err := state.OpenReadOnly(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ro.OutboxContexts(); err != nil || len(m) != 0 {
+		t.Fatalf("read-only version 1: contexts %v, %v", m, err)
+	}
+	ro.Close()
+	s, err := state.Open(state.Options{Path: path, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(&state.Commit{Events: [][]byte{[]byte("e")}, Contexts: map[uint64][]byte{7: []byte("c")}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint32(v) != state.SchemaVersion || state.SchemaVersion != 2 {
+			t.Errorf("schema %x after the upgrade, want %d", v, state.SchemaVersion)
+		}
+		if tx.Bucket([]byte("outbox.contexts")).Get(binary.BigEndian.AppendUint64(nil, 7)) == nil {
+			t.Error("context not stored")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
