@@ -112,29 +112,28 @@ func (a *Agent) runSender(ctx context.Context) {
 				raw = append(raw, arena[start:len(arena):len(arena)])
 				return nil
 			}
-			ev := &un.ev // rendered to JSON at once
-			if !isJSON {
-				ev = &event.Event{}
+			if isJSON { // packed: rendered straight into the arena
+				start := len(arena)
+				var err error
+				if arena, err = un.render(seq, data, arena); err != nil {
+					if errors.Is(err, errNeedContexts) {
+						return err
+					}
+					un.bad(seq, err)
+					return nil // skipped: never deliverable
+				}
+				raw = append(raw, arena[start:len(arena):len(arena)])
+				return nil
 			}
+			ev := &event.Event{}
 			if err := un.decode(seq, data, ev); err != nil {
 				if errors.Is(err, errNeedContexts) {
 					return err
 				}
 				un.bad(seq, err)
-				return nil // skipped: never deliverable
-			}
-			if !isJSON {
-				evs = append(evs, ev)
 				return nil
 			}
-			start := len(arena)
-			var err error
-			if arena, err = ev.AppendJSON(arena); err != nil {
-				arena = arena[:start]
-				un.bad(seq, err)
-				return nil
-			}
-			raw = append(raw, arena[start:len(arena):len(arena)])
+			evs = append(evs, ev)
 			return nil
 		})
 		if errors.Is(err, errNeedContexts) {
@@ -271,7 +270,7 @@ type unpacker struct {
 	contexts map[uint64]*event.Context
 	reloaded bool // the contexts were read since this read began
 	pk       event.Packed
-	ev       event.Event
+	r        event.Renderer
 	// events skipped in this read, the first of them and its error
 	skipped  int
 	firstBad uint64
@@ -317,6 +316,26 @@ func (u *unpacker) decode(seq uint64, data []byte, ev *event.Event) error {
 		return fmt.Errorf("outbox event %d: %w", seq, err)
 	}
 	return nil
+}
+
+// render appends the JSON of a packed event to b.
+func (u *unpacker) render(seq uint64, data, b []byte) ([]byte, error) {
+	id, ok := event.PackedContext(data)
+	if !ok {
+		return b, fmt.Errorf("outbox event %d: neither JSON nor a packed event", seq)
+	}
+	c, ok := u.contexts[id]
+	if !ok {
+		if !u.reloaded {
+			return b, errNeedContexts
+		}
+		return b, fmt.Errorf("outbox event %d: context %016x is not in the state file", seq, id)
+	}
+	b, err := u.r.AppendJSON(b, data, c)
+	if err != nil {
+		return b, fmt.Errorf("outbox event %d: %w", seq, err)
+	}
+	return b, nil
 }
 
 // reload reads the contexts from the store, replacing those it had (the

@@ -97,20 +97,30 @@ type Whois struct {
 // tuple: the same window of the same key from the same host always gets the
 // same id, so downstream can de-duplicate re-sent events.
 func ID(host, source, typ, key string, windowStart time.Time) string {
+	var out [32]byte
+	return string(appendIDOf(out[:0], host, source, typ, key, windowStart))
+}
+
+// appendID appends the ID of a key given as bytes.
+func appendID(dst []byte, host, source, typ string, key []byte, windowStart time.Time) []byte {
+	return appendIDOf(dst, host, source, typ, key, windowStart)
+}
+
+func appendIDOf[K string | []byte](dst []byte, host, source, typ string, key K, windowStart time.Time) []byte {
 	// One hash of host NUL source NUL type NUL key NUL then the window
 	// start in big-endian nanoseconds, built on the stack when it fits:
 	// an id is computed for every key of every window.
 	var stack [256]byte
 	b := stack[:0]
-	for _, s := range [...]string{host, source, typ, key} {
+	for _, s := range [...]string{host, source, typ} {
 		b = append(b, s...)
 		b = append(b, 0)
 	}
+	b = append(b, key...)
+	b = append(b, 0)
 	b = binary.BigEndian.AppendUint64(b, uint64(windowStart.UnixNano()))
 	sum := sha256.Sum256(b)
-	var out [32]byte
-	hex.Encode(out[:], sum[:16])
-	return string(out[:])
+	return hex.AppendEncode(dst, sum[:16])
 }
 
 // Clone returns a deep copy of e (Features, Users, Detail and Enrichment

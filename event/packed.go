@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
+	"unsafe"
 )
 
 // The outbox keeps ip_score events packed. Rendered as JSON an ip_score
@@ -148,18 +150,28 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 // UnmarshalBinary decodes a packed record into p, reusing p.Values. Key
 // is a copy: p keeps nothing of b.
 func (p *Packed) UnmarshalBinary(b []byte) error {
+	key, err := p.decode(b)
+	if err != nil {
+		return err
+	}
+	p.Key = string(key)
+	return nil
+}
+
+// decode is UnmarshalBinary but for Key, which it returns (in b) instead.
+func (p *Packed) decode(b []byte) (key []byte, err error) {
 	if len(b) < 10 || b[0] != PackedTag {
-		return errors.New("packed event: unknown version or cut short")
+		return nil, errors.New("packed event: unknown version or cut short")
 	}
 	p.Context = binary.LittleEndian.Uint64(b[1:9])
 	if b[9]&^1 != 0 {
-		return fmt.Errorf("packed event: unknown flags %#x", b[9])
+		return nil, fmt.Errorf("packed event: unknown flags %#x", b[9])
 	}
 	p.Anomalous = b[9]&1 != 0
 	d := decoder{b: b[10:]}
 	p.Start = d.varint()
 	p.End = p.Start + d.varint()
-	p.Key = string(d.bytes())
+	key = d.bytes()
 	n := d.uvarint()
 	if n > uint64(len(d.b)) { // each number takes at least a byte
 		d.fail()
@@ -176,9 +188,9 @@ func (p *Packed) UnmarshalBinary(b []byte) error {
 		d.err = fmt.Errorf("%d bytes past the end", len(d.b))
 	}
 	if d.err != nil {
-		return fmt.Errorf("packed event: %w", d.err)
+		return nil, fmt.Errorf("packed event: %w", d.err)
 	}
-	return nil
+	return key, nil
 }
 
 // Event fills ev with the ip_score event p packs, its shared part from c,
@@ -291,4 +303,134 @@ func (d *decoder) number() float64 {
 	}
 	d.fail()
 	return 0
+}
+
+// Renderer writes packed events straight as JSON, byte for byte what
+// AppendJSON writes for the event Packed.Event builds, without building
+// it: the sender's hot path. It keeps each context's constant parts
+// rendered, and the last window bounds. The zero value is ready to use;
+// it is not safe for concurrent use.
+type Renderer struct {
+	pk         Packed
+	ctx        *Context
+	ctxJSON    *contextJSON
+	byCtx      map[*Context]*contextJSON
+	start, end int64
+	startJSON  []byte // "window_start": value, for start
+	endJSON    []byte
+	haveTimes  bool
+}
+
+// contextJSON is a context's part of an event, rendered.
+type contextJSON struct {
+	head  []byte   // `,"type":…,"source":…,"window_start":`
+	names [][]byte // `"name":` per feature, with its comma
+	tail  []byte   // `,"model":…}`
+}
+
+func renderContext(c *Context) *contextJSON {
+	j := &contextJSON{}
+	h := append([]byte(nil), `,"type":`...)
+	h = appendString(h, TypeIPScore)
+	h = append(h, `,"kind":`...)
+	h = appendString(h, c.Kind)
+	h = append(h, `,"host":`...)
+	h = appendString(h, c.Host)
+	h = append(h, `,"source":`...)
+	h = appendString(h, c.Source)
+	j.head = append(h, `,"window_start":`...)
+	for i, n := range c.Names {
+		var k []byte
+		if i > 0 {
+			k = append(k, ',')
+		}
+		k = appendString(k, n)
+		j.names = append(j.names, append(k, ':'))
+	}
+	t := append([]byte(nil), `,"model":`...)
+	t = appendString(t, c.Model)
+	j.tail = append(t, '}')
+	return j
+}
+
+// AppendJSON decodes the packed record data and appends its event as
+// JSON, its shared part from c. It fails, appending nothing, when data is
+// not a packed record or has not one value per name of c.
+func (r *Renderer) AppendJSON(b []byte, data []byte, c *Context) ([]byte, error) {
+	p := &r.pk
+	key, err := p.decode(data)
+	if err != nil {
+		return b, err
+	}
+	return r.appendJSON(b, c, key)
+}
+
+// PackedContext reads the context ID of a packed record, for the caller
+// to find its Context (Renderer.AppendJSON then decodes the rest).
+func PackedContext(data []byte) (uint64, bool) {
+	if len(data) < 9 || data[0] != PackedTag {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(data[1:9]), true
+}
+
+func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) {
+	p := &r.pk
+	if len(p.Values) != len(c.Names) {
+		return b, fmt.Errorf("packed event %s: %d feature values for the %d names of its context", key, len(p.Values), len(c.Names))
+	}
+	if c != r.ctx {
+		if r.byCtx == nil {
+			r.byCtx = map[*Context]*contextJSON{}
+		}
+		j := r.byCtx[c]
+		if j == nil {
+			if len(r.byCtx) >= 64 { // contexts come and go with reloads
+				clear(r.byCtx)
+			}
+			j = renderContext(c)
+			r.byCtx[c] = j
+		}
+		r.ctx, r.ctxJSON = c, j
+	}
+	if !r.haveTimes || p.Start != r.start || p.End != r.end {
+		r.start, r.end, r.haveTimes = p.Start, p.End, true
+		r.startJSON = appendTime(r.startJSON[:0], time.Unix(0, p.Start))
+		r.endJSON = appendTime(r.endJSON[:0], time.Unix(0, p.End))
+	}
+	j := r.ctxJSON
+	start := time.Unix(0, p.Start).UTC()
+	b = append(b, `{"event_id":"`...)
+	b = appendID(b, c.Host, c.Source, TypeIPScore, key, start)
+	b = append(b, '"')
+	b = append(b, j.head...)
+	b = append(b, r.startJSON...)
+	b = append(b, `,"window_end":`...)
+	b = append(b, r.endJSON...)
+	b = append(b, `,"src_ip":`...)
+	b = appendStringBytes(b, key)
+	b = append(b, `,"features":{`...)
+	for i, v := range p.Values {
+		b = append(b, j.names[i]...)
+		b = appendNumber(b, v)
+	}
+	b = append(b, `},"cluster":`...)
+	b = strconv.AppendInt(b, int64(p.Cluster), 10)
+	b = append(b, `,"distance":`...)
+	b = appendNumber(b, p.Distance)
+	b = append(b, `,"threshold":`...)
+	b = appendNumber(b, p.Threshold)
+	b = append(b, `,"score":`...)
+	b = appendNumber(b, p.Score)
+	if p.Anomalous {
+		b = append(b, `,"anomalous":true`...)
+	} else {
+		b = append(b, `,"anomalous":false`...)
+	}
+	return append(b, j.tail...), nil
+}
+
+// appendStringBytes is appendString of bytes, without copying them.
+func appendStringBytes(b, s []byte) []byte {
+	return appendString(b, unsafe.String(unsafe.SliceData(s), len(s)))
 }

@@ -60,8 +60,25 @@ func TestPacked_RendersAsTheEventItPacks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var got Event
 	var back Packed
+	var r Renderer
+	var shared []*Context // reused, so that the renderer's caches are hit
 	for i := range 5000 {
 		c, p := randPacked(rng)
+		if len(shared) > 0 && rng.IntN(2) == 0 {
+			c = shared[rng.IntN(len(shared))]
+			p.Values = p.Values[:0]
+			for range c.Names {
+				p.Values = append(p.Values, randNumber(rng))
+			}
+			switch rng.IntN(3) {
+			case 0: // same window as the last event
+				p.Start, p.End = back.Start, back.End
+			case 1: // same start, another end
+				p.Start, p.End = back.Start, back.Start+rng.Int64N(int64(time.Hour))
+			}
+		} else {
+			shared = append(shared, c)
+		}
 		enc, err := c.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
@@ -88,6 +105,17 @@ func TestPacked_RendersAsTheEventItPacks(t *testing.T) {
 		have, herr := got.AppendJSON(nil)
 		if !bytes.Equal(have, want) || (werr == nil) != (herr == nil) {
 			t.Fatalf("case %d:\n got %s (%v)\nwant %s (%v)", i, have, herr, want, werr)
+		}
+		if id, ok := PackedContext(b[1:]); !ok || id != p.Context {
+			t.Fatalf("case %d: PackedContext = %x, %v", i, id, ok)
+		}
+		direct, derr := r.AppendJSON([]byte("y"), b[1:], c)
+		direct2, _ := r.AppendJSON(nil, b[1:], c) // the same again, from the caches
+		if !bytes.Equal(direct2, direct[1:]) {
+			t.Fatalf("case %d: rendered twice:\n%s\n%s", i, direct[1:], direct2)
+		}
+		if derr != nil || string(direct[:1]) != "y" || !bytes.Equal(direct[1:], want) {
+			t.Fatalf("case %d: Renderer:\n got %s (%v)\nwant %s", i, direct[1:], derr, want)
 		}
 	}
 }
