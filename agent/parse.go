@@ -2,6 +2,7 @@ package agent
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/socx/sharkfin/detect"
@@ -96,8 +97,9 @@ const parsePart = 2048
 func (a *Agent) parse(pb *parsedBatch) {
 	parser := pb.in.parser
 	kind := parser.Format.Kind()
+	pb.recs = slices.Grow(pb.recs[:0], len(pb.lines))
 	for _, line := range pb.lines {
-		pb.recs = append(pb.recs, record.Record{})
+		pb.recs = pb.recs[:len(pb.recs)+1] // Parse resets the record
 		r := &pb.recs[len(pb.recs)-1]
 		if err := parser.Parse(line, r); err != nil {
 			pb.recs = pb.recs[:len(pb.recs)-1]

@@ -15,7 +15,7 @@ import (
 // by the number of fields before the time. With combined set the quoted
 // referer and user agent that follow the size are read when present; a
 // common line is accepted with both nil. Fields after them are ignored.
-func parseCLF(line []byte, r *record.Record, combined bool) error {
+func parseCLF(line []byte, r *record.Record, combined bool, tc *timeCache) error {
 	b := trim(line)
 	if len(b) == 0 {
 		return ErrEmpty
@@ -66,11 +66,17 @@ func parseCLF(line []byte, r *record.Record, combined bool) error {
 	if end < 0 {
 		return ErrTruncated
 	}
-	t, ok := parseCLFTime(b[i+1 : i+end])
-	if !ok {
-		return ErrBadTime
+	text := b[i+1 : i+end]
+	if tc.ok && string(text) == string(tc.text[:]) {
+		r.Time = tc.ns
+	} else {
+		t, ok := parseCLFTime(text)
+		if !ok {
+			return ErrBadTime
+		}
+		r.Time = t
+		tc.text, tc.ns, tc.ok = [clfTimeLen]byte(text), t, true // parsed: 26 bytes
 	}
-	r.Time = t
 	i += end + 1
 
 	// "request"
@@ -81,7 +87,7 @@ func parseCLF(line []byte, r *record.Record, combined bool) error {
 	if b[i] != '"' {
 		return ErrBadRequest
 	}
-	end, ok = closeQuote(b, i+1)
+	end, ok := closeQuote(b, i+1)
 	if !ok {
 		return ErrTruncated
 	}

@@ -16,12 +16,25 @@ type Parser struct {
 	// Location is the time zone of timestamps that carry none (BIND's
 	// default layout). nil means time.Local.
 	Location *time.Location
+
+	// the last Apache/Nginx timestamp read, and its value: consecutive
+	// lines mostly share their second.
+	clfTime timeCache
+}
+
+// timeCache remembers the last timestamp parsed.
+type timeCache struct {
+	text [clfTimeLen]byte
+	ns   int64
+	ok   bool
 }
 
 // Parse resets r and fills it from line. Trailing CR/LF and surrounding spaces
 // are ignored. On rejection it returns one of the package's sentinel errors
 // and leaves r zeroed. Parse allocates nothing; r's byte-slice fields alias
-// line.
+// line. A Parser remembers the last timestamp it read (the next line
+// mostly has the same), so it is not safe for concurrent use: give each
+// goroutine its own copy.
 func (p *Parser) Parse(line []byte, r *record.Record) error {
 	r.Reset()
 	var err error
@@ -29,9 +42,9 @@ func (p *Parser) Parse(line []byte, r *record.Record) error {
 	case Squid:
 		err = parseSquid(line, r)
 	case Common:
-		err = parseCLF(line, r, false)
+		err = parseCLF(line, r, false, &p.clfTime)
 	case Combined:
-		err = parseCLF(line, r, true)
+		err = parseCLF(line, r, true, &p.clfTime)
 	case Bind:
 		loc := p.Location
 		if loc == nil {

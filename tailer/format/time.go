@@ -183,10 +183,13 @@ func fraction(b []byte) (int, bool) {
 	return n, true
 }
 
+// clfTimeLen is the length of an Apache/Nginx time.
+const clfTimeLen = 26
+
 // parseCLFTime parses the Apache/Nginx time between the brackets,
 // "17/May/2015:10:05:03 +0000", into Unix nanoseconds.
 func parseCLFTime(b []byte) (int64, bool) {
-	if len(b) != 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' {
+	if len(b) != clfTimeLen || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' {
 		return 0, false
 	}
 	var c civil
