@@ -24,8 +24,10 @@ type parsedBatch struct {
 	ready       chan struct{} // receives once a worker has parsed the part
 }
 
-// parseDepth is how many parsed batches may wait for the main loop.
-const parseDepth = 3
+// parseDepth is how many parsed parts may wait for the main loop: enough
+// for the tailer's batches read ahead (tailer.Batch: three out, about
+// three parts each), so that reading and parsing run ahead of counting.
+const parseDepth = 6
 
 // parseWorkers is how many goroutines parse: one per CPU, up to 4 (beyond
 // that the main loop, which counts, is the bottleneck).

@@ -16,9 +16,9 @@ type Checkpoint struct {
 //
 // The consumer processes the lines, persists Checkpoints (atomically with
 // whatever it derived from the lines), then calls Done. Batches must be
-// released in the order they came: the tailer has at most two out (it
-// reads the next while the consumer handles one) and reuses the memory of
-// a batch's Lines and Checkpoints once it is released.
+// released in the order they came: the tailer has at most three out (it
+// reads ahead while the consumer handles the first) and reuses the memory
+// of a batch's Lines and Checkpoints once it is released.
 type Batch struct {
 	// Input is Config.Name.
 	Input string

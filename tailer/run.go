@@ -50,9 +50,12 @@ type runner struct {
 }
 
 // readAhead is how many batches may be out at once, each in its own
-// buffers: the next chunk is read while the consumer parses and counts
-// the previous one. Batches are released in order.
-const readAhead = 2
+// buffers: the next chunks are read while the consumer parses and counts
+// the first. Batches are released in order. With two, a catch-up's
+// counting waited for input about 40% of the time (a release wakes the
+// reader, whose read wakes the parsers: hand-offs that a loaded machine
+// is slow to schedule); three cost one more read buffer.
+const readAhead = 3
 
 // slot is the memory of one batch out, reused once it is released.
 type slot struct {

@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -279,14 +280,14 @@ func TestConfig_Validate(t *testing.T) {
 	}
 }
 
-// The tailer reads one batch ahead: two batches may be out at once, each
-// in its own memory, and a third waits until the first is released.
-func TestTailer_ReadsOneBatchAhead(t *testing.T) {
+// The tailer reads ahead: readAhead batches may be out at once, each in
+// its own memory, and one more waits until the first is released.
+func TestTailer_ReadsAhead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.log")
 	var data []byte
 	n := 0
-	for len(data) < 3*minReadBuffer+minReadBuffer/2 { // four batches
+	for len(data) < (readAhead+1)*minReadBuffer+minReadBuffer/2 { // readAhead+2 batches
 		data = seqLine(data, n)
 		n++
 	}
@@ -317,22 +318,28 @@ func TestTailer_ReadsOneBatchAhead(t *testing.T) {
 			return nil
 		}
 	}
-	first := recv("first", 5*time.Second)
-	copied := make([]string, len(first.Lines))
-	for i, l := range first.Lines {
-		copied[i] = string(l)
+	var outs []*Batch
+	var copied []string
+	for i := range readAhead {
+		b := recv(fmt.Sprintf("batch %d", i), 5*time.Second)
+		if i == 0 {
+			for _, l := range b.Lines {
+				copied = append(copied, string(l))
+			}
+		}
+		outs = append(outs, b)
 	}
-	second := recv("second", 5*time.Second)
-	if extra := recv("third", 300*time.Millisecond); extra != nil {
-		t.Fatalf("a third batch (%d lines) came while two were out", len(extra.Lines))
+	if extra := recv("one more", 300*time.Millisecond); extra != nil {
+		t.Fatalf("batch %d (%d lines) came while %d were out", readAhead+1, len(extra.Lines), readAhead)
 	}
-	for i, l := range first.Lines { // the second read used other memory
+	first := outs[0]
+	for i, l := range first.Lines { // the later reads used other memory
 		if string(l) != copied[i] {
 			t.Fatalf("line %d of the first batch changed to %q while it was out", i, l)
 		}
 	}
 	seen := map[int]int{}
-	for _, b := range []*Batch{first, second} {
+	for _, b := range outs {
 		for _, l := range b.Lines {
 			seq, err := parseSeq(string(l))
 			if err != nil {
@@ -342,13 +349,15 @@ func TestTailer_ReadsOneBatchAhead(t *testing.T) {
 		}
 	}
 	first.Done()
-	third := recv("third", 5*time.Second)
-	second.Done()
-	for _, l := range third.Lines {
+	next := recv("the one after", 5*time.Second)
+	for _, b := range outs[1:] {
+		b.Done()
+	}
+	for _, l := range next.Lines {
 		seq, _ := parseSeq(string(l))
 		seen[seq]++
 	}
-	third.Done()
+	next.Done()
 	for len(seen) < n { // the rest, however slowly a loaded machine reads it
 		b := recv("further", 5*time.Second)
 		for _, l := range b.Lines {
