@@ -20,14 +20,7 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `{"event_id":`...)
 	b = appendString(b, e.EventID)
-	b = append(b, `,"type":`...)
-	b = appendString(b, e.Type)
-	b = append(b, `,"kind":`...)
-	b = appendString(b, e.Kind)
-	b = append(b, `,"host":`...)
-	b = appendString(b, e.Host)
-	b = append(b, `,"source":`...)
-	b = appendString(b, e.Source)
+	b = appendOrigin(b, e.Type, e.Kind, e.Host, e.Source)
 	b = append(b, `,"window_start":`...)
 	b = appendTime(b, e.WindowStart)
 	b = append(b, `,"window_end":`...)
@@ -43,23 +36,41 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, ':')
 		b = appendNumber(b, f.Value)
 	}
-	b = append(b, `},"cluster":`...)
-	b = strconv.AppendInt(b, int64(e.Cluster), 10)
-	b = append(b, `,"distance":`...)
-	b = appendNumber(b, e.Distance)
-	b = append(b, `,"threshold":`...)
-	b = appendNumber(b, e.Threshold)
-	b = append(b, `,"score":`...)
-	b = appendNumber(b, e.Score)
-	b = append(b, `,"anomalous":`...)
-	if e.Anomalous {
-		b = append(b, "true"...)
-	} else {
-		b = append(b, "false"...)
-	}
+	b = append(b, '}')
+	b = appendScoring(b, e.Cluster, e.Distance, e.Threshold, e.Score, e.Anomalous)
 	b = append(b, `,"model":`...)
 	b = appendString(b, e.Model)
 	return append(b, '}'), nil
+}
+
+// appendOrigin appends an event's type, kind, host and source members,
+// each after a comma.
+func appendOrigin(b []byte, typ, kind, host, source string) []byte {
+	b = append(b, `,"type":`...)
+	b = appendString(b, typ)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, kind)
+	b = append(b, `,"host":`...)
+	b = appendString(b, host)
+	b = append(b, `,"source":`...)
+	return appendString(b, source)
+}
+
+// appendScoring appends an ip_score's cluster, distance, threshold,
+// score and anomalous members, each after a comma.
+func appendScoring(b []byte, cluster int, distance, threshold, score float64, anomalous bool) []byte {
+	b = append(b, `,"cluster":`...)
+	b = strconv.AppendInt(b, int64(cluster), 10)
+	b = append(b, `,"distance":`...)
+	b = appendNumber(b, distance)
+	b = append(b, `,"threshold":`...)
+	b = appendNumber(b, threshold)
+	b = append(b, `,"score":`...)
+	b = appendNumber(b, score)
+	if anomalous {
+		return append(b, `,"anomalous":true`...)
+	}
+	return append(b, `,"anomalous":false`...)
 }
 
 func appendTime(b []byte, t time.Time) []byte {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 	"unsafe"
 )
@@ -262,14 +261,10 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads what binary.AppendVarint writes: a zigzag uvarint.
 func (d *decoder) varint() int64 {
-	v, k := binary.Varint(d.b)
-	if k <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *decoder) bytes() []byte {
@@ -330,14 +325,7 @@ type contextJSON struct {
 
 func renderContext(c *Context) *contextJSON {
 	j := &contextJSON{}
-	h := append([]byte(nil), `,"type":`...)
-	h = appendString(h, TypeIPScore)
-	h = append(h, `,"kind":`...)
-	h = appendString(h, c.Kind)
-	h = append(h, `,"host":`...)
-	h = appendString(h, c.Host)
-	h = append(h, `,"source":`...)
-	h = appendString(h, c.Source)
+	h := appendOrigin(nil, TypeIPScore, c.Kind, c.Host, c.Source)
 	j.head = append(h, `,"window_start":`...)
 	for i, n := range c.Names {
 		var k []byte
@@ -414,19 +402,8 @@ func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) 
 		b = append(b, j.names[i]...)
 		b = appendNumber(b, v)
 	}
-	b = append(b, `},"cluster":`...)
-	b = strconv.AppendInt(b, int64(p.Cluster), 10)
-	b = append(b, `,"distance":`...)
-	b = appendNumber(b, p.Distance)
-	b = append(b, `,"threshold":`...)
-	b = appendNumber(b, p.Threshold)
-	b = append(b, `,"score":`...)
-	b = appendNumber(b, p.Score)
-	if p.Anomalous {
-		b = append(b, `,"anomalous":true`...)
-	} else {
-		b = append(b, `,"anomalous":false`...)
-	}
+	b = append(b, '}')
+	b = appendScoring(b, p.Cluster, p.Distance, p.Threshold, p.Score, p.Anomalous)
 	return append(b, j.tail...), nil
 }
 

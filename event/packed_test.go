@@ -180,6 +180,17 @@ func TestPacked_AllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { buf, _ = p.AppendBinary(buf[:0]) }); n != 0 {
 		t.Fatalf("AppendBinary: %v allocations", n)
 	}
+	// The sender's path: rendering a packed record with a known context.
+	c := &Context{Kind: "web", Host: "h", Source: "s", Model: "m"}
+	for range p.Values {
+		c.Names = append(c.Names, "f")
+	}
+	rec, _ := p.AppendBinary(nil)
+	var r Renderer
+	out := make([]byte, 0, 64<<10)
+	if n := testing.AllocsPerRun(100, func() { out, _ = r.AppendJSON(out[:0], rec, c) }); n != 0 {
+		t.Fatalf("Renderer.AppendJSON: %v allocations", n)
+	}
 }
 
 // FuzzPackedUnmarshal checks that decoding never panics and that what
