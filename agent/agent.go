@@ -188,7 +188,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			stopTailers()
 			wg.Wait()
 			close(a.batches)
-			for range a.parsed {
+			for pb := range a.parsed { // uncounted, but handed back: the parser may need them to finish
+				<-pb.ready
+				if pb.batch != nil {
+					pb.batch.Done()
+				}
+				a.free <- pb
 			}
 			_ = stopCommitter()
 			stopSender()
