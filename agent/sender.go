@@ -142,7 +142,7 @@ func (a *Agent) runSender(ctx context.Context) {
 				continue // read again, with the contexts of the latest commits
 			}
 		}
-		if un.skipped > 0 {
+		if un.skipped > 0 && !failing { // while delivery fails, the same read repeats: said once
 			log.Error("outbox events that cannot be decoded were skipped (the state file is damaged, or was written by another sharkfin)",
 				"events", un.skipped, "first_seq", un.firstBad, "err", un.badErr)
 			a.metrics.sendErrors.Inc()
