@@ -202,7 +202,8 @@ func (a *Agent) write(job *commitJob) error {
 
 // buildEvents scores the cut's closed key results and fills its events
 // (those detect.emit keeps, packed straight into outbox segments, with the
-// contexts they refer to) and history. An overflow result adds an agent notice (job.notices).
+// contexts they refer to) and history. An overflow result adds an agent
+// notice (job.notices).
 func (a *Agent) buildEvents(job *commitJob) error {
 	c := &job.commit
 	c.History = a.historyBuf[:0]

@@ -80,7 +80,7 @@ func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
 		}
-		p.sc.scorer, p.sc.modelID = s, cfg.Model.ID()
+		p.sc.setScorer(s, cfg.Model.ID())
 	}
 	agg, err := detect.NewAggregator(cfg.Window)
 	if err != nil {
@@ -108,8 +108,7 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 		return err
 	}
 	sc := *p.sc // a new Scoring: results deferred earlier keep theirs
-	sc.scorer, sc.modelID = s, m.ID()
-	sc.ctx, sc.ctxID = nil, 0
+	sc.setScorer(s, m.ID())
 	p.sc, p.cfg.Model = &sc, m
 	return nil
 }
@@ -208,14 +207,30 @@ type Scoring struct {
 	bytesAt      int // index of bytes in names, or -1
 	kind         string
 	host, source string
-	ctx          []byte // the packed event.Context of its events, built once
-	ctxID        uint64
+	// ctx is the packed event.Context of its events and ctxID its ID, set
+	// with the model on the main loop: read-only once the committer has it.
+	ctx   []byte
+	ctxID uint64
 }
 
 func newScoring(kind record.Kind, host, source string) *Scoring {
 	names := detect.FeatureNames(kind)
-	return &Scoring{names: names, hitsAt: slices.Index(names, "hits"), bytesAt: slices.Index(names, "bytes"),
+	s := &Scoring{names: names, hitsAt: slices.Index(names, "hits"), bytesAt: slices.Index(names, "bytes"),
 		kind: kind.String(), host: host, source: source}
+	s.setScorer(nil, "")
+	return s
+}
+
+// setScorer sets the model s scores with (nil: none) and the context of
+// its events, which names the model.
+func (s *Scoring) setScorer(sc *detect.Scorer, modelID string) {
+	s.scorer, s.modelID = sc, modelID
+	c := event.Context{Kind: s.kind, Host: s.host, Source: s.source, Names: s.names}
+	if sc != nil {
+		c.Model = modelID
+	}
+	s.ctx, _ = c.MarshalBinary()
+	s.ctxID = event.ContextID(s.ctx)
 }
 
 // Score scores a result's features; scored is false without a model.
@@ -240,23 +255,12 @@ func (s *Scoring) HitsBytes(vec []float64) (hits, bytes int64) {
 
 // Context returns the shared part of the ip_score events s builds, packed
 // (event.Context), and its ID.
-func (s *Scoring) Context() (id uint64, packed []byte) {
-	if s.ctx == nil {
-		c := event.Context{Kind: s.kind, Host: s.host, Source: s.source, Names: s.names}
-		if s.scorer != nil {
-			c.Model = s.modelID
-		}
-		s.ctx, _ = c.MarshalBinary()
-		s.ctxID = event.ContextID(s.ctx)
-	}
-	return s.ctxID, s.ctx
-}
+func (s *Scoring) Context() (id uint64, packed []byte) { return s.ctxID, s.ctx }
 
 // Pack fills p with the packed ip_score event of r scored sc (from Score):
 // what Event builds, less its Context. p.Values is r.Vector.
 func (s *Scoring) Pack(r *detect.Result, sc detect.Score, scored bool, p *event.Packed) {
-	id, _ := s.Context()
-	*p = event.Packed{Context: id, Start: r.Start, End: r.End, Key: r.Key, Values: r.Vector, Cluster: -1}
+	*p = event.Packed{Context: s.ctxID, Start: r.Start, End: r.End, Key: r.Key, Values: r.Vector, Cluster: -1}
 	if scored {
 		p.Cluster, p.Distance, p.Threshold, p.Score, p.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
 	}
