@@ -305,17 +305,27 @@ func (u *unpacker) decode(seq uint64, data []byte, ev *event.Event) error {
 	if err := u.pk.UnmarshalBinary(data); err != nil {
 		return fmt.Errorf("outbox event %d: %w", seq, err)
 	}
-	c, ok := u.contexts[u.pk.Context]
-	if !ok {
-		if !u.reloaded {
-			return errNeedContexts
-		}
-		return fmt.Errorf("outbox event %d: context %016x is not in the state file", seq, u.pk.Context)
+	c, err := u.context(seq, u.pk.Context)
+	if err != nil {
+		return err
 	}
 	if err := u.pk.Event(c, ev); err != nil {
 		return fmt.Errorf("outbox event %d: %w", seq, err)
 	}
 	return nil
+}
+
+// context returns the context id of event seq refers to: errNeedContexts
+// if the contexts were not read since this read began, else an error
+// when the state file does not hold it.
+func (u *unpacker) context(seq, id uint64) (*event.Context, error) {
+	if c, ok := u.contexts[id]; ok {
+		return c, nil
+	}
+	if !u.reloaded {
+		return nil, errNeedContexts
+	}
+	return nil, fmt.Errorf("outbox event %d: its context %016x is missing from the state file, or damaged", seq, id)
 }
 
 // render appends the JSON of a packed event to b.
@@ -324,14 +334,11 @@ func (u *unpacker) render(seq uint64, data, b []byte) ([]byte, error) {
 	if !ok {
 		return b, fmt.Errorf("outbox event %d: neither JSON nor a packed event", seq)
 	}
-	c, ok := u.contexts[id]
-	if !ok {
-		if !u.reloaded {
-			return b, errNeedContexts
-		}
-		return b, fmt.Errorf("outbox event %d: context %016x is not in the state file", seq, id)
+	c, err := u.context(seq, id)
+	if err != nil {
+		return b, err
 	}
-	b, err := u.r.AppendJSON(b, data, c)
+	b, err = u.r.AppendJSON(b, data, c)
 	if err != nil {
 		return b, fmt.Errorf("outbox event %d: %w", seq, err)
 	}
@@ -349,7 +356,7 @@ func (u *unpacker) reload() error {
 	for id, v := range raw {
 		c := &event.Context{}
 		if err := c.UnmarshalBinary(v); err != nil {
-			continue // events referring to it are skipped, each with this error
+			continue // the events that use it are skipped as missing or damaged
 		}
 		u.contexts[id] = c
 	}

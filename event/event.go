@@ -98,15 +98,12 @@ type Whois struct {
 // same id, so downstream can de-duplicate re-sent events.
 func ID(host, source, typ, key string, windowStart time.Time) string {
 	var out [32]byte
-	return string(appendIDOf(out[:0], host, source, typ, key, windowStart))
+	return string(appendID(out[:0], host, source, typ, key, windowStart.UnixNano()))
 }
 
-// appendID appends the ID of a key given as bytes.
-func appendID(dst []byte, host, source, typ string, key []byte, windowStart time.Time) []byte {
-	return appendIDOf(dst, host, source, typ, key, windowStart)
-}
-
-func appendIDOf[K string | []byte](dst []byte, host, source, typ string, key K, windowStart time.Time) []byte {
+// appendID appends the ID (as ID returns it) of a window starting at
+// start Unix nanoseconds.
+func appendID[K string | []byte](dst []byte, host, source, typ string, key K, start int64) []byte {
 	// One hash of host NUL source NUL type NUL key NUL then the window
 	// start in big-endian nanoseconds, built on the stack when it fits:
 	// an id is computed for every key of every window.
@@ -118,7 +115,7 @@ func appendIDOf[K string | []byte](dst []byte, host, source, typ string, key K, 
 	}
 	b = append(b, key...)
 	b = append(b, 0)
-	b = binary.BigEndian.AppendUint64(b, uint64(windowStart.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(start))
 	sum := sha256.Sum256(b)
 	return hex.AppendEncode(dst, sum[:16])
 }

@@ -387,9 +387,8 @@ func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) 
 		r.endJSON = appendTime(r.endJSON[:0], time.Unix(0, p.End))
 	}
 	j := r.ctxJSON
-	start := time.Unix(0, p.Start).UTC()
 	b = append(b, `{"event_id":"`...)
-	b = appendID(b, c.Host, c.Source, TypeIPScore, key, start)
+	b = appendID(b, c.Host, c.Source, TypeIPScore, key, p.Start)
 	b = append(b, '"')
 	b = append(b, j.head...)
 	b = append(b, r.startJSON...)
