@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/socx/sharkfin/internal/codec"
 	"github.com/socx/sharkfin/record"
 )
 
@@ -195,58 +196,8 @@ func appendSet(b []byte, s *u64set) []byte {
 	return b
 }
 
-// decoder reads a snapshot, remembering the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = ErrBadSnapshot
-	}
-	d.b = nil
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) uvarint(limit uint64) uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > limit {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u64() uint64 {
-	if len(d.b) < 8 {
-		d.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if uint64(len(d.b)) < n {
-		d.fail()
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
+// decoder reads a snapshot, remembering the first error (ErrBadSnapshot).
+type decoder struct{ codec.Reader }
 
 // UnmarshalBinary replaces the aggregator's state with a snapshot made by
 // MarshalBinary (or the Main of a Snapshot without frozen windows) of an
@@ -264,37 +215,37 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 		return fmt.Errorf("%w: unknown version", ErrBadSnapshot)
 	}
 	v2 := main[0] == snapshotV2
-	d := &decoder{b: main[1:]}
-	if w := d.varint(); d.err == nil && w != a.width {
+	d := &decoder{codec.NewReader(main[1:], ErrBadSnapshot)}
+	if w := d.Varint(); d.Err() == nil && w != a.width {
 		return fmt.Errorf("%w: window %v differs from configured %v", ErrBadSnapshot, w, a.width)
 	}
-	wm, hz := d.varint(), d.varint()
+	wm, hz := d.Varint(), d.Varint()
 	var st AggregatorStats
-	st.Lines, st.Late, st.Overflowed, st.Windows, st.KeyWindows = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
+	st.Lines, st.Late, st.Overflowed, st.Windows, st.KeyWindows = d.Varint(), d.Varint(), d.Varint(), d.Varint(), d.Varint()
 	limit := uint64(len(main))
 	windows := make(map[int64]*Window)
 	used := map[int64]bool{}
-	nw := d.uvarint(limit)
+	nw := d.UvarintMax(limit)
 	for range nw {
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
-		w := &Window{Start: d.varint(), keys: map[string]*accum{}}
+		w := &Window{Start: d.Varint(), keys: map[string]*accum{}}
 		w.End = w.Start + a.width
-		w.Lines, w.Overflowed = d.varint(), d.varint()
+		w.Lines, w.Overflowed = d.Varint(), d.Varint()
 		var flags byte
-		if f := d.bytes(1); d.err == nil {
+		if f := d.Next(1); d.Err() == nil {
 			flags = f[0]
 		}
 		if v2 && flags > flagClosing || flags > flagClosing|flagFrozen || flags == flagFrozen {
-			d.fail()
+			d.Fail()
 			break
 		}
 		w.closing = flags&flagClosing != 0
 		if flags&flagFrozen != 0 {
-			next := d.uvarint(limit)
+			next := d.UvarintMax(limit)
 			blob, ok := frozen[w.Start]
-			if d.err == nil && !ok {
+			if d.Err() == nil && !ok {
 				return fmt.Errorf("%w: the stored keys of closing window %d are missing", ErrBadSnapshot, w.Start)
 			}
 			if err := a.restoreFrozen(w, blob, next); err != nil {
@@ -304,19 +255,19 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 		} else {
 			a.decodeKeys(d, w, limit, v2, nil)
 		}
-		if flag := d.bytes(1); d.err == nil && flag[0] == 1 {
+		if flag := d.Next(1); d.Err() == nil && flag[0] == 1 {
 			w.overflow = d.accum(limit, a.cfg.Kind, v2)
 		}
 		if _, dup := windows[w.Start]; dup {
-			d.fail()
+			d.Fail()
 		}
 		windows[w.Start] = w
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail()
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail()
 	}
-	if d.err != nil {
-		return fmt.Errorf("%w: truncated or corrupt", d.err)
+	if d.Err() != nil {
+		return fmt.Errorf("%w: truncated or corrupt", d.Err())
 	}
 	a.windows, a.watermark, a.horizon, a.stats = windows, wm, hz, st
 	a.last = nil
@@ -344,17 +295,17 @@ func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
 	if len(blob) == 0 || blob[0] != snapshotVersion {
 		return fmt.Errorf("%w: closing window %d: unknown version", ErrBadSnapshot, w.Start)
 	}
-	d := &decoder{b: blob[1:]}
-	if s := d.varint(); d.err == nil && s != w.Start {
+	d := &decoder{codec.NewReader(blob[1:], ErrBadSnapshot)}
+	if s := d.Varint(); d.Err() == nil && s != w.Start {
 		return fmt.Errorf("%w: closing window %d: keys stored for window %d", ErrBadSnapshot, w.Start, s)
 	}
 	var order []string
 	a.decodeKeys(d, w, uint64(len(blob)), false, &order)
-	if d.err == nil && (len(d.b) != 0 || next > uint64(len(order))) {
-		d.fail()
+	if d.Err() == nil && (d.Len() != 0 || next > uint64(len(order))) {
+		d.Fail()
 	}
-	if d.err != nil {
-		return fmt.Errorf("%w: closing window %d: truncated or corrupt", d.err, w.Start)
+	if d.Err() != nil {
+		return fmt.Errorf("%w: closing window %d: truncated or corrupt", d.Err(), w.Start)
 	}
 	for _, k := range order[:next] { // emitted before the snapshot
 		delete(w.keys, k)
@@ -367,17 +318,17 @@ func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
 // decodeKeys reads a key section into w.keys (and, if order is set, the
 // keys in stored order).
 func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, order *[]string) {
-	nk := d.uvarint(limit)
-	if order != nil && d.err == nil {
+	nk := d.UvarintMax(limit)
+	if order != nil && d.Err() == nil {
 		*order = make([]string, 0, nk)
 	}
 	for range nk {
-		if d.err != nil {
+		if d.Err() != nil {
 			return
 		}
-		k := string(d.bytes(d.uvarint(limit)))
+		k := string(d.Next(d.UvarintMax(limit)))
 		if _, dup := w.keys[k]; dup {
-			d.fail()
+			d.Fail()
 			return
 		}
 		w.keys[k] = d.accum(limit, a.cfg.Kind, v2)
@@ -385,8 +336,8 @@ func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, or
 			*order = append(*order, k)
 		}
 	}
-	if order != nil && d.err == nil && !slices.IsSorted(*order) {
-		d.fail()
+	if order != nil && d.Err() == nil && !slices.IsSorted(*order) {
+		d.Fail()
 	}
 }
 
@@ -394,7 +345,7 @@ func (d *decoder) accum(limit uint64, kind record.Kind, v2 bool) *accum {
 	acc := &accum{}
 	var vs [7]int64
 	for i := range vs {
-		vs[i] = d.varint()
+		vs[i] = d.Varint()
 	}
 	acc.hits, acc.bytes = vs[0], vs[5]
 	acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.post = d.u32(vs[1]), d.u32(vs[2]), d.u32(vs[3]), d.u32(vs[4]), d.u32(vs[6])
@@ -405,18 +356,18 @@ func (d *decoder) accum(limit uint64, kind record.Kind, v2 bool) *accum {
 	e := &accExt{}
 	var xs [6]int64
 	for i := range xs {
-		xs[i] = d.varint()
+		xs[i] = d.Varint()
 	}
 	e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny = xs[0], xs[1], xs[2], xs[3], xs[4]
 	e.maxSubdomains = int32(xs[5])
-	e.maxEntropy = math.Float64frombits(d.u64())
+	e.maxEntropy = math.Float64frombits(d.Uint64())
 	d.set(limit, &acc.distinct)
 	d.set(limit, &e.ipDest)
-	if n := d.uvarint(limit / 9); n > 0 {
+	if n := d.UvarintMax(limit / 9); n > 0 {
 		e.perDomain = make(map[uint64]int32, n)
 		for range n {
-			k := d.u64()
-			e.perDomain[k] = int32(d.varint())
+			k := d.Uint64()
+			e.perDomain[k] = int32(d.Varint())
 		}
 	}
 	if kind != record.KindWeb {
@@ -429,15 +380,15 @@ func (d *decoder) accum(limit uint64, kind record.Kind, v2 bool) *accum {
 // version 2 count) saturates as counting does.
 func (d *decoder) u32(v int64) uint32 {
 	if v < 0 {
-		d.fail()
+		d.Fail()
 		return 0
 	}
 	return uint32(min(v, math.MaxUint32))
 }
 
 func (d *decoder) set(limit uint64, s *u64set) {
-	n := d.uvarint(limit / 8)
+	n := d.UvarintMax(limit / 8)
 	for range n {
-		s.Add(d.u64())
+		s.Add(d.Uint64())
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"math"
 	"time"
 	"unsafe"
+
+	"github.com/socx/sharkfin/internal/codec"
 )
 
 // The outbox keeps ip_score events packed. Rendered as JSON an ip_score
@@ -77,26 +79,26 @@ func (c *Context) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 || b[0] != ContextTag {
 		return errors.New("packed context: unknown version")
 	}
-	d := decoder{b: b[1:]}
+	d := decoder{codec.NewReader(b[1:], nil)}
 	var x Context
 	for _, s := range [...]*string{&x.Kind, &x.Host, &x.Source, &x.Model} {
-		*s = string(d.bytes())
+		*s = string(d.Bytes())
 	}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each name takes at least a byte
-		d.fail()
+	n := d.Uvarint()
+	if n > uint64(d.Len()) { // each name takes at least a byte
+		d.Fail()
 	}
-	if d.err == nil {
+	if d.Err() == nil {
 		x.Names = make([]string, n)
 		for i := range x.Names {
-			x.Names[i] = string(d.bytes())
+			x.Names[i] = string(d.Bytes())
 		}
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d bytes past the end", len(d.b))
+	if err := d.Err(); err != nil {
+		return fmt.Errorf("packed context: %w", err)
 	}
-	if d.err != nil {
-		return fmt.Errorf("packed context: %w", d.err)
+	if d.Len() > 0 {
+		return fmt.Errorf("packed context: %d bytes past the end", d.Len())
 	}
 	*c = x
 	return nil
@@ -167,27 +169,27 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 		return nil, fmt.Errorf("packed event: unknown flags %#x", b[9])
 	}
 	p.Anomalous = b[9]&1 != 0
-	d := decoder{b: b[10:]}
-	p.Start = d.varint()
-	p.End = p.Start + d.varint()
-	key = d.bytes()
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each number takes at least a byte
-		d.fail()
+	d := decoder{codec.NewReader(b[10:], nil)}
+	p.Start = d.Varint()
+	p.End = p.Start + d.Varint()
+	key = d.Bytes()
+	n := d.Uvarint()
+	if n > uint64(d.Len()) { // each number takes at least a byte
+		d.Fail()
 	}
 	p.Values = p.Values[:0]
-	for i := uint64(0); i < n && d.err == nil; i++ {
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
 		p.Values = append(p.Values, d.number())
 	}
-	p.Cluster = int(d.varint())
+	p.Cluster = int(d.Varint())
 	p.Distance = d.number()
 	p.Threshold = d.number()
 	p.Score = d.number()
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d bytes past the end", len(d.b))
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("packed event: %w", err)
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("packed event: %w", d.err)
+	if d.Len() > 0 {
+		return nil, fmt.Errorf("packed event: %d bytes past the end", d.Len())
 	}
 	return key, nil
 }
@@ -237,66 +239,27 @@ func appendPackedNumber(b []byte, v float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 }
 
-// decoder reads a packed encoding; the first failure sticks in err and
-// makes every later read return zero.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errors.New("cut short or malformed")
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, k := binary.Uvarint(d.b)
-	if k <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-// varint reads what binary.AppendVarint writes: a zigzag uvarint.
-func (d *decoder) varint() int64 {
-	u := d.uvarint()
-	return int64(u>>1) ^ -int64(u&1)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return nil
-	}
-	s := d.b[:n]
-	d.b = d.b[n:]
-	return s
-}
+// decoder reads a packed encoding (the first failure sticks and makes
+// every later read return zero) and its numbers.
+type decoder struct{ codec.Reader }
 
 func (d *decoder) number() float64 {
-	u := d.uvarint()
+	u := d.Uvarint()
 	switch {
-	case d.err != nil:
+	case d.Err() != nil:
 		return 0
 	case u&1 == 0:
 		z := u >> 1
 		v := int64(z>>1) ^ -int64(z&1)
 		if v > maxExact || v < -maxExact {
-			d.fail()
+			d.Fail()
 			return 0
 		}
 		return float64(v)
-	case u == 1 && len(d.b) >= 8:
-		v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-		d.b = d.b[8:]
-		return v
+	case u == 1:
+		return math.Float64frombits(d.Uint64())
 	}
-	d.fail()
+	d.Fail()
 	return 0
 }
 

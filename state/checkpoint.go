@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/socx/sharkfin/internal/codec"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -68,16 +69,19 @@ func decodeCheckpoint(key, val []byte) (Checkpoint, error) {
 		return c, fmt.Errorf("checkpoint %d:%d: unknown record version or short record", c.Dev, c.Ino)
 	}
 	c.Fingerprint = binary.BigEndian.Uint64(val[1:])
-	d := decoder{b: val[9:]}
-	c.FingerprintLen = int(d.uvarint())
-	c.Offset = int64(d.uvarint())
-	c.Updated = fromUnixNano(d.varint())
-	c.Path = string(d.bytes())
-	if d.err != nil || c.Offset < 0 || c.FingerprintLen < 0 {
+	d := codec.NewReader(val[9:], errShort)
+	c.FingerprintLen = int(d.Uvarint())
+	c.Offset = int64(d.Uvarint())
+	c.Updated = fromUnixNano(d.Varint())
+	c.Path = string(d.Bytes())
+	if d.Err() != nil || c.Offset < 0 || c.FingerprintLen < 0 {
 		return c, fmt.Errorf("checkpoint %d:%d: damaged record", c.Dev, c.Ino)
 	}
 	return c, nil
 }
+
+// errShort is the error of a state record that ends early.
+var errShort = errors.New("record ends early")
 
 // Checkpoints returns every stored checkpoint, ordered by (Dev, Ino, Input).
 func (s *Store) Checkpoints() ([]Checkpoint, error) {
@@ -116,54 +120,4 @@ func fromUnixNano(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
-}
-
-// errShort is the decoder's error for a record that ends early.
-var errShort = errors.New("record ends early")
-
-// decoder reads varints from a record and remembers the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// bytes reads a uvarint length and that many bytes (aliasing the record).
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errShort
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
 }

@@ -3,6 +3,8 @@ package state
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/socx/sharkfin/internal/codec"
 )
 
 // The encodings of history totals and chunks; doc.go has the layout.
@@ -29,14 +31,14 @@ func decodeTotals(val []byte, t *totals) error {
 	if len(val) == 0 || val[0] != totalsVersion {
 		return errors.New("unknown history record version")
 	}
-	d := decoder{b: val[1:]}
-	t.first = int64(d.uvarint())
-	t.last = t.first + int64(d.uvarint())
-	t.hits = d.uvarint()
-	t.bytes = d.uvarint()
-	t.windows = d.uvarint()
-	t.anomalies = d.uvarint()
-	return d.err
+	d := codec.NewReader(val[1:], errShort)
+	t.first = int64(d.Uvarint())
+	t.last = t.first + int64(d.Uvarint())
+	t.hits = d.Uvarint()
+	t.bytes = d.Uvarint()
+	t.windows = d.Uvarint()
+	t.anomalies = d.Uvarint()
+	return d.Err()
 }
 
 // chunkKey appends the key of the chunk holding window start of key: the
@@ -81,17 +83,17 @@ func decodeChunk(val []byte, hour int64, ws []winRec) ([]winRec, error) {
 	if len(val) == 0 || val[0] != chunkVersion {
 		return ws, errors.New("unknown history chunk version")
 	}
-	d := decoder{b: val[1:]}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // a window takes three bytes at least
+	d := codec.NewReader(val[1:], errShort)
+	n := d.Uvarint()
+	if n > uint64(d.Len()) { // a window takes three bytes at least
 		return ws, errShort
 	}
 	prev := hour * chunkSpan
 	for range n {
-		start := prev + int64(d.uvarint())
-		hf := d.uvarint()
-		ws = append(ws, winRec{start: start, hits: hf >> 1, anomalous: hf&1 == 1, bytes: d.uvarint()})
+		start := prev + int64(d.Uvarint())
+		hf := d.Uvarint()
+		ws = append(ws, winRec{start: start, hits: hf >> 1, anomalous: hf&1 == 1, bytes: d.Uvarint()})
 		prev = start
 	}
-	return ws, d.err
+	return ws, d.Err()
 }
