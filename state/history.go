@@ -282,30 +282,13 @@ func applyHistory(tx *bolt.Tx, updates []HistoryUpdate, retention time.Duration,
 	if len(updates) == 0 {
 		return nil
 	}
-	idx := make([]int32, len(updates))
 	for i := range updates {
 		u := &updates[i]
 		if err := validUpdate(u); err != nil {
 			return fmt.Errorf("history update %d (%s %q): %w", i, u.Kind, u.Key, err)
 		}
-		idx[i] = int32(i)
 	}
-	// By kind and key, each key's updates in their order (the index breaks
-	// ties: as stable as a stable sort, and faster).
-	slices.SortFunc(idx, func(i, j int32) int {
-		x, y := &updates[i], &updates[j]
-		if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.Key, y.Key); c != 0 {
-			return c
-		}
-		return cmp.Compare(i, j)
-	})
-	order := make([]*HistoryUpdate, len(updates))
-	for i, j := range idx {
-		order[i] = &updates[j]
-	}
+	order := sortUpdates(updates)
 	a := historyApplier{tx: tx, retention: int64(retention / time.Second), arena: arena, newest: map[string]int64{}}
 	for len(order) > 0 {
 		n := 1
@@ -318,6 +301,72 @@ func applyHistory(tx *bolt.Tx, updates []HistoryUpdate, retention time.Duration,
 		order = order[n:]
 	}
 	return a.expire()
+}
+
+// compareUpdates orders updates by kind, then key.
+func compareUpdates(x, y *HistoryUpdate) int {
+	if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.Key, y.Key)
+}
+
+// sortUpdates returns updates by kind and key, each key's updates in their
+// order (a stable sort). A commit holds the results of a few windows, each
+// already in key order (windows emit their keys sorted), so it merges the
+// runs already in order, pairwise: a few passes over the updates instead
+// of a full sort (in the order of n log n comparisons only when nothing
+// is in order).
+func sortUpdates(updates []HistoryUpdate) []*HistoryUpdate {
+	n := len(updates)
+	order := make([]*HistoryUpdate, n)
+	for i := range updates {
+		order[i] = &updates[i]
+	}
+	bounds := []int{0} // where the runs start, then n
+	for i := 1; i < n; i++ {
+		if compareUpdates(order[i-1], order[i]) > 0 {
+			bounds = append(bounds, i)
+		}
+	}
+	bounds = append(bounds, n)
+	if len(bounds) <= 2 {
+		return order
+	}
+	buf := make([]*HistoryUpdate, n)
+	next := make([]int, 0, len(bounds))
+	for len(bounds) > 2 {
+		next = next[:0]
+		for j := 0; j+1 < len(bounds); j += 2 {
+			lo, mid, hi := bounds[j], bounds[j+1], n
+			if j+2 < len(bounds) {
+				hi = bounds[j+2]
+			}
+			mergeUpdates(buf[lo:hi], order[lo:mid], order[mid:hi])
+			next = append(next, lo)
+		}
+		next = append(next, n)
+		order, buf = buf, order
+		bounds, next = next, bounds
+	}
+	return order
+}
+
+// mergeUpdates merges sorted a and b into dst, a's first among equals.
+func mergeUpdates(dst, a, b []*HistoryUpdate) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if compareUpdates(b[j], a[i]) < 0 {
+			dst[k] = b[j]
+			j++
+		} else {
+			dst[k] = a[i]
+			i++
+		}
+		k++
+	}
+	k += copy(dst[k:], a[i:])
+	copy(dst[k:], b[j:])
 }
 
 // recent reads the windows of key within retention of last from the chunk
