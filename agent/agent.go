@@ -303,9 +303,7 @@ func (a *Agent) tickInterval() time.Duration {
 func (a *Agent) process(pb *parsedBatch) {
 	<-pb.ready // parsed
 	in := pb.in
-	for i := range pb.recs {
-		in.pipe.addParsed(&pb.recs[i])
-	}
+	in.pipe.addAll(pb.recs)
 	for _, err := range pb.rejects {
 		in.pipe.Reject(err)
 	}

@@ -118,9 +118,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	}()
 	for c := range order {
 		<-c.ready
-		for i := range c.recs {
-			p.addParsed(&c.recs[i])
-		}
+		p.addAll(c.recs)
 		for _, err := range c.rejects {
 			p.Reject(err)
 		}
@@ -131,6 +129,13 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	}
 	wg.Wait()
 	return <-errc
+}
+
+// addAll is addParsed for each of recs, in order.
+func (p *Pipeline) addAll(recs []record.Record) {
+	p.stats.Lines += int64(len(recs))
+	p.stats.Parsed += int64(len(recs))
+	p.agg.AddAll(recs, p.result)
 }
 
 // addParsed is Line after parsing.

@@ -112,6 +112,7 @@ type Aggregator struct {
 	// dropped holds the starts of frozen windows closed since the last
 	// Snapshot: their stored keys can go.
 	dropped []int64
+	pending []pendingAdd // AddAll's scratch
 }
 
 // NewAggregator returns an empty aggregator.
@@ -158,13 +159,61 @@ func (a *Aggregator) alignDown(t int64) int64 {
 // Advance would close it); late records are counted in Stats and otherwise
 // ignored.
 func (a *Aggregator) Add(r *record.Record) bool {
+	acc := a.locate(r)
+	if acc == nil {
+		return false
+	}
+	acc.add(a.cfg.Kind, r)
+	return true
+}
+
+// AddAll adds recs in order as Add does, calling Advance(fn) after any
+// record that makes a window due, and reports how many were late. It
+// finds every record's accumulator first and counts the records into
+// them after (before any window closes): the lookups of consecutive
+// records, each a likely cache miss, then overlap, and so do the counts.
+func (a *Aggregator) AddAll(recs []record.Record, fn func(*Result)) (late int) {
+	pend := a.pending[:0]
+	flush := func() {
+		for _, p := range pend {
+			p.acc.add(a.cfg.Kind, p.r)
+		}
+		pend = pend[:0]
+	}
+	for i := range recs {
+		r := &recs[i]
+		if acc := a.locate(r); acc != nil {
+			pend = append(pend, pendingAdd{acc, r})
+		} else {
+			late++
+		}
+		if a.watermark >= a.nextClose {
+			flush()
+			a.Advance(fn)
+		}
+	}
+	flush()
+	clear(pend[:cap(pend)])
+	a.pending = pend[:0]
+	return late
+}
+
+// pendingAdd is a record AddAll has located and not yet counted.
+type pendingAdd struct {
+	acc *accum
+	r   *record.Record
+}
+
+// locate is Add up to counting r: it returns r's accumulator, opening its
+// window and key as needed, or nil when r is late.
+func (a *Aggregator) locate(r *record.Record) *accum {
 	a.stats.Lines++
 	start := a.alignDown(r.Time)
 	// Late: the window was closed, or the watermark has already passed its
 	// end plus lateness (Advance would close it), even if it was never open.
 	if end := start + a.width; end <= a.horizon || end+a.lateness <= a.watermark {
 		a.stats.Late++
-		return false
+		return nil
 	}
 	w := a.last // consecutive lines mostly fall in the same window
 	if w == nil || w.Start != start {
@@ -193,11 +242,10 @@ func (a *Aggregator) Add(r *record.Record) bool {
 			w.keys[string(r.Client)] = acc
 		}
 	}
-	acc.add(a.cfg.Kind, r)
 	if r.Time > a.watermark {
 		a.watermark = r.Time
 	}
-	return true
+	return acc
 }
 
 // maxFree bounds the accumulators kept for reuse: enough for the keys of a

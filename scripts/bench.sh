@@ -47,6 +47,7 @@ echo "(goal: sharkfin >= 2.00x mawk)"
 printf '\n== Go benchmarks (ns/op, allocs/op)\n'
 go test -run '^$' -bench . -benchmem -benchtime 1s \
   ./tailer/format/ ./detect/ ./agent/ ./event/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|pkg:)' || true
+go test -run '^$' -bench 'HistoryOrder' -benchmem -benchtime 1s ./state/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|pkg:)' || true
 
 printf '\n== K-Means training quality: best of 10 k-means++ restarts, ours vs scikit-learn (Debian python3-sklearn)\n'
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
