@@ -131,22 +131,13 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	return <-errc
 }
 
-// addAll is addParsed for each of recs, in order.
+// addAll is Line for each of recs, in order, after parsing.
 func (p *Pipeline) addAll(recs []record.Record) {
 	p.stats.Lines += int64(len(recs))
 	p.stats.Parsed += int64(len(recs))
 	p.agg.AddAll(recs, p.result)
 }
 
-// addParsed is Line after parsing.
-func (p *Pipeline) addParsed(r *record.Record) {
-	p.stats.Lines++
-	p.stats.Parsed++
-	p.agg.Add(r)
-	if p.agg.Due() {
-		p.agg.Advance(p.result)
-	}
-}
 
 // parser is what parseChunk needs of format.Parser.
 type parser interface {
