@@ -138,7 +138,6 @@ func (p *Pipeline) addAll(recs []record.Record) {
 	p.agg.AddAll(recs, p.result)
 }
 
-
 // parser is what parseChunk needs of format.Parser.
 type parser interface {
 	Parse(line []byte, r *record.Record) error
