@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/internal/e2etest"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -29,36 +30,14 @@ func TestAgent_SenderDeliversPackedAndSkipsUndecodable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := event.Context{Kind: "web", Host: "old-host", Source: "web", Model: "web@old", Names: []string{"hits", "bytes"}}
-	ctxEnc, _ := ctx.MarshalBinary()
-	ctxID := event.ContextID(ctxEnc)
 	start := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
-	pack := func(ip string, ctx uint64) []byte {
-		p := event.Packed{Context: ctx, Start: start.UnixNano(), End: start.Add(time.Minute).UnixNano(), Key: ip,
-			Values: []float64{12, 3456}, Cluster: 1, Distance: 0.5, Threshold: 2, Score: 0.25}
-		b, _ := p.AppendBinary(nil)
-		return b
-	}
 	notice := &event.Event{Type: event.TypeAgent, Kind: "agent", Host: "old-host", Source: "agent", WindowStart: start,
 		WindowEnd: start, Level: "info", Message: "planted", EventID: "planted-notice"}
 	noticeJSON, err := notice.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := state.Open(state.Options{Path: statePath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Apply(&state.Commit{Events: [][]byte{
-		noticeJSON,
-		pack("192.0.2.1", ctxID),
-		pack("192.0.2.2", ctxID+1), // no such context
-		{event.PackedTag, 0xff},    // cut short
-		pack("192.0.2.3", ctxID),
-	}, Contexts: map[uint64][]byte{ctxID: ctxEnc}}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	planted := e2etest.PlantUndecodable(t, statePath, noticeJSON)
 
 	h.start()
 	log := newEventLog(h)
@@ -73,13 +52,13 @@ func TestAgent_SenderDeliversPackedAndSkipsUndecodable(t *testing.T) {
 		}
 		return len(got) >= 3
 	})
-	if !ok || strings.Join(got, ",") != "planted,192.0.2.1,192.0.2.3" {
-		t.Fatalf("delivered %q, want the notice, 192.0.2.1 and 192.0.2.3 in order", got)
+	if want := "planted," + strings.Join(planted.Deliverable, ","); !ok || strings.Join(got, ",") != want {
+		t.Fatalf("delivered %q, want %s in order", got, want)
 	}
 	for _, p := range log.order {
-		if p.ev.SrcIP == "192.0.2.1" {
-			want := event.ID("old-host", "web", event.TypeIPScore, "192.0.2.1", start)
-			if p.ev.EventID != want || p.ev.Model != "web@old" || p.ev.Features["bytes"] != 3456 {
+		if p.ev.SrcIP == planted.Deliverable[0] {
+			want := event.ID(planted.Host, planted.Source, event.TypeIPScore, p.ev.SrcIP, planted.Start)
+			if p.ev.EventID != want || p.ev.Model != planted.Model || p.ev.Features["bytes"] != planted.Bytes {
 				t.Errorf("packed event printed as %s", p.raw)
 			}
 		}
@@ -94,7 +73,7 @@ func TestAgent_SenderDeliversPackedAndSkipsUndecodable(t *testing.T) {
 		t.Errorf("the log does not say 2 events were skipped:\n%s", h.stderrText())
 	}
 	h.stop(5 * time.Second)
-	s, err = state.Open(state.Options{Path: statePath})
+	s, err := state.Open(state.Options{Path: statePath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/socx/sharkfin/event"
-	"github.com/socx/sharkfin/state"
+	"github.com/socx/sharkfin/internal/e2etest"
 )
 
 // An outbox record the sender cannot decode (a packed event whose context
@@ -24,37 +24,7 @@ func TestAgent_FluentdSkipsUndecodableOutboxRecords(t *testing.T) {
 	if err := os.WriteFile(cfg.Log, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := event.Context{Kind: "web", Host: "old-host", Source: "web", Model: "web@old", Names: []string{"hits", "bytes"}}
-	ctxEnc, err := ctx.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctxID := event.ContextID(ctxEnc)
-	start := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
-	pack := func(ip string, ctx uint64) []byte {
-		p := event.Packed{Context: ctx, Start: start.UnixNano(), End: start.Add(time.Minute).UnixNano(), Key: ip,
-			Values: []float64{12, 3456}, Cluster: 1, Distance: 0.5, Threshold: 2, Score: 0.25}
-		b, err := p.AppendBinary(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	s, err := state.Open(state.Options{Path: filepath.Join(dir, "state.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Apply(&state.Commit{Events: [][]byte{
-		pack("192.0.2.1", ctxID),
-		pack("192.0.2.2", ctxID+1), // no such context
-		{event.PackedTag, 0xff},    // cut short
-		pack("192.0.2.3", ctxID),
-	}, Contexts: map[uint64][]byte{ctxID: ctxEnc}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	planted := e2etest.PlantUndecodable(t, filepath.Join(dir, "state.db"))
 
 	out := filepath.Join(dir, "entries.jsonl")
 	startReceiver(t, cfg.Fluentd, out)
@@ -65,24 +35,24 @@ func TestAgent_FluentdSkipsUndecodableOutboxRecords(t *testing.T) {
 	ok := waitFor(30*time.Second, func() bool {
 		got = got[:0]
 		for _, e := range entries.poll(t) {
-			if e.Record["host"] == "old-host" {
+			if e.Record["host"] == planted.Host {
 				got = append(got, e)
 			}
 		}
-		return len(got) >= 2 && a.metric("sharkfin_outbox_bytes") == 0
+		return len(got) >= len(planted.Deliverable) && a.metric("sharkfin_outbox_bytes") == 0
 	})
 	var ips []string
 	for _, e := range got {
 		ips = append(ips, e.Record["src_ip"].(string))
 	}
-	if !ok || strings.Join(ips, ",") != "192.0.2.1,192.0.2.3" {
-		t.Fatalf("Fluentd got %q (outbox drained: %v), want 192.0.2.1 then 192.0.2.3", ips, ok)
+	if want := strings.Join(planted.Deliverable, ","); !ok || strings.Join(ips, ",") != want {
+		t.Fatalf("Fluentd got %q (outbox drained: %v), want %s in order", ips, ok, want)
 	}
 	for _, e := range got {
-		id := event.ID("old-host", "web", event.TypeIPScore, e.Record["src_ip"].(string), start)
+		id := event.ID(planted.Host, planted.Source, event.TypeIPScore, e.Record["src_ip"].(string), planted.Start)
 		feats, _ := e.Record["features"].(map[string]any)
-		if e.Tag != "sharkfin.web.ip_score" || e.Record["event_id"] != id || e.Record["model"] != "web@old" ||
-			number(feats["bytes"]) != 3456 || number(e.Record["score"]) != 0.25 {
+		if e.Tag != "sharkfin.web.ip_score" || e.Record["event_id"] != id || e.Record["model"] != planted.Model ||
+			number(feats["bytes"]) != planted.Bytes || number(e.Record["score"]) != planted.Score {
 			t.Errorf("packed event delivered as tag %s record %v", e.Tag, e.Record)
 		}
 	}
