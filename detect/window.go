@@ -193,7 +193,7 @@ func (a *Aggregator) AddAll(recs []record.Record, fn func(*Result)) (late int) {
 		}
 	}
 	flush()
-	clear(pend[:cap(pend)])
+	clear(pend[:min(len(recs), cap(pend))]) // what this call used: drop its pointers
 	a.pending = pend[:0]
 	return late
 }
