@@ -15,6 +15,14 @@ import (
 // recognise their copies.
 const maxRetired = 16
 
+// retiredGen is a truncated generation whose copy was not found: a copy
+// that appears later is read from offset.
+type retiredGen struct {
+	path   string
+	gen    generation
+	offset int64
+}
+
 // maxSubdirs bounds the directories searched for rotated copies (olddir).
 const maxSubdirs = 64
 
@@ -24,37 +32,54 @@ const maxSubdirs = 64
 // they are read from it. Then fl is read again from its start.
 func (r *runner) truncated(fl *file) {
 	r.t.stats.update(fl.path, func(s *FileStats) { s.Truncations++ })
-	old, off := fl.id, fl.offset
-	if off > 0 && old.FingerprintLen > 0 {
+	old, off := fl.generation(), fl.offset
+	// Even at offset 0 the generation's leading bytes were seen: its
+	// copy holds lines not read yet.
+	if old.id.FingerprintLen > 0 {
 		if c := r.findCopy(fl, old, off); c != nil {
-			r.log.Info("file truncated, finishing its rotated copy", logPath, fl.path, logCopy, c.path, logOffset, off)
-			off = 0 // the copy carries on from there: nothing to retire
+			r.log.Info("file truncated, finishing its rotated copy", logPath, fl.path, logCopy, c.path, logFile, c.id.String(), logOffset, off)
 		} else {
 			r.log.Info("file truncated, no rotated copy found", logPath, fl.path, logOffset, off)
-		}
-	}
-	if off > 0 && old.FingerprintLen > 0 {
-		// A copy that shows up later still gets recognised.
-		r.retired = append(r.retired, Checkpoint{Path: fl.path, ID: old, Offset: off})
-		if len(r.retired) > maxRetired {
-			r.retired = r.retired[1:]
+			// A copy that shows up later still gets recognised.
+			r.retired = append(r.retired, retiredGen{path: fl.path, gen: old, offset: off})
+			if len(r.retired) > maxRetired {
+				r.retired = r.retired[1:]
+			}
 		}
 	}
 	fi, err := fl.f.Stat()
 	if err == nil {
-		fl.id, err = r.pr.identify(fl.f, fi)
+		err = fl.identify(&r.pr, fi)
 	}
 	if err != nil {
 		r.fail(fl.path, err)
 		return
 	}
 	fl.offset, fl.size, fl.skipping, fl.skipPos = 0, fi.Size(), false, 0
+	r.newGeneration(fl, old)
+	r.enqueue(fl)
+}
+
+// firstContent handles the first content of fl, a generation identified
+// while empty: its identity is taken from that content, then generations
+// rotated away meanwhile are looked for.
+func (r *runner) firstContent(fl *file) {
+	fi, err := fl.f.Stat()
+	if err == nil {
+		err = fl.identify(&r.pr, fi)
+	}
+	if err != nil {
+		r.fail(fl.path, err)
+		return
+	}
+	fl.size = fi.Size()
+	r.newGeneration(fl, generation{})
 	r.enqueue(fl)
 }
 
 // findCopy looks for a copy of the content old (read up to off) among the
 // pending files and the rotated siblings of fl, and follows it from off.
-func (r *runner) findCopy(fl *file, old FileID, off int64) *file {
+func (r *runner) findCopy(fl *file, old generation, off int64) *file {
 	for _, c := range r.files {
 		if !c.pending || c.closed {
 			continue
@@ -76,12 +101,12 @@ func (r *runner) findCopy(fl *file, old FileID, off int64) *file {
 // old, an active file read from off. A copy shorter than off (the lines
 // past its end were read from the original before the truncation) is
 // followed from its end.
-func (r *runner) adoptCopy(c *file, old FileID, off int64) bool {
+func (r *runner) adoptCopy(c *file, old generation, off int64) bool {
 	fi, err := c.f.Stat()
 	if err != nil {
 		return false
 	}
-	if ok, err := r.pr.sameContent(old, c.f, fi.Size()); err != nil || !ok {
+	if ok, err := r.pr.copyOf(old, c.f, fi.Size()); err != nil || !ok {
 		return false
 	}
 	id, err := r.pr.identify(c.f, fi)
@@ -95,7 +120,7 @@ func (r *runner) adoptCopy(c *file, old FileID, off int64) bool {
 
 // openCopy follows path from off when it is a file not followed yet whose
 // content starts like old and reaches off.
-func (r *runner) openCopy(path string, old FileID, off int64) *file {
+func (r *runner) openCopy(path string, old generation, off int64) *file {
 	if r.cfg.excluded(path) {
 		return nil
 	}
@@ -107,7 +132,7 @@ func (r *runner) openCopy(path string, old FileID, off int64) *file {
 	if err != nil {
 		return nil
 	}
-	ok, err := r.pr.sameContent(old, f, fi.Size())
+	ok, err := r.pr.copyOf(old, f, fi.Size())
 	if err != nil || !ok {
 		f.Close()
 		return nil
@@ -131,40 +156,45 @@ func (r *runner) openCopy(path string, old FileID, off int64) *file {
 // of its directory, and of up to maxSubdirs directories below it (olddir),
 // whose names start like path's (its name up to the first '.'), sorted.
 func siblings(path string) []string {
+	out, _ := siblingsIn(path)
+	return out
+}
+
+// siblingsIn is siblings that also returns the directories it read.
+func siblingsIn(path string) (files, dirs []string) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	stem, _, _ := strings.Cut(base, ".")
-	var out []string
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	subdirs := 0
+	dirs = append(dirs, dir)
 	for _, e := range entries {
 		name := e.Name()
 		switch {
 		case e.IsDir():
-			if subdirs >= maxSubdirs {
+			if len(dirs) > maxSubdirs {
 				continue
 			}
-			subdirs++
 			sub, err := os.ReadDir(filepath.Join(dir, name))
 			if err != nil {
 				continue
 			}
+			dirs = append(dirs, filepath.Join(dir, name))
 			for _, s := range sub {
 				if !s.IsDir() && strings.HasPrefix(s.Name(), stem) {
-					out = append(out, filepath.Join(dir, name, s.Name()))
+					files = append(files, filepath.Join(dir, name, s.Name()))
 				}
 			}
 		case strings.HasPrefix(name, stem):
-			out = append(out, filepath.Join(dir, name))
+			files = append(files, filepath.Join(dir, name))
 		}
 	}
-	slices.Sort(out)
-	return out
+	slices.Sort(files)
+	return files, dirs
 }
 
 // realPath resolves the symlinks of path; it returns path when it cannot.

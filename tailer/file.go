@@ -14,14 +14,19 @@ import (
 type file struct {
 	f  *os.File
 	id FileID
+	// head are the leading bytes id's fingerprint hashes, when known
+	// (nil for rotated copies and for a checkpoint resumed at start-up).
+	head []byte
 	// path is the name the file is followed under (a glob match, or the
 	// last name known once it left the globs); real is path with symlinks
 	// resolved, so notices about the target reach it.
 	path, real string
 	// offset is just past the last delivered line.
 	offset int64
-	// size is the size at the last fstat; grewAt when it last grew.
+	// size and mtime are those of the last fstat; grewAt when it last
+	// grew.
 	size   int64
+	mtime  time.Time
 	grewAt time.Time
 	// skipping is set inside a line longer than MaxLineBytes whose end has
 	// not been read yet; skipPos is where scanning for its '\n' resumes.
@@ -35,6 +40,30 @@ type file struct {
 	orphan bool
 	queued bool
 	closed bool
+	// fresh marks a generation identified while empty: its first content
+	// is checked for generations rotated away unseen (generation.go);
+	// prev is the generation before it, if any.
+	fresh bool
+	prev  generation
+	// note is what stood beside the file when its generation began.
+	note siblingNote
+}
+
+// generation returns a copy of fl's content identity, which stays valid
+// when fl is identified anew.
+func (fl *file) generation() generation {
+	return generation{id: fl.id, head: bytes.Clone(fl.head)}
+}
+
+// identify takes fl's identity from its content now (fi is its fstat).
+func (fl *file) identify(pr *prefixReader, fi os.FileInfo) error {
+	id, err := pr.identify(fl.f, fi)
+	if err != nil {
+		return err
+	}
+	fl.id = id
+	fl.head = append(fl.head[:0], pr.buf[:id.FingerprintLen]...)
+	return nil
 }
 
 func (fl *file) checkpoint() Checkpoint {
@@ -43,6 +72,10 @@ func (fl *file) checkpoint() Checkpoint {
 
 // errTruncated says that a file's content no longer extends what was read.
 var errTruncated = errors.New("file truncated")
+
+// errFirstContent says that a file identified while empty has content:
+// a generation may have been rotated away before it was seen.
+var errFirstContent = errors.New("first content of an empty file")
 
 // readResult is what one read step found.
 type readResult struct {
@@ -67,14 +100,26 @@ func (fl *file) read(pr *prefixReader, buf []byte, lines [][]byte, maxLine int, 
 		fl.grewAt = now
 	}
 	fl.size = size
-	if size < fl.offset || (fl.skipping && size < fl.skipPos) {
+	// Shorter than what was read, or than the leading bytes already
+	// fingerprinted (read or not): truncated.
+	if size < fl.offset || size < int64(fl.id.FingerprintLen) || (fl.skipping && size < fl.skipPos) {
 		return res, errTruncated
 	}
 	start := fl.offset
 	if fl.skipping {
 		start = fl.skipPos
 	}
-	if size <= start {
+	// Written to without growing past what was read: copytruncate may
+	// have emptied it and the writer refilled it to the same size.
+	modified := !fi.ModTime().Equal(fl.mtime)
+	fl.mtime = fi.ModTime()
+	if size <= start && !modified {
+		return res, nil
+	}
+	if fl.fresh {
+		if size > start {
+			return res, errFirstContent
+		}
 		return res, nil
 	}
 	// copytruncate may have emptied the file and the writer refilled it
@@ -86,7 +131,13 @@ func (fl *file) read(pr *prefixReader, buf []byte, lines [][]byte, maxLine int, 
 	if !same {
 		return res, errTruncated
 	}
+	if id.FingerprintLen != fl.id.FingerprintLen {
+		fl.head = append(fl.head[:0], pr.buf[:id.FingerprintLen]...)
+	}
 	fl.id = id
+	if size <= start {
+		return res, nil
+	}
 
 	want := int(min(size-start, int64(len(buf))))
 	n, err := fl.f.ReadAt(buf[:want], start)

@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -116,6 +117,33 @@ func (pr *prefixReader) extend(id FileID, f *os.File, size int64) (FileID, bool,
 	id.Fingerprint = fnv1a(h, p[id.FingerprintLen:])
 	id.FingerprintLen = n
 	return id, true, nil
+}
+
+// generation is the content identity of a file's current generation: its
+// FileID and, when known, the leading bytes its fingerprint hashes. The
+// bytes recognise a copy shorter than the fingerprint (copytruncate copied
+// the file while it was shorter, then more was written before the
+// truncate); a checkpoint carries only the hash.
+type generation struct {
+	id   FileID
+	head []byte
+}
+
+// copyOf reports whether f (size bytes) is a copy of g: it starts with the
+// bytes g's fingerprint hashes or, shorter than those, its bytes are the
+// start of g's head. An empty fingerprint matches any file.
+func (pr *prefixReader) copyOf(g generation, f *os.File, size int64) (bool, error) {
+	if size >= int64(g.id.FingerprintLen) {
+		return pr.sameContent(g.id, f, size)
+	}
+	if size == 0 || int64(len(g.head)) < size {
+		return false, nil
+	}
+	p, err := pr.read(f, int(size))
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(p, g.head[:size]), nil
 }
 
 // isPrefixOf reports whether the first min(len) bytes of a and b agree,

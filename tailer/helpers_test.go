@@ -101,6 +101,13 @@ func startTailer(tb testing.TB, cfg Config, resume []Checkpoint, c *collector) *
 	}()
 	r := &running{t: tl, c: c, cancel: cancel, done: done}
 	tb.Cleanup(func() { r.stop(tb) })
+	select {
+	case <-tl.Ready():
+	case err := <-done:
+		tb.Fatalf("Run returned before it was ready: %v", err)
+	case <-time.After(10 * time.Second):
+		tb.Fatal("tailer not ready after 10s")
+	}
 	return r
 }
 
@@ -185,12 +192,26 @@ func parseSeq(line string) (int, error) {
 // seqCounts counts delivered lines per sequence number.
 func seqCounts(tb testing.TB, lines []string) map[int]int {
 	tb.Helper()
+	return seqCountsTorn(tb, lines, nil, true)
+}
+
+// seqCountsTorn is seqCounts that accepts the lines of torn (not counted),
+// each at most once; report says whether to fail on others.
+func seqCountsTorn(tb testing.TB, lines []string, torn map[string]bool, report bool) map[int]int {
+	tb.Helper()
 	m := make(map[int]int, len(lines))
 	bad := 0
+	tornSeen := make(map[string]int)
 	for _, l := range lines {
 		n, err := parseSeq(l)
+		if err != nil && torn[l] {
+			if tornSeen[l]++; tornSeen[l] > 1 && report {
+				tb.Errorf("torn line %q delivered %d times", l, tornSeen[l])
+			}
+			continue
+		}
 		if err != nil {
-			if bad < 5 {
+			if bad < 5 && report {
 				tb.Errorf("delivered a broken line: %v", err)
 			}
 			bad++

@@ -9,4 +9,5 @@ const (
 	logOffset    = "offset"
 	logErr       = "err"
 	logCopy      = "copy"
+	logBytes     = "bytes"
 )

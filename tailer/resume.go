@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"bytes"
 	"slices"
 	"time"
 )
@@ -55,7 +56,8 @@ func (r *runner) resume(ck Checkpoint, matches []string, now time.Time) {
 		}
 		same, err := r.pr.sameContent(ck.ID, f, fi.Size())
 		if err == nil && same && fi.Size() >= ck.Offset {
-			r.follow(&file{f: f, id: ck.ID, path: p, real: realPath(p), offset: ck.Offset, size: fi.Size(), grewAt: now})
+			head := bytes.Clone(r.pr.buf[:ck.ID.FingerprintLen]) // sameContent read them
+			r.follow(&file{f: f, id: ck.ID, head: head, path: p, real: realPath(p), offset: ck.Offset, size: fi.Size(), grewAt: now})
 			return
 		}
 		f.Close() // truncated in place or inode reused: a new file
@@ -63,7 +65,7 @@ func (r *runner) resume(ck Checkpoint, matches []string, now time.Time) {
 	}
 	if ck.Offset > 0 && ck.ID.FingerprintLen > 0 {
 		for _, p := range cands {
-			if c := r.openCopy(p, ck.ID, ck.Offset); c != nil {
+			if c := r.openCopy(p, generation{id: ck.ID}, ck.Offset); c != nil {
 				r.log.Info("resuming rotated copy", logPath, ck.Path, logCopy, p, logOffset, ck.Offset)
 				return
 			}
@@ -75,6 +77,8 @@ func (r *runner) resume(ck Checkpoint, matches []string, now time.Time) {
 // follow registers a resumed file.
 func (r *runner) follow(fl *file) {
 	r.files[fl.id.key()] = fl
+	r.noteSiblings(fl)
+	fl.fresh = fl.id.FingerprintLen == 0
 	if !r.cfg.matches(fl.path) {
 		r.orphan(fl, fl.grewAt)
 	}

@@ -32,7 +32,8 @@ type runner struct {
 	files    map[inode]*file
 	byPath   map[string]*file
 	deferred map[inode]Checkpoint
-	retired  []Checkpoint // identities of truncated files, for their copies
+	dropped  droppedFiles
+	retired  []retiredGen // truncated generations, for their copies
 	queue    []*file
 	orphans  int
 	failed   map[string]string
@@ -99,6 +100,7 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 		}
 	}
 	r.start()
+	close(r.t.ready)
 
 	rescan := time.NewTicker(r.cfg.RescanInterval)
 	defer rescan.Stop()
@@ -150,6 +152,7 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 			// The safety net: globs again, and every file checked even
 			// if a notice was lost.
 			r.rescan(nil)
+			r.recheck()
 			r.enqueueAll()
 		case <-fast.C:
 			r.poll()
@@ -230,6 +233,10 @@ func (r *runner) step(fl *file) *Batch {
 	sl.lines = res.lines[:0]
 	if errors.Is(err, errTruncated) {
 		r.truncated(fl)
+		return nil
+	}
+	if errors.Is(err, errFirstContent) {
+		r.firstContent(fl)
 		return nil
 	}
 	if err != nil {
@@ -372,7 +379,50 @@ func (r *runner) drop(fl *file) {
 		r.orphans--
 	}
 	delete(r.files, fl.id.key())
+	r.dropped.add(fl.checkpoint())
 	r.reindex()
+}
+
+// maxDropped bounds the files remembered after they were let go.
+const maxDropped = 256
+
+// droppedFiles remembers the last files let go, by inode: a rescan that
+// raced a rotation's renames may have missed a file still matched by a
+// glob; found again, it is resumed where it was left, not read anew.
+type droppedFiles struct {
+	byIno map[inode]Checkpoint
+	order []inode
+}
+
+func (d *droppedFiles) add(ck Checkpoint) {
+	if d.byIno == nil {
+		d.byIno = make(map[inode]Checkpoint)
+	}
+	k := ck.ID.key()
+	if _, ok := d.byIno[k]; !ok {
+		d.order = append(d.order, k)
+	}
+	d.byIno[k] = ck
+	if len(d.order) > maxDropped {
+		delete(d.byIno, d.order[0])
+		d.order = d.order[1:]
+	}
+}
+
+// has reports whether the inode k was let go (read to its end).
+func (d *droppedFiles) has(k inode) bool {
+	_, ok := d.byIno[k]
+	return ok
+}
+
+// take returns and forgets the checkpoint of the dropped inode k.
+func (d *droppedFiles) take(k inode) (Checkpoint, bool) {
+	ck, ok := d.byIno[k]
+	if ok {
+		delete(d.byIno, k)
+		d.order = slices.DeleteFunc(d.order, func(o inode) bool { return o == k })
+	}
+	return ck, ok
 }
 
 // reindex rebuilds the path index that routes notices, and the watched

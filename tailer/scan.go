@@ -182,23 +182,30 @@ func (r *runner) adopt(path string, k inode, from startPos, now time.Time) (*fil
 	if err != nil {
 		return nil, err
 	}
-	id, err := r.pr.identify(f, fi)
-	if err != nil {
+	fl := &file{f: f, path: path, real: realPath(path), size: fi.Size(), grewAt: now, pending: true}
+	if err := fl.identify(&r.pr, fi); err != nil {
 		f.Close()
 		return nil, err
 	}
-	fl := &file{f: f, id: id, path: path, real: realPath(path), size: fi.Size(), grewAt: now, pending: true}
 	r.files[k] = fl
-	if ck, ok := r.deferred[k]; ok {
-		// A checkpointed file that could not be opened at start-up.
+	r.noteSiblings(fl)
+	ck, ok := r.deferred[k] // a checkpointed file not opened at start-up
+	if ok {
 		delete(r.deferred, k)
+	} else {
+		ck, ok = r.dropped.take(k) // let go, and found again
+	}
+	if ok {
 		same, err := r.pr.sameContent(ck.ID, f, fi.Size())
 		if err == nil && same && fi.Size() >= ck.Offset {
 			fl.pending, fl.id, fl.offset = false, ck.ID, ck.Offset
+			fl.head = fl.head[:ck.ID.FingerprintLen] // the file starts with them
+			fl.fresh = ck.ID.FingerprintLen == 0
 			r.enqueue(fl)
 			return fl, nil
 		}
 	}
+	fl.fresh = fi.Size() == 0
 	if from == startEnd {
 		r.classify(fl, true)
 	} else {
@@ -223,8 +230,8 @@ func (r *runner) classify(fl *file, atEnd bool) {
 		return
 	}
 	for i, ret := range r.retired {
-		if r.adoptCopy(fl, ret.ID, ret.Offset) {
-			r.log.Info("finishing rotated copy of a truncated file", logPath, ret.Path, logCopy, fl.path, logOffset, fl.offset)
+		if r.adoptCopy(fl, ret.gen, ret.offset) {
+			r.log.Info("finishing rotated copy of a truncated file", logPath, ret.path, logCopy, fl.path, logOffset, fl.offset)
 			r.retired = slices.Delete(r.retired, i, i+1)
 			return
 		}
@@ -247,12 +254,16 @@ func (r *runner) classify(fl *file, atEnd bool) {
 			return
 		}
 	}
-	id, err := r.pr.identify(fl.f, fi)
-	if err != nil {
+	if err := fl.identify(&r.pr, fi); err != nil {
 		r.fail(fl.path, err)
 		return
 	}
-	fl.id, fl.pending, fl.offset = id, false, 0
+	fl.pending, fl.offset = false, 0
+	if fl.fresh {
+		// Seen empty before: what was written since may have been
+		// rotated away already.
+		r.newGeneration(fl, generation{})
+	}
 	if atEnd {
 		off, ok, err := tailOffset(fl.f, size)
 		if err != nil {

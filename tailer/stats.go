@@ -19,6 +19,10 @@ type FileStats struct {
 	// Rotations counts followed files that left this path (renamed away
 	// or deleted).
 	Rotations uint64
+	// Missed counts rotated copies of this path read in full because
+	// copytruncate rotated their generation away before the tailer saw
+	// it (see generation.go): lines recovered, not lost.
+	Missed uint64
 	// Errors counts failed opens, stats and reads.
 	Errors uint64
 }
@@ -63,6 +67,7 @@ func (c *counters) snapshot() Stats {
 		st.Totals.TooLong += s.TooLong
 		st.Totals.Truncations += s.Truncations
 		st.Totals.Rotations += s.Rotations
+		st.Totals.Missed += s.Missed
 		st.Totals.Errors += s.Errors
 	}
 	sort.Slice(st.Files, func(i, j int) bool { return st.Files[i].Path < st.Files[j].Path })

@@ -20,7 +20,8 @@ type Tailer struct {
 	paused bool
 	wake   chan struct{}
 
-	ran atomic.Bool
+	ran   atomic.Bool
+	ready chan struct{}
 }
 
 // New returns a Tailer for cfg (defaults applied) that resumes from the
@@ -40,6 +41,7 @@ func New(cfg Config, resume []Checkpoint, logger *slog.Logger) (*Tailer, error) 
 		resume: append([]Checkpoint(nil), resume...),
 		log:    logger.With(logComponent, "tailer", logInput, cfg.Name),
 		wake:   make(chan struct{}, 1),
+		ready:  make(chan struct{}),
 	}, nil
 }
 
@@ -55,6 +57,13 @@ func (t *Tailer) Run(ctx context.Context, out chan<- *Batch) error {
 	defer r.close()
 	return r.run(ctx, out)
 }
+
+// Ready is closed once Run has taken its start-up position: the
+// checkpoints are resumed, the files the globs match are open (a file
+// present now with StartAt "end" starts at its current end) and the
+// directories are watched. Anything written, created, rotated or truncated
+// after that is seen. It is never closed if Run is not called.
+func (t *Tailer) Ready() <-chan struct{} { return t.ready }
 
 // Pause stops reading: no batch is sent after the one in flight until
 // Resume. Data stays on disk; notifications are still taken in.
