@@ -206,9 +206,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	a.opt.Notify("READY=1")
-	a.log.Info("agent started", "inputs", len(a.inputs), "state", a.cfg.State.Path)
-	err := a.loop(runCtx, hup, errc)
+	// Ready once every input has taken its start position (checkpoints
+	// resumed, files open, directories watched): a line written or a
+	// rotation made after READY=1 is seen.
+	err := a.waitTailers(runCtx, errc)
+	if err == nil {
+		a.opt.Notify("READY=1")
+		a.log.Info("agent started", "inputs", len(a.inputs), "state", a.cfg.State.Path)
+		err = a.loop(runCtx, hup, errc)
+	}
 
 	a.opt.Notify("STOPPING=1")
 	stopTailers()
@@ -230,6 +236,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	swg.Wait()
 	a.log.Info("agent stopped")
 	return err
+}
+
+// waitTailers waits until every input's tailer is ready, the context is
+// cancelled (nil) or a part of the agent fails (its error). Batches the
+// ready tailers send meanwhile wait for the main loop.
+func (a *Agent) waitTailers(ctx context.Context, errc <-chan error) error {
+	for _, in := range a.inputs {
+		select {
+		case <-in.tailer.Ready():
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case err := <-a.commitErr:
+			return err
+		}
+	}
+	return nil
 }
 
 // loop is the single goroutine that owns pipelines and pending state.

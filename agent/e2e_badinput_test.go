@@ -103,7 +103,7 @@ func TestAgent_BadInputWhileFollowing(t *testing.T) {
 	all := streams{web, gone, locked}
 	rng := rand.New(rand.NewPCG(14, 15))
 
-	h.start()
+	h.startReady()
 	all.writeFor(500 * time.Millisecond)
 
 	// Binary junk: 64 KiB of random bytes, in lines.

@@ -49,7 +49,7 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 	rotateEvery := lines / 10
 	nextRotation := func(from int) int { return from + rotateEvery/2 + rng.IntN(rotateEvery) }
 
-	h.start()
+	h.startReady()
 	p := newPacer(rate)
 	start := time.Now()
 	deadline := start.Add(time.Duration(float64(lines)/rate*float64(time.Second)) + time.Minute)

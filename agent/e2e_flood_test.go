@@ -40,7 +40,7 @@ func TestAgent_FloodOfSources(t *testing.T) {
 	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}, MaxKeys: maxKeys})
 	events := newEventLog(h)
 	lf := openLog(t, logPath)
-	h.start()
+	h.startReady()
 	if !waitFor(10*time.Second, func() bool { h.requireAlive(); _, err := h.readLines(); return err == nil }) {
 		t.Fatal("the agent's metrics endpoint did not come up")
 	}

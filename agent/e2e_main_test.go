@@ -99,6 +99,7 @@ type agentRun struct {
 	done    chan struct{}
 	err     error // exit status, valid once done is closed
 	killed  bool  // stopped with SIGKILL
+	notify  *e2etest.Notify
 }
 
 // exited reports whether the process has ended.
@@ -185,7 +186,9 @@ func (h *agentHarness) start() *agentRun {
 		h.t.Fatal(err)
 	}
 	defer errf.Close()
+	r.notify = e2etest.ListenNotify(h.t)
 	r.cmd = exec.Command(h.bin, "run", "-c", h.cfg)
+	r.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+r.notify.Path())
 	r.cmd.Stdout, r.cmd.Stderr = out, errf
 	if h.cred != nil {
 		r.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: h.cred}
@@ -200,6 +203,25 @@ func (h *agentHarness) start() *agentRun {
 	}()
 	h.runs = append(h.runs, r)
 	return r
+}
+
+// startReady starts a new run of the agent and waits until it says
+// READY=1 (sd_notify): every input has taken its start position, so what
+// the test writes or rotates from now on is seen.
+func (h *agentHarness) startReady() *agentRun {
+	h.t.Helper()
+	r := h.start()
+	h.waitReady(r)
+	return r
+}
+
+// waitReady waits for the READY=1 of run r, failing the test if r exits
+// first or 30s pass.
+func (h *agentHarness) waitReady(r *agentRun) {
+	h.t.Helper()
+	if err := r.notify.Wait("READY=1", r.done, 30*time.Second); err != nil {
+		h.t.Fatalf("agent run %d: %v; stderr:\n%s", len(h.runs)-1, err, tail(r.stderr, 3000))
+	}
 }
 
 // current is the latest run, which may have ended.

@@ -39,7 +39,7 @@ func TestAgent_SenderDeliversPackedAndSkipsUndecodable(t *testing.T) {
 	}
 	planted := e2etest.PlantUndecodable(t, statePath, noticeJSON)
 
-	h.start()
+	h.startReady()
 	log := newEventLog(h)
 	var got []string
 	ok := waitFor(20*time.Second, func() bool {

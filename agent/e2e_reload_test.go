@@ -101,7 +101,7 @@ func TestAgent_SIGHUPModelReload(t *testing.T) {
 		return -1
 	}
 
-	h.start()
+	h.startReady()
 	if !writeUntil(lf, g, rate, 20*time.Second, func() bool { h.requireAlive(); return scoredWith(oldModel, 0) > 0 }) {
 		t.Fatalf("no event scored by %s after 20s", oldModel)
 	}

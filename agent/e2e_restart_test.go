@@ -40,14 +40,14 @@ func TestAgent_CleanRestartReprocessesNothing(t *testing.T) {
 	g := newTraffic("web", 32, 3, 10*time.Millisecond)
 	writeLog(t, logPath, g, 40_000)
 
-	h.start()
+	h.startReady()
 	took := events.waitCounts(g.truth, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	stop1 := h.stop(5 * time.Second)
 	events.requireCounts(g.truth)
 	before := len(events.ipScores())
 
-	h.start()
+	h.startReady()
 	// Longer than lateness (idle windows would close) and several commits.
 	time.Sleep(2500 * time.Millisecond)
 	h.requireAlive()
@@ -83,7 +83,7 @@ func TestAgent_SIGTERMMidIngest(t *testing.T) {
 	var stops []time.Duration
 	var readAtStop []float64
 	for i := range 3 {
-		h.start()
+		h.startReady()
 		// Stop as soon as this run has read something: the agent reads
 		// millions of lines a second, so look often, or a run reads the
 		// whole backlog before its SIGTERM.
@@ -105,7 +105,7 @@ func TestAgent_SIGTERMMidIngest(t *testing.T) {
 		readAtStop = append(readAtStop, read)
 		stops = append(stops, h.stop(5*time.Second))
 	}
-	h.start()
+	h.startReady()
 	took := events.waitCounts(g.truth, 60*time.Second)
 	time.Sleep(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -134,10 +134,7 @@ func TestAgent_SecondInstanceFailsFast(t *testing.T) {
 	first := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}})
 	g := newTraffic("web", 8, 5, 10*time.Millisecond)
 	writeLog(t, logPath, g, 1000)
-	first.start()
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(first.stderrText(), "agent started") }) {
-		t.Fatalf("first agent not started after 10s:\n%s", first.stderrText())
-	}
+	first.startReady()
 
 	second := newHarness(t, first.cfg)
 	second.dir = t.TempDir() // its own stdout and stderr files

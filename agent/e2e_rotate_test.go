@@ -149,7 +149,7 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	}
 
 	start := time.Now()
-	h.start()
+	h.startReady()
 	writeFor(lf, g, rate, 300*time.Millisecond)
 	for range tc.rotations {
 		h.requireAlive()
@@ -169,7 +169,7 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 		}
 		if tc.stopped {
 			writeN(tc.stoppedLines)
-			h.start()
+			h.startReady()
 		}
 		writeFor(lf, g, rate, spacing)
 	}

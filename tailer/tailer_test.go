@@ -80,16 +80,14 @@ func TestTailer_Follow(t *testing.T) {
 			appendFile(t, log, "old1\nold2\nhalf")
 			cfg := testConfig(poll, log)
 			cfg.StartAt = StartAtEnd
-			r := startTailer(t, cfg, nil, nil)
-			time.Sleep(200 * time.Millisecond)
+			r := startTailer(t, cfg, nil, nil) // returns once Ready: the start position is taken
 			appendFile(t, log, " line\nnew\n")
 			linesEqual(t, r.c, "half line", "new")
 		}},
 		{"file_appears_later", func(t *testing.T, poll bool, dir string) {
 			cfg := testConfig(poll, filepath.Join(dir, "*.log"))
 			cfg.StartAt = StartAtEnd // not for files that appear later
-			r := startTailer(t, cfg, nil, nil)
-			time.Sleep(100 * time.Millisecond)
+			r := startTailer(t, cfg, nil, nil) // returns once Ready: the directory is watched
 			appendFile(t, filepath.Join(dir, "b.log"), "b1\nb2\n")
 			linesEqual(t, r.c, "b1", "b2")
 		}},
@@ -243,7 +241,11 @@ func TestTailer_RunContract(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tl.Run(ctx, make(chan *Batch)) }()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-tl.Ready():
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run not ready")
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -104,7 +104,8 @@ func newAgent(t testing.TB, c agentConfig) *agent {
 	return a
 }
 
-// start starts a run and waits until its metrics endpoint answers.
+// start starts a run and waits until it says READY=1 (sd_notify): its
+// inputs have taken their start position and its metrics endpoint answers.
 func (a *agent) start() {
 	a.t.Helper()
 	if a.running() {
@@ -115,7 +116,9 @@ func (a *agent) start() {
 		a.t.Fatal(err)
 	}
 	defer errf.Close()
+	notify := e2etest.ListenNotify(a.t)
 	a.cmd = exec.Command(bins.sharkfin, "run", "-c", a.cfg)
+	a.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify.Path())
 	a.cmd.Stderr = errf
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatalf("start agent: %v", err)
@@ -126,12 +129,8 @@ func (a *agent) start() {
 		a.err = cmd.Wait()
 		close(done)
 	}(a.cmd, a.done)
-	if !waitFor(20*time.Second, func() bool {
-		a.requireAlive()
-		_, err := a.scrape()
-		return err == nil
-	}) {
-		a.t.Fatalf("agent metrics endpoint %s not up after 20s", a.metrics)
+	if err := notify.Wait("READY=1", a.done, 20*time.Second); err != nil {
+		a.t.Fatalf("agent run %d: %v", a.starts, err)
 	}
 }
 
