@@ -86,7 +86,7 @@ func TestTailer_Follow(t *testing.T) {
 		}},
 		{"file_appears_later", func(t *testing.T, poll bool, dir string) {
 			cfg := testConfig(poll, filepath.Join(dir, "*.log"))
-			cfg.StartAt = StartAtEnd // not for files that appear later
+			cfg.StartAt = StartAtEnd           // not for files that appear later
 			r := startTailer(t, cfg, nil, nil) // returns once Ready: the directory is watched
 			appendFile(t, filepath.Join(dir, "b.log"), "b1\nb2\n")
 			linesEqual(t, r.c, "b1", "b2")
