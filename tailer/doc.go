@@ -4,6 +4,10 @@
 //
 // # Delivery contract
 //
+// Ready is closed once Run has taken its start position (checkpoints
+// resumed, files open, directories watched): a line written or a file
+// rotated after it is seen. The agent tells systemd READY=1 only then.
+//
 // Run sends a *Batch on its channel and sends nothing else until the
 // consumer calls Batch.Done. The consumer processes Lines, persists
 // Batch.Checkpoints (the complete state of the input: replace the previous
@@ -55,15 +59,31 @@
 // because their inode is known, and Exclude keeps compressed files out.
 // A new file at a followed path is read from its beginning.
 //
-// copytruncate: when a file is found truncated, the lines between the
-// offset and the truncation are read from the rotated copy, found among the
-// new files (held back while they look like a copy in progress) and the
-// file's siblings (its directory and one level of subdirectories, for
-// olddir) by its leading bytes. Lines written between logrotate's copy and
-// its truncate exist in neither file: that loss is copytruncate's own
-// (logrotate(8) says so); the tailer delivers those it read before the
-// truncate. Use delaycompress with copytruncate: with plain compress the
-// copy may be compressed and deleted before the truncation is noticed.
+// copytruncate: a file is found truncated when it is shorter than the
+// offset or than its fingerprint, or its leading bytes changed (checked
+// when it grows and whenever its mtime moves, so a file refilled to the
+// size already read is caught too). The lines between the offset and the
+// truncation are then read from the rotated copy, found among the new
+// files (held back while they look like a copy in progress) and the file's
+// siblings (its directory and one level of subdirectories, for olddir) by
+// its leading bytes; a generation keeps its first KiB, so a copy shorter
+// than that (copied while the file was) is recognised too. Lines written
+// between logrotate's copy and its truncate exist in neither file: that
+// loss is copytruncate's own (logrotate(8) says so); the tailer delivers
+// those it read before the truncate, and a copy's torn last line as it is.
+// Use delaycompress with copytruncate: with plain compress the copy may be
+// compressed and deleted before the truncation is noticed.
+//
+// Generations the tailer never saw: a file written, copied and truncated
+// between two looks (it looked empty, or rotations come faster than the
+// looks, as polling and a loaded machine allow) leaves its lines only in a
+// copy. When a generation begins the rotated siblings are noted by inode,
+// size and mtime; when it ends, a sibling that appeared since, is not
+// followed or let go, and copies neither the generation read nor what the
+// file holds now is read from its start, oldest first (Stats.Missed). A
+// listing that a rotation's renames interleaved with (the directories'
+// stamps moved) never retires a file it may have missed; a file that
+// stays empty is checked again on every rescan (generation.go).
 //
 // At start-up each checkpoint is looked for by inode among the glob matches
 // and the siblings of its path, then by content (a copytruncate copy), and
@@ -90,8 +110,13 @@
 //
 //   - Files whose first min(size, 1024) bytes are identical are taken for
 //     copies of each other: the newer one is read only once it differs.
-//   - In polling mode, two copytruncate rotations within one poll interval
-//     lose the generation between them; logrotate runs hours apart.
+//   - Generations rotated away unseen are found only while their copy is
+//     uncompressed, beside the file, and appeared while the tailer ran:
+//     copies made while the agent was stopped are not looked for, beyond
+//     the copy of the checkpointed generation.
+//   - On file systems with coarse timestamps (a clock tick), a copy made
+//     within a tick of the start of a generation may be taken for an older
+//     file and not read.
 //   - A checkpointed file compressed while the agent was stopped (compress
 //     without delaycompress) cannot be resumed: its unread tail is lost and
 //     logged.
