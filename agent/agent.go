@@ -69,12 +69,14 @@ type Agent struct {
 	// encoded into.
 	segments   state.Segments
 	historyBuf []state.HistoryUpdate
-	spare      chan spareResults // results' memory, from the committer back to the main loop
-	closed     int               // windows' key results since the last commit
-	notices    []*event.Event    // agent events not yet committed
-	dirty      bool              // something to commit
-	lines      int               // lines since the last commit
-	lastFlush  time.Time
+	// maintainErr is the last maintenance error logged (committer only).
+	maintainErr string
+	spare       chan spareResults // results' memory, from the committer back to the main loop
+	closed      int               // windows' key results since the last commit
+	notices     []*event.Event    // agent events not yet committed
+	dirty       bool              // something to commit
+	lines       int               // lines since the last commit
+	lastFlush   time.Time
 	// midBatch is set while the parts of one tailer batch are counted: no
 	// commit may fall between them, as the checkpoints come with the last.
 	midBatch bool
@@ -270,7 +272,7 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 			return err
 		case pb := <-a.parsed:
 			a.process(pb)
-			if err := a.flush(a.lines >= a.cfg.State.FlushLines); err != nil {
+			if err := a.flush(a.lines >= a.cfg.State.FlushLines || len(a.results) >= maxCutResults); err != nil {
 				return err
 			}
 		case <-tick.C:
@@ -311,6 +313,12 @@ func (a *Agent) flush(due bool) error {
 // maxPendingFlushes is how many flush_lines of lines a cut may grow to
 // while the committer is busy, before the main loop waits for it.
 const maxPendingFlushes = 4
+
+// maxCutResults bounds the closed keys of a cut, and so the events and
+// history entries one transaction writes: on logs of many distinct clients
+// flush_lines lines close tens of thousands of keys. At the bound the cut
+// is due, and waits for the committer.
+const maxCutResults = 16384
 
 // tickInterval paces idle closing, time-based commits and model checks:
 // the flush interval, at most a second. An idle agent wakes once a tick.

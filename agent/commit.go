@@ -135,20 +135,84 @@ func (a *Agent) handCut(wait bool) error {
 // itself idle after each; the first failure is reported on commitErr and
 // ends it (the main loop then stops: nothing after a failed cut may be
 // written, or lines would be lost).
+//
+// Between cuts it maintains the state (state.Store.Maintain: fold the
+// history into its index, retention), one bounded transaction at a time:
+// after a cut while the work is due (a backlog of foldBacklog entries, or
+// segments past the retention), and when no cut came for a tick. A cut
+// handed over meanwhile waits for one step at most.
 func (a *Agent) runCommitter(ctx context.Context) {
-	for job := range a.commits {
-		err := a.write(job)
-		if job.done != nil {
-			job.done <- err
+	tick := time.NewTicker(maintainEvery)
+	defer tick.Stop()
+	wrote := false
+	for {
+		select {
+		case job, ok := <-a.commits:
+			if !ok {
+				return
+			}
+			err := a.write(job)
+			if job.done != nil {
+				job.done <- err
+			}
+			if err != nil {
+				a.commitErr <- err
+				close(a.commitIdle)   // no cut waits for an idle committer again
+				for range a.commits { // drain so senders never block
+				}
+				return
+			}
+			if a.store.MaintenanceDue(foldBacklog) {
+				a.maintain(1)
+			}
+			wrote = true
+			a.commitIdle <- struct{}{}
+		case <-tick.C:
+			if !wrote {
+				a.maintain(maxIdleSteps)
+			}
+			wrote = false
 		}
+	}
+}
+
+// Maintenance pacing (see runCommitter).
+const (
+	// foldBacklog is the history entries left unfolded before a cut is
+	// followed by a maintenance step: during a catch-up the index lags by
+	// about this much (a few MiB of segments) and folds in batches, where
+	// one key's windows of many commits are added in one write.
+	foldBacklog = 1 << 18
+	// maintainEvery is how often an idle committer maintains, and
+	// maxIdleSteps how many steps it takes then at most.
+	maintainEvery = time.Second
+	maxIdleSteps  = 16
+)
+
+// maintain runs up to steps maintenance transactions, stopping when there
+// is no work left or a cut waits. A failure is logged (once until it
+// changes) and counted: the next commit fails too if the file cannot be
+// written.
+func (a *Agent) maintain(steps int) {
+	for range steps {
+		if len(a.commits) > 0 {
+			return
+		}
+		w, err := a.store.Maintain()
 		if err != nil {
-			a.commitErr <- err
-			close(a.commitIdle)   // no cut waits for an idle committer again
-			for range a.commits { // drain so senders never block
+			a.metrics.maintainErrors.Inc()
+			if msg := err.Error(); msg != a.maintainErr {
+				a.maintainErr = msg
+				a.log.Error("state maintenance failed", "err", err)
 			}
 			return
 		}
-		a.commitIdle <- struct{}{}
+		a.maintainErr = ""
+		a.metrics.maintained(w)
+		a.metrics.historyBacklog.Set(float64(a.store.Backlog()))
+		if !w.More {
+			return
+		}
 	}
 }
 
@@ -190,6 +254,7 @@ func (a *Agent) write(job *commitJob) error {
 	}
 	a.metrics.commits.Inc()
 	a.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	a.metrics.historyBacklog.Set(float64(a.store.Backlog()))
 	if c.Segments.Len() > 0 {
 		a.kickSender()
 	}

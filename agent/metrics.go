@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/socx/sharkfin/state"
 )
 
 // metrics are the agent's Prometheus metrics, on a registry of its own.
@@ -31,6 +32,10 @@ type metrics struct {
 	backpressure  prometheus.Gauge
 	modelRejects  prometheus.Counter
 	modelInfo     *prometheus.GaugeVec
+	// State maintenance: history folded into the index, retention.
+	maintenance    *prometheus.CounterVec
+	maintainErrors prometheus.Counter
+	historyBacklog prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -67,11 +72,27 @@ func newMetrics() *metrics {
 			Help: "New models rejected at reload."}),
 		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_info",
 			Help: "The model in use per kind (value 1)."}, []string{"kind", "model"}),
+		maintenance: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_total",
+			Help: "State maintenance work: history entries folded into the per-key index (folded), segments past the retention deleted (expired), keys unseen for the retention forgotten (forgotten), cache entries expired (cache_expired)."}, []string{"op"}),
+		maintainErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_errors_total",
+			Help: "Failed state maintenance transactions."}),
+		historyBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_history_backlog",
+			Help: "History entries not folded into the per-key index yet."}),
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo,
+		m.maintenance, m.maintainErrors, m.historyBacklog,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// maintained counts the work of one maintenance step.
+func (m *metrics) maintained(w state.Work) {
+	for op, n := range map[string]int{"folded": w.Folded, "expired": w.Expired, "forgotten": w.Forgotten, "cache_expired": w.CacheFreed} {
+		if n > 0 {
+			m.maintenance.WithLabelValues(op).Add(float64(n))
+		}
+	}
 }
 
 func (m *metrics) setModel(kind, id string) {

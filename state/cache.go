@@ -89,39 +89,3 @@ func cacheExpiry(v []byte) (int64, error) {
 	}
 	return int64(binary.BigEndian.Uint64(v[1:])), nil
 }
-
-// pruneCache deletes the entries of every cache that have expired by now.
-func pruneCache(tx *bolt.Tx, now time.Time) (int, error) {
-	root, err := bucket(tx, bucketCache)
-	if err != nil {
-		return 0, err
-	}
-	var names [][]byte
-	if err := root.ForEachBucket(func(k []byte) error {
-		names = append(names, slices.Clone(k))
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	removed := 0
-	for _, name := range names {
-		b := root.Bucket(name)
-		var drop [][]byte
-		if err := b.ForEach(func(k, v []byte) error {
-			exp, err := cacheExpiry(v)
-			if err != nil || (exp != 0 && exp <= now.UnixNano()) {
-				drop = append(drop, slices.Clone(k)) // damaged entries go too
-			}
-			return nil
-		}); err != nil {
-			return 0, err
-		}
-		for _, k := range drop {
-			if err := b.Delete(k); err != nil {
-				return 0, err
-			}
-		}
-		removed += len(drop)
-	}
-	return removed, nil
-}

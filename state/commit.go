@@ -84,7 +84,9 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		return 0, nil
 	}
 	c.Deleted = 0
+	var unfolded map[string]int
 	err = s.update(func(tx *bolt.Tx) error {
+		unfolded = nil
 		if c.DeleteThrough > 0 {
 			n, err := deleteOutbox(tx, c.DeleteThrough)
 			if err != nil {
@@ -115,11 +117,28 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		if last, err = appendOutbox(tx, segs, c.Events, &arena); err != nil {
 			return err
 		}
-		return applyHistory(tx, c.History, s.retention, &arena)
+		unfolded, err = applyHistory(tx, c.History, &arena)
+		return err
 	})
 	if err != nil {
 		c.Deleted = 0
 		return 0, fmt.Errorf("apply commit: %w", err)
+	}
+	if len(c.History) > 0 {
+		for i, kind := range kinds {
+			s.unfolded[i].Add(int64(unfolded[kind]))
+		}
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			for i, kind := range kinds {
+				kb, _ := historyBuckets(kind)
+				if err := s.loadEdges(tx, i, kb); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return last, fmt.Errorf("apply commit: read back: %w", err)
+		}
 	}
 	return last, nil
 }

@@ -114,7 +114,7 @@ func TestOpen_UpgradesSchema1(t *testing.T) {
 	}
 	defer db.Close()
 	if err := db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint32(v) != state.SchemaVersion || state.SchemaVersion != 2 {
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint32(v) != state.SchemaVersion || state.SchemaVersion != 3 {
 			t.Errorf("schema %x after the upgrade, want %d", v, state.SchemaVersion)
 		}
 		if tx.Bucket([]byte("outbox.contexts")).Get(binary.BigEndian.AppendUint64(nil, 7)) == nil {

@@ -2,7 +2,7 @@ package state
 
 import (
 	"bytes"
-	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -27,33 +27,47 @@ func FuzzDecodeTotals(f *testing.F) {
 	})
 }
 
-func FuzzDecodeChunk(f *testing.F) {
-	const hour = 472_222
-	ws := []winRec{
-		{start: hour * chunkSpan, hits: 3, bytes: 900},
-		{start: hour*chunkSpan + 60, hits: 1 << 40, bytes: 1, anomalous: true},
-		{start: hour*chunkSpan + 3599},
+func FuzzSegmentReader(f *testing.F) {
+	const start = 1_700_000_040
+	enc := func(keys ...string) []byte {
+		var w segWriter
+		w.start(nil)
+		for i, k := range keys {
+			w.add(k, uint64(i)<<38, uint64(i*900), i%2 == 1)
+		}
+		return w.finish()
 	}
-	f.Add(appendChunk(nil, ws))
-	f.Add(appendChunk(nil, ws)[:5])
-	f.Add(appendChunk(nil, nil))
-	f.Add([]byte{chunkVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(enc("192.0.2.1", "192.0.2.10", "192.0.2.2", "2001:db8::1"))
+	f.Add(enc("a.example")[:6])
+	f.Add(enc())
+	f.Add([]byte{segmentVersion, 0xff, 0xff, 0x7f, 0, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, val []byte) {
-		ws, err := decodeChunk(val, hour, nil)
-		if err != nil {
+		r := newSegReader(val, start)
+		var e segEntry
+		var got []segEntry
+		for r.next(&e) {
+			e.key = slices.Clone(e.key)
+			got = append(got, e)
+		}
+		if r.Err() != nil {
 			return
 		}
-		for i, w := range ws {
-			if i > 0 && w.start < ws[i-1].start {
-				return // not what appendChunk writes: nothing to compare
+		var w segWriter
+		w.start(nil)
+		for i, e := range got {
+			if i > 0 && bytes.Compare(e.key, got[i-1].key) <= 0 {
+				return // not in the order segWriter writes: nothing to compare
 			}
-			if w.start/chunkSpan != hour {
-				return
+			w.add(string(e.key), e.hits, e.bytes, e.anomalous)
+		}
+		back := newSegReader(w.finish(), start)
+		for i := 0; back.next(&e); i++ {
+			if i >= len(got) || !bytes.Equal(e.key, got[i].key) || e.hits != got[i].hits || e.bytes != got[i].bytes || e.anomalous != got[i].anomalous || e.start != start {
+				t.Fatalf("round trip: entry %d = %+v, want %+v", i, e, got)
 			}
 		}
-		back, err := decodeChunk(appendChunk(nil, ws), hour, nil)
-		if err != nil || !reflect.DeepEqual(back, ws) && len(ws) > 0 {
-			t.Fatalf("round trip: %+v, %v; want %+v", back, err, ws)
+		if back.Err() != nil {
+			t.Fatalf("round trip: %v", back.Err())
 		}
 	})
 }

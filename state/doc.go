@@ -30,7 +30,7 @@
 // replaced by an empty one (Store.Recovered says so), so the agent starts
 // instead of crash-looping; it loses its state, not its ability to run.
 //
-// # Layout (schema version 2)
+// # Layout (schema version 3)
 //
 // Integers in keys are big-endian so that byte order is numeric order.
 // Values start with a version byte; varints are encoding/binary's.
@@ -42,6 +42,10 @@
 //	                "outbox.count" uint64: events in the outbox
 //	                "outbox.bytes" uint64: their total size, kept by the
 //	                               same transactions as the outbox
+//	                "history.<kind>.newest"  u64: newest window start applied
+//	                "history.<kind>.sweep"   the index key the retention
+//	                               sweep is past
+//	                "cache.sweep.<name>"     the same, for a cache
 //	checkpoints     dev u64 | ino u64 | input name
 //	                -> 1 | fingerprint u64 | fingerprint len uvarint |
 //	                   offset uvarint | updated Unix ns varint (0 = zero) |
@@ -60,27 +64,72 @@
 //	                (the agent's: event.Context); written by each commit
 //	                whose events use it, all dropped when the outbox
 //	                empties (new in version 2)
-//	history.ip      IP -> totals
-//	history.domain  domain -> totals
-//	history.ip.windows, history.domain.windows
-//	                hour u32 | key -> chunk (hour = Unix seconds / 3600)
+//	history.<kind>.segments   (kind: ip or domain)
+//	                window start u64 (Unix s) | seq u64 -> segment
+//	history.<kind>.unfolded   segment key -> entries uvarint
+//	history.<kind>  key -> totals (the per-key index)
 //	cache/<name>    key -> 1 | expires Unix ns u64 (0 = never) | value
 //
-// Totals and chunks (times are Unix seconds of window starts):
+// Segments, totals:
 //
+//	segment 1 | n (3-byte varint) |
+//	        n × ( shared uvarint | suffix len uvarint | suffix |
+//	              hits<<1|anomalous uvarint | bytes uvarint )
 //	totals  1 | first uvarint | last-first uvarint | hits uvarint |
 //	        bytes uvarint | windows uvarint | anomalies uvarint
-//	chunk   1 | n uvarint |
-//	        n × ( start-previous uvarint | hits<<1|anomalous uvarint |
-//	              bytes uvarint )
 //
-// where "previous" is the start of the hour for the first window. Chunks
-// are keyed hour first: the updates of one window all fall in one hour, so
-// a commit rewrites the adjacent chunks of the current hour rather than a
-// page per key (500 updates against a full day of history: ~12 ms with
-// fsync, against ~100 ms for one record per key holding every window);
-// History reads one chunk per hour retained, and expiry deletes a prefix. A window takes about 6 bytes in its chunk.
-// Apply drops the chunks of hours wholly older than Options.Retention
-// before the newest window it applies; Prune drops keys and windows older
-// than its retention on the wall clock.
+// A segment holds the counts of one window for up to 4096 keys (about
+// 64 KiB), in key order, each key stored as the length of the prefix it
+// shares with the previous one and the rest (IP addresses of one window
+// share most of theirs): about 11 bytes an entry.
+//
+// # History: why segments
+//
+// The history must take a commit of 16,384 windows of distinct keys (a
+// cut of a catch-up on an edge server's log) in time that does not grow
+// with the keys already held, and forget what is older than the retention
+// without a transaction that deletes a day at once. bbolt, a B+tree whose
+// nodes are split only when a transaction commits, makes an insert into a
+// node shift the node's entries: many new keys in random order in one
+// transaction are quadratic, and so is a read-modify-write of a record per
+// key and window (schema 2 kept hour||key chunks and rewrote them with
+// every window: a day of 100,000 clients took its first commit 130 s).
+//
+// So a commit writes each window's counts as segments whose keys start
+// with the window start: they are appended at the tree's right edge (fill
+// 100%), one Put per 4096 keys, nothing read. With each segment goes a
+// marker in history.<kind>.unfolded, in the same transaction: offsets,
+// open windows, the events of closed windows and their history stay one
+// atomic commit, exactly once.
+//
+// The per-key index (first and last seen, totals) is folded from the
+// segments by Maintain, in transactions of their own: each takes the
+// oldest markers, sums their entries per key in memory (at most 16,384
+// keys and 262,144 entries), reads and writes those keys in key order and
+// deletes the markers, atomically: a segment is folded exactly once, and
+// a crash between folds leaves markers that the next fold takes. During a
+// catch-up the index lags by up to 262,144 entries (the agent folds when
+// the backlog passes that) and folds a key's windows of many commits in one
+// write. History and Top add the unfolded entries to what the index says,
+// so they are exact whatever the lag.
+//
+// # Retention
+//
+// Retention runs by event time: the horizon of a kind is its newest window
+// applied less Options.Retention, so that a replay of old logs keeps one
+// retention of history, not all of it. Each Maintain deletes up to 512
+// segments older than the horizon from the front of the segment bucket
+// (folded ones only: an unfolded one is folded first, oldest first), and
+// sweeps the index from where the last sweep stopped, twice as many keys
+// as the fold wrote (4096 at least), deleting the keys last seen before
+// the horizon; the sweep wraps around, so every key is looked at once per
+// round. Caches are swept the same way, by their expiry on the wall clock.
+// No maintenance transaction grows with the history: the file keeps about
+// one retention of segments and the keys seen within it, and bbolt reuses
+// the pages freed (the file itself never shrinks).
+//
+// A key's Windows and Anomalies count its window entries: one per input
+// and window (the agent gives a key one update per window of an input; a
+// key seen on two inputs in one window counts twice). History.Recent sums
+// the entries of one window.
 package state

@@ -9,11 +9,10 @@ import (
 	"time"
 )
 
-// sortUpdates must order updates exactly as a stable sort by (Kind, Key):
-// by kind, then key, each key's updates in the order given (the order in
-// which they add to a window's counts). Inputs are random, or made of
-// sorted runs as a commit's windows give them.
-func TestSortUpdates_IsAStableSortByKindAndKey(t *testing.T) {
+// sortUpdates must order updates exactly as a stable sort by (Kind,
+// WindowStart, Key): equal ones in the order given. Inputs are random, or
+// made of sorted runs as a commit's windows give them.
+func TestSortUpdates_IsAStableSortByKindWindowAndKey(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 300 {
 		n := rng.IntN(400)
@@ -25,7 +24,7 @@ func TestSortUpdates_IsAStableSortByKindAndKey(t *testing.T) {
 				kind = KindDomain
 			}
 			updates[i] = HistoryUpdate{Kind: kind, Key: fmt.Sprintf("k%02d", rng.IntN(keys)),
-				WindowStart: time.Unix(int64(i)*60, 0), Hits: int64(i)}
+				WindowStart: time.Unix(int64(rng.IntN(4))*60, 0), Hits: int64(i)}
 		}
 		if trial%2 == 1 { // sorted runs, as windows emit them
 			for lo := 0; lo < n; {
@@ -43,6 +42,9 @@ func TestSortUpdates_IsAStableSortByKindAndKey(t *testing.T) {
 		}
 		slices.SortStableFunc(want, func(x, y *HistoryUpdate) int {
 			if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
+				return c
+			}
+			if c := x.WindowStart.Compare(y.WindowStart); c != 0 {
 				return c
 			}
 			return cmp.Compare(x.Key, y.Key)

@@ -24,15 +24,15 @@ func TestHistory_Accumulates(t *testing.T) {
 	ip := func(m int64, hits int64, anomalous bool) state.HistoryUpdate {
 		return state.HistoryUpdate{Kind: state.KindIP, Key: "192.0.2.7", WindowStart: minute(m), Hits: hits, Bytes: 10 * hits, Anomalous: anomalous}
 	}
-	applyHistory(t, s, ip(5, 1, false), ip(5, 2, true)) // one window, two updates
+	applyHistory(t, s, ip(5, 1, false), ip(5, 2, true)) // one window, one commit: one entry
 	applyHistory(t, s, ip(7, 4, false))
 	applyHistory(t, s, ip(6, 8, false)) // late: slots in between
-	applyHistory(t, s, ip(7, 1, true))  // turns anomalous: counted once
+	applyHistory(t, s, ip(7, 1, true))  // the same window in later commits: entries of their own
 	applyHistory(t, s, ip(7, 1, true))
 
 	want := &state.History{
 		Key: "192.0.2.7", FirstSeen: minute(5), LastSeen: minute(7),
-		Hits: 17, Bytes: 170, Windows: 3, Anomalies: 2,
+		Hits: 17, Bytes: 170, Windows: 5, Anomalies: 3,
 		Recent: []state.WindowCount{
 			{Start: minute(5), Hits: 3, Bytes: 30, Anomalous: true},
 			{Start: minute(6), Hits: 8, Bytes: 80},
@@ -43,18 +43,23 @@ func TestHistory_Accumulates(t *testing.T) {
 	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("History = %+v, %v, %v\nwant %+v", got, ok, err, want)
 	}
+	maintainAll(t, s) // folded into the index: the same
+	if got, _, _ := s.History(state.KindIP, "192.0.2.7"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("History once folded = %+v\nwant %+v", got, want)
+	}
 
 	// Twenty minutes on: the per-window counts fall out of the 10-minute
 	// retention, the totals stay.
 	applyHistory(t, s, ip(27, 1, false))
+	maintainAll(t, s)
 	got, _, _ = s.History(state.KindIP, "192.0.2.7")
-	if len(got.Recent) != 1 || !got.Recent[0].Start.Equal(minute(27)) || got.Hits != 18 || got.Windows != 4 || !got.FirstSeen.Equal(minute(5)) {
+	if len(got.Recent) != 1 || !got.Recent[0].Start.Equal(minute(27)) || got.Hits != 18 || got.Windows != 6 || !got.FirstSeen.Equal(minute(5)) {
 		t.Errorf("after retention: %+v", got)
 	}
 	// A window older than the retention horizon adds to the totals only.
 	applyHistory(t, s, ip(1, 1, true))
 	got, _, _ = s.History(state.KindIP, "192.0.2.7")
-	if len(got.Recent) != 1 || got.Hits != 19 || got.Anomalies != 3 || !got.FirstSeen.Equal(minute(1)) {
+	if len(got.Recent) != 1 || got.Hits != 19 || got.Anomalies != 4 || !got.FirstSeen.Equal(minute(1)) {
 		t.Errorf("after a stale window: %+v", got)
 	}
 
@@ -64,6 +69,28 @@ func TestHistory_Accumulates(t *testing.T) {
 	if _, _, err := s.History("mac", "x"); err == nil {
 		t.Error("History of an unknown kind succeeded")
 	}
+}
+
+// maintainAll runs Maintain until it has no work left (at most 1000 steps).
+func maintainAll(t *testing.T, s *statetest.Store) state.Work {
+	t.Helper()
+	var sum state.Work
+	for range 1000 {
+		w, err := s.Maintain()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.Folded += w.Folded
+		sum.Indexed += w.Indexed
+		sum.Expired += w.Expired
+		sum.Forgotten += w.Forgotten
+		sum.CacheFreed += w.CacheFreed
+		if !w.More {
+			return sum
+		}
+	}
+	t.Fatal("Maintain still has work after 1000 steps")
+	return sum
 }
 
 func TestHistory_Top(t *testing.T) {
@@ -113,19 +140,19 @@ func TestHistory_Top(t *testing.T) {
 	}
 }
 
-func TestStore_Prune(t *testing.T) {
-	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: 48 * time.Hour})
-	// The cache expires on the wall clock: prune at the real now.
-	now := time.Now()
-	minute := func(m int64) time.Time {
-		return now.Add(time.Duration(m-24*60) * time.Minute).Truncate(time.Second).UTC()
-	}
+// Retention runs by event time: the newest window applied less the
+// retention, whatever the clock says. Keys last seen before it are
+// forgotten, segments before it deleted; caches expire on the wall clock.
+func TestStore_MaintainRetention(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: 60 * time.Minute})
 	applyHistory(t, s,
 		state.HistoryUpdate{Kind: state.KindIP, Key: "old", WindowStart: minute(0), Hits: 1},
 		state.HistoryUpdate{Kind: state.KindIP, Key: "both", WindowStart: minute(1), Hits: 1},
-		state.HistoryUpdate{Kind: state.KindIP, Key: "both", WindowStart: minute(23 * 60), Hits: 2},
 		state.HistoryUpdate{Kind: state.KindDomain, Key: "old.example", WindowStart: minute(2), Hits: 1},
-		state.HistoryUpdate{Kind: state.KindDomain, Key: "new.example", WindowStart: minute(24*60 - 1), Hits: 1},
+	)
+	applyHistory(t, s,
+		state.HistoryUpdate{Kind: state.KindIP, Key: "both", WindowStart: minute(119), Hits: 2},
+		state.HistoryUpdate{Kind: state.KindDomain, Key: "new.example", WindowStart: minute(118), Hits: 1},
 	)
 	for _, e := range []struct {
 		key string
@@ -135,14 +162,14 @@ func TestStore_Prune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	time.Sleep(time.Millisecond) // "gone" expires on the wall clock
 
-	removed, err := s.Prune(time.Now(), 12*time.Hour) // after the puts
-	if err != nil {
-		t.Fatal(err)
-	}
-	// old, old.example and the expired cache entry.
-	if removed != 3 {
-		t.Errorf("Prune removed %d, want 3", removed)
+	w := maintainAll(t, s)
+	// The domain newest is minute 118: old.example (minute 2) is past it
+	// too. Every segment before the horizons goes: the windows of old and
+	// both at minutes 0 and 1, and of old.example.
+	if w.Forgotten != 2 || w.Expired != 3 || w.CacheFreed != 1 {
+		t.Errorf("Maintain forgot %d keys, expired %d segments, freed %d cache entries; want 2, 3, 1", w.Forgotten, w.Expired, w.CacheFreed)
 	}
 	for _, k := range []struct {
 		kind, key string
@@ -156,16 +183,20 @@ func TestStore_Prune(t *testing.T) {
 		}
 	}
 	h, _, _ := s.History(state.KindIP, "both")
-	if len(h.Recent) != 1 || !h.Recent[0].Start.Equal(minute(23*60)) || h.Hits != 3 || !h.FirstSeen.Equal(minute(1)) {
-		t.Errorf("pruned record: %+v", h)
+	if len(h.Recent) != 1 || !h.Recent[0].Start.Equal(minute(119)) || h.Hits != 3 || !h.FirstSeen.Equal(minute(1)) {
+		t.Errorf("kept record: %+v", h)
 	}
 	for key, want := range map[string]bool{"gone": false, "kept": true, "forever": true} {
 		if _, _, ok, err := s.CacheGet("whois", key); err != nil || ok != want {
 			t.Errorf("cache %s present = %v, %v; want %v", key, ok, err, want)
 		}
 	}
-	if removed, err := s.Prune(time.Now(), 12*time.Hour); err != nil || removed != 0 {
-		t.Errorf("second Prune removed %d, %v", removed, err)
+	if w := maintainAll(t, s); w.Forgotten != 0 || w.Expired != 0 || w.CacheFreed != 0 || w.Folded != 0 {
+		t.Errorf("second round did work: %+v", w)
+	}
+	sum, err := s.Summary(state.KindIP)
+	if err != nil || sum.Keys != 1 || sum.Segments != 1 || sum.Unfolded != 0 || !sum.Oldest.Equal(minute(119)) {
+		t.Errorf("Summary = %+v, %v", sum, err)
 	}
 }
 
@@ -199,50 +230,63 @@ func TestCache_PutGet(t *testing.T) {
 	}
 }
 
-// A commit applies its history updates grouped by key; the result must be
-// what applying them one commit at a time gives, whatever the order (late
-// windows, windows past the retention, repeated windows, several hours).
-func TestHistory_BatchEqualsOneByOne(t *testing.T) {
+// Folding must not change what History and Top report: the same commits
+// applied to a store that folds after every commit (and expires and sweeps)
+// and to one that never does give the same histories, whatever the order
+// (late windows, windows past the retention, repeated windows, several
+// hours, keys that share prefixes).
+func TestHistory_FoldedEqualsUnfolded(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	keys := []string{"192.0.2.1", "192.0.2.2", "2001:db8::1", "example.com", "a.example.com"}
+	keys := []string{"192.0.2.1", "192.0.2.10", "192.0.2.2", "2001:db8::1", "example.com", "a.example.com", "a.example.co"}
+	isDomain := func(k string) bool { return k[0] >= 'a' }
 	var updates []state.HistoryUpdate
 	for range 2000 {
 		k := keys[rng.IntN(len(keys))]
 		kind := state.KindIP
-		if k[0] >= 'a' {
+		if isDomain(k) {
 			kind = state.KindDomain
 		}
-		m := int64(rng.IntN(400)) // minutes: several hours, beyond the 2h retention
+		m := int64(rng.IntN(100)) // minutes: within the retention
 		if rng.IntN(10) == 0 {
-			m = int64(rng.IntN(20)) // now and then a very late window
+			m = int64(rng.IntN(20)) // now and then a late window
 		}
 		updates = append(updates, state.HistoryUpdate{Kind: kind, Key: k, WindowStart: minute(m),
 			Hits: int64(rng.IntN(50)), Bytes: int64(rng.IntN(5000)), Anomalous: rng.IntN(7) == 0})
 	}
 	opts := state.Options{NoSync: true, Retention: 2 * time.Hour}
-	batch := statetest.NewWithOptions(t, opts)
-	single := statetest.NewWithOptions(t, opts)
+	folded := statetest.NewWithOptions(t, opts)
+	unfolded := statetest.NewWithOptions(t, opts)
 	for i := 0; i < len(updates); i += 150 { // commits of 150 updates
-		applyHistory(t, batch, updates[i:min(i+150, len(updates))]...)
-	}
-	for _, u := range updates {
-		applyHistory(t, single, u)
+		applyHistory(t, folded, updates[i:min(i+150, len(updates))]...)
+		applyHistory(t, unfolded, updates[i:min(i+150, len(updates))]...)
+		for range rng.IntN(3) {
+			if _, err := folded.Maintain(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	for _, k := range keys {
 		kind := state.KindIP
-		if k[0] >= 'a' {
+		if isDomain(k) {
 			kind = state.KindDomain
 		}
-		want, ok1, err1 := single.History(kind, k)
-		got, ok2, err2 := batch.History(kind, k)
+		want, ok1, err1 := unfolded.History(kind, k)
+		got, ok2, err2 := folded.History(kind, k)
 		if err1 != nil || err2 != nil || !ok1 || !ok2 {
 			t.Fatalf("%s: %v %v %v %v", k, ok1, ok2, err1, err2)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s batched:\n%+v\none by one:\n%+v", k, got, want)
+			t.Errorf("%s folded:\n%+v\nunfolded:\n%+v", k, got, want)
 		}
 		if got.Windows == 0 || len(got.Recent) == 0 {
 			t.Errorf("%s: no windows: %+v", k, got)
+		}
+	}
+	for _, kind := range []string{state.KindIP, state.KindDomain} {
+		a, err1 := folded.Top(kind, 0, state.ByBytes)
+		b, err2 := unfolded.Top(kind, 0, state.ByBytes)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(a, b) {
+			t.Errorf("Top(%s) folded %+v, %v\nunfolded %+v, %v", kind, a, err1, b, err2)
 		}
 	}
 }

@@ -108,7 +108,7 @@ func TestOpenReadOnly_Idle(t *testing.T) {
 	for name, err := range map[string]error{
 		"OutboxDelete": func() error { _, err := r.OutboxDelete(1); return err }(),
 		"CachePut":     r.CachePut("c", "k", []byte("v"), 0),
-		"Prune":        func() error { _, err := r.Prune(time.Now(), time.Hour); return err }(),
+		"Maintain":     func() error { _, err := r.Maintain(); return err }(),
 	} {
 		if !errors.Is(err, state.ErrReadOnly) {
 			t.Errorf("%s on a snapshot = %v, want ErrReadOnly", name, err)

@@ -32,6 +32,7 @@ func writeValidDB(t *testing.T, path string) []byte {
 	if _, err := s.Apply(c); err != nil {
 		t.Fatal(err)
 	}
+	maintainAll(t, s) // the domains become keys of the index
 	s.MustClose()
 	b, err := os.ReadFile(path)
 	if err != nil {

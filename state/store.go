@@ -22,37 +22,48 @@ const (
 // SchemaVersion is the version of the bucket layout and record encodings
 // described in doc.go. Open refuses a file written by a newer schema and
 // raises an older one to this (version 2 added the outbox.contexts bucket,
-// which version 1 lacks and an older sharkfin would not keep).
-const SchemaVersion = 2
+// which version 1 lacks and an older sharkfin would not keep; version 3
+// keeps per-window history in segments, see upgradeTo3).
+const SchemaVersion = 3
 
 // Bucket names.
 const (
-	bucketMeta          = "meta"
-	bucketCheckpoints   = "checkpoints"
-	bucketWindows       = "windows"
-	bucketClosing       = "windows.closing"
-	bucketOutbox        = "outbox"
-	bucketContexts      = "outbox.contexts"
-	bucketHistoryIP     = "history.ip"
-	bucketHistoryDomain = "history.domain"
-	bucketWindowsIP     = "history.ip.windows"
-	bucketWindowsDomain = "history.domain.windows"
-	bucketCache         = "cache"
+	bucketMeta           = "meta"
+	bucketCheckpoints    = "checkpoints"
+	bucketWindows        = "windows"
+	bucketClosing        = "windows.closing"
+	bucketOutbox         = "outbox"
+	bucketContexts       = "outbox.contexts"
+	bucketHistoryIP      = "history.ip"
+	bucketHistoryDomain  = "history.domain"
+	bucketSegmentsIP     = "history.ip.segments"
+	bucketSegmentsDomain = "history.domain.segments"
+	bucketUnfoldedIP     = "history.ip.unfolded"
+	bucketUnfoldedDomain = "history.domain.unfolded"
+	bucketCache          = "cache"
+	// Buckets of schema 2, dropped by upgradeTo3.
+	bucketWindowsIPv2     = "history.ip.windows"
+	bucketWindowsDomainv2 = "history.domain.windows"
 )
 
 // Keys of the meta bucket.
 const (
-	metaSchema      = "schema"       // uint32 big-endian: SchemaVersion
-	metaCreated     = "created"      // int64 big-endian: Unix nanoseconds
-	metaRetention   = "retention"    // int64 big-endian: Options.Retention in ns
-	metaOutboxCount = "outbox.count" // uint64 big-endian: events in the outbox
-	metaOutboxBytes = "outbox.bytes" // uint64 big-endian: their total size
+	metaSchema       = "schema"                // uint32 big-endian: SchemaVersion
+	metaCreated      = "created"               // int64 big-endian: Unix nanoseconds
+	metaRetention    = "retention"             // int64 big-endian: Options.Retention in ns
+	metaOutboxCount  = "outbox.count"          // uint64 big-endian: events in the outbox
+	metaOutboxBytes  = "outbox.bytes"          // uint64 big-endian: their total size
+	metaNewestIP     = "history.ip.newest"     // uint64 big-endian: newest window start applied (Unix s)
+	metaNewestDomain = "history.domain.newest" // the same, for domains
+	metaSweepIP      = "history.ip.sweep"      // the index key the retention sweep is past
+	metaSweepDomain  = "history.domain.sweep"  // the same, for domains
+	metaCacheSweep   = "cache.sweep."          // + cache name: the key its expiry sweep is past
 )
 
 // topBuckets are created by Open.
 var topBuckets = []string{
 	bucketMeta, bucketCheckpoints, bucketWindows, bucketClosing, bucketOutbox, bucketContexts,
-	bucketHistoryIP, bucketHistoryDomain, bucketWindowsIP, bucketWindowsDomain,
+	bucketHistoryIP, bucketHistoryDomain, bucketSegmentsIP, bucketSegmentsDomain, bucketUnfoldedIP, bucketUnfoldedDomain,
 	bucketCache,
 }
 
@@ -137,6 +148,13 @@ type Store struct {
 	recovered string
 	now       func() time.Time
 
+	// unfolded counts the history entries not folded into the index,
+	// per kind (KindIP, KindDomain); oldest is the start of the oldest
+	// segment kept and newest the newest window applied (Unix s, -1 for
+	// none): what MaintenanceDue needs without a transaction.
+	unfolded       [2]atomic.Int64
+	oldest, newest [2]atomic.Int64
+
 	commits    atomic.Uint64
 	failures   atomic.Uint64
 	commitTime atomic.Int64 // nanoseconds, sum over commits
@@ -219,6 +237,11 @@ func (s *Store) init() error {
 				return fmt.Errorf("%w: file has version %d, this sharkfin reads up to %d", ErrSchema, got, SchemaVersion)
 			}
 			if got < SchemaVersion { // the buckets it lacked were created above
+				if got < 3 {
+					if err := upgradeTo3(tx); err != nil {
+						return fmt.Errorf("upgrade from schema %d: %w", got, err)
+					}
+				}
 				if err := meta.Put([]byte(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {
 					return err
 				}
@@ -233,15 +256,87 @@ func (s *Store) init() error {
 		}
 		return meta.Put([]byte(metaRetention), be64(nil, uint64(s.retention)))
 	})
+	if err == nil {
+		err = s.countUnfolded()
+	}
 	if err != nil {
 		return fmt.Errorf("init state %s: %w", s.path, err)
 	}
 	return nil
 }
 
+// upgradeTo3 raises a schema 1 or 2 file: the per-key totals (history.ip,
+// history.domain) are the index of version 3 as they are; the hourly
+// chunks of per-window counts are dropped (a day at most, by their
+// retention), so History shows the windows from the upgrade on. Dropping a
+// bucket frees its pages without touching its keys one by one.
+func upgradeTo3(tx *bolt.Tx) error {
+	for _, name := range []string{bucketWindowsIPv2, bucketWindowsDomainv2} {
+		if tx.Bucket([]byte(name)) == nil {
+			continue
+		}
+		if err := tx.DeleteBucket([]byte(name)); err != nil {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// countUnfolded sums the entries of the unfolded markers (see Backlog)
+// and reads the oldest segment and newest window of each kind.
+func (s *Store) countUnfolded() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for i, kind := range kinds {
+			kb, _ := historyBuckets(kind)
+			ub, err := bucket(tx, kb.unfolded)
+			if err != nil {
+				return err
+			}
+			var n int64
+			if err := ub.ForEach(func(_, v []byte) error {
+				c, _ := binary.Uvarint(v)
+				n += int64(c)
+				return nil
+			}); err != nil {
+				return err
+			}
+			s.unfolded[i].Store(n)
+			if err := s.loadEdges(tx, i, kb); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// loadEdges reads the oldest segment start and the newest window of kind
+// number i.
+func (s *Store) loadEdges(tx *bolt.Tx, i int, kb kindBuckets) error {
+	sb, err := bucket(tx, kb.segments)
+	if err != nil {
+		return err
+	}
+	oldest := int64(-1)
+	if k, _ := sb.Cursor().First(); k != nil {
+		oldest = segStart(k)
+	}
+	s.oldest[i].Store(oldest)
+	newest := int64(-1)
+	if v := tx.Bucket([]byte(bucketMeta)).Get([]byte(kb.newest)); len(v) == 8 {
+		newest = int64(binary.BigEndian.Uint64(v))
+	}
+	s.newest[i].Store(newest)
+	return nil
+}
+
 // Recovered returns the name the file was moved to when Open found it
 // corrupt, and "" otherwise.
 func (s *Store) Recovered() string { return s.recovered }
+
+// Retention is how long per-window history is kept and keys unseen are
+// remembered, by event time (Options.Retention; for a snapshot, the
+// agent's).
+func (s *Store) Retention() time.Duration { return s.retention }
 
 // Path returns the path of the state file.
 func (s *Store) Path() string { return s.path }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -117,13 +118,25 @@ func newCheckCmd(e *env) *cobra.Command {
 }
 
 func newStateCmd(e *env) *cobra.Command {
-	var cfgPath, by string
+	var cfgPath, by, kindFlag string
 	var n int
 	cmd := &cobra.Command{
-		Use:   "state [-c FILE] top|ip ADDR|domain NAME",
+		Use:   "state [-c FILE] [summary|top|ip ADDR|domain NAME]",
 		Short: "Read-only view of the agent's state (works while the agent runs)",
-		Args:  cobra.RangeArgs(1, 2),
+		Long: `Read-only view of the agent's state file, from a consistent copy: it works
+while the agent runs and never makes it wait.
+
+  summary (the default)  file size, outbox, and per history kind the keys held,
+                         the segments and windows kept, the oldest and newest
+                         window and the entries not folded into the index yet
+  top                    the keys with the most hits (--by, --kind, -n)
+  ip ADDR, domain NAME   one key: first and last seen, totals, its windows
+                         within the retention`,
+		Args: cobra.RangeArgs(0, 2),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{"summary"}
+			}
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
 				return err
@@ -134,12 +147,17 @@ func newStateCmd(e *env) *cobra.Command {
 			}
 			defer st.Close()
 			switch args[0] {
+			case "summary":
+				return printStateSummary(e.stdout, cfg.State.Path, st)
 			case "top":
-				hs, err := st.Top(state.KindIP, n, by)
+				if kindFlag != state.KindIP && kindFlag != state.KindDomain {
+					return usagef("--kind %q: want ip or domain", kindFlag)
+				}
+				hs, err := st.Top(kindFlag, n, by)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%-40s %10s %12s %8s %9s  %s\n", "ip", "hits", "bytes", "windows", "anomalies", "last seen")
+				fmt.Fprintf(e.stdout, "%-40s %10s %12s %8s %9s  %s\n", kindFlag, "hits", "bytes", "windows", "anomalies", "last seen")
 				for _, h := range hs {
 					fmt.Fprintf(e.stdout, "%-40s %10d %12d %8d %9d  %s\n", h.Key, h.Hits, h.Bytes, h.Windows, h.Anomalies, h.LastSeen.Format(time.RFC3339))
 				}
@@ -170,14 +188,41 @@ func newStateCmd(e *env) *cobra.Command {
 				}
 				return nil
 			}
-			return usagef("state: want top, ip ADDR or domain NAME, got %q", args[0])
+			return usagef("state: want summary, top, ip ADDR or domain NAME, got %q", args[0])
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", config.DefaultPath, "configuration file")
 	cmd.Flags().IntVarP(&n, "n", "n", 20, "rows for top")
-	cmd.Flags().StringVar(&by, "by", "hits", "top order: hits, anomalies or last_seen")
+	cmd.Flags().StringVar(&by, "by", "hits", "top order: hits, bytes, anomalies or last_seen")
+	cmd.Flags().StringVar(&kindFlag, "kind", state.KindIP, "top of: ip or domain")
 	return cmd
 }
+
+// printStateSummary writes what `sharkfin state summary` shows.
+func printStateSummary(w io.Writer, path string, st *state.Store) error {
+	stats := st.Stats()
+	count, size, err := st.OutboxStats()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "state file  %s\nsize        %s on disk, %s used, %s free for reuse\noutbox      %d events, %s\nretention   %s\n",
+		path, mib(stats.FileSize), mib(stats.DataSize), mib(stats.FreeBytes), count, mib(size), st.Retention())
+	for _, kind := range []string{state.KindIP, state.KindDomain} {
+		sum, err := st.Summary(kind)
+		if err != nil {
+			return err
+		}
+		span := "none"
+		if sum.Segments > 0 {
+			span = sum.Oldest.Format(time.RFC3339) + " .. " + sum.Newest.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%-11s %d keys; %d windows kept in %d segments, %s; %d entries not folded yet\n",
+			kind, sum.Keys, sum.Entries, sum.Segments, span, sum.Unfolded)
+	}
+	return nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // memoryLimit is the Go soft memory limit `sharkfin run` sets unless
 // GOMEMLIMIT is given: a base for the runtime, read and parse buffers and
