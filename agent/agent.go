@@ -138,6 +138,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.store.Close()
+	a.metrics.stateBacklog(a.store)
 	defer a.sink.Close()
 
 	runCtx, cancel := context.WithCancel(ctx)

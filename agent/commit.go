@@ -209,7 +209,7 @@ func (a *Agent) maintain(steps int) {
 		}
 		a.maintainErr = ""
 		a.metrics.maintained(w)
-		a.metrics.historyBacklog.Set(float64(a.store.Backlog()))
+		a.metrics.stateBacklog(a.store)
 		if !w.More {
 			return
 		}
@@ -254,7 +254,7 @@ func (a *Agent) write(job *commitJob) error {
 	}
 	a.metrics.commits.Inc()
 	a.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	a.metrics.historyBacklog.Set(float64(a.store.Backlog()))
+	a.metrics.stateBacklog(a.store)
 	if c.Segments.Len() > 0 {
 		a.kickSender()
 	}

@@ -28,6 +28,7 @@ type e2eConfig struct {
 	CloseBatch int
 	Metrics    string // listen address; "" turns the endpoint off
 	LogLevel   string // default info
+	Retention  string // state.retention; "" for the default
 }
 
 // exampleModel is the bundled web model (window 60s).
@@ -66,6 +67,9 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 		}
 	}
 	fmt.Fprintf(&b, "state:\n  path: %q\n  flush_interval: 200ms\n  lock_timeout: 1s\n", filepath.Join(dir, "state", "state.db"))
+	if c.Retention != "" {
+		fmt.Fprintf(&b, "  retention: %s\n", c.Retention)
+	}
 	model := c.Model
 	if model == "" {
 		model = exampleModel(t)

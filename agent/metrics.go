@@ -36,6 +36,7 @@ type metrics struct {
 	maintenance    *prometheus.CounterVec
 	maintainErrors prometheus.Counter
 	historyBacklog prometheus.Gauge
+	maintainDue    prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -78,12 +79,24 @@ func newMetrics() *metrics {
 			Help: "Failed state maintenance transactions."}),
 		historyBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_history_backlog",
 			Help: "History entries not folded into the per-key index yet."}),
+		maintainDue: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_maintenance_due",
+			Help: "1 while the state has history to fold or segments past the retention to delete."}),
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo,
-		m.maintenance, m.maintainErrors, m.historyBacklog,
+		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// stateBacklog shows how far the state's maintenance lags.
+func (m *metrics) stateBacklog(st *state.Store) {
+	m.historyBacklog.Set(float64(st.Backlog()))
+	due := 0.0
+	if st.MaintenanceDue(0) {
+		due = 1
+	}
+	m.maintainDue.Set(due)
 }
 
 // maintained counts the work of one maintenance step.

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -94,31 +93,48 @@ func unfoldedTotals(tx *bolt.Tx, kb kindBuckets, want func(key []byte) bool) (ma
 // recent reads the windows of key within retention of last from the
 // segments, summing the entries of one window.
 func (s *Store) recent(tx *bolt.Tx, kb kindBuckets, key string, last int64) ([]WindowCount, error) {
+	out, err := s.recentOf(tx, kb, map[string]int64{key: last})
+	return out[key], err
+}
+
+// recentOf reads, in one pass over the segments, the windows of each key
+// of lasts within the retention of its last window (the value), summing
+// the entries of one window.
+func (s *Store) recentOf(tx *bolt.Tx, kb kindBuckets, lasts map[string]int64) (map[string][]WindowCount, error) {
+	out := make(map[string][]WindowCount, len(lasts))
+	if len(lasts) == 0 {
+		return out, nil
+	}
 	sb, err := bucket(tx, kb.segments)
 	if err != nil {
 		return nil, err
 	}
-	from := max(last-int64(s.retention/time.Second), 0)
-	var out []WindowCount
+	ret := int64(s.retention / time.Second)
+	lo, hi := int64(1<<62), int64(-1)
+	for _, last := range lasts {
+		lo, hi = min(lo, last-ret), max(hi, last)
+	}
 	c := sb.Cursor()
 	var e segEntry
-	for k, v := c.Seek(segKey(nil, from, 0)); k != nil && segStart(k) <= last; k, v = c.Next() {
+	for k, v := c.Seek(segKey(nil, max(lo, 0), 0)); k != nil && segStart(k) <= hi; k, v = c.Next() {
 		r := newSegReader(v, segStart(k))
 		for r.next(&e) {
-			if c := bytes.Compare(e.key, []byte(key)); c < 0 {
+			last, ok := lasts[string(e.key)]
+			if !ok || e.start < last-ret || e.start > last {
 				continue
-			} else if c > 0 {
-				break // entries are in key order
 			}
+			ws := out[string(e.key)]
 			w := WindowCount{Start: time.Unix(e.start, 0).UTC(), Hits: int64(e.hits), Bytes: int64(e.bytes), Anomalous: e.anomalous}
-			if n := len(out); n > 0 && out[n-1].Start.Equal(w.Start) {
-				out[n-1].Hits += w.Hits
-				out[n-1].Bytes += w.Bytes
-				out[n-1].Anomalous = out[n-1].Anomalous || w.Anomalous
+			// Segments come in window order: a window's entries follow
+			// each other.
+			if n := len(ws); n > 0 && ws[n-1].Start.Equal(w.Start) {
+				ws[n-1].Hits += w.Hits
+				ws[n-1].Bytes += w.Bytes
+				ws[n-1].Anomalous = ws[n-1].Anomalous || w.Anomalous
 			} else {
-				out = append(out, w)
+				ws = append(ws, w)
 			}
-			break
+			out[string(e.key)] = ws
 		}
 		if err := r.Err(); err != nil {
 			return nil, fmt.Errorf("segment %x: %w", k, err)
@@ -202,12 +218,18 @@ func (s *Store) Top(kind string, n int, by string) ([]History, error) {
 		for k, p := range pending { // keys only the unfolded entries know
 			consider(k, p)
 		}
+		lasts := make(map[string]int64, len(top))
+		for _, e := range top {
+			lasts[e.key] = e.t.last
+		}
+		recent, err := s.recentOf(tx, kb, lasts)
+		if err != nil {
+			return err
+		}
 		out = make([]History, 0, len(top))
 		for _, e := range top {
 			h := e.t.export(e.key)
-			if h.Recent, err = s.recent(tx, kb, e.key, e.t.last); err != nil {
-				return fmt.Errorf("%q: %w", e.key, err)
-			}
+			h.Recent = recent[e.key]
 			out = append(out, h)
 		}
 		return nil
