@@ -29,6 +29,9 @@ type e2eConfig struct {
 	Metrics    string // listen address; "" turns the endpoint off
 	LogLevel   string // default info
 	Retention  string // state.retention; "" for the default
+	// TrustedKeys are detect.trusted_keys; ModelCheck detect.model_check.
+	TrustedKeys []string
+	ModelCheck  string
 }
 
 // exampleModel is the bundled web model (window 60s).
@@ -80,6 +83,15 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 	}
 	if c.CloseBatch > 0 {
 		fmt.Fprintf(&b, "  close_batch: %d\n", c.CloseBatch)
+	}
+	for i, k := range c.TrustedKeys {
+		if i == 0 {
+			fmt.Fprintf(&b, "  trusted_keys:\n")
+		}
+		fmt.Fprintf(&b, "    - %q\n", k)
+	}
+	if c.ModelCheck != "" {
+		fmt.Fprintf(&b, "  model_check: %s\n", c.ModelCheck)
 	}
 	fmt.Fprintf(&b, "output:\n  stdout: {}\nmetrics:\n  listen: %q\n", c.Metrics)
 	path := filepath.Join(dir, "sharkfin.yaml")

@@ -377,6 +377,12 @@ func scrapeMetrics(ctx context.Context, addr string) (map[string]float64, error)
 	return e2etest.ScrapeMetrics(ctx, addr)
 }
 
+// scrapeSample reads one metric of the agent, by labels (see
+// e2etest.ScrapeSample).
+func scrapeSample(ctx context.Context, addr, name string, labels ...string) (float64, error) {
+	return e2etest.ScrapeSample(ctx, addr, name, labels...)
+}
+
 // waitFor polls cond every 50ms until it holds or limit passes.
 func waitFor(limit time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)

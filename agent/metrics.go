@@ -32,6 +32,7 @@ type metrics struct {
 	backpressure  prometheus.Gauge
 	modelRejects  prometheus.Counter
 	modelInfo     *prometheus.GaugeVec
+	modelWaiting  *prometheus.GaugeVec
 	// State maintenance: history folded into the index, retention.
 	maintenance    *prometheus.CounterVec
 	maintainErrors prometheus.Counter
@@ -73,6 +74,8 @@ func newMetrics() *metrics {
 			Help: "New models rejected at reload."}),
 		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_info",
 			Help: "The model in use per kind (value 1)."}, []string{"kind", "model"}),
+		modelWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_waiting",
+			Help: "1 while a new model file and its signature disagree and the agent waits for the other to arrive."}, []string{"kind"}),
 		maintenance: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_total",
 			Help: "State maintenance work: history entries folded into the per-key index (folded), segments past the retention deleted (expired), keys unseen for the retention forgotten (forgotten), cache entries expired (cache_expired)."}, []string{"op"}),
 		maintainErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_errors_total",
@@ -83,7 +86,7 @@ func newMetrics() *metrics {
 			Help: "1 while the state has history to fold or segments past the retention to delete."}),
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.anomalies, m.events, m.delivered,
-		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo,
+		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

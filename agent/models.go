@@ -2,7 +2,10 @@ package agent
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"log/slog"
 	"os"
 	"time"
@@ -16,8 +19,23 @@ type modelSet struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	byKind map[string]*detect.Model
-	stamp  map[string]fileStamp // kind -> model file stamp when loaded
-	next   time.Time            // next time to look for changed files
+	stamp  map[string]pairStamp // kind -> model and signature stamps when last tried
+	// waiting holds, per kind, until when a new model whose signature
+	// does not match (yet) waits for its other half before it is
+	// rejected.
+	waiting map[string]time.Time
+	next    time.Time // next time to look for changed files
+}
+
+// signatureChecks is for how many model checks (detect.model_check, 30s
+// at the default) a model and its signature may disagree after either
+// changed before the model is rejected: ops push the two files one after
+// the other (scp web.json web.json.sig), in either order.
+const signatureChecks = 6
+
+// signatureGrace is the time signatureChecks take.
+func (s *modelSet) signatureGrace() time.Duration {
+	return signatureChecks * s.cfg.Detect.ModelCheck.Std()
 }
 
 type fileStamp struct {
@@ -33,33 +51,45 @@ func stampOf(path string) fileStamp {
 	return fileStamp{st.ModTime(), st.Size()}
 }
 
-func newModelSet(cfg *config.Config, log *slog.Logger) *modelSet {
-	return &modelSet{cfg: cfg, log: log, byKind: map[string]*detect.Model{}, stamp: map[string]fileStamp{}}
+// pairStamp is the stamps of a model file and of its signature (the zero
+// stamp when signatures are not required).
+type pairStamp struct{ model, sig fileStamp }
+
+func (s *modelSet) stampPair(path string) pairStamp {
+	p := pairStamp{model: stampOf(path)}
+	if len(s.cfg.Detect.TrustedKeys) > 0 {
+		p.sig = stampOf(path + ".sig")
+	}
+	return p
 }
 
-// LoadModel reads, validates and (when keys are given) verifies a model.
+func newModelSet(cfg *config.Config, log *slog.Logger) *modelSet {
+	return &modelSet{cfg: cfg, log: log, byKind: map[string]*detect.Model{}, stamp: map[string]pairStamp{}, waiting: map[string]time.Time{}}
+}
+
+// LoadModel reads a model file once, verifies those bytes against its
+// signature when keys are given, and decodes and validates the same bytes.
 func LoadModel(path string, trusted []string) (*detect.Model, error) {
-	m, err := detect.LoadModel(path)
+	data, err := detect.ReadModelFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(trusted) == 0 {
-		return m, nil
-	}
-	keys := make([]ed25519.PublicKey, 0, len(trusted))
-	for _, k := range trusted {
-		pub, err := detect.LoadPublicKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("detect.trusted_keys: %w", err)
+	if len(trusted) > 0 {
+		keys := make([]ed25519.PublicKey, 0, len(trusted))
+		for _, k := range trusted {
+			pub, err := detect.LoadPublicKey(k)
+			if err != nil {
+				return nil, fmt.Errorf("detect.trusted_keys: %w", err)
+			}
+			keys = append(keys, pub)
 		}
-		keys = append(keys, pub)
+		if err := detect.VerifyModel(data, path, keys); err != nil {
+			return nil, err
+		}
 	}
-	data, err := os.ReadFile(path)
+	m, err := detect.DecodeModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
-	}
-	if err := detect.VerifyModel(data, path, keys); err != nil {
-		return nil, err
 	}
 	return m, nil
 }
@@ -84,7 +114,7 @@ func (s *modelSet) loadAll() error {
 				kind, path, m.Window, s.cfg.Detect.Window.Std(), m.Window, s.cfg.Detect.Window.Std())
 		}
 		s.byKind[kind] = m
-		s.stamp[kind] = stampOf(path)
+		s.stamp[kind] = s.stampPair(path)
 	}
 	return nil
 }
@@ -92,28 +122,54 @@ func (s *modelSet) loadAll() error {
 // maybeReload looks every few seconds for model files that changed on
 // disk (ops push new ones) and swaps them in; a bad new model is rejected
 // and the last good one keeps running.
+//
+// The model file and its signature are watched as a pair: a model pushed
+// before its signature (or the other way round) waits for the other file
+// for up to signatureChecks checks, and is tried again as soon as either
+// changes.
 func (s *modelSet) maybeReload(a *Agent) {
 	now := time.Now()
 	if now.Before(s.next) {
 		return
 	}
-	s.next = now.Add(5 * time.Second)
+	s.next = now.Add(s.cfg.Detect.ModelCheck.Std())
 	for kind := range s.byKind {
 		path := s.cfg.Detect.Models[kind]
-		if st := stampOf(path); st != s.stamp[kind] && st != (fileStamp{}) {
+		st := s.stampPair(path)
+		if st.model == (fileStamp{}) {
+			continue // gone: keep the model in use
+		}
+		until, waiting := s.waiting[kind]
+		switch {
+		case st != s.stamp[kind]:
 			s.stamp[kind] = st
-			a.swapModel(kind, path)
+			a.swapModel(kind, path, now.Add(s.signatureGrace()))
+		case waiting && !now.Before(until):
+			a.swapModel(kind, path, time.Time{}) // the grace is over
 		}
 	}
 }
 
 // swapModel loads path as the model of kind and gives it to every input of
-// that kind, or keeps the old one and says why.
-func (a *Agent) swapModel(kind, path string) {
+// that kind, or keeps the old one and says why. A model whose signature
+// does not match waits until grace (zero: no grace) for its other half
+// instead of being rejected.
+func (a *Agent) swapModel(kind, path string, grace time.Time) {
 	m, err := LoadModel(path, a.cfg.Detect.TrustedKeys)
 	if err == nil && m.Kind != kind {
 		err = fmt.Errorf("model %s is for %s logs, not %s", path, m.Kind, kind)
 	}
+	if (errors.Is(err, detect.ErrBadSignature) || errors.Is(err, detect.ErrUnsigned)) && time.Now().Before(grace) {
+		if _, already := a.models.waiting[kind]; !already {
+			a.log.Info("new model and its signature disagree; waiting for the other file", "kind", kind, "path", path,
+				"err", err, "until", grace.Format(time.RFC3339), "model", a.models.byKind[kind].ID())
+		}
+		a.models.waiting[kind] = grace
+		a.metrics.modelWaiting.WithLabelValues(kind).Set(1)
+		return
+	}
+	delete(a.models.waiting, kind)
+	a.metrics.modelWaiting.WithLabelValues(kind).Set(0)
 	if err == nil {
 		for _, in := range a.inputs {
 			if in.cfg.Kind().String() == kind {
@@ -155,16 +211,43 @@ func (a *Agent) reload() {
 		a.notice("error", "configuration rejected", map[string]string{"path": a.cfgPath, "error": err.Error()})
 		return
 	}
-	if fmt.Sprint(cfg.Inputs, cfg.State, cfg.Output, cfg.Metrics, cfg.Detect.Window, cfg.Detect.Lateness, cfg.Detect.MaxKeys) !=
-		fmt.Sprint(a.cfg.Inputs, a.cfg.State, a.cfg.Output, a.cfg.Metrics, a.cfg.Detect.Window, a.cfg.Detect.Lateness, a.cfg.Detect.MaxKeys) {
-		a.log.Warn("configuration changes to inputs, state, output, metrics, window, lateness or max_keys take effect at the next restart")
+	if changed := restartOnly(a.cfg, cfg); len(changed) > 0 {
+		a.log.Warn("configuration changes that take effect at the next restart", "changed", strings.Join(changed, ", "))
 	}
 	a.cfg.Detect.Emit = cfg.Detect.Emit
 	a.cfg.Detect.TrustedKeys = cfg.Detect.TrustedKeys
+	a.cfg.Detect.ModelCheck = cfg.Detect.ModelCheck
 	for kind := range a.models.byKind {
 		a.cfg.Detect.Models[kind] = cfg.Detect.Models[kind]
-		a.models.stamp[kind] = stampOf(cfg.Detect.Models[kind])
-		a.swapModel(kind, cfg.Detect.Models[kind])
+		a.models.stamp[kind] = a.models.stampPair(cfg.Detect.Models[kind])
+		a.swapModel(kind, cfg.Detect.Models[kind], time.Now().Add(a.models.signatureGrace()))
 	}
 	a.log.Info("configuration reloaded", "path", a.cfgPath)
+}
+
+// restartOnly lists the sections of the configuration that differ between
+// old and new and that only a restart applies (compared by value: the
+// sections hold pointers).
+func restartOnly(old, new *config.Config) []string {
+	var changed []string
+	for _, c := range []struct {
+		name     string
+		old, new any
+	}{
+		{"inputs", old.Inputs, new.Inputs},
+		{"state", old.State, new.State},
+		{"output", old.Output, new.Output},
+		{"metrics", old.Metrics, new.Metrics},
+		{"detect.window", old.Detect.Window, new.Detect.Window},
+		{"detect.lateness", old.Detect.Lateness, new.Detect.Lateness},
+		{"detect.max_keys", old.Detect.MaxKeys, new.Detect.MaxKeys},
+		{"detect.close_batch", old.Detect.CloseBatch, new.Detect.CloseBatch},
+		{"host", old.Host, new.Host},
+		{"log", old.Log, new.Log},
+	} {
+		if !reflect.DeepEqual(c.old, c.new) {
+			changed = append(changed, c.name)
+		}
+	}
+	return changed
 }

@@ -139,6 +139,21 @@ func DecodeModel(data []byte) (*Model, error) {
 
 // LoadModel reads and validates a model file. Errors name the file.
 func LoadModel(path string) (*Model, error) {
+	data, err := ReadModelFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := DecodeModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// ReadModelFile reads a model file whole, refusing one larger than a model
+// can be. Verify and decode the same bytes (VerifyModel, DecodeModel): a
+// file read twice may change in between.
+func ReadModelFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
@@ -151,11 +166,7 @@ func LoadModel(path string) (*Model, error) {
 	if buf.Len() > maxModelBytes {
 		return nil, fmt.Errorf("model %s: larger than %d bytes; a model is a few KiB: is this the right file?", path, maxModelBytes)
 	}
-	m, err := DecodeModel(buf.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
-	}
-	return m, nil
+	return buf.Bytes(), nil
 }
 
 // Validate checks every field; the first problem is returned as a

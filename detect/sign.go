@@ -16,6 +16,9 @@ import (
 // against any trusted key.
 var ErrBadSignature = errors.New("bad signature")
 
+// ErrUnsigned is returned when a model's signature file cannot be read.
+var ErrUnsigned = errors.New("no signature")
+
 // GenerateKey writes prefix.key (PKCS#8 PEM, mode 0600) and prefix.pub
 // (PKIX PEM) holding a new ed25519 key pair. Existing files are not
 // overwritten.
@@ -115,7 +118,7 @@ func SignModel(priv ed25519.PrivateKey, modelPath string) error {
 func VerifyModel(data []byte, modelPath string, keys []ed25519.PublicKey) error {
 	raw, err := os.ReadFile(modelPath + ".sig")
 	if err != nil {
-		return fmt.Errorf("model %s: signature: %w; sign it with `sharkfin model sign`", modelPath, err)
+		return fmt.Errorf("model %s: signature: %w; sign it with `sharkfin model sign`: %w", modelPath, err, ErrUnsigned)
 	}
 	sig, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(raw)))
 	if err != nil || len(sig) != ed25519.SignatureSize {

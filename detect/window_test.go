@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -162,6 +163,54 @@ func TestAggregator_OutOfOrderWithinLateness(t *testing.T) {
 			t.Errorf("result %d: start %+ds hits %v, want %+vs hits %v",
 				i, (got[i].Start-sec(0))/1e9, got[i].hits(), w.start, w.hits)
 		}
+	}
+}
+
+// A lateness longer than the window (Apache logs a long download when it
+// ends, minutes after it began): a line up to five minutes behind the
+// newest lands in its own window, several windows stay open, and each
+// closes once event time passes its end plus the lateness.
+func TestAggregator_LatenessOfSeveralWindows(t *testing.T) {
+	a := newAgg(t, WindowConfig{Lateness: 5 * time.Minute})
+	var got []result
+	fn := collector(&got)
+	for _, s := range []float64{10, 250, 30, 200, 61, 330, 5} { // 30, 61 and 5 come minutes late
+		if !a.Add(webRec(sec(s), "192.0.2.1")) {
+			t.Fatalf("record at %vs reported late", s)
+		}
+		a.Advance(fn)
+	}
+	if len(got) != 0 || a.Stats().Late != 0 {
+		t.Fatalf("closed %+v and counted %d late before event time passed end+lateness", got, a.Stats().Late)
+	}
+	if n := a.OpenWindows(); n != 5 {
+		t.Errorf("%d windows open, want 5 (minutes 0 to 5 but 2)", n)
+	}
+	// 361s passes the end of window 0 plus five minutes: it closes; a line
+	// for it is late from then on, one for window 1 is not.
+	if !a.Add(webRec(sec(361), "192.0.2.1")) {
+		t.Fatal("record at 361s reported late")
+	}
+	a.Advance(fn)
+	if len(got) != 1 || got[0].Start != sec(0) || got[0].hits() != 3 {
+		t.Fatalf("after 361s: %+v, want window 0 closed with 3 hits", got)
+	}
+	if a.Add(webRec(sec(59), "192.0.2.1")) {
+		t.Error("record at 59s, in the closed window 0, not reported late")
+	}
+	if !a.Add(webRec(sec(119), "192.0.2.1")) {
+		t.Error("record at 119s, in window 1, 4 minutes behind, reported late")
+	}
+	a.CloseThrough(maxInt64, fn)
+	hits := map[float64]float64{}
+	for _, r := range got {
+		hits[float64(r.Start-sec(0))/1e9] = r.hits()
+	}
+	if want := map[float64]float64{0: 3, 60: 2, 180: 1, 240: 1, 300: 1, 360: 1}; !maps.Equal(hits, want) {
+		t.Errorf("hits per window %v, want %v", hits, want)
+	}
+	if a.Stats().Late != 1 {
+		t.Errorf("late = %d, want 1", a.Stats().Late)
 	}
 }
 

@@ -196,8 +196,10 @@ func TestParse_InvalidValues(t *testing.T) {
 		{"window short", topDoc("detect: {window: 500ms, models: {web: /m.json}}"), 5, "detect.window", []string{"at least 1s"}},
 		{"window fraction", topDoc("detect: {window: 90500ms, models: {web: /m.json}}"), 5, "detect.window", []string{"whole number of seconds"}},
 		{"window long", topDoc("detect: {window: 48h, models: {web: /m.json}}"), 5, "detect.window", []string{"at most 24h"}},
-		{"lateness equals window", topDoc("detect: {window: 60s, lateness: 60s, models: {web: /m.json}}"), 5, "detect.lateness", []string{"window"}},
-		{"lateness above window", topDoc("detect:", "  lateness: 2m", "  models: {web: /m.json}"), 6, "detect.lateness", []string{"2m", "window (1m)"}},
+		{"lateness beyond ten windows", topDoc("detect: {window: 60s, lateness: 11m, models: {web: /m.json}}"), 5, "detect.lateness", []string{"12 windows", "at most 10m"}},
+		{"lateness beyond an hour", topDoc("detect:", "  window: 10m", "  lateness: 2h", "  models: {web: /m.json}"), 7, "detect.lateness", []string{"at most 1h"}},
+		{"lateness negative", topDoc("detect: {window: 2s, lateness: -1s, models: {web: /m.json}}"), 5, "detect.lateness", []string{"0 or more"}},
+		{"model_check short", topDoc("detect: {model_check: 10ms, models: {web: /m.json}}"), 5, "detect.model_check", []string{"at least 100ms"}},
 		{"max_keys zero", topDoc("detect: {max_keys: 0, models: {web: /m.json}}"), 5, "detect.max_keys", []string{"at least 1"}},
 		{"close_batch zero", topDoc("detect: {close_batch: 0, models: {web: /m.json}}"), 5, "detect.close_batch", []string{"at least 1"}},
 		{"model kind", topDoc("detect: {models: {web: /m.json, http: /h.json}}"), 5, "detect.models.http", []string{`"http"`, `"web", "proxy" or "dns"`}},
@@ -304,7 +306,7 @@ func TestParse_ReportsEveryProblem(t *testing.T) {
 		"  - {name: web, path: /a.log, format: combined}",
 		"  - {name: web, path: /b.log, format: combined}",
 		"state: {flush_lines: 0}",
-		"detect: {window: 10s, lateness: 10s}",
+		"detect: {window: 10s, lateness: 2m}",
 		"metrics: {listen: nowhere}",
 	), etc)
 	got := map[string]int{}

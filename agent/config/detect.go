@@ -15,12 +15,19 @@ const (
 	DefaultMaxKeys    = 100_000
 	DefaultCloseBatch = 1024
 	DefaultEmit       = EmitAll
+	DefaultModelCheck = Duration(5 * time.Second)
 )
 
 // Bounds checked by Detect.Validate.
 const (
 	minWindow = Duration(time.Second)
 	maxWindow = Duration(24 * time.Hour)
+	// Lateness keeps windows open after they end: up to lateness/window
+	// + 1 windows of an input at once, each with up to max_keys keys. The
+	// bounds keep that to 11 windows and an hour of event time.
+	maxLatenessWindows = 10
+	maxLateness        = Duration(time.Hour)
+	minModelCheck      = Duration(100 * time.Millisecond)
 )
 
 // Detect configures windows, scoring and the domain report.
@@ -28,7 +35,9 @@ type Detect struct {
 	// Window is the length of the tumbling windows, in whole seconds.
 	Window Duration `yaml:"window"`
 	// Lateness is how far behind the newest event time a line may be and
-	// still count in its own window. Less than Window; 0 is allowed.
+	// still count in its own window: 0 up to 10 windows and at most an
+	// hour (long downloads logged when they end need minutes). Each
+	// window of lateness keeps one more window open, in memory.
 	Lateness Duration `yaml:"lateness"`
 	// MaxKeys caps the source keys tracked per window and input; lines of
 	// further keys are counted under one overflow key, never dropped.
@@ -43,6 +52,9 @@ type Detect struct {
 	// TrustedKeys are ed25519 public keys; when there are any, every model
 	// must carry a valid detached signature MODEL.sig by one of them.
 	TrustedKeys []string `yaml:"trusted_keys,omitempty"`
+	// ModelCheck is how often the model files (and their signatures) are
+	// looked at for changes (default 5s, at least 100ms).
+	ModelCheck Duration `yaml:"model_check"`
 	// Emit selects the ip_score events sent.
 	Emit Emit `yaml:"emit"`
 	// Domains configures the per-domain report of proxy inputs.
@@ -84,6 +96,26 @@ func (d *Detect) SetDefaults() {
 	if d.Emit == "" {
 		d.Emit = DefaultEmit
 	}
+	if d.ModelCheck == 0 {
+		d.ModelCheck = DefaultModelCheck
+	}
+}
+
+// OpenWindows is the most windows of an input open at once: the current
+// one and those still in their lateness.
+func (d *Detect) OpenWindows() int {
+	if d.Window <= 0 {
+		return 1
+	}
+	return int((d.Lateness+d.Window-1)/d.Window) + 1
+}
+
+// latenessExample is a lateness valid with window w, for hints.
+func latenessExample(w Duration) Duration {
+	if w <= 0 || DefaultLateness < w {
+		return DefaultLateness
+	}
+	return max(w/2/Duration(time.Second)*Duration(time.Second), 0)
 }
 
 // Validate checks the section; that every input's kind has a model is
@@ -98,11 +130,15 @@ func (d *Detect) Validate() error {
 	case d.Window%Duration(time.Second) != 0:
 		p.addf("window", "%s is not a whole number of seconds; use e.g. %s", d.Window, DefaultWindow)
 	}
-	switch {
+	switch limit := min(maxLateness, maxLatenessWindows*d.Window); {
 	case d.Lateness < 0:
-		p.addf("lateness", "%s is negative; use 0s or more", d.Lateness)
-	case d.Lateness >= d.Window:
-		p.addf("lateness", "%s is not shorter than the window (%s); use less, e.g. %s", d.Lateness, d.Window, DefaultLateness)
+		p.addf("lateness", "%s is negative; use 0s or more, e.g. %s", d.Lateness, latenessExample(d.Window))
+	case d.Window >= minWindow && d.Lateness > limit:
+		p.addf("lateness", "%s is too long: it would keep %d windows of %s open; use at most %s (%d windows, an hour at most)",
+			d.Lateness, int((d.Lateness+d.Window-1)/d.Window)+1, d.Window, limit, maxLatenessWindows)
+	}
+	if d.ModelCheck < minModelCheck {
+		p.addf("model_check", "%s is too short; use at least %s, e.g. %s", d.ModelCheck, minModelCheck, DefaultModelCheck)
 	}
 	if d.MaxKeys < 1 {
 		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)

@@ -231,7 +231,12 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // letting it grow to twice that (GOGC's default) in a flood. A limit below
 // what the data needs only makes the collector work harder, and the runtime
 // caps that at about half the CPU; it never fails an allocation.
+//
+// A lateness of more than a window keeps more windows open, each with up to
+// max_keys keys: the room grows with them (one window's worth for the
+// lateness of up to a window, as before).
 func memoryLimit(c *config.Config) int64 {
 	const base, perKey = 24 << 20, 192
-	return base + int64(len(c.Inputs))*int64(c.Detect.MaxKeys)*perKey
+	windows := int64(max(1, c.Detect.OpenWindows()-1))
+	return base + windows*int64(len(c.Inputs))*int64(c.Detect.MaxKeys)*perKey
 }

@@ -34,19 +34,45 @@ func Seed(t testing.TB, def uint64) uint64 {
 // ScrapeMetrics reads the agent's /metrics at addr (host:port) and sums
 // every sample by metric name, labels dropped.
 func ScrapeMetrics(ctx context.Context, addr string) (map[string]float64, error) {
+	out := map[string]float64{}
+	err := scrape(ctx, addr, func(name, _ string, v float64) { out[name] += v })
+	return out, err
+}
+
+// ScrapeSample reads the agent's /metrics at addr and sums the samples of
+// the metric name whose labels contain every one of labels (each written
+// as in the exposition, e.g. `kind="web"`); 0 when none does.
+func ScrapeSample(ctx context.Context, addr, name string, labels ...string) (float64, error) {
+	var sum float64
+	err := scrape(ctx, addr, func(n, ls string, v float64) {
+		if n != name {
+			return
+		}
+		for _, l := range labels {
+			if !strings.Contains(ls, l) {
+				return
+			}
+		}
+		sum += v
+	})
+	return sum, err
+}
+
+// scrape calls fn with the name, labels (the text between the braces) and
+// value of every sample of the agent's /metrics at addr.
+func scrape(ctx context.Context, addr string, fn func(name, labels string, v float64)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
-	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
@@ -61,11 +87,11 @@ func ScrapeMetrics(ctx context.Context, addr string) (map[string]float64, error)
 		if err != nil {
 			continue
 		}
-		name := line[:sp]
+		name, labels := line[:sp], ""
 		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
+			name, labels = name[:i], name[i:]
 		}
-		out[name] += v
+		fn(name, labels, v)
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
