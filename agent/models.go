@@ -4,10 +4,10 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"reflect"
-	"strings"
 	"log/slog"
 	"os"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/socx/sharkfin/agent/config"
