@@ -71,12 +71,16 @@ type Agent struct {
 	historyBuf []state.HistoryUpdate
 	// maintainErr is the last maintenance error logged (committer only).
 	maintainErr string
-	spare       chan spareResults // results' memory, from the committer back to the main loop
-	closed      int               // windows' key results since the last commit
-	notices     []*event.Event    // agent events not yet committed
-	dirty       bool              // something to commit
-	lines       int               // lines since the last commit
-	lastFlush   time.Time
+	// started is set once every input is ready (READY=1); failingSince is
+	// when delivery started failing (Unix ns, 0 while it works): /readyz.
+	started      atomic.Bool
+	failingSince atomic.Int64
+	spare        chan spareResults // results' memory, from the committer back to the main loop
+	closed       int               // windows' key results since the last commit
+	notices      []*event.Event    // agent events not yet committed
+	dirty        bool              // something to commit
+	lines        int               // lines since the last commit
+	lastFlush    time.Time
 	// midBatch is set while the parts of one tailer batch are counted: no
 	// commit may fall between them, as the checkpoints come with the last.
 	midBatch bool
@@ -186,7 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	if a.cfg.Metrics.Listen != "" {
-		srv, err := a.metrics.serve(a.cfg.Metrics.Listen)
+		srv, err := a.metrics.serve(a.cfg.Metrics.Listen, a.cfg.Metrics.Pprof, a.ready, a.log)
 		if err != nil {
 			stopTailers()
 			wg.Wait()
@@ -214,11 +218,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	// rotation made after READY=1 is seen.
 	err := a.waitTailers(runCtx, errc)
 	if err == nil {
+		a.started.Store(true)
 		a.opt.Notify("READY=1")
 		a.log.Info("agent started", "inputs", len(a.inputs), "state", a.cfg.State.Path)
 		err = a.loop(runCtx, hup, errc)
 	}
 
+	a.started.Store(false) // /readyz: stopping
 	a.opt.Notify("STOPPING=1")
 	stopTailers()
 	// Drain batches sent before the tailers saw the cancel, then commit.
@@ -239,6 +245,25 @@ func (a *Agent) Run(ctx context.Context) error {
 	swg.Wait()
 	a.log.Info("agent stopped")
 	return err
+}
+
+// readyFailing is how long delivery may fail before /readyz says the
+// agent is not ready: outages of Fluentd that the outbox rides out are
+// normal, a long one needs an operator.
+const readyFailing = time.Minute
+
+// ready answers /readyz: every input has taken its start position, the
+// state is open, and delivery has not been failing for readyFailing.
+func (a *Agent) ready() error {
+	if !a.started.Load() {
+		return errors.New("inputs starting")
+	}
+	if since := a.failingSince.Load(); since != 0 {
+		if d := time.Since(time.Unix(0, since)); d > readyFailing {
+			return fmt.Errorf("event delivery failing for %s", d.Round(time.Second))
+		}
+	}
+	return nil
 }
 
 // waitTailers waits until every input's tailer is ready, the context is

@@ -32,6 +32,7 @@ type e2eConfig struct {
 	// TrustedKeys are detect.trusted_keys; ModelCheck detect.model_check.
 	TrustedKeys []string
 	ModelCheck  string
+	Pprof       bool // metrics.pprof
 }
 
 // exampleModel is the bundled web model (window 60s).
@@ -94,6 +95,9 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 		fmt.Fprintf(&b, "  model_check: %s\n", c.ModelCheck)
 	}
 	fmt.Fprintf(&b, "output:\n  stdout: {}\nmetrics:\n  listen: %q\n", c.Metrics)
+	if c.Pprof {
+		fmt.Fprintf(&b, "  pprof: true\n")
+	}
 	path := filepath.Join(dir, "sharkfin.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)

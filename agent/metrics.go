@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -125,9 +126,11 @@ func (m *metrics) setPipeline(input string, s PipelineStats) {
 	}
 }
 
-// serve starts the /metrics and /healthz endpoint; the returned server is
-// closed by the caller.
-func (m *metrics) serve(addr string) (*http.Server, error) {
+// serve starts the /metrics, /healthz and /readyz endpoint (and the
+// profiler when withPprof, which the configuration allows on a loopback
+// listener only); the returned server is closed by the caller. ready
+// answers /readyz: nil when ready, else why not.
+func (m *metrics) serve(addr string, withPprof bool, ready func() error, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
@@ -135,14 +138,23 @@ func (m *metrics) serve(addr string) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	// Profiles for performance work, on the same loopback-only listener.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the agent keeps running without metrics
+			// The agent keeps running without its endpoint.
+			log.Error("metrics endpoint stopped; the agent runs on without it", "listen", addr, "err", err)
 		}
 	}()
 	return srv, nil

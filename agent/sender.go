@@ -185,6 +185,7 @@ func (a *Agent) runSender(ctx context.Context) {
 			if !failing {
 				log.Error("delivery failed; retrying with backoff, events stay in the outbox", "err", err)
 				failing = true
+				a.failingSince.Store(time.Now().UnixNano())
 			}
 			a.metrics.sendErrors.Inc()
 			select {
@@ -197,6 +198,7 @@ func (a *Agent) runSender(ctx context.Context) {
 		if failing {
 			log.Info("delivery resumed")
 			failing = false
+			a.failingSince.Store(0)
 		}
 		backoff.Reset()
 		if _, size, err := a.store.OutboxStats(); err == nil {

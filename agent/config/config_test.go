@@ -199,6 +199,9 @@ func TestParse_InvalidValues(t *testing.T) {
 		{"lateness beyond ten windows", topDoc("detect: {window: 60s, lateness: 11m, models: {web: /m.json}}"), 5, "detect.lateness", []string{"12 windows", "at most 10m"}},
 		{"lateness beyond an hour", topDoc("detect:", "  window: 10m", "  lateness: 2h", "  models: {web: /m.json}"), 7, "detect.lateness", []string{"at most 1h"}},
 		{"lateness negative", topDoc("detect: {window: 2s, lateness: -1s, models: {web: /m.json}}"), 5, "detect.lateness", []string{"0 or more"}},
+		{"pprof on every interface", topDoc(`metrics: {listen: ":9808", pprof: true}`), 5, "metrics.pprof", []string{"loopback", "127.0.0.1:9808"}},
+		{"pprof on a public address", topDoc(`metrics: {listen: "192.0.2.1:9808", pprof: true}`), 5, "metrics.pprof", []string{"loopback"}},
+		{"pprof without the endpoint", topDoc(`metrics: {listen: "", pprof: true}`), 5, "metrics.pprof", []string{"needs the metrics endpoint"}},
 		{"model_check short", topDoc("detect: {model_check: 10ms, models: {web: /m.json}}"), 5, "detect.model_check", []string{"at least 100ms"}},
 		{"max_keys zero", topDoc("detect: {max_keys: 0, models: {web: /m.json}}"), 5, "detect.max_keys", []string{"at least 1"}},
 		{"close_batch zero", topDoc("detect: {close_batch: 0, models: {web: /m.json}}"), 5, "detect.close_batch", []string{"at least 1"}},
@@ -439,5 +442,20 @@ func TestLoad_File(t *testing.T) {
 	}
 	if c.Path != path || c.Inputs[0].Name != "web" {
 		t.Errorf("Load: path %q, input %q", c.Path, c.Inputs[0].Name)
+	}
+}
+
+// The profiler is allowed on loopback listeners only.
+func TestParse_PprofOnLoopback(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:9808", "127.0.0.2:1", "[::1]:9808", "localhost:9808"} {
+		c, err := Parse(doc(
+			"inputs:",
+			"  - {name: web, path: /a.log, format: combined}",
+			"detect: {models: {web: /m.json}}",
+			"metrics: {listen: \""+listen+"\", pprof: true}",
+		), etc)
+		if err != nil || !c.Metrics.Pprof {
+			t.Errorf("pprof on %s: %v", listen, err)
+		}
 	}
 }
