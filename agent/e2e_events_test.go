@@ -19,6 +19,7 @@ type jsonEvent struct {
 	Source      string             `json:"source"`
 	WindowStart time.Time          `json:"window_start"`
 	SrcIP       string             `json:"src_ip"`
+	Overflow    bool               `json:"overflow"`
 	Features    map[string]float64 `json:"features"`
 	Model       string             `json:"model"`
 	Level       string             `json:"level"`

@@ -285,6 +285,9 @@ func (s *Scoring) Event(r *detect.Result, sc detect.Score, scored bool, ev *even
 		Cluster:     -1,
 	}
 	ev.EventID = event.ID(ev.Host, ev.Source, ev.Type, r.Key, ev.WindowStart)
+	if r.Key == event.OverflowKey {
+		ev.SrcIP, ev.Overflow = event.OverflowSrcIP, true
+	}
 	if scored {
 		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
 		ev.Model = s.modelID

@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"github.com/socx/sharkfin/event"
 	"slices"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 
 // OverflowKey is the key under which a window counts the lines of sources
 // beyond WindowConfig.MaxKeys. It is reported like any other key, so an
-// overflow is visible downstream and never silently dropped.
-const OverflowKey = "overflow"
+// overflow is visible downstream and never silently dropped; no parser
+// gives a client this key (see event.OverflowKey), so no log line can
+// pass for the overflow row.
+const OverflowKey = event.OverflowKey
 
 // WindowConfig sets how records are grouped.
 type WindowConfig struct {

@@ -214,6 +214,33 @@ func TestAggregator_LatenessOfSeveralWindows(t *testing.T) {
 	}
 }
 
+// A client whose address field reads "overflow" is a key like any other:
+// under the cap it gets a row of its own; past the cap it is counted in
+// the overflow row, whose key no client can have.
+func TestAggregator_OverflowKeyCannotBeForged(t *testing.T) {
+	a := newAgg(t, WindowConfig{MaxKeys: 2})
+	var got []result
+	fn := collector(&got)
+	for i, c := range []string{"overflow", "192.0.2.1", "overflow", "192.0.2.2", "192.0.2.3", "192.0.2.2"} {
+		a.Add(webRec(sec(float64(i)), c))
+	}
+	a.CloseThrough(maxInt64, fn)
+	hits := map[string]float64{}
+	for _, r := range got {
+		hits[r.Key] += r.hits()
+	}
+	want := map[string]float64{"overflow": 2, "192.0.2.1": 1, OverflowKey: 3}
+	if !maps.Equal(hits, want) || len(got) != 3 {
+		t.Errorf("results %v (%d), want %v", hits, len(got), want)
+	}
+	if a.Stats().Overflowed != 3 {
+		t.Errorf("overflowed %d lines, want 3", a.Stats().Overflowed)
+	}
+	if !strings.HasPrefix(OverflowKey, " ") {
+		t.Errorf("OverflowKey %q can be a client field: it must start with a space", OverflowKey)
+	}
+}
+
 // step is one action on an Aggregator in a scripted test.
 type step struct {
 	op byte    // 'a' Add a record at t0+s, 'v' Advance, 'c' CloseThrough(t0+s)

@@ -27,6 +27,9 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = appendTime(b, e.WindowEnd)
 	b = append(b, `,"src_ip":`...)
 	b = appendString(b, e.SrcIP)
+	if e.Overflow {
+		b = append(b, `,"overflow":true`...)
+	}
 	b = append(b, `,"features":{`...)
 	for i, f := range e.Features {
 		if i > 0 {

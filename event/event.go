@@ -19,6 +19,17 @@ const (
 	TypeAgent   = "agent"
 )
 
+// The overflow row: the lines of the sources past a window's key cap
+// (detect.max_keys), counted as one. Its window key starts with a space,
+// which no parser gives a client (client fields are delimited by spaces),
+// so no log line can forge it; its event shows src_ip "overflow" and
+// "overflow": true, and its event_id is computed over OverflowKey, so a
+// client that calls itself "overflow" gets events and ids of its own.
+const (
+	OverflowKey   = " overflow"
+	OverflowSrcIP = "overflow"
+)
+
 // Feature is one named feature value. Features keep the model's order.
 type Feature struct {
 	Name  string
@@ -51,7 +62,10 @@ type Event struct {
 	WindowEnd   time.Time
 
 	// ip_score
-	SrcIP     string
+	SrcIP string
+	// Overflow marks the overflow row (see OverflowKey): SrcIP is then
+	// OverflowSrcIP.
+	Overflow  bool
 	Features  Features
 	Cluster   int
 	Distance  float64

@@ -100,6 +100,7 @@ type common struct {
 type ipScoreJSON struct {
 	common
 	SrcIP     string   `json:"src_ip"`
+	Overflow  bool     `json:"overflow,omitempty"`
 	Features  Features `json:"features"`
 	Cluster   int      `json:"cluster"`
 	Distance  number   `json:"distance"`
@@ -151,7 +152,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	switch e.Type {
 	case TypeIPScore:
 		return json.Marshal(ipScoreJSON{
-			common: e.common(), SrcIP: e.SrcIP, Features: e.Features, Cluster: e.Cluster,
+			common: e.common(), SrcIP: e.SrcIP, Overflow: e.Overflow, Features: e.Features, Cluster: e.Cluster,
 			Distance: number(e.Distance), Threshold: number(e.Threshold), Score: number(e.Score),
 			Anomalous: e.Anomalous, Model: e.Model,
 		})
@@ -181,6 +182,7 @@ type wire struct {
 	WindowStart   wireTime          `json:"window_start"`
 	WindowEnd     wireTime          `json:"window_end"`
 	SrcIP         string            `json:"src_ip"`
+	Overflow      bool              `json:"overflow"`
 	Features      Features          `json:"features"`
 	Cluster       int               `json:"cluster"`
 	Distance      float64           `json:"distance"`
@@ -224,7 +226,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	}
 	*e = Event{
 		EventID: w.EventID, Type: w.Type, Kind: w.Kind, Host: w.Host, Source: w.Source,
-		WindowStart: w.WindowStart.Time, WindowEnd: w.WindowEnd.Time, SrcIP: w.SrcIP, Features: w.Features,
+		WindowStart: w.WindowStart.Time, WindowEnd: w.WindowEnd.Time, SrcIP: w.SrcIP, Overflow: w.Overflow, Features: w.Features,
 		Cluster: w.Cluster, Distance: w.Distance, Threshold: w.Threshold, Score: w.Score,
 		Anomalous: w.Anomalous, Model: w.Model, Domain: w.Domain, Category: w.Category,
 		Uncategorized: w.Uncategorized, New: w.New, IsIP: w.IsIP, Hits: w.Hits, Bytes: w.Bytes,
@@ -246,6 +248,9 @@ func (e *Event) Map() (map[string]any, error) {
 	case TypeIPScore:
 		m = e.commonMap(15)
 		m["src_ip"] = e.SrcIP
+		if e.Overflow {
+			m["overflow"] = true
+		}
 		m["features"] = e.Features.anyMap()
 		m["cluster"] = int64(e.Cluster)
 		m["distance"] = numberValue(e.Distance)

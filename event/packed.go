@@ -214,6 +214,7 @@ func (p *Packed) Event(c *Context, ev *Event) error {
 		WindowStart: start,
 		WindowEnd:   time.Unix(0, p.End).UTC(),
 		SrcIP:       p.Key,
+		Overflow:    p.Key == OverflowKey,
 		Features:    feats,
 		Cluster:     p.Cluster,
 		Distance:    p.Distance,
@@ -221,6 +222,9 @@ func (p *Packed) Event(c *Context, ev *Event) error {
 		Score:       p.Score,
 		Anomalous:   p.Anomalous,
 		Model:       c.Model,
+	}
+	if ev.Overflow {
+		ev.SrcIP = OverflowSrcIP
 	}
 	return nil
 }
@@ -358,7 +362,11 @@ func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) 
 	b = append(b, `,"window_end":`...)
 	b = append(b, r.endJSON...)
 	b = append(b, `,"src_ip":`...)
-	b = appendStringBytes(b, key)
+	if string(key) == OverflowKey {
+		b = append(b, `"`+OverflowSrcIP+`","overflow":true`...)
+	} else {
+		b = appendStringBytes(b, key)
+	}
 	b = append(b, `,"features":{`...)
 	for i, v := range p.Values {
 		b = append(b, j.names[i]...)

@@ -137,7 +137,7 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 			Host: in.hostName(), Source: sourceName(in.source, kind.String()), Parser: parser,
 			Window: detect.WindowConfig{Window: window, Lateness: in.lateness, MaxKeys: in.maxKeys},
 		}, func(ev *event.Event) {
-			if ev.SrcIP == detect.OverflowKey {
+			if ev.Overflow {
 				return
 			}
 			v := make([]float64, len(ev.Features))
@@ -208,7 +208,9 @@ func readEventRows(path string, rows [][]float64, kind record.Kind, window time.
 			perr = fmt.Errorf("%s:%d: not a JSON event: %v", path, lineNo, err)
 			return
 		}
-		if ev.Type != event.TypeIPScore || ev.SrcIP == detect.OverflowKey {
+		// The overflow row: flagged, or, from agents before the flag, a
+		// bare "overflow" (a client of that name is skipped with it).
+		if ev.Type != event.TypeIPScore || ev.Overflow || ev.SrcIP == event.OverflowSrcIP {
 			return
 		}
 		k, ok := record.ParseKind(ev.Kind)
