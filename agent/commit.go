@@ -254,6 +254,7 @@ func (a *Agent) write(job *commitJob) error {
 	}
 	a.metrics.commits.Inc()
 	a.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	a.metrics.lastCommit.Set(float64(time.Now().UnixNano()) / 1e9)
 	a.metrics.stateBacklog(a.store)
 	if c.Segments.Len() > 0 {
 		a.kickSender()

@@ -312,8 +312,8 @@ func (h *agentHarness) diagnose() string {
 		return fmt.Sprintf("(metrics: %v)", err)
 	}
 	return fmt.Sprintf("this run's agent: read %.0f lines, parsed %.0f, rejected %.0f, late %.0f, overflowed %.0f",
-		m["sharkfin_lines_read_total"], m["sharkfin_lines_parsed"], m["sharkfin_lines_rejected"],
-		m["sharkfin_lines_late"], m["sharkfin_lines_overflowed"])
+		m["sharkfin_lines_read_total"], m["sharkfin_lines_parsed_total"], m["sharkfin_lines_rejected_total"],
+		m["sharkfin_lines_late_total"], m["sharkfin_lines_overflowed_total"])
 }
 
 // stderrText is everything the runs logged.

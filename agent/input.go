@@ -70,6 +70,9 @@ func closingWindows(name string, stored map[string][]byte) map[int64][]byte {
 // open opens the state, loads models and builds inputs and the sink.
 func (a *Agent) open() error {
 	a.metrics = newMetrics()
+	// The inputs are set below and never change after: the scrape
+	// goroutine reads them.
+	a.metrics.reg.MustRegister(newTailerCollector(func() []*input { return a.inputs }))
 	st, err := state.Open(state.Options{
 		Path:      a.cfg.State.Path,
 		Timeout:   a.cfg.State.LockTimeout.Std(),

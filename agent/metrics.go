@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -19,10 +20,11 @@ import (
 type metrics struct {
 	reg           *prometheus.Registry
 	lines         *prometheus.CounterVec
-	parsed        *prometheus.GaugeVec
-	rejected      *prometheus.GaugeVec
-	late          *prometheus.GaugeVec
-	overflow      *prometheus.GaugeVec
+	parsed        *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	late          *prometheus.CounterVec
+	overflow      *prometheus.CounterVec
+	windows       *prometheus.CounterVec
 	anomalies     *prometheus.CounterVec
 	events        *prometheus.CounterVec
 	delivered     prometheus.Counter
@@ -39,6 +41,10 @@ type metrics struct {
 	maintainErrors prometheus.Counter
 	historyBacklog prometheus.Gauge
 	maintainDue    prometheus.Gauge
+	lastCommit     prometheus.Gauge
+	// last holds the pipeline counts already added to the counters, per
+	// input (setPipeline adds what they grew by).
+	last map[string]PipelineStats
 }
 
 func newMetrics() *metrics {
@@ -47,14 +53,16 @@ func newMetrics() *metrics {
 		reg: reg,
 		lines: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_read_total",
 			Help: "Complete lines read from the logs of an input."}, []string{"input"}),
-		parsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_parsed",
-			Help: "Lines parsed since the agent started."}, []string{"input"}),
-		rejected: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_rejected",
-			Help: "Lines rejected by the parser since the agent started, by reason."}, []string{"input", "reason"}),
-		late: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_late",
-			Help: "Lines older than their already closed window, since the agent started."}, []string{"input"}),
-		overflow: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_lines_overflowed",
-			Help: "Lines counted under the overflow key (detect.max_keys reached), since the agent started."}, []string{"input"}),
+		parsed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_parsed_total",
+			Help: "Lines parsed."}, []string{"input"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_rejected_total",
+			Help: "Lines rejected by the parser, by reason."}, []string{"input", "reason"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_late_total",
+			Help: "Lines older than their already closed window (counted as late, in no window)."}, []string{"input"}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_overflowed_total",
+			Help: "Lines counted under the overflow row (detect.max_keys reached)."}, []string{"input"}),
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_windows_closed_total",
+			Help: "Windows closed (their events built)."}, []string{"input"}),
 		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_anomalies_total",
 			Help: "Anomalous IP-windows."}, []string{"input"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_events_queued_total",
@@ -85,10 +93,13 @@ func newMetrics() *metrics {
 			Help: "History entries not folded into the per-key index yet."}),
 		maintainDue: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_maintenance_due",
 			Help: "1 while the state has history to fold or segments past the retention to delete."}),
+		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_last_commit_timestamp_seconds",
+			Help: "When the last state commit was written (Unix time): its age is time() minus this."}),
+		last: map[string]PipelineStats{},
 	}
-	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.anomalies, m.events, m.delivered,
+	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
-		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue,
+		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -117,12 +128,77 @@ func (m *metrics) setModel(kind, id string) {
 	m.modelInfo.WithLabelValues(kind, id).Set(1)
 }
 
+// setPipeline adds to the counters what an input's pipeline counted since
+// the last call (its stats are totals since the agent started).
 func (m *metrics) setPipeline(input string, s PipelineStats) {
-	m.parsed.WithLabelValues(input).Set(float64(s.Parsed))
-	m.late.WithLabelValues(input).Set(float64(s.Late))
-	m.overflow.WithLabelValues(input).Set(float64(s.Overflowed))
+	old := m.last[input]
+	m.parsed.WithLabelValues(input).Add(float64(s.Parsed - old.Parsed))
+	m.late.WithLabelValues(input).Add(float64(s.Late - old.Late))
+	m.overflow.WithLabelValues(input).Add(float64(s.Overflowed - old.Overflowed))
+	m.windows.WithLabelValues(input).Add(float64(s.Windows - old.Windows))
 	for reason, n := range s.Reasons {
-		m.rejected.WithLabelValues(input, reason).Set(float64(n))
+		m.rejected.WithLabelValues(input, reason).Add(float64(n - old.Reasons[reason]))
+	}
+	s.Reasons = maps.Clone(s.Reasons)
+	m.last[input] = s
+}
+
+// tailerCollector reports the inputs' tailers at scrape time: counters of
+// rotations, truncations, recovered generations, skipped long lines and
+// read errors per input, and per followed file the bytes not read yet.
+// Series of files no longer followed go away with them.
+type tailerCollector struct {
+	inputs                                       func() []*input
+	rotations, truncations, missed, long, errors *prometheus.Desc
+	followed, lag                                *prometheus.Desc
+}
+
+func newTailerCollector(inputs func() []*input) *tailerCollector {
+	return &tailerCollector{
+		inputs: inputs,
+		rotations: prometheus.NewDesc("sharkfin_file_rotations_total",
+			"Followed files that left their path (renamed away or deleted).", []string{"input"}, nil),
+		truncations: prometheus.NewDesc("sharkfin_file_truncations_total",
+			"Followed files found truncated (copytruncate).", []string{"input"}, nil),
+		missed: prometheus.NewDesc("sharkfin_file_missed_generations_total",
+			"Rotated copies read whole because copytruncate rotated their generation away before the tailer saw it (recovered, not lost).", []string{"input"}, nil),
+		long: prometheus.NewDesc("sharkfin_lines_too_long_total",
+			"Lines longer than max_line_bytes, skipped.", []string{"input"}, nil),
+		errors: prometheus.NewDesc("sharkfin_file_errors_total",
+			"Failed opens, stats and reads of log files.", []string{"input"}, nil),
+		followed: prometheus.NewDesc("sharkfin_files_followed",
+			"Log files followed.", []string{"input"}, nil),
+		lag: prometheus.NewDesc("sharkfin_file_lag_bytes",
+			"Bytes of a followed file not read yet (its size when last looked at, less the offset read).", []string{"input", "path"}, nil),
+	}
+}
+
+func (c *tailerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.rotations, c.truncations, c.missed, c.long, c.errors, c.followed, c.lag} {
+		ch <- d
+	}
+}
+
+func (c *tailerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, in := range c.inputs() {
+		st := in.tailer.Stats()
+		name := in.cfg.Name
+		for _, v := range []struct {
+			d *prometheus.Desc
+			n uint64
+		}{{c.rotations, st.Totals.Rotations}, {c.truncations, st.Totals.Truncations}, {c.missed, st.Totals.Missed},
+			{c.long, st.Totals.TooLong}, {c.errors, st.Totals.Errors}} {
+			ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n), name)
+		}
+		followed := 0
+		for _, f := range st.Files {
+			if !f.Followed {
+				continue
+			}
+			followed++
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(max(0, f.Size-f.Offset)), name, f.Path)
+		}
+		ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(followed), name)
 	}
 }
 

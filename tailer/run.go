@@ -154,6 +154,7 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 			r.rescan(nil)
 			r.recheck()
 			r.enqueueAll()
+			r.refreshSizes()
 		case <-fast.C:
 			r.poll()
 		case <-soon.C:
@@ -264,6 +265,7 @@ func (r *runner) step(fl *file) *Batch {
 		s.Lines += uint64(nlines)
 		s.Bytes += uint64(nbytes)
 		s.TooLong += uint64(tooLong)
+		s.Followed, s.Size, s.Offset = !dropped, fl.size, fl.offset
 	})
 	r.seq++
 	b := &Batch{
@@ -425,9 +427,25 @@ func (d *droppedFiles) take(k inode) (Checkpoint, bool) {
 	return ck, ok
 }
 
+// refreshSizes records the size of every followed file in the stats, so
+// that the bytes waiting to be read show even while reading is paused.
+func (r *runner) refreshSizes() {
+	for _, fl := range r.files {
+		if fl.closed || fl.pending {
+			continue
+		}
+		size := fl.size
+		if fi, err := fl.f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		r.t.stats.update(fl.path, func(s *FileStats) { s.Followed, s.Size, s.Offset = true, size, fl.offset })
+	}
+}
+
 // reindex rebuilds the path index that routes notices, and the watched
-// directories.
+// directories, and prunes the stats to the paths followed or failing.
 func (r *runner) reindex() {
+	defer r.pruneStats()
 	clear(r.byPath)
 	dirs := make(map[string]bool)
 	for _, fl := range r.files {
@@ -460,6 +478,21 @@ func (r *runner) reindex() {
 	} else {
 		r.degraded = false
 	}
+}
+
+// pruneStats keeps the stats of the paths followed or failing; the counts
+// of the others go to the totals.
+func (r *runner) pruneStats() {
+	paths := make(map[string]bool, len(r.files)+len(r.failed))
+	for _, fl := range r.files {
+		if !fl.closed {
+			paths[fl.path] = true
+		}
+	}
+	for p := range r.failed {
+		paths[p] = true
+	}
+	r.t.stats.prune(func(p string) bool { return paths[p] })
 }
 
 // fail records an error about path, logged once until the error changes

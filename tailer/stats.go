@@ -25,21 +25,53 @@ type FileStats struct {
 	Missed uint64
 	// Errors counts failed opens, stats and reads.
 	Errors uint64
+	// Followed is set while a file is followed under Path; Size is its
+	// size when the tailer last looked (every batch, every rescan) and
+	// Offset how far it has read: Size - Offset bytes wait to be read.
+	Followed     bool
+	Size, Offset int64
 }
 
 // Stats is a snapshot of a Tailer's counters.
 type Stats struct {
-	// Totals sums Files.
+	// Totals sums the counters of Files and of the paths no longer
+	// listed (Followed, Size and Offset are not summed).
 	Totals FileStats
-	// Files are per path, sorted by path.
+	// Files are the paths followed or failing, sorted by path.
 	Files []FileStats
 }
 
 // counters is the mutex-guarded store behind Tailer.Stats. The run loop
-// updates it once per batch, never per line.
+// updates it once per batch, never per line, and prunes it to the paths it
+// follows or fails on (a dateext rotation names a new file every day: the
+// counts of names gone are kept in gone, not per name).
 type counters struct {
 	mu    sync.Mutex
 	files map[string]*FileStats
+	gone  FileStats
+}
+
+// prune forgets the paths keep refuses, adding their counts to gone.
+func (c *counters) prune(keep func(path string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, s := range c.files {
+		if !keep(p) {
+			c.gone.add(s)
+			delete(c.files, p)
+		}
+	}
+}
+
+// add adds the counters of o to s.
+func (s *FileStats) add(o *FileStats) {
+	s.Lines += o.Lines
+	s.Bytes += o.Bytes
+	s.TooLong += o.TooLong
+	s.Truncations += o.Truncations
+	s.Rotations += o.Rotations
+	s.Missed += o.Missed
+	s.Errors += o.Errors
 }
 
 func (c *counters) update(path string, f func(*FileStats)) {
@@ -59,16 +91,10 @@ func (c *counters) update(path string, f func(*FileStats)) {
 func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := Stats{Files: make([]FileStats, 0, len(c.files))}
+	st := Stats{Files: make([]FileStats, 0, len(c.files)), Totals: c.gone}
 	for _, s := range c.files {
 		st.Files = append(st.Files, *s)
-		st.Totals.Lines += s.Lines
-		st.Totals.Bytes += s.Bytes
-		st.Totals.TooLong += s.TooLong
-		st.Totals.Truncations += s.Truncations
-		st.Totals.Rotations += s.Rotations
-		st.Totals.Missed += s.Missed
-		st.Totals.Errors += s.Errors
+		st.Totals.add(s)
 	}
 	sort.Slice(st.Files, func(i, j int) bool { return st.Files[i].Path < st.Files[j].Path })
 	return st

@@ -374,3 +374,44 @@ func TestTailer_ReadsAhead(t *testing.T) {
 		}
 	}
 }
+
+// The stats keep the paths followed (and failing), not every name a file
+// ever had: thirty rotations to new names (dateext) leave the current file
+// only, their counts in the totals. A paused tailer still shows how many
+// bytes wait in each file.
+func TestTailer_StatsBoundedAndLag(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "a.log")
+	appendFile(t, log, "0\n")
+	r := startTailer(t, testConfig(false, log), nil, nil)
+	waitFor(t, 3*time.Second, "first line", func() bool { return r.c.count() == 1 })
+
+	r.t.Pause()
+	appendFile(t, log, strings.Repeat("x", 999)+"\n")
+	waitFor(t, 3*time.Second, "the lag of the paused file", func() bool {
+		for _, f := range r.t.Stats().Files {
+			if f.Path == log && f.Followed && f.Size-f.Offset == 1000 {
+				return true
+			}
+		}
+		return false
+	})
+	r.t.Resume()
+	waitFor(t, 3*time.Second, "the line written while paused", func() bool { return r.c.count() == 2 })
+
+	for i := range 30 {
+		if err := os.Rename(log, fmt.Sprintf("%s-%03d", log, i)); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, log, fmt.Sprintf("%d\n", i+1))
+		waitFor(t, 3*time.Second, "the new file's line", func() bool { return r.c.count() == i+3 })
+	}
+	waitFor(t, 5*time.Second, "the rotated names to leave the stats", func() bool {
+		st := r.t.Stats()
+		return len(st.Files) == 1 && st.Files[0].Path == log && st.Totals.Lines == 32 && st.Totals.Rotations == 30
+	})
+	st := r.t.Stats()
+	if f := st.Files[0]; !f.Followed || f.Size != f.Offset {
+		t.Errorf("current file %+v: want followed and read to its end", f)
+	}
+}

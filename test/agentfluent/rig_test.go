@@ -79,7 +79,7 @@ func (r *rig) verify() *delivery {
 	d := r.poll()
 	d.check(r.log.truth)
 	d.checkOrder()
-	if late := r.agent.metric("sharkfin_lines_late"); late != 0 {
+	if late := r.agent.metric("sharkfin_lines_late_total"); late != 0 {
 		r.t.Errorf("%.0f lines counted late: they are missing from their windows' events", late)
 	}
 	return d
