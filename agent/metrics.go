@@ -29,6 +29,7 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	delivered     prometheus.Counter
 	sendErrors    prometheus.Counter
+	outboxSkipped prometheus.Counter
 	commits       prometheus.Counter
 	commitSeconds prometheus.Histogram
 	outboxBytes   prometheus.Gauge
@@ -71,6 +72,8 @@ func newMetrics() *metrics {
 			Help: "Events delivered (acked) and removed from the outbox."}),
 		sendErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_delivery_errors_total",
 			Help: "Failed delivery attempts."}),
+		outboxSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_outbox_skipped_total",
+			Help: "Outbox events that could not be decoded (a damaged state file, or one another sharkfin wrote) and were skipped."}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_state_commits_total",
 			Help: "State transactions committed."}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sharkfin_state_commit_seconds",
@@ -98,7 +101,7 @@ func newMetrics() *metrics {
 		last: map[string]PipelineStats{},
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
-		m.sendErrors, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
+		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -145,7 +145,7 @@ func (a *Agent) runSender(ctx context.Context) {
 		if un.skipped > 0 && !failing { // while delivery fails, the same read repeats: said once
 			log.Error("outbox events that cannot be decoded were skipped (the state file is damaged, or was written by another sharkfin)",
 				"events", un.skipped, "first_seq", un.firstBad, "err", un.badErr)
-			a.metrics.sendErrors.Inc()
+			a.metrics.outboxSkipped.Add(float64(un.skipped))
 		}
 		n := len(evs) + len(raw)
 		if err == nil && n == 0 && un.skipped > 0 {

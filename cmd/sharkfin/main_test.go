@@ -12,6 +12,8 @@ import (
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // run invokes the CLI in-process and returns exit code, stdout, stderr.
@@ -168,4 +170,21 @@ func TestModel_SignVerify(t *testing.T) {
 	if code, _, errs := run(t, "model", "verify", "--key", prefix+".pub", m); code != 1 || !strings.Contains(errs, "signature") {
 		t.Fatalf("tampered model: exit %d %s", code, errs)
 	}
+}
+
+// pflag takes a word in backquotes in a flag's usage for the name of its
+// value (--features `sharkfin model inspect`): no usage may hold one.
+func TestFlags_UsageHasNoBackquotes(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "`") {
+				t.Errorf("%s --%s: usage %q has a backquote", c.CommandPath(), f.Name, f.Usage)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&env{}))
 }

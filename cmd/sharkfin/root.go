@@ -35,19 +35,14 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-// Main runs the command line and returns the exit status.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+// newRootCmd builds the command tree.
+func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "sharkfin",
 		Short:         "Per-node security analytics: finds the not-normal in access logs",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newScoreCmd(e),
@@ -56,6 +51,17 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		newVersionCmd(e),
 	)
 	addAgentCommands(root, e)
+	return root
+}
+
+// Main runs the command line and returns the exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

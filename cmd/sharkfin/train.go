@@ -95,7 +95,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	in.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&k, "k", "auto", "clusters, or auto (silhouette on a sample)")
-	fl.StringVar(&features, "features", "", "comma-separated model features (default: per kind, see `sharkfin model inspect`)")
+	fl.StringVar(&features, "features", "", "comma-separated model features (default: per kind; sharkfin model inspect lists a model's)")
 	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of training distances")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same data: same model)")
 	fl.IntVar(&cfg.Restarts, "restarts", 10, "k-means++ restarts; the best inertia wins")
