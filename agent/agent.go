@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -298,7 +299,7 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 			return err
 		case pb := <-a.parsed:
 			a.process(pb)
-			if err := a.flush(a.lines >= a.cfg.State.FlushLines || len(a.results) >= maxCutResults); err != nil {
+			if err := a.flush(a.lines >= a.cfg.State.FlushLines || len(a.results) >= a.cfg.Detect.CloseBatch); err != nil {
 				return err
 			}
 		case <-tick.C:
@@ -340,12 +341,6 @@ func (a *Agent) flush(due bool) error {
 // while the committer is busy, before the main loop waits for it.
 const maxPendingFlushes = 4
 
-// maxCutResults bounds the closed keys of a cut, and so the events and
-// history entries one transaction writes: on logs of many distinct clients
-// flush_lines lines close tens of thousands of keys. At the bound the cut
-// is due, and waits for the committer.
-const maxCutResults = 16384
-
 // tickInterval paces idle closing, time-based commits and model checks:
 // the flush interval, at most a second. An idle agent wakes once a tick.
 func (a *Agent) tickInterval() time.Duration {
@@ -361,7 +356,7 @@ func (a *Agent) tickInterval() time.Duration {
 func (a *Agent) process(pb *parsedBatch) {
 	<-pb.ready // parsed
 	in := pb.in
-	in.pipe.addAll(pb.recs)
+	in.pipe.AddAll(pb.recs)
 	for _, err := range pb.rejects {
 		in.pipe.Reject(err)
 	}
@@ -435,7 +430,7 @@ func (a *Agent) closeIdle(now time.Time) {
 // commit (see Agent.results).
 type closedKey struct {
 	in         *input
-	sc         *Scoring // the input's model when the window closed
+	sc         *pipeline.Scoring // the input's model when the window closed
 	start, end int64
 	key        string
 	off, n     int32 // the features: vecs[off : off+n]
@@ -443,8 +438,8 @@ type closedKey struct {
 
 // deferFor returns the callback that keeps an input's closed key results
 // for the next commit.
-func (a *Agent) deferFor(in *input) func(*Scoring, *detect.Result) {
-	return func(sc *Scoring, r *detect.Result) {
+func (a *Agent) deferFor(in *input) func(*pipeline.Scoring, *detect.Result) {
+	return func(sc *pipeline.Scoring, r *detect.Result) {
 		a.closed++
 		off := len(a.vecs)
 		a.vecs = append(a.vecs, r.Vector...)

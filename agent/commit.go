@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"runtime/debug"
 	"time"
 
@@ -49,7 +50,7 @@ func (a *Agent) cut() *commitJob {
 	}
 	c := &job.commit
 	for _, in := range a.inputs {
-		if !in.dirty && !in.pipe.closedSinceCommit {
+		if !in.dirty && !in.pipe.Closed() {
 			continue
 		}
 		snap := in.pipe.Aggregator().Snapshot()
@@ -82,7 +83,7 @@ func (a *Agent) cut() *commitJob {
 			in.persisted = next
 		}
 		in.dirty = false
-		in.pipe.closedSinceCommit = false
+		in.pipe.ResetClosed()
 	}
 	// The committer hands back the memory of a written cut's results.
 	select {
@@ -182,7 +183,7 @@ const (
 	// followed by a maintenance step: during a catch-up the index lags by
 	// about this much (a few MiB of segments) and folds in batches, where
 	// one key's windows of many commits are added in one write.
-	foldBacklog = 1 << 18
+	foldBacklog = 1 << 20
 	// maintainEvery is how often an idle committer maintains, and
 	// maxIdleSteps how many steps it takes then at most.
 	maintainEvery = time.Second
@@ -275,7 +276,7 @@ func (a *Agent) buildEvents(job *commitJob) error {
 	c.History = a.historyBuf[:0]
 	var ev event.Event
 	var pk event.Packed
-	var packedBy *Scoring // the scoring whose context c.Contexts has last
+	var packedBy *pipeline.Scoring // the scoring whose context c.Contexts has last
 	ipScores := a.metrics.events.WithLabelValues(event.TypeIPScore)
 	var anomalies prometheus.Counter
 	var anomaliesOf *input

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ type input struct {
 	cfg    config.Input
 	parser format.Parser // used by the parse goroutine only
 	tailer *tailer.Tailer
-	pipe   *Pipeline
+	pipe   *pipeline.Pipeline
 	// checkpoints is the tailer's latest complete set for this input;
 	// persisted holds what the state file has.
 	checkpoints []tailer.Checkpoint
@@ -83,6 +84,7 @@ func (a *Agent) open() error {
 		return err
 	}
 	a.store = st
+	a.metrics.reg.MustRegister(newStateCollector(func() *state.Store { return st }))
 	if moved := st.Recovered(); moved != "" {
 		a.notice("error", "state file was unreadable; moved aside and started fresh", map[string]string{"moved_to": moved})
 	}
@@ -114,7 +116,7 @@ func (a *Agent) open() error {
 	for _, ic := range a.cfg.Inputs {
 		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now()}
 		m := a.models.byKind[ic.Kind().String()]
-		pipe, err := NewPipeline(PipelineConfig{
+		pipe, err := pipeline.New(pipeline.Config{
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m,
 			Window: detect.WindowConfig{
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,

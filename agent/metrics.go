@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"log/slog"
 	"maps"
 	"net"
@@ -45,7 +46,7 @@ type metrics struct {
 	lastCommit     prometheus.Gauge
 	// last holds the pipeline counts already added to the counters, per
 	// input (setPipeline adds what they grew by).
-	last map[string]PipelineStats
+	last map[string]pipeline.Stats
 }
 
 func newMetrics() *metrics {
@@ -98,13 +99,49 @@ func newMetrics() *metrics {
 			Help: "1 while the state has history to fold or segments past the retention to delete."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_last_commit_timestamp_seconds",
 			Help: "When the last state commit was written (Unix time): its age is time() minus this."}),
-		last: map[string]PipelineStats{},
+		last: map[string]pipeline.Stats{},
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// stateCollector reports the state file at scrape time: its size, the
+// part of it in use, and the longest transaction so far.
+type stateCollector struct {
+	store               func() *state.Store
+	file, used, longest *prometheus.Desc
+}
+
+func newStateCollector(store func() *state.Store) *stateCollector {
+	return &stateCollector{
+		store: store,
+		file: prometheus.NewDesc("sharkfin_state_file_bytes",
+			"Size of the state file on disk (it never shrinks; freed pages are reused).", nil, nil),
+		used: prometheus.NewDesc("sharkfin_state_used_bytes",
+			"Bytes of the state file in use (less the pages free for reuse).", nil, nil),
+		longest: prometheus.NewDesc("sharkfin_state_commit_longest_seconds",
+			"The longest state transaction since the agent started (commits and maintenance).", nil, nil),
+	}
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.file
+	ch <- c.used
+	ch <- c.longest
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.store()
+	if st == nil {
+		return
+	}
+	s := st.Stats()
+	ch <- prometheus.MustNewConstMetric(c.file, prometheus.GaugeValue, float64(s.FileSize))
+	ch <- prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(max(0, s.DataSize-s.FreeBytes)))
+	ch <- prometheus.MustNewConstMetric(c.longest, prometheus.GaugeValue, s.MaxCommit.Seconds())
 }
 
 // stateBacklog shows how far the state's maintenance lags.
@@ -133,7 +170,7 @@ func (m *metrics) setModel(kind, id string) {
 
 // setPipeline adds to the counters what an input's pipeline counted since
 // the last call (its stats are totals since the agent started).
-func (m *metrics) setPipeline(input string, s PipelineStats) {
+func (m *metrics) setPipeline(input string, s pipeline.Stats) {
 	old := m.last[input]
 	m.parsed.WithLabelValues(input).Add(float64(s.Parsed - old.Parsed))
 	m.late.WithLabelValues(input).Add(float64(s.Late - old.Late))

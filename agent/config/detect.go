@@ -13,7 +13,7 @@ const (
 	DefaultWindow     = Duration(60 * time.Second)
 	DefaultLateness   = Duration(5 * time.Second)
 	DefaultMaxKeys    = 100_000
-	DefaultCloseBatch = 1024
+	DefaultCloseBatch = 16384
 	DefaultEmit       = EmitAll
 	DefaultModelCheck = Duration(5 * time.Second)
 )
@@ -42,9 +42,10 @@ type Detect struct {
 	// MaxKeys caps the source keys tracked per window and input; lines of
 	// further keys are counted under one overflow key, never dropped.
 	MaxKeys int `yaml:"max_keys"`
-	// CloseBatch is the most keys of a closing window whose events one
-	// commit holds: closing a window of many keys (a flood's) is spread
-	// over several commits, bounding the memory and the transaction size.
+	// CloseBatch is the most closed keys (events and history entries) one
+	// commit holds: a commit is due once that many keys closed, and closing
+	// a window of more keys (a flood's) is spread over several commits,
+	// bounding the memory and the transaction size.
 	CloseBatch int `yaml:"close_batch"`
 	// Models maps a kind ("web", "proxy", "dns") to its model file. Every
 	// input's kind needs one.

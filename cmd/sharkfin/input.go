@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"io"
 	"math"
 	"os"
@@ -14,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/socx/sharkfin/agent"
 	"github.com/socx/sharkfin/record"
 	"github.com/socx/sharkfin/tailer/format"
 )
@@ -39,7 +39,7 @@ func (f *inputFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.timezone, "timezone", "", "time zone of zone-less timestamps (BIND), e.g. Europe/Berlin (default: local)")
 	fl.StringVar(&f.source, "source", "", "input name put in events (default: the kind, e.g. web)")
 	fl.StringVar(&f.host, "host", "", "host name put in events (default: this machine's)")
-	fl.IntVar(&f.maxLine, "max-line-bytes", agent.DefaultMaxLineBytes, "longer lines are counted and skipped")
+	fl.IntVar(&f.maxLine, "max-line-bytes", pipeline.DefaultMaxLineBytes, "longer lines are counted and skipped")
 	fl.IntVar(&f.maxKeys, "max-keys", 0, "cap on source keys per window; overflow is counted under \"overflow\" (0: no cap)")
 }
 
@@ -84,13 +84,13 @@ func sniffFiles(files []string) (format.Format, error) {
 		if path == "-" {
 			return format.Unknown, usagef("--format auto cannot read standard input twice; name the format")
 		}
-		rc, err := agent.OpenLog(path)
+		rc, err := pipeline.OpenLog(path)
 		if err != nil {
 			return format.Unknown, err
 		}
 		var lines [][]byte
 		errStop := errors.New("enough")
-		err = agent.ScanLines(io.LimitReader(rc, 1<<20), agent.DefaultMaxLineBytes, func(l []byte) {
+		err = pipeline.ScanLines(io.LimitReader(rc, 1<<20), pipeline.DefaultMaxLineBytes, func(l []byte) {
 			if len(lines) < 20 {
 				lines = append(lines, append([]byte(nil), l...))
 			}
@@ -127,13 +127,13 @@ func orderByTime(files []string, parser format.Parser) []string {
 		if path == "-" {
 			return files
 		}
-		rc, err := agent.OpenLog(path)
+		rc, err := pipeline.OpenLog(path)
 		if err != nil {
 			continue // reported when the file is read
 		}
 		var rec record.Record
 		found := false
-		_ = agent.ScanLines(io.LimitReader(rc, 1<<20), agent.DefaultMaxLineBytes, func(l []byte) {
+		_ = pipeline.ScanLines(io.LimitReader(rc, 1<<20), pipeline.DefaultMaxLineBytes, func(l []byte) {
 			if !found && parser.Parse(l, &rec) == nil {
 				fts[i].t, found = rec.Time, true
 			}
@@ -150,7 +150,7 @@ func orderByTime(files []string, parser format.Parser) []string {
 
 // feed reads every file whole into p. A progress bar is shown on a terminal
 // when the input is large.
-func feed(ctx context.Context, e *env, files []string, maxLine int, p *agent.Pipeline) error {
+func feed(ctx context.Context, e *env, files []string, maxLine int, p *pipeline.Pipeline) error {
 	var total int64
 	for _, path := range files {
 		if st, err := os.Stat(path); err == nil {
@@ -176,7 +176,7 @@ func feed(ctx context.Context, e *env, files []string, maxLine int, p *agent.Pip
 				continue
 			}
 		}
-		rc, err := agent.OpenLog(path)
+		rc, err := pipeline.OpenLog(path)
 		if err != nil {
 			return err
 		}
@@ -194,7 +194,7 @@ func feed(ctx context.Context, e *env, files []string, maxLine int, p *agent.Pip
 }
 
 // summary writes the one-line summary of a run.
-func summary(w io.Writer, s agent.PipelineStats, start time.Time) {
+func summary(w io.Writer, s pipeline.Stats, start time.Time) {
 	el := time.Since(start)
 	rate := 0.0
 	if el > 0 {

@@ -3,12 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/socx/sharkfin/agent"
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
 )
@@ -46,7 +46,7 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 			defer out.Flush()
 			var werr error
 			var line []byte
-			p, err := agent.NewPipeline(agent.PipelineConfig{
+			p, err := pipeline.New(pipeline.Config{
 				Host:          in.hostName(),
 				Source:        sourceName(in.source, parser.Format.Kind().String()),
 				Parser:        parser,

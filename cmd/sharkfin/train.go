@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/socx/sharkfin/pipeline"
 	"os"
 	"strconv"
 	"strings"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/socx/sharkfin/agent"
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/record"
@@ -107,12 +107,12 @@ normal cluster; thresholds are the --quantile of member distances.`,
 }
 
 // trainingRows reads logs and event files into full feature vectors.
-func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ string) ([][]float64, record.Kind, time.Duration, agent.PipelineStats, error) {
+func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ string) ([][]float64, record.Kind, time.Duration, pipeline.Stats, error) {
 	var logs, evfiles []string
 	for _, f := range files {
 		isEv, err := isEventFile(f)
 		if err != nil {
-			return nil, 0, 0, agent.PipelineStats{}, err
+			return nil, 0, 0, pipeline.Stats{}, err
 		}
 		if isEv {
 			evfiles = append(evfiles, f)
@@ -123,7 +123,7 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 	var rows [][]float64
 	kind := record.KindUnknown
 	window := in.window
-	var stats agent.PipelineStats
+	var stats pipeline.Stats
 	if len(logs) > 0 {
 		parser, err := in.parser(logs)
 		if err != nil {
@@ -133,7 +133,7 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 		if window == 0 {
 			window = time.Minute
 		}
-		p, err := agent.NewPipeline(agent.PipelineConfig{
+		p, err := pipeline.New(pipeline.Config{
 			Host: in.hostName(), Source: sourceName(in.source, kind.String()), Parser: parser,
 			Window: detect.WindowConfig{Window: window, Lateness: in.lateness, MaxKeys: in.maxKeys},
 		}, func(ev *event.Event) {
@@ -170,7 +170,7 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 }
 
 func isEventFile(path string) (bool, error) {
-	rc, err := agent.OpenLog(path)
+	rc, err := pipeline.OpenLog(path)
 	if err != nil {
 		return false, err
 	}
@@ -191,14 +191,14 @@ func isEventFile(path string) (bool, error) {
 
 // readEventRows appends the features of every ip_score event in path.
 func readEventRows(path string, rows [][]float64, kind record.Kind, window time.Duration) ([][]float64, record.Kind, time.Duration, error) {
-	rc, err := agent.OpenLog(path)
+	rc, err := pipeline.OpenLog(path)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	defer rc.Close()
 	lineNo := 0
 	var perr error
-	err = agent.ScanLines(rc, agent.DefaultMaxLineBytes, func(line []byte) {
+	err = pipeline.ScanLines(rc, pipeline.DefaultMaxLineBytes, func(line []byte) {
 		lineNo++
 		if perr != nil || len(bytes.TrimSpace(line)) == 0 {
 			return
@@ -243,7 +243,7 @@ func readEventRows(path string, rows [][]float64, kind record.Kind, window time.
 		}
 		rows = append(rows, v)
 	}, func() {
-		perr = fmt.Errorf("%s:%d: line longer than %d bytes", path, lineNo+1, agent.DefaultMaxLineBytes)
+		perr = fmt.Errorf("%s:%d: line longer than %d bytes", path, lineNo+1, pipeline.DefaultMaxLineBytes)
 	})
 	if err == nil {
 		err = perr

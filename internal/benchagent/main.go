@@ -25,88 +25,128 @@ import (
 
 func main() {
 	bin := flag.String("bin", "bin/sharkfin", "sharkfin binary")
-	logPath := flag.String("log", "", "combined log for the catch-up test")
+	logPath := flag.String("log", "", "combined log for the catch-up test (the shape \"bench\")")
+	shapes := flag.String("shapes", "", "more traffic shapes, name=path,... (e.g. busy=.cache/bench/busy.log,day=.cache/bench/day.log)")
 	model := flag.String("model", "examples/models/web.json", "web model")
 	idle := flag.Duration("idle", 60*time.Second, "idle measurement")
-	emit := flag.String("emit", "all", "detect.emit of the catch-up run measured first (the other one follows): all or anomalies")
+	runs := flag.Int("runs", 3, "runs per shape (best taken)")
 	flag.Parse()
-	if err := run(*bin, *logPath, *model, *emit, *idle); err != nil {
+	list := []shape{}
+	if *logPath != "" {
+		list = append(list, shape{name: "bench", path: *logPath})
+	}
+	for _, kv := range strings.Split(*shapes, ",") {
+		if name, path, ok := strings.Cut(kv, "="); ok {
+			list = append(list, shape{name: name, path: path})
+		}
+	}
+	if err := run(*bin, *model, list, *runs, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "benchagent:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, logPath, model, emit string, idle time.Duration) error {
+// shape is one traffic shape's log.
+type shape struct{ name, path string }
+
+// result is the best of a shape's runs of one command.
+type result struct {
+	best time.Duration
+	runs []string
+	// Of the agent's best catch-up run.
+	commits, gcs, longest, stateBytes float64
+	hwm                               int
+}
+
+func (r *result) add(d time.Duration) bool {
+	r.runs = append(r.runs, fmt.Sprintf("%.3f", d.Seconds()))
+	if r.best == 0 || d < r.best {
+		r.best = d
+		return true
+	}
+	return false
+}
+
+func run(bin, model string, shapes []shape, runs int, idle time.Duration) error {
 	bin, _ = filepath.Abs(bin)
 	model, _ = filepath.Abs(model)
-	logPath, _ = filepath.Abs(logPath)
-	n, err := countLines(logPath)
-	if err != nil {
-		return err
+	if len(shapes) == 0 {
+		return fmt.Errorf("no log: give -log or -shapes")
 	}
-	st, err := os.Stat(logPath)
-	if err != nil {
-		return err
-	}
-	size := st.Size()
-	// Catch-up, best of 3 for each (each run from an empty state), with
-	// the baseline, mawk counting first fields, run in turn with them: the
-	// machines here are noisy, and neighbours change the speed of all
-	// three alike. The last agent stays up for the idle measurement.
-	type catch struct {
-		best         time.Duration
-		commits, gcs float64
-		runs         []string
-	}
-	modes := []string{emit, "anomalies"}
-	if emit == "anomalies" {
-		modes = modes[:1]
-	}
-	res := map[string]*catch{"mawk": {}}
-	for _, m := range modes {
-		res[m] = &catch{}
-	}
-	var a *agent
-	for i := range 3 {
-		d := best(1, func() error { return exec.Command("mawk", `{c[$1]++} END {for (k in c) n++; print n}`, logPath).Run() })
-		if c := res["mawk"]; i == 0 || d < c.best {
-			c.best = d
+	// Every figure is taken in turn with its baseline, mawk counting first
+	// fields, on the same file: the machines here are noisy, and
+	// neighbours change the speed of all alike. The agent's catch-up runs
+	// from an empty state until every line is counted and every event it
+	// made is durable and delivered (to /dev/null); score prints every
+	// event, or only the anomalies.
+	fmt.Printf("\n== catch-up and score by traffic shape (best of %d, each in turn with mawk '{c[$1]++}' on the same file)\n", runs)
+	fmt.Printf("%-6s %9s %7s | %13s %13s | %13s %13s | %8s %8s %8s\n", "shape", "lines", "mawk s",
+		"run all", "run anomalies", "score", "score --anom", "commit", "state", "RSS")
+	fmt.Printf("%-6s %9s %7s | %13s %13s | %13s %13s | %8s %8s %8s\n", "", "", "",
+		"s (x mawk)", "s (x mawk)", "s (x mawk)", "s (x mawk)", "max ms", "MiB", "MiB")
+	var keep *agent
+	var details []string
+	for si, sh := range shapes {
+		path, _ := filepath.Abs(sh.path)
+		n, err := countLines(path)
+		if err != nil {
+			return err
 		}
-		for _, m := range modes {
-			if a != nil {
-				a.stop()
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		res := map[string]*result{}
+		for _, k := range []string{"mawk", "all", "anomalies", "score", "score-anom"} {
+			res[k] = &result{}
+		}
+		for i := range runs {
+			res["mawk"].add(best(1, func() error { return exec.Command("mawk", `{c[$1]++} END {for (k in c) n++; print n}`, path).Run() }))
+			for _, emit := range []string{"all", "anomalies"} {
+				a, err := start(bin, model, path, 0, emit)
+				if err != nil {
+					return err
+				}
+				if err := a.waitDelivered(n, st.Size(), 10*time.Minute); err != nil {
+					a.stop()
+					return fmt.Errorf("%s, emit %s: %w", sh.name, emit, err)
+				}
+				d := time.Since(a.started)
+				if r := res[emit]; r.add(d) {
+					r.commits, r.gcs = a.metric("sharkfin_state_commits_total"), a.metric("go_gc_duration_seconds_count")
+					r.longest, r.stateBytes, r.hwm = a.metric("sharkfin_state_commit_longest_seconds"), a.metric("sharkfin_state_file_bytes"), a.hwm()
+				}
+				if si == 0 && i == runs-1 && emit == "all" {
+					keep = a // for the idle measurement
+				} else {
+					a.stop()
+				}
 			}
-			if a, err = start(bin, model, logPath, 0, m); err != nil {
-				return err
-			}
-			if err := a.waitLines(n, size, 10*time.Minute); err != nil {
-				a.stop()
-				return err
-			}
-			d := time.Since(a.started)
-			c := res[m]
-			c.runs = append(c.runs, fmt.Sprintf("%.3f", d.Seconds()))
-			if i == 0 || d < c.best {
-				c.best, c.commits, c.gcs = d, a.metric(`sharkfin_state_commits_total`), a.metric(`go_gc_duration_seconds_count`)
+			for k, args := range map[string][]string{"score": nil, "score-anom": {"--anomalies-only"}} {
+				cmd := append([]string{"score", "--format", "combined", "--model", model}, args...)
+				res[k].add(best(1, func() error { return exec.Command(bin, append(cmd, path)...).Run() }))
 			}
 		}
+		m := res["mawk"].best.Seconds()
+		x := func(k string) string {
+			return fmt.Sprintf("%.3f (%.2f)", res[k].best.Seconds(), m/res[k].best.Seconds())
+		}
+		all := res["all"]
+		fmt.Printf("%-6s %9d %7.3f | %13s %13s | %13s %13s | %8.0f %8.1f %8.1f\n", sh.name, n, m,
+			x("all"), x("anomalies"), x("score"), x("score-anom"), all.longest*1000, all.stateBytes/(1<<20), float64(all.hwm)/1024)
+		details = append(details, fmt.Sprintf("%s: runs (s): mawk %s; run all %s (%.0f commits, %.0f GC runs); run anomalies %s; score %s; score --anomalies-only %s",
+			sh.name, strings.Join(res["mawk"].runs, " "), strings.Join(all.runs, " "), all.commits, all.gcs,
+			strings.Join(res["anomalies"].runs, " "), strings.Join(res["score"].runs, " "), strings.Join(res["score-anom"].runs, " ")))
 	}
-	mawk := res["mawk"].best
-	fmt.Printf("\n== agent catch-up on %d lines (file read from the start until every line is counted; events to /dev/null; best of 3, in turn with mawk)\n", n)
-	fmt.Printf("%-50s %10s %12s %10s %8s\n", "", "seconds", "lines/s", "vs mawk", "GC runs")
-	fmt.Printf("%-50s %10.3f %12.0f %10s %8s\n", "mawk '{c[$1]++}' (baseline)", mawk.Seconds(), float64(n)/mawk.Seconds(), "1.00", "")
-	for _, m := range modes {
-		c := res[m]
-		fmt.Printf("%-50s %10.3f %12.0f %10.2f %8.0f\n", "sharkfin run, detect.emit: "+m,
-			c.best.Seconds(), float64(n)/c.best.Seconds(), mawk.Seconds()/c.best.Seconds(), c.gcs)
+	for _, d := range details {
+		fmt.Println(d)
 	}
-	for _, m := range modes {
-		fmt.Printf("(emit: %s, the three runs: %s s)\n", m, strings.Join(res[m].runs, ", "))
+	fmt.Println("(shapes: bench 2M lines of 2,000 visitors, ~11 lines per IP-window; busy 2M lines of 20,000 clients over 2h,\n ~4.7 lines per IP-window; day 200,000 lines of 100,000 clients over 24h, ~2 lines each)")
+	fmt.Println("goals: catch-up >= 1.5x mawk on busy, >= 200,000 lines/s on day; score >= 2x mawk (2.5x --anomalies-only); RSS < 96 MiB")
+	a := keep
+	if a == nil {
+		return nil
 	}
-	fmt.Printf("goal: >= 1.00x mawk\n")
-	c := res[modes[0]]
-	fmt.Printf("\n== state commits at full speed (detect.emit: %s)\n%.0f commits in %.2fs = %.1f bbolt transactions/s, %.1f fdatasync/s (bbolt syncs data, then meta: 2 per commit)\n",
-		modes[0], c.commits, c.best.Seconds(), c.commits/c.best.Seconds(), 2*c.commits/c.best.Seconds())
 
 	// Idle: files open, nothing written; first let the agent finish closing
 	// windows and delivering the outbox.
@@ -250,6 +290,27 @@ func (a *agent) waitLines(n int, size int64, limit time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("agent did not read %d lines within %s", n, limit)
+}
+
+// waitDelivered waits until the agent has counted n lines (see
+// waitLines) and every event it made is durable and delivered: the outbox
+// empty and as many events delivered as queued.
+func (a *agent) waitDelivered(n int, size int64, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	if err := a.waitLines(n, size, limit); err != nil {
+		return err
+	}
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		m, err := e2etest.ScrapeMetrics(ctx, a.addr)
+		cancel()
+		if err == nil && m["sharkfin_outbox_bytes"] == 0 && m["sharkfin_events_queued_total"] > 0 &&
+			m["sharkfin_events_delivered_total"] >= m["sharkfin_events_queued_total"] {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("agent did not deliver its events within %s", limit)
 }
 
 // rchar is the bytes the agent has read so far (any file), -1 when

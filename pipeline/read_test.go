@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func TestPipeline_ReadAllMatchesLine(t *testing.T) {
 	const maxLine = 120
 	collect := func() (*Pipeline, *[]string) {
 		var got []string
-		p, err := NewPipeline(PipelineConfig{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}},
+		p, err := New(Config{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}},
 			func(ev *event.Event) { b, _ := ev.AppendJSON(nil); got = append(got, string(b)) })
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +82,7 @@ func TestPipeline_ReadAllMatchesLine(t *testing.T) {
 }
 
 func TestPipeline_ReadAllCancel(t *testing.T) {
-	p, err := NewPipeline(PipelineConfig{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
+	p, err := New(Config{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}

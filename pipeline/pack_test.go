@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"bytes"
@@ -22,11 +22,11 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unscored, err := NewPipeline(PipelineConfig{Host: "node-1", Source: "nginx", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
+	unscored, err := New(Config{Host: "node-1", Source: "nginx", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	scored, err := NewPipeline(PipelineConfig{Host: "node-1", Source: "nginx", Parser: format.Parser{Format: format.Combined}, Model: m}, func(*event.Event) {})
+	scored, err := New(Config{Host: "node-1", Source: "nginx", Parser: format.Parser{Format: format.Combined}, Model: m}, func(*event.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"bufio"
@@ -30,10 +30,10 @@ type goldenCase struct {
 
 // runFile runs a whole file through a pipeline the way `sharkfin score`
 // does and returns the events and stats.
-func runFile(t testing.TB, path string, cfg PipelineConfig) ([]*event.Event, PipelineStats) {
+func runFile(t testing.TB, path string, cfg Config) ([]*event.Event, Stats) {
 	t.Helper()
 	var evs []*event.Event
-	p, err := NewPipeline(cfg, func(ev *event.Event) { evs = append(evs, ev.Clone()) })
+	p, err := New(cfg, func(ev *event.Event) { evs = append(evs, ev.Clone()) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestPipeline_Golden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := PipelineConfig{Host: "golden", Source: "test", Parser: format.Parser{Format: fm, Location: time.UTC}}
+			cfg := Config{Host: "golden", Source: "test", Parser: format.Parser{Format: fm, Location: time.UTC}}
 			if gc.Window != "" {
 				cfg.Window.Window, _ = time.ParseDuration(gc.Window)
 			}
@@ -176,7 +176,7 @@ func TestPipeline_CountingTruth(t *testing.T) {
 			continue
 		}
 		t.Run(rel, func(t *testing.T) {
-			evs, stats := runFile(t, path, PipelineConfig{Host: "h", Source: "s",
+			evs, stats := runFile(t, path, Config{Host: "h", Source: "s",
 				Parser: format.Parser{Format: format.Combined}, Window: detect.WindowConfig{Lateness: 1000 * time.Hour}})
 			var hits float64
 			got := map[string]bool{}
@@ -271,7 +271,7 @@ func TestPipeline_BadInput(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.input), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			evs, st := runFile(t, path, PipelineConfig{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}})
+			evs, st := runFile(t, path, Config{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined}})
 			if st.Parsed != tc.parsed || st.Rejected != tc.reject {
 				t.Errorf("parsed=%d rejected=%d (reasons %v), want %d and %d", st.Parsed, st.Rejected, st.Reasons, tc.parsed, tc.reject)
 			}
@@ -298,12 +298,12 @@ func TestNewPipeline_WindowMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewPipeline(PipelineConfig{Parser: format.Parser{Format: format.Combined}, Model: m,
+	_, err = New(Config{Parser: format.Parser{Format: format.Combined}, Model: m,
 		Window: detect.WindowConfig{Window: 30 * time.Second}}, func(*event.Event) {})
 	if err == nil || !strings.Contains(err.Error(), "window") {
 		t.Fatalf("want a window mismatch error, got %v", err)
 	}
-	_, err = NewPipeline(PipelineConfig{Parser: format.Parser{Format: format.Squid}, Model: m}, func(*event.Event) {})
+	_, err = New(Config{Parser: format.Parser{Format: format.Squid}, Model: m}, func(*event.Event) {})
 	if err == nil || !strings.Contains(err.Error(), "web") {
 		t.Fatalf("want a kind mismatch error, got %v", err)
 	}

@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"bytes"
@@ -118,7 +118,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	}()
 	for c := range order {
 		<-c.ready
-		p.addAll(c.recs)
+		p.AddAll(c.recs)
 		for _, err := range c.rejects {
 			p.Reject(err)
 		}
@@ -131,8 +131,9 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	return <-errc
 }
 
-// addAll is Line for each of recs, in order, after parsing.
-func (p *Pipeline) addAll(recs []record.Record) {
+// AddAll is Line for each of recs, in order, after parsing (records
+// parsed, and prehashed, by a worker: detect.Prehash).
+func (p *Pipeline) AddAll(recs []record.Record) {
 	p.stats.Lines += int64(len(recs))
 	p.stats.Parsed += int64(len(recs))
 	p.agg.AddAll(recs, p.result)

@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"path/filepath"
@@ -23,7 +23,7 @@ func TestTrain_RobustToAttacksInTrainingData(t *testing.T) {
 	files = append(files, filepath.Join(root, "wordpress-2025", "access.log"), filepath.Join(root, "elastic-apache", "apache_logs"))
 	var evs []*event.Event
 	for _, f := range files { // one pipeline per file: each file is in time order
-		e, _ := runFile(t, f, PipelineConfig{Host: "h", Source: "real", Parser: format.Parser{Format: format.Combined}})
+		e, _ := runFile(t, f, Config{Host: "h", Source: "real", Parser: format.Parser{Format: format.Combined}})
 		evs = append(evs, e...)
 	}
 	names := detect.DefaultModelFeatures(record.KindWeb)

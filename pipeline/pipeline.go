@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 	"github.com/socx/sharkfin/tailer/format"
 )
 
-// PipelineConfig describes one input's processing.
-type PipelineConfig struct {
+// Config describes one input's processing.
+type Config struct {
 	Host   string // node name put in events
 	Source string // input name put in events
 	Parser format.Parser
@@ -24,8 +24,8 @@ type PipelineConfig struct {
 	AnomaliesOnly bool
 }
 
-// PipelineStats are cumulative counts of one pipeline.
-type PipelineStats struct {
+// Stats are cumulative counts of one pipeline.
+type Stats struct {
 	Lines     int64            // lines offered
 	Parsed    int64            // lines accepted by the parser
 	Rejected  int64            // lines the parser refused
@@ -38,26 +38,26 @@ type PipelineStats struct {
 // Pipeline parses lines, windows them and scores closed windows: the code
 // path shared by the agent and `sharkfin score`. Not safe for concurrent use.
 type Pipeline struct {
-	cfg     PipelineConfig
+	cfg     Config
 	kind    record.Kind
 	agg     *detect.Aggregator
 	sc      *Scoring
 	rec     record.Record
-	stats   PipelineStats
+	stats   Stats
 	reasons map[error]int64
 	emit    func(*event.Event)
 	ev      event.Event // handed to emit, reused for every result
 	deferTo func(*Scoring, *detect.Result)
-	// closedSinceCommit is set when a window closed: the agent's commit
-	// must store the aggregator even if no line arrived.
-	closedSinceCommit bool
+	// closed is set when a window closed: the agent's commit must store
+	// the aggregator even if no line arrived (Closed, ResetClosed).
+	closed bool
 }
 
-// NewPipeline checks cfg and returns a pipeline that hands each event to
+// New checks cfg and returns a pipeline that hands each event to
 // emit. The event and its Features are reused for the next event: emit
 // must encode or copy what it keeps (Event.Clone). The parser's format must
 // be concrete (not Auto).
-func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error) {
+func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 	kind := cfg.Parser.Format.Kind()
 	if kind == record.KindUnknown {
 		return nil, fmt.Errorf("input %s: format %s has no kind; set a concrete format", cfg.Source, cfg.Parser.Format)
@@ -90,6 +90,12 @@ func NewPipeline(cfg PipelineConfig, emit func(*event.Event)) (*Pipeline, error)
 	p.cfg = cfg
 	return p, nil
 }
+
+// Closed reports whether a window closed since ResetClosed.
+func (p *Pipeline) Closed() bool { return p.closed }
+
+// ResetClosed clears what Closed reports.
+func (p *Pipeline) ResetClosed() { p.closed = false }
 
 // Kind is the kind of traffic the pipeline sees.
 func (p *Pipeline) Kind() record.Kind { return p.kind }
@@ -167,7 +173,7 @@ func (p *Pipeline) ContinueClose() { p.agg.ContinueClose(p.result) }
 const maxInt64 = int64(^uint64(0) >> 1)
 
 // Stats returns cumulative counts.
-func (p *Pipeline) Stats() PipelineStats {
+func (p *Pipeline) Stats() Stats {
 	s := p.stats
 	s.AggregatorStats = p.agg.Stats()
 	s.Reasons = make(map[string]int64, len(p.reasons))
@@ -178,7 +184,7 @@ func (p *Pipeline) Stats() PipelineStats {
 }
 
 func (p *Pipeline) result(r *detect.Result) {
-	p.closedSinceCommit = true
+	p.closed = true
 	if p.deferTo != nil {
 		p.deferTo(p.sc, r)
 		return

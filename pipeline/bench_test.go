@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func BenchmarkPipeline_Line(b *testing.B) {
 		b.Fatal(err)
 	}
 	fresh := func() *Pipeline {
-		p, err := NewPipeline(PipelineConfig{Host: "h", Source: "bench", Parser: format.Parser{Format: format.Combined}, Model: m},
+		p, err := New(Config{Host: "h", Source: "bench", Parser: format.Parser{Format: format.Combined}, Model: m},
 			func(*event.Event) {})
 		if err != nil {
 			b.Fatal(err)
@@ -70,7 +70,7 @@ func BenchmarkPipeline_Line(b *testing.B) {
 // falls in a window that stays open.
 func BenchmarkPipeline_LineNoClose(b *testing.B) {
 	line := []byte(`203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1" 200 203023 "http://semicomplete.com/presentations/logstash-monitorama-2013/" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"`)
-	p, err := NewPipeline(PipelineConfig{Host: "h", Source: "bench", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
+	p, err := New(Config{Host: "h", Source: "bench", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func BenchmarkPipeline_LineNoClose(b *testing.B) {
 
 func TestPipeline_LineAllocs(t *testing.T) {
 	line := []byte(`203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /a?b=1 HTTP/1.1" 404 20 "-" "curl/8"`)
-	p, err := NewPipeline(PipelineConfig{Host: "h", Source: "t", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
+	p, err := New(Config{Host: "h", Source: "t", Parser: format.Parser{Format: format.Combined}}, func(*event.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package agent
+package pipeline
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func eventsOf(t *testing.T, data []byte, fm format.Format, m *detect.Model) []*e
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	evs, st := runFile(t, path, PipelineConfig{Host: "h", Source: "gen", Model: m,
+	evs, st := runFile(t, path, Config{Host: "h", Source: "gen", Model: m,
 		Parser: format.Parser{Format: fm, Location: time.UTC}})
 	if st.Rejected != 0 {
 		t.Fatalf("generated log has %d rejected lines: %v", st.Rejected, st.Reasons)
