@@ -320,6 +320,13 @@ func (r *Renderer) AppendJSON(b []byte, data []byte, c *Context) ([]byte, error)
 	return r.appendJSON(b, c, key)
 }
 
+// AppendPacked appends the event of p as JSON, its shared part from c:
+// AppendJSON without encoding p first. p's values are read, not kept.
+func (r *Renderer) AppendPacked(b []byte, p *Packed, c *Context) ([]byte, error) {
+	r.pk = *p
+	return r.appendJSON(b, c, unsafe.Slice(unsafe.StringData(p.Key), len(p.Key)))
+}
+
 // PackedContext reads the context ID of a packed record, for the caller
 // to find its Context (Renderer.AppendJSON then decodes the rest).
 func PackedContext(data []byte) (uint64, bool) {

@@ -48,6 +48,7 @@ type Pipeline struct {
 	emit    func(*event.Event)
 	ev      event.Event // handed to emit, reused for every result
 	deferTo func(*Scoring, *detect.Result)
+	render  *renderer // RenderTo
 	// closed is set when a window closed: the agent's commit must store
 	// the aggregator even if no line arrived (Closed, ResetClosed).
 	closed bool
@@ -187,6 +188,10 @@ func (p *Pipeline) result(r *detect.Result) {
 	p.closed = true
 	if p.deferTo != nil {
 		p.deferTo(p.sc, r)
+		return
+	}
+	if p.render != nil {
+		p.render.add(r)
 		return
 	}
 	sc, scored := p.sc.Score(r.Vector)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/internal/loggen"
 	"github.com/socx/sharkfin/tailer/format"
 )
 
@@ -307,4 +309,68 @@ func TestNewPipeline_WindowMismatch(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "web") {
 		t.Fatalf("want a kind mismatch error, got %v", err)
 	}
+}
+
+// RenderTo writes byte for byte what emit's AppendJSON writes, in the same
+// order, and counts the same events and anomalies: on every golden case's
+// input and on a generated log with attackers, with and without
+// AnomaliesOnly, with small batches and many workers.
+func TestPipeline_RenderToEqualsEmit(t *testing.T) {
+	m, err := detect.LoadModel(filepath.Join(repoRoot(t), "examples", "models", "web.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := loggen.Web(&buf, loggen.WebConfig{Seed: 3, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Windows: 30, Visitors: 300, Crawlers: 3, AttackersPerType: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, anomalies := range []bool{false, true} {
+		cfg := Config{Host: "h", Source: "s", Parser: format.Parser{Format: format.Combined, Location: time.UTC},
+			Window: detect.WindowConfig{MaxKeys: 200}, Model: m, AnomaliesOnly: anomalies}
+		var want bytes.Buffer
+		var line []byte
+		a, err := New(cfg, func(ev *event.Event) {
+			line, _ = ev.AppendJSON(line[:0])
+			want.Write(append(line, '\n'))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.ReadBytes(context.Background(), buf.Bytes(), 0); err != nil {
+			t.Fatal(err)
+		}
+		a.Flush()
+
+		var got bytes.Buffer
+		b, err := New(cfg, func(*event.Event) { t.Fatal("emit called while rendering") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.RenderTo(&got, 3)
+		if err := b.ReadBytes(context.Background(), buf.Bytes(), 0); err != nil {
+			t.Fatal(err)
+		}
+		b.Flush()
+		if err := b.FinishRender(); err != nil {
+			t.Fatal(err)
+		}
+		if want.Len() == 0 || !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("anomalies only %v: RenderTo wrote %d bytes, emit %d; first difference at %d", anomalies, got.Len(), want.Len(), firstDiff(got.Bytes(), want.Bytes()))
+		}
+		if sa, sb := a.Stats(), b.Stats(); sa.Events != sb.Events || sa.Anomalies != sb.Anomalies || sa.KeyWindows != sb.KeyWindows {
+			t.Errorf("anomalies only %v: stats %+v with RenderTo, %+v with emit", anomalies, sb, sa)
+		}
+		if err := b.FinishRender(); err == nil {
+			t.Error("a second FinishRender succeeded")
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }

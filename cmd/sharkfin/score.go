@@ -44,8 +44,6 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 			}
 			out := bufio.NewWriterSize(e.stdout, 256<<10)
 			defer out.Flush()
-			var werr error
-			var line []byte
 			p, err := pipeline.New(pipeline.Config{
 				Host:          in.hostName(),
 				Source:        sourceName(in.source, parser.Format.Kind().String()),
@@ -53,19 +51,14 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 				Window:        detect.WindowConfig{Window: in.window, Lateness: in.lateness, MaxKeys: in.maxKeys},
 				Model:         m,
 				AnomaliesOnly: anomalies,
-			}, func(ev *event.Event) {
-				if werr != nil {
-					return
-				}
-				line, werr = ev.AppendJSON(line[:0])
-				line = append(line, '\n')
-				if werr == nil {
-					_, werr = out.Write(line)
-				}
-			})
+			}, func(*event.Event) {})
 			if err != nil {
 				return err
 			}
+			// Closed keys are scored and rendered on workers, written in
+			// order: the goroutine that counts lines goes on meanwhile.
+			p.RenderTo(out, 0)
+			defer func() { _ = p.FinishRender() }() // stops the workers when feeding fails; no-op after the call below
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {
 				return err
@@ -80,6 +73,7 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 				return err
 			}
 			p.Flush()
+			werr := p.FinishRender()
 			if err := out.Flush(); err != nil && werr == nil {
 				werr = err
 			}
