@@ -125,3 +125,75 @@ func TestOpen_UpgradesSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A version 2 file (per-key totals and hourly chunks of per-window counts)
+// opens as version 3: its totals are the index, as they were; its chunks
+// are dropped and its segments start empty.
+func TestOpen_UpgradesSchema2History(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	writeSchema(t, path, 2)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The schema 2 layout, as that release wrote it: totals 1 | first |
+	// last-first | hits | bytes | windows | anomalies (uvarints), and a
+	// chunk bucket keyed hour || key.
+	totals := []byte{1}
+	for _, v := range []uint64{1_700_000_040, 120, 42, 4200, 3, 1} {
+		totals = binary.AppendUvarint(totals, v)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"history.ip.segments", "history.ip.unfolded"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("history.ip")).Put([]byte("192.0.2.9"), totals); err != nil {
+			return err
+		}
+		chunks, err := tx.CreateBucket([]byte("history.ip.windows"))
+		if err != nil {
+			return err
+		}
+		return chunks.Put(append(binary.BigEndian.AppendUint32(nil, 472_222), "192.0.2.9"...), []byte{1, 1, 0, 2, 100})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := state.Open(state.Options{Path: path, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok, err := s.History(state.KindIP, "192.0.2.9")
+	if err != nil || !ok || h.Hits != 42 || h.Bytes != 4200 || h.Windows != 3 || h.Anomalies != 1 ||
+		h.FirstSeen.Unix() != 1_700_000_040 || h.LastSeen.Unix() != 1_700_000_160 || len(h.Recent) != 0 {
+		t.Errorf("upgraded history = %+v, %v, %v", h, ok, err)
+	}
+	// New windows go to segments and add to the totals.
+	if _, err := s.Apply(&state.Commit{History: []state.HistoryUpdate{{Kind: state.KindIP, Key: "192.0.2.9",
+		WindowStart: time.Unix(1_700_000_220, 0), Hits: 1, Bytes: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := s.History(state.KindIP, "192.0.2.9"); h.Hits != 43 || h.Windows != 4 || len(h.Recent) != 1 {
+		t.Errorf("after a new window: %+v", h)
+	}
+	s.Close()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint32(v) != 3 {
+			t.Errorf("schema %x after the upgrade, want 3", v)
+		}
+		if tx.Bucket([]byte("history.ip.windows")) != nil || tx.Bucket([]byte("history.ip.segments")) == nil {
+			t.Error("the upgrade kept the chunks or made no segments")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
