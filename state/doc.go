@@ -108,9 +108,10 @@
 // keys and 262,144 entries), reads and writes those keys in key order and
 // deletes the markers, atomically: a segment is folded exactly once, and
 // a crash between folds leaves markers that the next fold takes. During a
-// catch-up the index lags by up to 262,144 entries (the agent folds when
-// the backlog passes that) and folds a key's windows of many commits in one
-// write. History and Top add the unfolded entries to what the index says,
+// catch-up the index lags (the agent folds after a commit only once the
+// backlog passes 2^20 entries, about 11 MiB of segments, or segments are
+// past the retention, and otherwise when idle) and folds a key's windows
+// of many commits in one write. History and Top add the unfolded entries to what the index says,
 // so they are exact whatever the lag.
 //
 // # Retention
