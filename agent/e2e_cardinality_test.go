@@ -109,26 +109,9 @@ func TestAgent_ManyClientsDaySIGTERM(t *testing.T) {
 
 	var stops []time.Duration
 	var readAtStop []float64
-	for i := range 3 {
+	for range 3 {
 		h.startReady()
-		// Stop once this run has read something and before it has
-		// counted everything: look often, the agent is fast.
-		var read float64
-		deadline := time.Now().Add(20 * time.Second)
-		for read == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("run %d read nothing in 20s", i)
-			}
-			h.requireAlive()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			m, err := scrapeMetrics(ctx, h.metrics)
-			cancel()
-			if err == nil {
-				read = m["sharkfin_lines_read_total"]
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		readAtStop = append(readAtStop, read)
+		readAtStop = append(readAtStop, h.waitSomethingRead(20*time.Second))
 		stops = append(stops, h.stop(5*time.Second))
 	}
 	h.startReady()

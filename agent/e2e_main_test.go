@@ -299,6 +299,25 @@ func (h *agentHarness) requireAlive() {
 	}
 }
 
+// waitSomethingRead returns the lines the running agent has read as soon
+// as it has read any, so a test can stop it mid-ingest. It looks often:
+// the agent reads millions of lines a second, and a slow look finds the
+// whole backlog read.
+func (h *agentHarness) waitSomethingRead(limit time.Duration) float64 {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		h.requireAlive()
+		if read, err := h.readLines(); err == nil && read > 0 {
+			return read
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the agent read nothing in %v", limit)
+		}
+		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
 // diagnose returns the line counters of the running agent, when its
 // metrics endpoint is on.
 func (h *agentHarness) diagnose() string {

@@ -47,6 +47,20 @@ func (r *runner) truncated(fl *file) {
 			}
 		}
 	}
+	r.startGeneration(fl, old)
+}
+
+// firstContent handles the first content of fl, a generation identified
+// while empty: its identity is taken from that content, then generations
+// rotated away meanwhile are looked for.
+func (r *runner) firstContent(fl *file) {
+	r.startGeneration(fl, generation{})
+}
+
+// startGeneration identifies the content fl holds now as a new generation
+// following old, and queues fl to be read from its start. (A file first
+// identified while empty has read nothing: its start is where it is.)
+func (r *runner) startGeneration(fl *file, old generation) {
 	fi, err := fl.f.Stat()
 	if err == nil {
 		err = fl.identify(&r.pr, fi)
@@ -57,23 +71,6 @@ func (r *runner) truncated(fl *file) {
 	}
 	fl.offset, fl.size, fl.skipping, fl.skipPos = 0, fi.Size(), false, 0
 	r.newGeneration(fl, old)
-	r.enqueue(fl)
-}
-
-// firstContent handles the first content of fl, a generation identified
-// while empty: its identity is taken from that content, then generations
-// rotated away meanwhile are looked for.
-func (r *runner) firstContent(fl *file) {
-	fi, err := fl.f.Stat()
-	if err == nil {
-		err = fl.identify(&r.pr, fi)
-	}
-	if err != nil {
-		r.fail(fl.path, err)
-		return
-	}
-	fl.size = fi.Size()
-	r.newGeneration(fl, generation{})
 	r.enqueue(fl)
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"time"
 )
 
@@ -89,15 +88,9 @@ func Clients(w io.Writer, cfg ClientsConfig) (*Truth, error) {
 				hits = append(hits, h)
 			}
 		}
-		slices.SortStableFunc(hits, func(a, b hit) int { return a.t.Compare(b.t) })
-		for i := range hits {
-			h := &hits[i]
-			buf = appendCombined(buf[:0], h)
-			if _, err := bw.Write(buf); err != nil {
-				return nil, err
-			}
-			truth.Lines[Key{h.ip, ws.Unix()}]++
-			truth.Total++
+		var err error
+		if buf, err = writeWindow(bw, buf, hits, ws, truth); err != nil {
+			return nil, err
 		}
 	}
 	return truth, bw.Flush()

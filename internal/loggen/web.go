@@ -158,18 +158,28 @@ func Web(w io.Writer, cfg WebConfig) (*Truth, error) {
 				hits = append(hits, h)
 			}
 		}
-		slices.SortStableFunc(hits, func(a, b hit) int { return a.t.Compare(b.t) })
-		for i := range hits {
-			h := &hits[i]
-			buf = appendCombined(buf[:0], h)
-			if _, err := bw.Write(buf); err != nil {
-				return nil, err
-			}
-			truth.Lines[Key{h.ip, ws.Unix()}]++
-			truth.Total++
+		var err error
+		if buf, err = writeWindow(bw, buf, hits, ws, truth); err != nil {
+			return nil, err
 		}
 	}
 	return truth, bw.Flush()
+}
+
+// writeWindow writes one window's hits in time order as combined-format
+// lines and counts them in truth. It returns buf for reuse.
+func writeWindow(w io.Writer, buf []byte, hits []hit, ws time.Time, truth *Truth) ([]byte, error) {
+	slices.SortStableFunc(hits, func(a, b hit) int { return a.t.Compare(b.t) })
+	for i := range hits {
+		h := &hits[i]
+		buf = appendCombined(buf[:0], h)
+		if _, err := w.Write(buf); err != nil {
+			return buf, err
+		}
+		truth.Lines[Key{h.ip, ws.Unix()}]++
+		truth.Total++
+	}
+	return buf, nil
 }
 
 func appendCombined(b []byte, h *hit) []byte {
