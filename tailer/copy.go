@@ -85,7 +85,7 @@ func (r *runner) findCopy(fl *file, old generation, off int64) *file {
 			return c
 		}
 	}
-	for _, p := range siblings(fl.path) {
+	for _, p := range r.siblings(fl.path) {
 		c := r.openCopy(p, old, off)
 		if c != nil {
 			return c
@@ -151,48 +151,140 @@ func (r *runner) openCopy(path string, old generation, off int64) *file {
 
 // siblings lists the files a rotation may have moved path to: the entries
 // of its directory, and of up to maxSubdirs directories below it (olddir),
-// whose names start like path's (its name up to the first '.'), sorted.
-func siblings(path string) []string {
-	out, _ := siblingsIn(path)
+// whose names are rotated names of path's (isRotatedName), sorted.
+func (r *runner) siblings(path string) []string {
+	out, _ := r.siblingsIn(path)
 	return out
 }
 
 // siblingsIn is siblings that also returns the directories it read.
-func siblingsIn(path string) (files, dirs []string) {
+func (r *runner) siblingsIn(path string) (files, dirs []string) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	stem, _, _ := strings.Cut(base, ".")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	entries, ok := r.listings.read(dir)
+	if !ok {
 		return nil, nil
 	}
 	dirs = append(dirs, dir)
 	for _, e := range entries {
-		name := e.Name()
 		switch {
-		case e.IsDir():
+		case e.dir:
 			if len(dirs) > maxSubdirs {
 				continue
 			}
-			sub, err := os.ReadDir(filepath.Join(dir, name))
-			if err != nil {
+			sub := filepath.Join(dir, e.name)
+			subEntries, ok := r.listings.read(sub)
+			if !ok {
 				continue
 			}
-			dirs = append(dirs, filepath.Join(dir, name))
-			for _, s := range sub {
-				if !s.IsDir() && strings.HasPrefix(s.Name(), stem) {
-					files = append(files, filepath.Join(dir, name, s.Name()))
+			dirs = append(dirs, sub)
+			for _, s := range subEntries {
+				if !s.dir && isRotatedName(base, s.name) {
+					files = append(files, filepath.Join(sub, s.name))
 				}
 			}
-		case strings.HasPrefix(name, stem):
-			files = append(files, filepath.Join(dir, name))
+		case isRotatedName(base, e.name):
+			files = append(files, filepath.Join(dir, e.name))
 		}
 	}
 	slices.Sort(files)
 	return files, dirs
 }
+
+// isRotatedName reports whether name can be a rotated copy of base:
+//   - base, a separator ('.', '-' or '_') and anything: app.log.1,
+//     app.log-20241206, app.log.2.gz;
+//   - for logrotate's extension option, base's stem, a separator, a
+//     number or date, then base's extension and maybe a compression
+//     suffix: app.1.log, app-20241206.log, app.1.log.gz.
+//
+// Other files that share a prefix (app-audit.log, app.err.log beside
+// app.log) are other logs, never copies of this one.
+func isRotatedName(base, name string) bool {
+	if rest, ok := strings.CutPrefix(name, base); ok {
+		return rest != "" && isRotateSep(rest[0])
+	}
+	ext := filepath.Ext(base)
+	stem := base[:len(base)-len(ext)]
+	if ext == "" || stem == "" {
+		return false
+	}
+	rest, ok := strings.CutPrefix(name, stem)
+	if !ok || len(rest) < 2 || !isRotateSep(rest[0]) || rest[1] < '0' || rest[1] > '9' {
+		return false
+	}
+	mark, after, ok := strings.Cut(rest[1:], ext)
+	if !ok || (after != "" && after[0] != '.') {
+		return false
+	}
+	for i := range len(mark) {
+		if c := mark[i]; (c < '0' || c > '9') && !isRotateSep(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isRotateSep(c byte) bool { return c == '.' || c == '-' || c == '_' }
+
+// dirEntry is a directory entry as listed.
+type dirEntry struct {
+	name string
+	dir  bool
+}
+
+// dirListing is a directory's entries, read when its stamp was stamp.
+type dirListing struct {
+	stamp   [2]int64
+	entries []dirEntry
+}
+
+// listings caches directory listings for the sibling checks of one pass
+// (a rescan and the reads that follow): with thousands of files in one
+// directory, each listing it anew made start-up quadratic. A listing is
+// used again only while the directory's stamp (modification time and
+// size) is unchanged, so an entry created, renamed or deleted since is
+// seen: the same blind spot as the stability check of listSiblings (a
+// change within the clock tick of the read), no wider.
+type listings struct {
+	byDir  map[string]dirListing
+	misses int // directories read, for tests
+}
+
+// maxListingDirs bounds the directories cached; past it the cache starts
+// over.
+const maxListingDirs = 1024
+
+// read returns the entries of dir; ok is false when it cannot be read.
+func (l *listings) read(dir string) ([]dirEntry, bool) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, false
+	}
+	stamp := [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+	if c, ok := l.byDir[dir]; ok && c.stamp == stamp {
+		return c.entries, true
+	}
+	l.misses++
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]dirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = dirEntry{name: e.Name(), dir: e.IsDir()}
+	}
+	if l.byDir == nil || len(l.byDir) >= maxListingDirs {
+		l.byDir = make(map[string]dirListing)
+	}
+	l.byDir[dir] = dirListing{stamp: stamp, entries: out}
+	return out, true
+}
+
+// reset forgets every listing: a new pass begins.
+func (l *listings) reset() { clear(l.byDir) }
 
 // realPath resolves the symlinks of path; it returns path when it cannot.
 func realPath(path string) string {

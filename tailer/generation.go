@@ -3,6 +3,7 @@ package tailer
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -84,7 +85,7 @@ func (r *runner) listSiblings(fl *file) (list []siblingEntry, ok, stable bool) {
 	for range maxListings {
 		before := dirStamps(dirs)
 		var paths []string
-		paths, dirs = siblingsIn(fl.path)
+		paths, dirs = r.siblingsIn(fl.path)
 		list = list[:0]
 		for _, p := range paths {
 			if r.cfg.excluded(p) || p == fl.path {
@@ -238,18 +239,22 @@ func (r *runner) checkGenerations(fl *file, prev generation) {
 	cur := generation{id: fl.id, head: fl.head}
 	var found []*file
 	var undecided []inode
+	var used []int // of r.retired, by the copies found
 	pass := list
 	for attempt := 0; ; attempt++ {
 		undecided = undecided[:0]
 		for _, e := range pass {
-			if e.size == 0 || r.files[e.ino] != nil || r.dropped.has(e.ino) || !fl.note.isNew(e.sibling) {
+			if e.size == 0 || r.files[e.ino] != nil || !fl.note.isNew(e.sibling) {
 				continue
 			}
-			c, decided := r.openMissed(e.path, e.ino, prev, cur, fl)
+			c, ret, decided := r.openMissed(e.path, e.ino, prev, cur, fl, used)
 			r.log.Debug("rotated sibling checked", logPath, fl.path, logCopy, e.path, "ino", e.ino.ino, logBytes, e.size, "missed", c != nil, "decided", decided)
 			if c != nil {
 				found = append(found, c)
 				r.files[e.ino] = c // claimed; followed below, or closed
+				if ret >= 0 {
+					used = append(used, ret)
+				}
 			}
 			if !decided {
 				undecided = append(undecided, e.ino)
@@ -297,6 +302,12 @@ func (r *runner) checkGenerations(fl *file, prev generation) {
 		}
 		r.enqueue(c)
 	}
+	// The truncated generations whose copies are followed now are done
+	// with; not before: copies put down above are found again.
+	slices.Sort(used)
+	for _, i := range slices.Backward(used) {
+		r.retired = slices.Delete(r.retired, i, i+1)
+	}
 	kept := list[:0]
 	for _, e := range list {
 		if !slices.Contains(undecided, e.ino) {
@@ -310,47 +321,68 @@ func (r *runner) checkGenerations(fl *file, prev generation) {
 // openMissed opens the sibling at path (inode k) and returns it, ready to
 // be followed, when it holds lines never read:
 //   - a copy of a truncated generation whose copy findCopy did not find
-//     (retired): followed from where that generation was left;
-//   - a generation never read: followed from 0.
+//     (r.retired[ret], not among used): followed from where that
+//     generation was left;
+//   - a generation never read: followed from 0 (ret is -1).
 //
-// It is neither when it copies prev or cur (decided), nor when it copies
-// what fl holds now, newer than cur: fl delivers that content unless it
-// is rotated away first, which the next check sees (undecided). decided
-// is also false when an error kept it from telling.
-func (r *runner) openMissed(path string, k inode, prev, cur generation, fl *file) (c *file, decided bool) {
+// It is neither when it is a file let go (r.dropped) with the same
+// content, nor when it copies prev or cur, nor when it copies the current
+// generation of another followed file in fl's directory (decided), nor
+// when it copies what fl holds now, newer than cur: fl delivers that
+// content unless it is rotated away first, which the next check sees
+// (undecided). decided is also false when an error kept it from telling.
+func (r *runner) openMissed(path string, k inode, prev, cur generation, fl *file, used []int) (c *file, ret int, decided bool) {
 	f, fi, err := open(path, k)
 	if err != nil {
-		return nil, false
+		return nil, -1, false
 	}
 	size := fi.Size()
-	newFile := func(offset int64) (*file, bool) {
+	newFile := func(offset int64, ret int) (*file, int, bool) {
 		id, err := r.pr.identify(f, fi)
 		if err != nil {
 			f.Close()
-			return nil, false
+			return nil, -1, false
 		}
-		return &file{f: f, id: id, path: path, real: realPath(path), offset: offset, size: size, grewAt: r.now()}, true
+		return &file{f: f, id: id, path: path, real: realPath(path), offset: offset, size: size, grewAt: r.now()}, ret, true
 	}
-	for i, ret := range r.retired {
-		same, err := r.pr.copyOf(ret.gen, f, size)
+	// A file let go whose inode number is taken by a new file is not
+	// the file let go: its content tells.
+	if ck, ok := r.dropped.get(k); ok && ck.ID.FingerprintLen > 0 {
+		same, err := r.pr.sameContent(ck.ID, f, size)
+		if err != nil || same {
+			f.Close()
+			return nil, -1, err == nil
+		}
+	}
+	for i, rg := range r.retired {
+		if slices.Contains(used, i) {
+			continue
+		}
+		same, err := r.pr.copyOf(rg.gen, f, size)
 		if err != nil {
 			f.Close()
-			return nil, false
+			return nil, -1, false
 		}
 		if same {
-			r.retired = slices.Delete(r.retired, i, i+1)
-			r.log.Info("finishing rotated copy of a truncated file", logPath, ret.path, logCopy, path, logOffset, ret.offset)
-			return newFile(min(ret.offset, size))
+			r.log.Info("finishing rotated copy of a truncated file", logPath, rg.path, logCopy, path, logOffset, rg.offset)
+			return newFile(min(rg.offset, size), i)
 		}
 	}
-	for _, g := range []generation{prev, cur} {
+	gens := []generation{prev, cur}
+	dir := filepath.Dir(fl.path)
+	for _, o := range r.files {
+		if o != fl && !o.closed && !o.pending && o.id.FingerprintLen > 0 && filepath.Dir(o.path) == dir {
+			gens = append(gens, generation{id: o.id, head: o.head})
+		}
+	}
+	for _, g := range gens {
 		if g.id.FingerprintLen == 0 {
 			continue
 		}
 		same, err := r.pr.copyOf(g, f, size)
 		if err != nil || same {
 			f.Close()
-			return nil, err == nil
+			return nil, -1, err == nil
 		}
 	}
 	live, err := fl.f.Stat()
@@ -363,9 +395,9 @@ func (r *runner) openMissed(path string, k inode, prev, cur generation, fl *file
 	}
 	if err != nil {
 		f.Close()
-		return nil, false
+		return nil, -1, false
 	}
-	return newFile(0)
+	return newFile(0, -1)
 }
 
 // errLiveCopy says that a sibling copies what a followed file holds now.

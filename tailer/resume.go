@@ -34,7 +34,7 @@ func (r *runner) start() {
 // ck.Offset.
 func (r *runner) resume(ck Checkpoint, matches []string, now time.Time) {
 	want := ck.ID.key()
-	cands := append(slices.Clone(matches), siblings(ck.Path)...)
+	cands := append(slices.Clone(matches), r.siblings(ck.Path)...)
 	slices.Sort(cands)
 	cands = slices.Compact(cands)
 	for _, p := range cands {

@@ -33,6 +33,7 @@ type runner struct {
 	byPath   map[string]*file
 	deferred map[inode]Checkpoint
 	dropped  droppedFiles
+	listings listings     // directory listings of this pass
 	retired  []retiredGen // truncated generations, for their copies
 	queue    []*file
 	orphans  int
@@ -401,9 +402,10 @@ func (d *droppedFiles) add(ck Checkpoint) {
 		d.byIno = make(map[inode]Checkpoint)
 	}
 	k := ck.ID.key()
-	if _, ok := d.byIno[k]; !ok {
-		d.order = append(d.order, k)
+	if _, ok := d.byIno[k]; ok {
+		d.order = slices.DeleteFunc(d.order, func(o inode) bool { return o == k })
 	}
+	d.order = append(d.order, k) // the last let go is forgotten last
 	d.byIno[k] = ck
 	if len(d.order) > maxDropped {
 		delete(d.byIno, d.order[0])
@@ -411,10 +413,12 @@ func (d *droppedFiles) add(ck Checkpoint) {
 	}
 }
 
-// has reports whether the inode k was let go (read to its end).
-func (d *droppedFiles) has(k inode) bool {
-	_, ok := d.byIno[k]
-	return ok
+// get returns the checkpoint of the inode k when it was let go (read to
+// its end). The inode number may have been given to a new file since:
+// compare the content.
+func (d *droppedFiles) get(k inode) (Checkpoint, bool) {
+	ck, ok := d.byIno[k]
+	return ck, ok
 }
 
 // take returns and forgets the checkpoint of the dropped inode k.

@@ -77,6 +77,7 @@ func open(path string, want inode) (*os.File, os.FileInfo, error) {
 // followed files no glob reaches any more become orphans. At start-up,
 // newFrom tells where a new file starts.
 func (r *runner) rescan(newFrom func(path string) startPos) {
+	r.listings.reset()
 	now := r.now()
 	seen := make(map[*file]bool, len(r.files))
 	for _, p := range r.glob() {
