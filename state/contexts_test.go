@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -161,6 +162,15 @@ func TestOpen_UpgradesSchema2History(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
+
+	// A reader (sharkfin state) newer than the agent that wrote the file
+	// says so, and leaves the upgrade to the agent.
+	if ro, err := state.OpenReadOnly(path, time.Second); !errors.Is(err, state.ErrSchema) || !strings.Contains(err.Error(), "upgrade the agent") {
+		if ro != nil {
+			ro.Close()
+		}
+		t.Errorf("read-only open of a version 2 file = %v, want ErrSchema saying to upgrade the agent", err)
+	}
 
 	s, err := state.Open(state.Options{Path: path, NoSync: true})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // sortUpdates must order updates exactly as a stable sort by (Kind,
@@ -94,4 +96,62 @@ func BenchmarkHistoryOrder(b *testing.B) {
 			sortUpdates(updates)
 		}
 	})
+}
+
+// A segment that cannot be decoded, or whose marker outlived it, does not
+// stop the maintenance for good: what it holds up to the damage is folded,
+// the rest skipped and counted (Work.Corrupt), and the backlog empties.
+func TestMaintain_SkipsDamagedSegments(t *testing.T) {
+	s, err := Open(Options{Path: t.TempDir() + "/state.db", NoSync: true, Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := func(m int) time.Time { return time.Unix(1_700_000_000+60*int64(m), 0).UTC() }
+	var ups []HistoryUpdate
+	for m := range 3 {
+		for k := range 10 {
+			ups = append(ups, HistoryUpdate{Kind: KindIP, Key: fmt.Sprintf("w%d-k%d", m, k), WindowStart: at(m), Hits: 1})
+		}
+	}
+	if _, err := s.Apply(&Commit{History: ups}); err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := historyBuckets(KindIP)
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		sb := tx.Bucket([]byte(kb.segments))
+		c := sb.Cursor()
+		k0, v0 := c.First()
+		k1, _ := c.Next()
+		k0, k1 = slices.Clone(k0), slices.Clone(k1)
+		if err := sb.Put(k0, v0[:len(v0)/2]); err != nil { // window 0: cut short
+			return err
+		}
+		return sb.Delete(k1) // window 1: gone, its marker left
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w Work
+	for range 10 {
+		step, err := s.Maintain()
+		if err != nil {
+			t.Fatalf("Maintain: %v", err)
+		}
+		w.Corrupt += step.Corrupt
+		if !step.More {
+			break
+		}
+	}
+	if w.Corrupt != 2 || s.Backlog() != 0 {
+		t.Errorf("Corrupt = %d, backlog %d; want 2, 0", w.Corrupt, s.Backlog())
+	}
+	for k := range 10 {
+		if _, ok, err := s.History(KindIP, fmt.Sprintf("w2-k%d", k)); !ok || err != nil {
+			t.Errorf("w2-k%d of the sound segment: %v, %v", k, ok, err)
+		}
+	}
+	if _, ok, _ := s.History(KindIP, "w0-k0"); !ok {
+		t.Error("the first key of the segment cut short was not folded")
+	}
 }

@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -197,6 +198,29 @@ func TestStore_MaintainRetention(t *testing.T) {
 	sum, err := s.Summary(state.KindIP)
 	if err != nil || sum.Keys != 1 || sum.Segments != 1 || sum.Unfolded != 0 || !sum.Oldest.Equal(minute(119)) {
 		t.Errorf("Summary = %+v, %v", sum, err)
+	}
+}
+
+// While the fold is behind (more keys in one commit than a step folds),
+// the sweep must not forget a key whose folded last window is past the
+// retention but whose newer windows wait in unfolded segments.
+func TestMaintain_SweepWaitsForTheFold(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: 10 * time.Hour})
+	up := func(key string, m int64) state.HistoryUpdate {
+		return state.HistoryUpdate{Kind: state.KindIP, Key: key, WindowStart: minute(m), Hits: 1}
+	}
+	applyHistory(t, s, up("K", 0))
+	maintainAll(t, s)
+	var ups []state.HistoryUpdate
+	for i := range 16384 { // a whole fold step's keys, folded first
+		ups = append(ups, up(fmt.Sprintf("x%05d", i), 60))
+	}
+	ups = append(ups, up("K", 9*60), up("Z", 11*60))
+	applyHistory(t, s, ups...)
+	maintainAll(t, s)
+	h, ok, err := s.History(state.KindIP, "K")
+	if err != nil || !ok || h.Windows != 2 || h.Hits != 2 || !h.FirstSeen.Equal(minute(0)) {
+		t.Errorf("K, seen 9 h apart with a retention of 10 h: %+v, %v, %v; want 2 windows since minute 0", h, ok, err)
 	}
 }
 

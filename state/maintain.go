@@ -36,6 +36,11 @@ type Work struct {
 	Expired    int // segments deleted by the retention
 	Forgotten  int // index keys deleted by the retention
 	CacheFreed int // cache entries expired
+	// Corrupt counts segments that could not be decoded (or were
+	// missing): their entries up to the damage are folded, the segment
+	// deleted, and the fold goes on (one bad page must not stop the
+	// retention, or every read of recent windows, for good).
+	Corrupt int
 	// More says that work is left: call Maintain again.
 	More bool
 }
@@ -113,7 +118,8 @@ func (s *Store) MaintenanceDue(backlog int64) bool {
 
 // fold adds the oldest unfolded segments to the index, within the bounds,
 // and drops their markers, in tx: a segment is folded exactly once, with
-// the transaction that adds it. It returns the entries folded.
+// the transaction that adds it. It returns the entries its markers
+// counted (what leaves the backlog), read or not.
 func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 	ub, err := bucket(tx, kb.unfolded)
 	if err != nil {
@@ -128,18 +134,22 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 		return 0, err
 	}
 	deltas := map[string]*totals{}
-	var done [][]byte
-	entries := 0
+	var done, bad [][]byte
+	entries, marked := 0, 0
 	c := ub.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+	for k, m := c.First(); k != nil; k, m = c.Next() {
 		if len(deltas) >= foldMaxKeys || entries >= foldMaxEntries {
 			w.More = true
 			break
 		}
 		done = append(done, slices.Clone(k))
+		if n, l := binary.Uvarint(m); l > 0 {
+			marked += int(n)
+		}
 		v := sb.Get(k)
 		if v == nil {
-			continue // expired before it was folded: cannot happen, see expire
+			w.Corrupt++ // expire keeps unfolded segments: a damaged file
+			continue
 		}
 		r := newSegReader(v, segStart(k))
 		var e segEntry
@@ -152,12 +162,20 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 			t.add(&e)
 			entries++
 		}
-		if err := r.Err(); err != nil {
-			return 0, fmt.Errorf("segment %x: %w", k, err)
+		if r.Err() != nil {
+			w.Corrupt++
+			bad = append(bad, done[len(done)-1])
 		}
 	}
 	for _, k := range done {
 		if err := ub.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	// Readers of recent windows would stumble on a damaged segment until
+	// it expired: what could be read of it is in the index now.
+	for _, k := range bad {
+		if err := sb.Delete(k); err != nil {
 			return 0, err
 		}
 	}
@@ -188,7 +206,7 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 	}
 	w.Folded += entries
 	w.Indexed += len(keys)
-	return entries, s.sweep(tx, kb, max(sweepMinKeys, 2*len(keys)), w)
+	return marked, s.sweep(tx, kb, max(sweepMinKeys, 2*len(keys)), w)
 }
 
 // cutoff returns the retention horizon of a kind: the newest window start
@@ -249,10 +267,22 @@ func (s *Store) expire(tx *bolt.Tx, kb kindBuckets, w *Work) error {
 // stopped, and deletes those last seen before the cutoff; it wraps around
 // at the end of the index. A key forgotten this way that comes back starts
 // anew.
+//
+// While the fold is behind, a key's index entry may not show its latest
+// windows: the cutoff is then taken from the oldest window not folded
+// (unfolded segments are keyed by window start), so that only keys unseen
+// for longer than the retention before it are forgotten.
 func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
 	cut, ok, err := s.cutoff(tx, kb)
 	if err != nil || !ok {
 		return err
+	}
+	ub, err := bucket(tx, kb.unfolded)
+	if err != nil {
+		return err
+	}
+	if k, _ := ub.Cursor().First(); k != nil {
+		cut = min(cut, segStart(k)-int64(s.retention/time.Second))
 	}
 	ib, err := bucket(tx, kb.index)
 	if err != nil {

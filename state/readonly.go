@@ -76,7 +76,10 @@ func openSnapshot(path, tmpDir string, timeout time.Duration) (*Store, error) {
 
 	db, err := openBolt(tmp.Name(), &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err == nil {
-		err = verify(db, false)
+		err = readableSchema(db)
+		if err == nil {
+			err = verify(db, false)
+		}
 		if err != nil {
 			db.Close()
 		}
@@ -142,6 +145,29 @@ func snapshotConsistent(src, dst *os.File, n int64) (bool, error) {
 		return false, err
 	}
 	return live.txid == copied.txid, nil
+}
+
+// readableSchema refuses a file of an older schema that lacks the history
+// layout this sharkfin reads (version 3's segments), which only an agent
+// opening it for writing adds, with what to do. Newer schemas are refused
+// by readMetaKeys.
+func readableSchema(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket([]byte(bucketMeta))
+		if m == nil {
+			return nil // verify says what is missing
+		}
+		missing := false
+		for _, kind := range kinds {
+			kb, _ := historyBuckets(kind)
+			missing = missing || tx.Bucket([]byte(kb.segments)) == nil || tx.Bucket([]byte(kb.unfolded)) == nil
+		}
+		if v := m.Get([]byte(metaSchema)); missing && len(v) == 4 && binary.BigEndian.Uint32(v) < SchemaVersion {
+			return fmt.Errorf("%w: file has version %d, written by an older agent; this sharkfin reads version %d: "+
+				"upgrade the agent (it upgrades the file when it starts), or use the sharkfin that agent runs", ErrSchema, binary.BigEndian.Uint32(v), SchemaVersion)
+		}
+		return nil
+	})
 }
 
 // readMetaKeys refuses a file written by a newer schema and takes the
