@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/socx/sharkfin/pipeline"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/output"
+	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/state"
 	"github.com/socx/sharkfin/tailer"
 )

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"github.com/socx/sharkfin/pipeline"
 	"runtime/debug"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/socx/sharkfin/agent/config"
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -209,6 +209,10 @@ func (a *Agent) maintain(steps int) {
 			return
 		}
 		a.maintainErr = ""
+		if w.Corrupt > 0 {
+			a.log.Error("state history segments damaged: what could be read was kept, the rest skipped",
+				"segments", w.Corrupt, "fix", "check the disk; the state file is otherwise usable")
+		}
 		a.metrics.maintained(w)
 		a.metrics.stateBacklog(a.store)
 		if !w.More {

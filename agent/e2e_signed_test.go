@@ -146,6 +146,20 @@ func TestAgent_SignedModelPushedInEitherOrder(t *testing.T) {
 	if !inUse("e2e-4") || waiting() {
 		t.Errorf("after the rejection: e2e-4 in use %v, waiting %v", inUse("e2e-4"), waiting())
 	}
+
+	// A model removed while it waits for its signature: the wait ends,
+	// the model in use stays, nothing more is rejected.
+	if err := os.WriteFile(modelPath, version("e2e-removed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric("the agent to wait for the signature", waiting)
+	if err := os.Remove(modelPath); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric("the wait to end with the model removed", func() bool { return !waiting() })
+	if !inUse("e2e-4") || metric("sharkfin_model_rejections_total") != 1 {
+		t.Errorf("after the removal: e2e-4 in use %v, rejections %v", inUse("e2e-4"), metric("sharkfin_model_rejections_total"))
+	}
 	h.stop(5 * time.Second)
 	events.refresh()
 	rej := events.agentEvents("model rejected")

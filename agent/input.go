@@ -2,13 +2,13 @@ package agent
 
 import (
 	"fmt"
-	"github.com/socx/sharkfin/pipeline"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/socx/sharkfin/agent/config"
 	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/state"
 	"github.com/socx/sharkfin/tailer"
 	"github.com/socx/sharkfin/tailer/format"

@@ -3,7 +3,6 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"github.com/socx/sharkfin/pipeline"
 	"log/slog"
 	"maps"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -90,7 +90,7 @@ func newMetrics() *metrics {
 		modelWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_waiting",
 			Help: "1 while a new model file and its signature disagree and the agent waits for the other to arrive."}, []string{"kind"}),
 		maintenance: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_total",
-			Help: "State maintenance work: history entries folded into the per-key index (folded), segments past the retention deleted (expired), keys unseen for the retention forgotten (forgotten), cache entries expired (cache_expired)."}, []string{"op"}),
+			Help: "State maintenance work: history entries folded into the per-key index (folded), segments past the retention deleted (expired), keys unseen for the retention forgotten (forgotten), cache entries expired (cache_expired), damaged history segments skipped (corrupt_skipped)."}, []string{"op"}),
 		maintainErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_errors_total",
 			Help: "Failed state maintenance transactions."}),
 		historyBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_history_backlog",
@@ -156,7 +156,7 @@ func (m *metrics) stateBacklog(st *state.Store) {
 
 // maintained counts the work of one maintenance step.
 func (m *metrics) maintained(w state.Work) {
-	for op, n := range map[string]int{"folded": w.Folded, "expired": w.Expired, "forgotten": w.Forgotten, "cache_expired": w.CacheFreed} {
+	for op, n := range map[string]int{"folded": w.Folded, "expired": w.Expired, "forgotten": w.Forgotten, "cache_expired": w.CacheFreed, "corrupt_skipped": w.Corrupt} {
 		if n > 0 {
 			m.maintenance.WithLabelValues(op).Add(float64(n))
 		}

@@ -137,7 +137,15 @@ func (s *modelSet) maybeReload(a *Agent) {
 		path := s.cfg.Detect.Models[kind]
 		st := s.stampPair(path)
 		if st.model == (fileStamp{}) {
-			continue // gone: keep the model in use
+			// Gone: keep the model in use, and stop waiting for the
+			// other half of the pushed one. Put back, it is loaded anew.
+			s.stamp[kind] = st
+			if _, waiting := s.waiting[kind]; waiting {
+				delete(s.waiting, kind)
+				a.metrics.modelWaiting.WithLabelValues(kind).Set(0)
+				a.log.Warn("model file removed while waiting for its signature; keeping the model in use", "kind", kind, "path", path, "model", s.byKind[kind].ID())
+			}
+			continue
 		}
 		until, waiting := s.waiting[kind]
 		switch {
