@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
@@ -44,6 +45,7 @@ type renderer struct {
 	// Set by the writer, read after stopped is closed.
 	events, anomalies int64
 	err               error
+	failed            atomic.Bool // err is set: the workers stop rendering
 }
 
 // RenderTo makes p score its closed keys and write their events to w as
@@ -113,6 +115,10 @@ func (r *renderer) renderLoop(sc *detect.Scorer, ctx *event.Context, anomaliesOn
 	var pk event.Packed
 	for b := range r.work {
 		b.out, b.err, b.events, b.anm = b.out[:0], nil, 0, 0
+		if r.failed.Load() {
+			b.done <- struct{}{} // nothing more is written
+			continue
+		}
 		for i, key := range b.keys {
 			vec := b.vecs[i*r.dim : (i+1)*r.dim : (i+1)*r.dim]
 			pk = event.Packed{Context: ctxID, Start: b.starts[i], End: b.ends[i], Key: key, Values: vec, Cluster: -1}
@@ -122,9 +128,9 @@ func (r *renderer) renderLoop(sc *detect.Scorer, ctx *event.Context, anomaliesOn
 				if s.Anomalous {
 					b.anm++
 				}
-				if anomaliesOnly && !s.Anomalous {
-					continue
-				}
+			}
+			if anomaliesOnly && !pk.Anomalous { // without a model, none is
+				continue
 			}
 			out, err := rd.AppendPacked(b.out, &pk, ctx)
 			if err != nil {
@@ -152,6 +158,9 @@ func (r *renderer) writeLoop() {
 		}
 		if r.err == nil {
 			_, r.err = r.w.Write(b.out)
+		}
+		if r.err != nil {
+			r.failed.Store(true)
 		}
 		r.free <- b
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/socx/sharkfin/pipeline"
 	"io"
 	"math"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/record"
 	"github.com/socx/sharkfin/tailer/format"
 )
@@ -176,8 +176,11 @@ func feed(ctx context.Context, e *env, files []string, maxLine int, p *pipeline.
 				continue
 			}
 		}
-		rc, err := pipeline.OpenLog(path)
-		if err != nil {
+		var rc io.ReadCloser
+		var err error
+		if path == "-" {
+			rc = io.NopCloser(e.stdin) // the command's, not necessarily os.Stdin
+		} else if rc, err = pipeline.OpenLog(path); err != nil {
 			return err
 		}
 		var r io.Reader = rc

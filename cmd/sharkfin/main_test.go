@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
@@ -187,4 +191,44 @@ func TestFlags_UsageHasNoBackquotes(t *testing.T) {
 		}
 	}
 	walk(newRootCmd(&env{}))
+}
+
+// lineSource serves combined-format lines, a window's worth of distinct
+// clients per minute, until limit lines; it counts what it served.
+type lineSource struct {
+	served, limit int
+	buf           []byte
+}
+
+func (s *lineSource) Read(p []byte) (int, error) {
+	for len(s.buf) < len(p) && s.served < s.limit {
+		i := s.served
+		ts := time.Unix(1_700_000_000+int64(i/2000)*60, 0).UTC().Format("02/Jan/2006:15:04:05 -0700")
+		s.buf = fmt.Appendf(s.buf, "10.%d.%d.%d - - [%s] \"GET / HTTP/1.1\" 200 100 \"-\" \"t\"\n", i%2000/65536, i%2000/256%256, i%256, ts)
+		s.served++
+	}
+	if len(s.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.buf)
+	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
+	return n, nil
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// A failed write of the events (a full disk, a closed pipe) stops the
+// run: score does not read the rest of its input for nothing.
+func TestScore_StopsOnWriteError(t *testing.T) {
+	src := &lineSource{limit: 5_000_000}
+	var errb bytes.Buffer
+	code := Main(context.Background(), []string{"score", "--format", "combined", "--model", webModel, "-"}, src, failingWriter{}, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "write events") || !strings.Contains(errb.String(), "disk full") {
+		t.Errorf("exit %d, stderr %q: want a failure naming the write error", code, errb.String())
+	}
+	if src.served >= src.limit/2 {
+		t.Errorf("read %d of %d lines after the first write failed", src.served, src.limit)
+	}
 }

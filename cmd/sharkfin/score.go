@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
-	"github.com/socx/sharkfin/pipeline"
+	"io"
 	"runtime/debug"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/pipeline"
 )
 
 func newScoreCmd(e *env) *cobra.Command {
@@ -42,7 +45,10 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 			if parser.Format.Kind().String() != m.Kind {
 				return fmt.Errorf("model %s is for %s logs, but %v is %s (%s): use a %s model", modelPath, m.Kind, files, parser.Format.Kind(), parser.Format, parser.Format.Kind())
 			}
-			out := bufio.NewWriterSize(e.stdout, 256<<10)
+			// A failed write (score ... | head) stops the reading too.
+			ctx, cancel := context.WithCancelCause(cmd.Context())
+			defer cancel(nil)
+			out := bufio.NewWriterSize(&stopOnError{w: e.stdout, stop: cancel}, 256<<10)
 			defer out.Flush()
 			p, err := pipeline.New(pipeline.Config{
 				Host:          in.hostName(),
@@ -69,7 +75,10 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 			debug.SetGCPercent(400)
 			start := time.Now()
 			files = orderByTime(files, parser)
-			if err := feed(cmd.Context(), e, files, in.maxLine, p); err != nil {
+			if err := feed(ctx, e, files, in.maxLine, p); err != nil {
+				if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+					return fmt.Errorf("write events: %w", cause)
+				}
 				return err
 			}
 			p.Flush()
@@ -97,4 +106,18 @@ func sourceName(flag, kind string) string {
 		return flag
 	}
 	return kind
+}
+
+// stopOnError is a writer that calls stop with its first write error.
+type stopOnError struct {
+	w    io.Writer
+	stop context.CancelCauseFunc
+}
+
+func (s *stopOnError) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.stop(err)
+	}
+	return n, err
 }
