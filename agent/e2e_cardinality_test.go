@@ -63,6 +63,21 @@ type clientTruth struct {
 	first, last int64
 }
 
+// finishClients runs the agent until the events hold every cell of the
+// truth (at most limit), stops it, and checks the events (each count
+// exact, one event per key and window) and every client's history. It
+// returns how long the counts took.
+func finishClients(t *testing.T, h *agentHarness, events *eventLog, cells truth, clients map[string]clientTruth, limit time.Duration) time.Duration {
+	t.Helper()
+	h.startReady()
+	took := events.waitCounts(cells, limit)
+	h.stop(5 * time.Second)
+	events.requireCounts(cells)
+	events.requireOnePerWindow()
+	requireHistory(t, h, clients)
+	return took
+}
+
 // requireHistory checks every client's history in the state file of h
 // against the truth (the agent stopped: the read is of its last commit).
 func requireHistory(t *testing.T, h *agentHarness, want map[string]clientTruth) {
@@ -107,19 +122,8 @@ func TestAgent_ManyClientsDaySIGTERM(t *testing.T) {
 	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}})
 	events := newEventLog(h)
 
-	var stops []time.Duration
-	var readAtStop []float64
-	for range 3 {
-		h.startReady()
-		readAtStop = append(readAtStop, h.waitSomethingRead(20*time.Second))
-		stops = append(stops, h.stop(5*time.Second))
-	}
-	h.startReady()
-	took := events.waitCounts(cells, 60*time.Second)
-	h.stop(5 * time.Second)
-	events.requireCounts(cells)
-	events.requireOnePerWindow()
-	requireHistory(t, h, clients)
+	readAtStop, stops := h.stopMidIngest(3)
+	took := finishClients(t, h, events, cells, clients, 60*time.Second)
 	t.Logf("%d lines from %d clients in %d cells: SIGTERM after %v lines read took %v; the last run counted the rest in %s",
 		cells.total(), len(clients), len(cells), readAtStop, stops, took.Round(time.Millisecond))
 }
@@ -143,12 +147,7 @@ func TestAgent_ManyClientsDaySIGKILL(t *testing.T) {
 		}
 		h.kill()
 	}
-	h.startReady()
-	took := events.waitCounts(cells, 90*time.Second)
-	h.stop(5 * time.Second)
-	events.requireCounts(cells)
-	events.requireOnePerWindow()
-	requireHistory(t, h, clients)
+	took := finishClients(t, h, events, cells, clients, 90*time.Second)
 	t.Logf("20 SIGKILLs at random points, then %s to exact counts; %d distinct events, %d re-sent (at least once)",
 		took.Round(time.Millisecond), len(events.ipScores()), events.dups)
 }

@@ -318,6 +318,19 @@ func (h *agentHarness) waitSomethingRead(limit time.Duration) float64 {
 	}
 }
 
+// stopMidIngest starts the agent n times and stops each run by SIGTERM
+// as soon as it has read something; it returns what each run had read
+// when stopped and how long each took to exit (at most 5 s).
+func (h *agentHarness) stopMidIngest(n int) (read []float64, stops []time.Duration) {
+	h.t.Helper()
+	for range n {
+		h.startReady()
+		read = append(read, h.waitSomethingRead(20*time.Second))
+		stops = append(stops, h.stop(5*time.Second))
+	}
+	return read, stops
+}
+
 // diagnose returns the line counters of the running agent, when its
 // metrics endpoint is on.
 func (h *agentHarness) diagnose() string {

@@ -80,13 +80,7 @@ func TestAgent_SIGTERMMidIngest(t *testing.T) {
 	g := newTraffic("web", 64, 4, 10*time.Millisecond)
 	writeLog(t, logPath, g, lines)
 
-	var stops []time.Duration
-	var readAtStop []float64
-	for range 3 {
-		h.startReady()
-		readAtStop = append(readAtStop, h.waitSomethingRead(20*time.Second))
-		stops = append(stops, h.stop(5*time.Second))
-	}
+	readAtStop, stops := h.stopMidIngest(3)
 	h.startReady()
 	took := events.waitCounts(g.truth, 60*time.Second)
 	time.Sleep(time.Second)

@@ -131,15 +131,7 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 		// The commit is stored: an error reading back the window edges
 		// (which only pace the maintenance, see MaintenanceDue) must not
 		// report it failed. The next commit reads them again.
-		_ = s.db.View(func(tx *bolt.Tx) error {
-			for i, kind := range kinds {
-				kb, _ := historyBuckets(kind)
-				if err := s.loadEdges(tx, i, kb); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		_ = s.reloadEdges()
 	}
 	return last, nil
 }

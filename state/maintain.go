@@ -83,17 +83,23 @@ func (s *Store) Maintain() (Work, error) {
 		s.unfolded[i].Add(-int64(f))
 	}
 	if w.Expired > 0 {
-		_ = s.db.View(func(tx *bolt.Tx) error {
-			for i, kind := range kinds {
-				kb, _ := historyBuckets(kind)
-				if err := s.loadEdges(tx, i, kb); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		_ = s.reloadEdges() // they only pace the maintenance: see MaintenanceDue
 	}
 	return w, nil
+}
+
+// reloadEdges reads the oldest and newest window of every kind's history
+// again, after a commit or an expiry moved them.
+func (s *Store) reloadEdges() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for i, kind := range kinds {
+			kb, _ := historyBuckets(kind)
+			if err := s.loadEdges(tx, i, kb); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Backlog returns the history entries not folded into the index yet.
