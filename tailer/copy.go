@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // This file handles copytruncate: a followed file truncated in place, and
@@ -153,52 +154,79 @@ func (r *runner) openCopy(path string, old generation, off int64) *file {
 // of its directory, and of up to maxSubdirs directories below it (olddir),
 // whose names are rotated names of path's (isRotatedName), sorted.
 func (r *runner) siblings(path string) []string {
-	out, _ := r.siblingsIn(path)
+	out, _ := r.siblingsIn(path, rotatedNames(filepath.Base(path)), false)
 	return out
 }
 
-// siblingsIn is siblings that also returns the directories it read.
-func (r *runner) siblingsIn(path string) (files, dirs []string) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	entries, ok := r.listings.read(dir)
+// siblingsIn lists the files beside path (as siblings does) whose names
+// rule accepts, and the directories it read. forNote allows listings that
+// may be stale (see listings.read).
+func (r *runner) siblingsIn(path string, rule nameRule, forNote bool) (files, dirs []string) {
+	dir := filepath.Dir(path)
+	l, ok := r.listings.read(dir, forNote)
 	if !ok {
 		return nil, nil
 	}
 	dirs = append(dirs, dir)
-	for _, e := range entries {
-		switch {
-		case e.dir:
-			if len(dirs) > maxSubdirs {
-				continue
-			}
-			sub := filepath.Join(dir, e.name)
-			subEntries, ok := r.listings.read(sub)
-			if !ok {
-				continue
-			}
-			dirs = append(dirs, sub)
-			for _, s := range subEntries {
-				if !s.dir && isRotatedName(base, s.name) {
-					files = append(files, filepath.Join(sub, s.name))
-				}
-			}
-		case isRotatedName(base, e.name):
-			files = append(files, filepath.Join(dir, e.name))
+	files = rule.appendMatches(files, dir, l.files)
+	for _, name := range l.subdirs {
+		if len(dirs) > maxSubdirs {
+			break
 		}
+		sub := filepath.Join(dir, name)
+		sl, ok := r.listings.read(sub, forNote)
+		if !ok {
+			continue
+		}
+		dirs = append(dirs, sub)
+		files = rule.appendMatches(files, sub, sl.files)
 	}
 	slices.Sort(files)
 	return files, dirs
 }
 
+// nameRule picks names from a sorted listing: those that start with
+// prefix (found by binary search) and that match accepts.
+type nameRule struct {
+	prefix string
+	match  func(name string) bool
+}
+
+func (n nameRule) appendMatches(out []string, dir string, sorted []string) []string {
+	i, _ := slices.BinarySearch(sorted, n.prefix)
+	for ; i < len(sorted) && strings.HasPrefix(sorted[i], n.prefix); i++ {
+		if n.match(sorted[i]) {
+			out = append(out, filepath.Join(dir, sorted[i]))
+		}
+	}
+	return out
+}
+
+// rotatedNames is the rule of isRotatedName for base.
+func rotatedNames(base string) nameRule {
+	stem := base
+	if ext := filepath.Ext(base); ext != "" && len(ext) < len(base) {
+		stem = base[:len(base)-len(ext)]
+	}
+	return nameRule{prefix: stem, match: func(name string) bool { return isRotatedName(base, name) }}
+}
+
+// sameStem is a looser rule: names that start like base up to its first
+// '.'. Only for finding a checkpointed inode whose rotated name follows
+// no known scheme: the inode and its content decide.
+func sameStem(base string) nameRule {
+	stem, _, _ := strings.Cut(base, ".")
+	return nameRule{prefix: stem, match: func(name string) bool { return name != base }}
+}
+
 // isRotatedName reports whether name can be a rotated copy of base:
 //   - base, a separator ('.', '-' or '_') and anything: app.log.1,
 //     app.log-20241206, app.log.2.gz;
-//   - for logrotate's extension option, base's stem, a separator, a
-//     number or date, then base's extension and maybe a compression
-//     suffix: app.1.log, app-20241206.log, app.1.log.gz.
+//   - for logrotate's extension option and loggers that keep the
+//     extension (lumberjack), base's stem, a separator, a number or
+//     date (digits first, then digits, letters and separators), then
+//     base's extension and maybe a compression suffix: app.1.log,
+//     app-20241206.log, app-2024-12-06T10-00-00.000.log, app.1.log.gz.
 //
 // Other files that share a prefix (app-audit.log, app.err.log beside
 // app.log) are other logs, never copies of this one.
@@ -216,70 +244,87 @@ func isRotatedName(base, name string) bool {
 		return false
 	}
 	mark, after, ok := strings.Cut(rest[1:], ext)
-	if !ok || (after != "" && after[0] != '.') {
+	if !ok || (after != "" && !slices.Contains(compressSuffixes, after)) {
 		return false
 	}
 	for i := range len(mark) {
-		if c := mark[i]; (c < '0' || c > '9') && !isRotateSep(c) {
+		if c := mark[i]; !isRotateSep(c) && c != ':' && (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
 			return false
 		}
 	}
 	return true
 }
 
+// compressSuffixes are what compression adds to a rotated name.
+var compressSuffixes = []string{".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z"}
+
 func isRotateSep(c byte) bool { return c == '.' || c == '-' || c == '_' }
 
-// dirEntry is a directory entry as listed.
-type dirEntry struct {
-	name string
-	dir  bool
-}
-
-// dirListing is a directory's entries, read when its stamp was stamp.
+// dirListing is a directory's entries, sorted, read when its stamp was
+// stamp.
 type dirListing struct {
 	stamp   [2]int64
-	entries []dirEntry
+	files   []string // names of entries that are not directories
+	subdirs []string
+	settled bool // read long enough after the last change to be reused
 }
 
-// listings caches directory listings for the sibling checks of one pass
-// (a rescan and the reads that follow): with thousands of files in one
-// directory, each listing it anew made start-up quadratic. A listing is
-// used again only while the directory's stamp (modification time and
-// size) is unchanged, so an entry created, renamed or deleted since is
-// seen: the same blind spot as the stability check of listSiblings (a
-// change within the clock tick of the read), no wider.
+// listings caches directory listings: with thousands of files in one
+// directory, each file's sibling note listing it anew made start-up
+// quadratic. A listing is reused only while the directory's stamp
+// (modification time and size) is unchanged. For the checks that decide
+// what is read (missed generations, copies, resumes) it must also have
+// been read at least listingSettle after that modification time: a change
+// after the read then stamps a later time, whatever the file system's
+// timestamp granularity (a clock tick, or a second), so the listing is
+// not stale (the rule git uses for its index). A sibling note may use any
+// listing: one that misses a file created in the tick of its read only
+// makes that file count as new at the next check, which then judges it by
+// its own modification time and content. The cache starts over at each
+// rescan, which bounds it.
 type listings struct {
 	byDir  map[string]dirListing
 	misses int // directories read, for tests
 }
+
+// listingSettle is how long after a directory's last change a listing of
+// it must be read to be reused: more than the coarsest timestamp
+// granularity of local file systems (one second).
+const listingSettle = 2 * time.Second
 
 // maxListingDirs bounds the directories cached; past it the cache starts
 // over.
 const maxListingDirs = 1024
 
 // read returns the entries of dir; ok is false when it cannot be read.
-func (l *listings) read(dir string) ([]dirEntry, bool) {
+// anyAge accepts a listing that is not settled (for sibling notes).
+func (l *listings) read(dir string, anyAge bool) (dirListing, bool) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, false
+		return dirListing{}, false
 	}
 	stamp := [2]int64{fi.ModTime().UnixNano(), fi.Size()}
-	if c, ok := l.byDir[dir]; ok && c.stamp == stamp {
-		return c.entries, true
+	if c, ok := l.byDir[dir]; ok && (c.settled || anyAge) && c.stamp == stamp {
+		return c, true
 	}
+	settled := time.Since(fi.ModTime()) >= listingSettle // before the read
 	l.misses++
-	ents, err := os.ReadDir(dir)
+	ents, err := os.ReadDir(dir) // sorted by name
 	if err != nil {
-		return nil, false
+		return dirListing{}, false
 	}
-	out := make([]dirEntry, len(ents))
-	for i, e := range ents {
-		out[i] = dirEntry{name: e.Name(), dir: e.IsDir()}
+	out := dirListing{stamp: stamp, settled: settled}
+	for _, e := range ents {
+		if e.IsDir() {
+			out.subdirs = append(out.subdirs, e.Name())
+		} else {
+			out.files = append(out.files, e.Name())
+		}
 	}
 	if l.byDir == nil || len(l.byDir) >= maxListingDirs {
 		l.byDir = make(map[string]dirListing)
 	}
-	l.byDir[dir] = dirListing{stamp: stamp, entries: out}
+	l.byDir[dir] = out
 	return out, true
 }
 

@@ -80,12 +80,14 @@ const maxListings = 3
 // compressed ones. ok is false when there are more than maxKnownSiblings;
 // stable is false when the directories changed while they were read (a
 // rotation renaming files): a file may then be missing from the list.
-func (r *runner) listSiblings(fl *file) (list []siblingEntry, ok, stable bool) {
+// forNote says the list is for a sibling note, which may take a cached
+// listing that is not settled (see listings).
+func (r *runner) listSiblings(fl *file, forNote bool) (list []siblingEntry, ok, stable bool) {
 	var dirs []string
 	for range maxListings {
 		before := dirStamps(dirs)
 		var paths []string
-		paths, dirs = r.siblingsIn(fl.path)
+		paths, dirs = r.siblingsIn(fl.path, rotatedNames(filepath.Base(fl.path)), forNote)
 		list = list[:0]
 		for _, p := range paths {
 			if r.cfg.excluded(p) || p == fl.path {
@@ -130,7 +132,7 @@ func dirStamps(dirs []string) []int64 {
 // current generation begins.
 func (r *runner) noteSiblings(fl *file) {
 	at := r.now().Add(-noteSlack).UnixNano()
-	list, ok, stable := r.listSiblings(fl)
+	list, ok, stable := r.listSiblings(fl, true)
 	fl.note = siblingNote{}
 	fl.note.update(at, list, ok, stable)
 }
@@ -231,7 +233,7 @@ const maxCheckPasses = 3
 // looked at next time, and so is what it could not judge.
 func (r *runner) checkGenerations(fl *file, prev generation) {
 	at := r.now().Add(-noteSlack).UnixNano()
-	list, ok, stable := r.listSiblings(fl)
+	list, ok, stable := r.listSiblings(fl, false)
 	if !ok || !fl.note.ok {
 		fl.note.update(at, list, ok, stable)
 		return
@@ -264,7 +266,7 @@ func (r *runner) checkGenerations(fl *file, prev generation) {
 			break
 		}
 		// Renamed while we looked: find them under their new names.
-		again, ok, _ := r.listSiblings(fl)
+		again, ok, _ := r.listSiblings(fl, false)
 		if !ok {
 			break
 		}
@@ -346,8 +348,9 @@ func (r *runner) openMissed(path string, k inode, prev, cur generation, fl *file
 		return &file{f: f, id: id, path: path, real: realPath(path), offset: offset, size: size, grewAt: r.now()}, ret, true
 	}
 	// A file let go whose inode number is taken by a new file is not
-	// the file let go: its content tells.
-	if ck, ok := r.dropped.get(k); ok && ck.ID.FingerprintLen > 0 {
+	// the file let go: its content tells (a short fingerprint, a header
+	// line, only with the size it was let go at).
+	if ck, ok := r.dropped.get(k); ok && ck.ID.FingerprintLen > 0 && (ck.ID.FingerprintLen == FingerprintSize || size == ck.Offset) {
 		same, err := r.pr.sameContent(ck.ID, f, size)
 		if err != nil || same {
 			f.Close()
@@ -368,10 +371,13 @@ func (r *runner) openMissed(path string, k inode, prev, cur generation, fl *file
 			return newFile(min(rg.offset, size), i)
 		}
 	}
+	// A copy of another followed file beside fl is that file's to
+	// deliver. Only a whole fingerprint tells: a few bytes (a header
+	// line) are shared by every generation of files of one format.
 	gens := []generation{prev, cur}
 	dir := filepath.Dir(fl.path)
 	for _, o := range r.files {
-		if o != fl && !o.closed && !o.pending && o.id.FingerprintLen > 0 && filepath.Dir(o.path) == dir {
+		if o != fl && !o.closed && !o.pending && o.id.FingerprintLen == FingerprintSize && filepath.Dir(o.path) == dir {
 			gens = append(gens, generation{id: o.id, head: o.head})
 		}
 	}

@@ -262,11 +262,14 @@ func (r *runner) step(fl *file) *Batch {
 		nbytes += len(l)
 	}
 	nlines, tooLong := len(res.lines), res.tooLong
+	shared := r.sharesPath(fl)
 	r.t.stats.update(fl.path, func(s *FileStats) {
 		s.Lines += uint64(nlines)
 		s.Bytes += uint64(nbytes)
 		s.TooLong += uint64(tooLong)
-		s.Followed, s.Size, s.Offset = !dropped, fl.size, fl.offset
+		if !shared {
+			s.Followed, s.Size, s.Offset = !dropped, fl.size, fl.offset
+		}
 	})
 	r.seq++
 	b := &Batch{
@@ -435,7 +438,7 @@ func (d *droppedFiles) take(k inode) (Checkpoint, bool) {
 // that the bytes waiting to be read show even while reading is paused.
 func (r *runner) refreshSizes() {
 	for _, fl := range r.files {
-		if fl.closed || fl.pending {
+		if fl.closed || fl.pending || r.sharesPath(fl) {
 			continue
 		}
 		size := fl.size
@@ -444,6 +447,15 @@ func (r *runner) refreshSizes() {
 		}
 		r.t.stats.update(fl.path, func(s *FileStats) { s.Followed, s.Size, s.Offset = true, size, fl.offset })
 	}
+}
+
+// sharesPath reports whether fl, an orphan still known by the path it was
+// renamed away from, shares that path with the file followed there now:
+// the path's stats (followed, size, offset) are the new file's, and the
+// orphan only adds to its counts.
+func (r *runner) sharesPath(fl *file) bool {
+	live := r.byPath[fl.path]
+	return fl.orphan && live != nil && live != fl
 }
 
 // reindex rebuilds the path index that routes notices, and the watched

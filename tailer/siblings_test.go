@@ -19,9 +19,10 @@ func TestIsRotatedName(t *testing.T) {
 		{"app.log", "app.log-20241206", true},
 		{"app.log", "app.log-1733490000", true},
 		{"app.log", "app.log_old", true},
-		{"app.log", "app.1.log", true},             // extension .log
-		{"app.log", "app-20241206.log", true},      // extension .log, dateext
-		{"app.log", "app-2024-12-06.log.gz", true}, // and compress
+		{"app.log", "app.1.log", true},                       // extension .log
+		{"app.log", "app-20241206.log", true},                // extension .log, dateext
+		{"app.log", "app-2024-12-06.log.gz", true},           // and compress
+		{"app.log", "app-2024-12-06T10-00-00.000.log", true}, // lumberjack
 		{"messages", "messages.1", true},
 		{"messages", "messages-20241206", true},
 		{"app.log", "app.log", false},
@@ -31,7 +32,9 @@ func TestIsRotatedName(t *testing.T) {
 		{"app.log", "app.err.log.1", false},
 		{"app.log", "app2.log", false},
 		{"app.log", "app.1.log2", false},
-		{"app.log", "app.1x.log", false},
+		{"app.log", "app.1x.log", true}, // a date with letters
+		{"app.log", "app.1.log.pos", false},
+		{"app.log", "app.1 .log", false},
 		{"messages", "messages2", false},
 	} {
 		if got := isRotatedName(c.base, c.name); got != c.want {
@@ -216,5 +219,110 @@ func TestRunner_StartReadsDirectoryOnce(t *testing.T) {
 	}
 	if r.listings.misses > 4 {
 		t.Errorf("the directory was read %d times for %d files, want a few", r.listings.misses, n)
+	}
+}
+
+// A listing read in the clock tick of the directory's last change is not
+// reused: a file created later in that tick (a copytruncate copy) leaves
+// the directory's stamp as it was, and a reused listing would miss it and
+// lose the lines the copy holds. The same tick is forged with Chtimes.
+func TestRunner_FreshListingNotReused(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.log")
+	appendFile(t, app, "A1\nA2\n")
+	r := runnerFor(t, app) // lists the directory, changed just now
+	fl := r.byPath[app]
+	fl.offset = 3 // "A1\n" delivered
+	fi0, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app+".1", old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(dir, fi0.ModTime(), fi0.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if fi1, _ := os.Stat(dir); fi1.Size() != fi0.Size() {
+		t.Skipf("directory size changed (%d -> %d): the stamp cannot be forged here", fi0.Size(), fi1.Size())
+	}
+	if err := os.Truncate(app, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, app, "B1\n")
+	r.truncated(fl)
+	if off, ok := followedAt(r, app+".1"); !ok || off != 3 {
+		t.Errorf("copy followed=%v from %d, want from 3 (A2 not lost)", ok, off)
+	}
+}
+
+// A missed generation that starts like another followed file's short
+// current generation (a header line, all that file holds yet) is still
+// read: a few shared bytes do not make a copy.
+func TestRunner_ShortNeighbourDoesNotHideMissedGeneration(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.log")
+	other := filepath.Join(dir, "other.log")
+	const hdr = "ts,level,msg\n"
+	appendFile(t, app, hdr+"A1\n")
+	appendFile(t, other, hdr)
+	r := runnerFor(t, app, other)
+	fl := r.byPath[app]
+	fl.offset = int64(len(hdr) + 3) // all read
+	// Two copytruncates between looks: generation 1 to app.log.2, and
+	// generation 2, never seen, to app.log.1.
+	old, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app+".2", old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app+".1", []byte(hdr+"A2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(app, 0); err != nil {
+		t.Fatal(err)
+	}
+	r.truncated(fl)
+	if off, ok := followedAt(r, app+".1"); !ok || off != 0 {
+		t.Errorf("missed generation app.log.1 followed=%v from %d, want from 0 (A2)", ok, off)
+	}
+}
+
+// A restart finds a checkpointed file renamed while the agent was down,
+// under a rotated name that keeps the extension (lumberjack), or under a
+// name that follows no scheme but starts like it: by inode, and resumes
+// it where it was left.
+func TestRunner_ResumeRenamed(t *testing.T) {
+	for _, name := range []string{"app-2024-12-06T10-00-00.000.log", "app_backup.log", "app.log.1"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			app := filepath.Join(dir, "app.log")
+			appendFile(t, app, "a\nb\n")
+			first := runnerFor(t, app)
+			fl := first.byPath[app]
+			fl.offset = 4
+			ck := fl.checkpoint()
+			appendFile(t, app, "c\n")
+			if err := os.Rename(app, filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, app, "d\n")
+			tl, err := New(testConfig(true, app), []Checkpoint{ck}, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRunner(tl)
+			r.start()
+			t.Cleanup(r.close)
+			if off, ok := followedAt(r, filepath.Join(dir, name)); !ok || off != 4 {
+				t.Errorf("renamed file followed=%v from %d, want from 4 (c not lost)", ok, off)
+			}
+		})
 	}
 }
