@@ -63,7 +63,7 @@ func TestAgent_SignedModelPushedInEitherOrder(t *testing.T) {
 
 	logPath := filepath.Join(dir, "access.log")
 	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}, Model: modelPath,
-		TrustedKeys: []string{pub}, ModelCheck: "200ms"})
+		TrustedKeys: []string{pub}, ModelCheck: "500ms"}) // a signature waits 6 checks: 3 s, ample for the test to act under load
 	events := newEventLog(h)
 	h.startReady()
 

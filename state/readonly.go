@@ -76,9 +76,9 @@ func openSnapshot(path, tmpDir string, timeout time.Duration) (*Store, error) {
 
 	db, err := openBolt(tmp.Name(), &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err == nil {
-		err = readableSchema(db)
+		err = verify(db, false) // first: it survives a damaged page
 		if err == nil {
-			err = verify(db, false)
+			err = readableSchema(db)
 		}
 		if err != nil {
 			db.Close()

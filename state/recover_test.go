@@ -194,3 +194,28 @@ func writeSchema(t *testing.T, path string, v uint32) {
 		t.Fatal(err)
 	}
 }
+
+// A read-only open (sharkfin state) of a file whose root page is damaged
+// fails with an error; it does not crash on the damaged page.
+func TestOpenReadOnly_DamagedRootPage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	v := writeValidDB(t, path)
+	ps := int(binary.LittleEndian.Uint32(v[16+8:])) // the meta's page size
+	for m := range 2 {
+		root := binary.LittleEndian.Uint64(v[m*ps+32:])
+		binary.LittleEndian.PutUint16(v[int(root)*ps+8:], 0x77) // bogus page flags
+	}
+	if err := os.WriteFile(path, v, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("OpenReadOnly panicked: %v", r)
+		}
+	}()
+	s, err := state.OpenReadOnly(path, 2*time.Second)
+	if err == nil {
+		s.Close()
+		t.Fatal("OpenReadOnly of a damaged file succeeded")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -176,15 +177,12 @@ func feed(ctx context.Context, e *env, files []string, maxLine int, p *pipeline.
 				continue
 			}
 		}
-		var rc io.ReadCloser
-		var err error
-		if path == "-" {
-			rc = io.NopCloser(e.stdin) // the command's, not necessarily os.Stdin
-		} else if rc, err = pipeline.OpenLog(path); err != nil {
+		rc, err := e.openLog(path)
+		if err != nil {
 			return err
 		}
 		var r io.Reader = rc
-		if bar != nil && path[len(path)-3:] != ".gz" {
+		if bar != nil && !strings.HasSuffix(path, ".gz") {
 			r = io.TeeReader(rc, bar)
 		}
 		err = p.ReadAll(ctx, r, maxLine)

@@ -149,6 +149,27 @@ func TestTrain_FromLogsAndEvents(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "web@t") || !strings.Contains(out, "threshold") {
 		t.Errorf("inspect: %d %s", code, out)
 	}
+
+	// The same from standard input ("-"), a log and events: telling
+	// which it is must not eat its first bytes.
+	for _, in := range []struct{ name, data string }{{"log", mustRead(t, webLog)}, {"events", mustRead(t, evfile)}} {
+		m3 := filepath.Join(dir, "m3-"+in.name+".json")
+		var errb bytes.Buffer
+		args := []string{"train", "--k", "3", "--seed", "5", "--version", "t", "-o", m3, "-"}
+		if in.name == "log" {
+			args = append(args[:1], append([]string{"--format", "combined"}, args[1:]...)...)
+		}
+		if code := Main(context.Background(), args, strings.NewReader(in.data), io.Discard, &errb); code != 0 {
+			t.Fatalf("train from %s on stdin: %s", in.name, errb.String())
+		}
+		c, err := detect.LoadModel(m3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Training.Rows != a.Training.Rows || c.Training.Inertia != a.Training.Inertia {
+			t.Errorf("from %s on stdin: rows %d inertia %v, want %d %v", in.name, c.Training.Rows, c.Training.Inertia, a.Training.Rows, a.Training.Inertia)
+		}
+	}
 }
 
 func TestModel_SignVerify(t *testing.T) {

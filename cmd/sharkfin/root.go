@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/socx/sharkfin/pipeline"
 )
 
 // Exit statuses, as in the contract.
@@ -33,6 +36,25 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	in             *bufio.Reader // stdin, buffered once: peeked, then read
+}
+
+// input returns the command's standard input, buffered: what is peeked
+// at (to tell events from logs) is still read after.
+func (e *env) input() *bufio.Reader {
+	if e.in == nil {
+		e.in = bufio.NewReaderSize(e.stdin, 64<<10)
+	}
+	return e.in
+}
+
+// openLog opens path for a whole read (pipeline.OpenLog), or the
+// command's standard input for "-".
+func (e *env) openLog(path string) (io.ReadCloser, error) {
+	if path == "-" {
+		return io.NopCloser(e.input()), nil
+	}
+	return pipeline.OpenLog(path)
 }
 
 // newRootCmd builds the command tree.

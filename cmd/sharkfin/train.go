@@ -110,7 +110,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ string) ([][]float64, record.Kind, time.Duration, pipeline.Stats, error) {
 	var logs, evfiles []string
 	for _, f := range files {
-		isEv, err := isEventFile(f)
+		isEv, err := isEventFile(e, f)
 		if err != nil {
 			return nil, 0, 0, pipeline.Stats{}, err
 		}
@@ -158,7 +158,7 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 	}
 	for _, f := range evfiles {
 		var err error
-		rows, kind, window, err = readEventRows(f, rows, kind, window)
+		rows, kind, window, err = readEventRows(e, f, rows, kind, window)
 		if err != nil {
 			return nil, 0, 0, stats, err
 		}
@@ -169,29 +169,38 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 	return rows, kind, window, stats, nil
 }
 
-func isEventFile(path string) (bool, error) {
-	rc, err := pipeline.OpenLog(path)
-	if err != nil {
-		return false, err
+// isEventFile reports whether path (or standard input, "-") holds JSON
+// events rather than log lines: its first non-blank byte is '{'. Standard
+// input is only peeked at, not consumed.
+func isEventFile(e *env, path string) (bool, error) {
+	var br *bufio.Reader
+	if path == "-" {
+		br = e.input()
+	} else {
+		rc, err := pipeline.OpenLog(path)
+		if err != nil {
+			return false, err
+		}
+		defer rc.Close()
+		br = bufio.NewReader(rc)
 	}
-	defer rc.Close()
-	br := bufio.NewReader(rc)
-	for {
-		c, err := br.ReadByte()
+	for n := 1; n <= br.Size(); n++ {
+		p, err := br.Peek(n)
 		if err != nil {
 			return false, nil
 		}
-		switch c {
+		switch p[n-1] {
 		case ' ', '\t', '\r', '\n':
 			continue
 		}
-		return c == '{', nil
+		return p[n-1] == '{', nil
 	}
+	return false, nil
 }
 
 // readEventRows appends the features of every ip_score event in path.
-func readEventRows(path string, rows [][]float64, kind record.Kind, window time.Duration) ([][]float64, record.Kind, time.Duration, error) {
-	rc, err := pipeline.OpenLog(path)
+func readEventRows(e *env, path string, rows [][]float64, kind record.Kind, window time.Duration) ([][]float64, record.Kind, time.Duration, error) {
+	rc, err := e.openLog(path)
 	if err != nil {
 		return nil, 0, 0, err
 	}
