@@ -65,8 +65,12 @@
 // size already read is caught too). The lines between the offset and the
 // truncation are then read from the rotated copy, found among the new
 // files (held back while they look like a copy in progress) and the file's
-// siblings (its directory and one level of subdirectories, for olddir) by
-// its leading bytes; a generation keeps its first KiB, so a copy shorter
+// siblings by its leading bytes. Siblings are the files, in its directory
+// and one level of subdirectories (olddir), with a rotated name of it:
+// app.log.1, app.log-20241206, app.log.2.gz, or for loggers that keep the
+// extension app.1.log, app-20241206.log, app-2024-12-06T10-00-00.000.log
+// (isRotatedName); app-audit.log or app.err.log beside app.log are other
+// logs, never looked into; a generation keeps its first KiB, so a copy shorter
 // than that (copied while the file was) is recognised too. Lines written
 // between logrotate's copy and its truncate exist in neither file: that
 // loss is copytruncate's own (logrotate(8) says so); the tailer delivers
@@ -79,15 +83,21 @@
 // looks, as polling and a loaded machine allow) leaves its lines only in a
 // copy. When a generation begins the rotated siblings are noted by inode,
 // size and mtime; when it ends, a sibling that appeared since, is not
-// followed or let go, and copies neither the generation read nor what the
-// file holds now is read from its start, oldest first (Stats.Missed). A
-// listing that a rotation's renames interleaved with (the directories'
-// stamps moved) never retires a file it may have missed; a file that
-// stays empty is checked again on every rescan (generation.go).
+// followed or let go (a reused inode number is told by content), and
+// copies neither the generation read, nor what the file holds now, nor
+// another followed file's current generation (a whole fingerprint) is read
+// from its start, oldest first (Stats.Missed). A listing that a rotation's
+// renames interleaved with (the directories' stamps moved) never retires a
+// file it may have missed; a file that stays empty is checked again on
+// every rescan (generation.go). Directory listings are cached per rescan
+// and reused for these checks only when read 2 s after the directory last
+// changed (copy.go: listings), so thousands of files in one directory cost
+// one listing, not one per file.
 //
 // At start-up each checkpoint is looked for by inode among the glob matches
-// and the siblings of its path, then by content (a copytruncate copy), and
-// resumed at its offset. The file that replaced it at its path is read from
+// and the siblings of its path (then among any names with the same stem,
+// for rotated names of no known scheme), then by content (a copytruncate
+// copy), and resumed at its offset. The file that replaced it at its path is read from
 // the beginning; StartAt applies only to files without a checkpoint at
 // paths without one.
 //
@@ -122,5 +132,8 @@
 //     logged.
 //   - An olddir outside the file's directory and its subdirectories is not
 //     searched at start-up.
+//   - An unfollowed live log whose name looks rotated (app-2.log, a second
+//     instance beside app.log) and that grew since the last look is read
+//     as a generation app.log missed, when app.log is truncated.
 //   - Linux (and other Unix) only: identity needs inode numbers.
 package tailer
