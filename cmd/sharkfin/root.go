@@ -71,6 +71,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newTrainCmd(e),
 		newModelCmd(e),
 		newVersionCmd(e),
+		newDocsCmd(e),
 	)
 	addAgentCommands(root, e)
 	return root
