@@ -156,7 +156,7 @@ func TestDeb_Contents(t *testing.T) {
 		"./usr/share/man/man1/sharkfin.1.gz", "./usr/share/man/man1/sharkfin-run.1.gz",
 		"./usr/share/bash-completion/completions/sharkfin", "./usr/share/zsh/vendor-completions/_sharkfin",
 		"./usr/share/doc/sharkfin/copyright", "./usr/share/doc/sharkfin/changelog.Debian.gz",
-		"./usr/share/doc/sharkfin/examples/sharkfin.yaml",
+		"./usr/share/doc/sharkfin/examples/sharkfin.yaml", "./usr/share/doc/sharkfin/operating.md",
 	} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("dpkg-deb -c lacks %s", want)

@@ -62,6 +62,34 @@ func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "sharkfin",
 		Short:         "Per-node security analytics: finds the not-normal in access logs",
+		Long: `sharkfin follows the access logs of web servers (Apache, Nginx), forward
+proxies (Squid) and resolvers (BIND) through every rotation, counts each
+client per time window in a local state file, scores every window against a
+K-Means model, and sends the scored events to Fluentd. It finds scanners,
+brute force, scrapers and slow probers that signature tools miss.
+
+Commands:
+
+    run           the agent (the systemd unit sharkfin.service runs it;
+                  SIGHUP reloads models and config, SIGTERM commits and exits)
+    score, train  offline: score log files, build a model
+    model         keygen, sign, verify, inspect model files
+    check, state  validate a configuration; read the agent's state
+
+Files:
+
+    /etc/sharkfin/sharkfin.yaml   the configuration; the reference with every
+                                  key and default is
+                                  /usr/share/doc/sharkfin/examples/sharkfin.yaml
+    /etc/sharkfin/models/         models (MODEL.sig beside each when
+                                  detect.trusted_keys is set)
+    /var/lib/sharkfin/state.db    offsets, counters, history, outbox
+    /etc/default/sharkfin         SHARKFIN_OPTS for the unit
+
+Exit status: 0 ok, 1 bad input or configuration (the message names the
+file, the line or field, and the fix), 2 usage.
+
+The operator's guide: /usr/share/doc/sharkfin/operating.md`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
