@@ -60,8 +60,8 @@ func (e *env) openLog(path string) (io.ReadCloser, error) {
 // newRootCmd builds the command tree.
 func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "sharkfin",
-		Short:         "Per-node security analytics: finds the not-normal in access logs",
+		Use:   "sharkfin",
+		Short: "Per-node security analytics: finds the not-normal in access logs",
 		Long: `sharkfin follows the access logs of web servers (Apache, Nginx), forward
 proxies (Squid) and resolvers (BIND) through every rotation, counts each
 client per time window in a local state file, scores every window against a
