@@ -29,6 +29,11 @@ type Options struct {
 	// Notify tells the service manager about readiness (sd_notify); nil
 	// does nothing.
 	Notify func(state string)
+	// Watchdog is the service manager's watchdog interval (WatchdogSec,
+	// read from WATCHDOG_USEC), 0 for none: the main loop sends WATCHDOG=1
+	// every half of it while it runs and commits get written (see
+	// Agent.watchdog).
+	Watchdog time.Duration
 	// Now is the wall clock (tests); default time.Now.
 	Now func() time.Time
 	// MemoryLimit is the Go soft memory limit the caller set for the
@@ -97,6 +102,16 @@ type Agent struct {
 	sent, deleted atomic.Uint64
 	deletedAt     atomic.Int64
 	drained       chan struct{}
+
+	// notifyMu orders the notifications to the service manager; stopping
+	// is set once STOPPING=1 went out, after which nothing is sent.
+	notifyMu sync.Mutex
+	stopping bool
+	// commitHanded is when the main loop last handed a cut to the
+	// committer; withheld is set while the watchdog pings are withheld
+	// because that cut has not been written for too long (main loop only).
+	commitHanded time.Time
+	withheld     bool
 }
 
 // New loads the configuration; it opens nothing and starts nothing.
@@ -213,6 +228,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// STOPPING=1 the moment the stop is asked for (SIGTERM), even while
+	// the main loop waits for a hung commit.
+	defer context.AfterFunc(ctx, func() { a.notify("STOPPING=1") })()
 
 	// Ready once every input has taken its start position (checkpoints
 	// resumed, files open, directories watched): a line written or a
@@ -220,13 +238,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	err := a.waitTailers(runCtx, errc)
 	if err == nil {
 		a.started.Store(true)
-		a.opt.Notify("READY=1")
-		a.log.Info("agent started", "inputs", len(a.inputs), "state", a.cfg.State.Path)
+		a.notify("READY=1")
+		a.log.Info("agent started", "inputs", len(a.inputs), "state", a.cfg.State.Path, "watchdog", a.opt.Watchdog)
 		err = a.loop(runCtx, hup, errc)
 	}
 
 	a.started.Store(false) // /readyz: stopping
-	a.opt.Notify("STOPPING=1")
+	a.notify("STOPPING=1") // if the agent stops by itself (an error)
 	stopTailers()
 	// Drain batches sent before the tailers saw the cancel, then commit.
 	go func() { wg.Wait(); close(a.batches) }()
@@ -289,6 +307,12 @@ func (a *Agent) waitTailers(ctx context.Context, errc <-chan error) error {
 func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan error) error {
 	tick := time.NewTicker(a.tickInterval())
 	defer tick.Stop()
+	var watchdog <-chan time.Time // nil: off
+	if a.opt.Watchdog > 0 {
+		wd := time.NewTicker(a.opt.Watchdog / 2)
+		defer wd.Stop()
+		watchdog = wd.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -309,6 +333,10 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 				return err
 			}
 			a.models.maybeReload(a)
+		case <-watchdog:
+			if ctx.Err() == nil {
+				a.watchdog(time.Now())
+			}
 		case <-a.drained:
 			a.checkBackpressure()
 		case <-hup:

@@ -128,7 +128,8 @@ func (a *Agent) handCut(wait bool) error {
 		}
 	}
 	a.updateStats()
-	a.commits <- a.cut() // room: the committer has taken every earlier cut
+	a.commitHanded = time.Now() // for the watchdog
+	a.commits <- a.cut()        // room: the committer has taken every earlier cut
 	return nil
 }
 

@@ -132,6 +132,7 @@ type agentHarness struct {
 	cfg  string
 	dir  string
 	cred *syscall.Credential // run as this user (nil: as the test)
+	env  []string            // added to every run's environment
 	runs []*agentRun
 	// metrics is the agent's metrics address, when the test turned the
 	// endpoint on: failures then show the agent's own counts.
@@ -188,7 +189,7 @@ func (h *agentHarness) start() *agentRun {
 	defer errf.Close()
 	r.notify = e2etest.ListenNotify(h.t)
 	r.cmd = exec.Command(h.bin, "run", "-c", h.cfg)
-	r.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+r.notify.Path())
+	r.cmd.Env = append(append(os.Environ(), h.env...), "NOTIFY_SOCKET="+r.notify.Path())
 	r.cmd.Stdout, r.cmd.Stderr = out, errf
 	if h.cred != nil {
 		r.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: h.cred}

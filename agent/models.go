@@ -211,8 +211,8 @@ func (a *Agent) swapModel(kind, path string, grace time.Time) {
 // at once; changes to inputs, state, output and metrics need a restart and
 // are logged as such.
 func (a *Agent) reload() {
-	a.opt.Notify("RELOADING=1")
-	defer a.opt.Notify("READY=1")
+	a.notify(reloadingState())
+	defer a.notify("READY=1")
 	cfg, err := config.Load(a.cfgPath)
 	if err != nil {
 		a.log.Error("configuration rejected; keeping the running one", "path", a.cfgPath, "err", err)

@@ -51,7 +51,7 @@ func TestUnit_Contract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Type=notify", "ExecReload=kill -HUP $MAINPID", "ExecStart=/usr/bin/sharkfin run -c /etc/sharkfin/sharkfin.yaml", "StateDirectory=sharkfin"} {
+	for _, want := range []string{"Type=notify", "ExecReload=kill -HUP $MAINPID", "ExecStart=/usr/bin/sharkfin run -c /etc/sharkfin/sharkfin.yaml", "StateDirectory=sharkfin", "WatchdogSec=30s"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("unit lacks %q", want)
 		}

@@ -62,10 +62,17 @@ the running one stays. Under systemd (Type=notify) it reports readiness.`,
 				log.Debug("Go soft memory limit set from the key caps (GOMEMLIMIT overrides)", "limit_mib", limit>>20)
 			}
 			out, _ := e.stdout.(*os.File)
+			// WatchdogSec of the unit: WATCHDOG_USEC, for this process
+			// if WATCHDOG_PID is set.
+			watchdog, err := daemon.SdWatchdogEnabled(false)
+			if err != nil {
+				log.Warn("service manager watchdog ignored", "err", err)
+			}
 			a, err := agent.New(cfgPath, agent.Options{
 				Logger:      log,
 				Stdout:      out,
 				Notify:      func(s string) { _, _ = daemon.SdNotify(false, s) },
+				Watchdog:    watchdog,
 				MemoryLimit: limit,
 			})
 			if err != nil {
@@ -103,13 +110,23 @@ func newCheckCmd(e *env) *cobra.Command {
 					problems = append(problems, fmt.Errorf("detect.models.%s: %w", kind, err))
 				}
 			}
+			// Warnings (an input whose files do not exist yet: it waits
+			// for them) are printed but pass, so the unit's ExecStartPre
+			// starts an agent whose Nginx is not installed yet.
+			errs, warnings := 0, 0
 			for _, p := range problems {
 				fmt.Fprintf(e.stderr, "%s: %v\n", cfgPath, p)
+				var cp *config.Problem
+				if errors.As(p, &cp) && cp.Warning {
+					warnings++
+				} else {
+					errs++
+				}
 			}
-			if len(problems) > 0 {
-				return fmt.Errorf("%s: %d problem(s)", cfgPath, len(problems))
+			if errs > 0 {
+				return fmt.Errorf("%s: %d problem(s), %d warning(s)", cfgPath, errs, warnings)
 			}
-			fmt.Fprintf(e.stdout, "%s: ok (%d inputs, models: %v)\n", cfgPath, len(cfg.Inputs), cfg.Detect.Models)
+			fmt.Fprintf(e.stdout, "%s: ok (%d inputs, models: %v, %d warning(s))\n", cfgPath, len(cfg.Inputs), cfg.Detect.Models, warnings)
 			return nil
 		},
 	}
@@ -126,12 +143,12 @@ func newStateCmd(e *env) *cobra.Command {
 		Long: `Read-only view of the agent's state file, from a consistent copy: it works
 while the agent runs and never makes it wait.
 
-  summary (the default)  file size, outbox, and per history kind the keys held,
-                         the segments and windows kept, the oldest and newest
-                         window and the entries not folded into the index yet
-  top                    the keys with the most hits (--by, --kind, -n)
-  ip ADDR, domain NAME   one key: first and last seen, totals, its windows
-                         within the retention`,
+    summary (the default)  file size, outbox, and per history kind the keys
+                           held, the segments and windows kept, the oldest and
+                           newest window and the entries not folded yet
+    top                    the keys with the most hits (--by, --kind, -n)
+    ip ADDR, domain NAME   one key: first and last seen, totals, its windows
+                           within the retention`,
 		Args: cobra.RangeArgs(0, 2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {

@@ -38,6 +38,9 @@ metrics: { listen: "" }
 		{"valid", strings.Replace(good, "MODEL", model, 1), 0, ""},
 		{"unknown key", strings.Replace(good, "MODEL", model, 1) + "detectt: {}\n", 1, "line 9: detectt"},
 		{"invalid model", strings.Replace(good, "MODEL", badModel, 1), 1, "detect.models.web"},
+		// An input whose directory does not exist yet waits for it: a
+		// warning, not a failure (the unit runs check before every start).
+		{"missing log dir", strings.Replace(strings.Replace(good, "MODEL", model, 1), logPath, filepath.Join(dir, "nginx", "access.log*"), 1), 0, "does not exist (yet)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +20,16 @@ type Notify struct {
 	conn *net.UnixConn
 	path string
 
-	mu     sync.Mutex
-	states []string
-	news   chan struct{}
+	mu   sync.Mutex
+	msgs []Message
+	news chan struct{}
+}
+
+// Message is one notification (one datagram): when it was received and the
+// states it holds, one a line (as RELOADING=1 and MONOTONIC_USEC=...).
+type Message struct {
+	At     time.Time
+	States []string
 }
 
 // ListenNotify opens a notification socket that lives until the test
@@ -55,8 +63,9 @@ func ListenNotify(tb testing.TB) *Notify {
 			if err != nil {
 				return // closed at cleanup
 			}
+			m := Message{At: time.Now(), States: strings.Split(strings.TrimSpace(string(buf[:k])), "\n")}
 			n.mu.Lock()
-			n.states = append(n.states, strings.Split(strings.TrimSpace(string(buf[:k])), "\n")...)
+			n.msgs = append(n.msgs, m)
 			n.mu.Unlock()
 			select {
 			case n.news <- struct{}{}:
@@ -76,12 +85,21 @@ func (n *Notify) Count(state string) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c := 0
-	for _, s := range n.states {
-		if s == state {
-			c++
+	for _, m := range n.msgs {
+		for _, s := range m.States {
+			if s == state {
+				c++
+			}
 		}
 	}
 	return c
+}
+
+// Messages returns the notifications received so far, in order.
+func (n *Notify) Messages() []Message {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.msgs)
 }
 
 // Wait waits until state has been sent at least once; it fails when
