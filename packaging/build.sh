@@ -29,14 +29,19 @@ docs=$stage/sharkfin
 	"$stage/docs-helper" docs --man "$stage/man" --completions "$stage/completions" >/dev/null
 }
 gzip -9n "$stage"/man/*.1
-# Debian's changelog and copyright (lintian wants both).
-date=$(git log -1 --format=%aD 2>/dev/null || date -R)
-{
-	printf 'sharkfin (%s-1) unstable; urgency=medium\n\n' "$version"
-	printf '  * Built from git %s.\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	printf '  * See https://github.com/socx/sharkfin for the history.\n\n'
-	printf ' -- sharkfin team <sharkfin@example.org>  %s\n' "$date"
-} | gzip -9n > "$stage/doc/changelog.gz"
+# The changelog (nfpm writes Debian's changelog.Debian.gz and the rpm's
+# %changelog from it) and Debian's copyright file.
+date=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+cat > "$stage/changelog.yaml" <<CHG
+- semver: "$version-1"
+  date: "$date"
+  packager: "sharkfin team <sharkfin@example.org>"
+  deb:
+    urgency: medium
+    distributions: [unstable]
+  changes:
+    - note: "Built from git $(git rev-parse --short HEAD 2>/dev/null || echo unknown); the history is in the project's repository."
+CHG
 cat > "$stage/doc/copyright" <<'COPY'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: sharkfin
@@ -49,7 +54,22 @@ License: proprietary
  The Go modules compiled into /usr/bin/sharkfin keep their own licences
  (BSD-3-Clause, MIT, Apache-2.0; `go version -m /usr/bin/sharkfin` lists them).
 COPY
+# The documentation, in the deb as plain files and in the rpm as %doc.
+cp packaging/nfpm.yaml "$stage/nfpm.yaml"
+doc() { # src dst
+	for p in deb rpm; do
+		printf '  - {src: %s, dst: %s, packager: %s, file_info: {mode: 0644}%s}\n' "$1" "$2" "$p" \
+			"$([ "$p" = rpm ] && echo ', type: doc')" >> "$stage/nfpm.yaml"
+	done
+}
+for m in "$stage"/man/*.1.gz; do doc "$m" "/usr/share/man/man1/$(basename "$m")"; done
+doc README.md /usr/share/doc/sharkfin/README.md
+doc docs/operating.md /usr/share/doc/sharkfin/operating.md
+doc "$stage/doc/copyright" /usr/share/doc/sharkfin/copyright
+doc examples/sharkfin.yaml /usr/share/doc/sharkfin/examples/sharkfin.yaml
+doc examples/fluentd/fluent.conf /usr/share/doc/sharkfin/examples/fluent.conf
+doc docs/grafana-dashboard.json /usr/share/doc/sharkfin/examples/grafana-dashboard.json
 for fmt in deb rpm; do
-	SHARKFIN_VERSION=$version $GO tool nfpm package -f packaging/nfpm.yaml -p "$fmt" -t "$out/" >/dev/null
+	SHARKFIN_VERSION=$version $GO tool nfpm package -f "$stage/nfpm.yaml" -p "$fmt" -t "$out/" >/dev/null
 done
 ls "$out"/sharkfin*"$version"* 2>/dev/null || ls "$out"

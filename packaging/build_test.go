@@ -223,3 +223,21 @@ func TestRPM_Contents(t *testing.T) {
 		t.Errorf("rpm -qpi: version is not %s:\n%s", newVersion, info)
 	}
 }
+
+// TestRPM_Lint: rpmlint reports no errors but the two this build cannot
+// avoid: a static binary (Go, on purpose) and no GPG signature (packages
+// are signed where they are published, with the publisher's key).
+func TestRPM_Lint(t *testing.T) {
+	need(t, "rpmlint")
+	_, rpm := newPackages(t)
+	out, _ := exec.Command("rpmlint", rpm).CombinedOutput()
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, ": E: ") && !strings.Contains(line, "E: statically-linked-binary") && !strings.Contains(line, "E: no-signature") {
+			t.Errorf("rpmlint: %s", strings.TrimSpace(line))
+		}
+	}
+	if docs := output(t, "rpm", "-qpd", rpm); !strings.Contains(docs, "/usr/share/man/man1/sharkfin-run.1.gz\n") || !strings.Contains(docs, "/usr/share/doc/sharkfin/operating.md\n") {
+		t.Errorf("rpm -qpd: man pages and guide are not %%doc:\n%s", docs)
+	}
+	t.Logf("rpmlint:\n%s", out)
+}

@@ -8,8 +8,10 @@
 // mounted in a private mount namespace (unshare -m), so dpkg, adduser and
 // the maintainer scripts run for real without touching the machine: every
 // change lands in the overlay's upper directory, deleted with the test.
-// That needs root; elsewhere the install tests skip and say why. No
-// systemd runs in the scratch root, so the scripts' systemctl branches
-// (daemon-reload, try-restart on upgrade, stop on removal) are skipped
-// there as they are in any chroot; enabling is checked by its symlink.
+// That needs root; elsewhere the install tests skip and say why. The
+// chroot tests run no service manager; TestDeb_UnderSystemd boots such an
+// overlay with systemd-nspawn (to basic.target) and checks what the
+// scripts and the hardened unit do under a real systemd: enabled but not
+// started, READY=1, the watchdog, reload, restart on upgrade, stop on
+// removal.
 package packaging
