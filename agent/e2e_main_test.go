@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,7 +160,7 @@ func newHarness(t *testing.T, cfgPath string) *agentHarness {
 func newAgent(t *testing.T, dir string, c e2eConfig) *agentHarness {
 	t.Helper()
 	if c.Metrics == "" {
-		c.Metrics = freeAddr(t)
+		c.Metrics = e2etest.FreeAddr(t)
 	}
 	h := newHarness(t, writeConfig(t, dir, c))
 	h.metrics = c.Metrics
@@ -391,17 +390,6 @@ func vmHWM(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // scrapeMetrics reads the agent's /metrics and sums every sample by metric

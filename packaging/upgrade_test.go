@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,7 +66,7 @@ func TestDeb_UpgradeKeepsStateAndOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fluentd, metrics := freeAddr(t), freeAddr(t)
+	fluentd, metrics := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
 	config := fmt.Sprintf(`# edited by the operator
 inputs:
   - name: web
@@ -349,16 +348,6 @@ func waitMetrics(t testing.TB, a *runningAgent, addr string, limit time.Duration
 	}
 	t.Fatalf("metrics not reached after %s: lines_read %v, events_queued %v\n%s", limit,
 		m["sharkfin_lines_read_total"], m["sharkfin_events_queued_total"], a.stderr.String())
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func admGID(t testing.TB) int {

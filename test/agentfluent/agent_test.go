@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,19 +237,6 @@ func (a *agent) rss() int64 {
 	}
 	a.t.Fatalf("/proc/%d/status has no VmRSS", a.cmd.Process.Pid)
 	return 0
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-// The tests reuse it for every receiver of a run, so that the agent finds
-// a restarted receiver where the previous one was.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // waitFor polls cond every 100ms until it holds or limit passes.

@@ -3,110 +3,31 @@ package agentfluent_test
 import (
 	"github.com/socx/sharkfin/internal/forwardtest"
 
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // receiver is one forwardrecv process. Every process of a test appends
 // its decoded entries to the same file, so a receiver restarted on the
 // same address continues the record of the previous one.
-type receiver struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	addr   string
-	stderr *lockedBuffer
-	done   chan struct{}
-}
+type receiver struct{ *forwardtest.Receiver }
 
 // startReceiver runs forwardrecv on addr (host:port) with extra flags,
 // appending to out, and waits until it listens.
 func startReceiver(t testing.TB, addr, out string, flags ...string) *receiver {
 	t.Helper()
-	args := append([]string{"-listen", addr, "-out", out}, flags...)
-	cmd := exec.Command(bins.receiver, args...)
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start receiver: %v", err)
-	}
-	r := &receiver{t: t, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			if a, ok := strings.CutPrefix(line, "listening "); ok {
-				listening <- a
-			}
-			r.stderr.WriteLine(line)
-		}
-		cmd.Wait()
-		close(r.done)
-	}()
-	t.Cleanup(func() { r.kill() })
-	select {
-	case r.addr = <-listening:
-	case <-r.done:
-		t.Fatalf("receiver exited before listening:\n%s", r.stderr)
-	case <-time.After(20 * time.Second):
-		r.kill()
-		t.Fatalf("receiver not listening after 20s:\n%s", r.stderr)
-	}
-	if r.addr != addr {
-		t.Fatalf("receiver listens on %s, asked for %s", r.addr, addr)
-	}
-	return r
+	return &receiver{forwardtest.Start(t, bins.receiver, addr, out, flags...)}
 }
 
-// kill ends the receiver at once, as a crash would; it is a no-op on an
-// ended one.
-func (r *receiver) kill() {
-	select {
-	case <-r.done:
-		return
-	default:
-	}
-	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		r.t.Errorf("kill receiver: %v", err)
-	}
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.t.Errorf("receiver still running 10s after SIGKILL")
-	}
-}
+// kill ends the receiver at once, as a crash would.
+func (r *receiver) kill() { r.Kill() }
 
 // stop ends the receiver cleanly and returns the counts it logged.
-func (r *receiver) stop() string {
-	r.t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		r.t.Errorf("stop receiver: %v", err)
-	}
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.t.Errorf("receiver did not stop on SIGTERM:\n%s", r.stderr)
-		r.kill()
-	}
-	for line := range strings.Lines(r.stderr.String()) {
-		if _, after, ok := strings.Cut(line, "msg=stopped "); ok {
-			return strings.TrimSpace(after)
-		}
-	}
-	return "no summary"
-}
+func (r *receiver) stop() string { return r.Stop() }
 
-// entry is one entry as the receiver decoded it.
 // entry is one entry the receiver decoded.
 type entry = forwardtest.Entry
 

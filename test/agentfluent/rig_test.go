@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/socx/sharkfin/internal/e2etest"
 )
 
 // rig is one test's set-up: a log written by the test, the agent following
@@ -25,7 +27,7 @@ func newRig(t *testing.T, nIPs int, step time.Duration, edit func(*agentConfig))
 	t.Helper()
 	needBinaries(t)
 	dir := t.TempDir()
-	cfg := agentConfig{Dir: dir, Log: filepath.Join(dir, "access.log"), Fluentd: freeAddr(t), Metrics: freeAddr(t)}
+	cfg := agentConfig{Dir: dir, Log: filepath.Join(dir, "access.log"), Fluentd: e2etest.FreeAddr(t), Metrics: e2etest.FreeAddr(t)}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -20,7 +20,7 @@ import (
 func TestAgent_FluentdSkipsUndecodableOutboxRecords(t *testing.T) {
 	needBinaries(t)
 	dir := t.TempDir()
-	cfg := agentConfig{Dir: dir, Log: filepath.Join(dir, "access.log"), Fluentd: freeAddr(t), Metrics: freeAddr(t)}
+	cfg := agentConfig{Dir: dir, Log: filepath.Join(dir, "access.log"), Fluentd: e2etest.FreeAddr(t), Metrics: e2etest.FreeAddr(t)}
 	if err := os.WriteFile(cfg.Log, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

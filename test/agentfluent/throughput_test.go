@@ -68,7 +68,7 @@ func TestAgent_DeliveryThroughput(t *testing.T) {
 	r.waitAll(30 * time.Second)
 	r.verify()
 	recv.stop()
-	recvCPU := recv.cmd.ProcessState.UserTime() + recv.cmd.ProcessState.SystemTime()
+	recvCPU := recv.Cmd.ProcessState.UserTime() + recv.Cmd.ProcessState.SystemTime()
 
 	rate := (queued - atFirst) / took.Seconds()
 	t.Logf("%.0f events queued (%d lines): outbox %.0f bytes = %.0f bytes/event; state file %d bytes = %.0f bytes/event; "+
