@@ -1,7 +1,7 @@
 # sharkfin — see README.md. Every target works on a fresh Debian 12 with Go.
 GO        ?= go
 BIN       := bin/sharkfin
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   ?= $(shell packaging/version.sh 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 FUZZTIME  ?= 60s

@@ -31,7 +31,7 @@ type Options struct {
 	Notify func(state string)
 	// Watchdog is the service manager's watchdog interval (WatchdogSec,
 	// read from WATCHDOG_USEC), 0 for none: the main loop sends WATCHDOG=1
-	// every half of it while it runs and commits get written (see
+	// every quarter of it while it runs and commits get written (see
 	// Agent.watchdog).
 	Watchdog time.Duration
 	// Now is the wall clock (tests); default time.Now.
@@ -112,6 +112,7 @@ type Agent struct {
 	// because that cut has not been written for too long (main loop only).
 	commitHanded time.Time
 	withheld     bool
+	lastPing     time.Time // when WATCHDOG=1 last went out (main loop only)
 }
 
 // New loads the configuration; it opens nothing and starts nothing.
@@ -309,7 +310,7 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 	defer tick.Stop()
 	var watchdog <-chan time.Time // nil: off
 	if a.opt.Watchdog > 0 {
-		wd := time.NewTicker(a.opt.Watchdog / 2)
+		wd := time.NewTicker(a.opt.Watchdog / pingsPerWatchdog)
 		defer wd.Stop()
 		watchdog = wd.C
 	}
@@ -428,6 +429,9 @@ func (a *Agent) finishClosing() error {
 		if err := a.commit(); err != nil {
 			return err
 		}
+		// A close of many keys is several commits in a row without a
+		// return to the loop's select: ping between them when due.
+		a.maybePing(time.Now())
 	}
 	return nil
 }

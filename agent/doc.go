@@ -10,7 +10,7 @@
 // STOPPING=1 at once, and nothing after it.
 //
 // With WatchdogSec (WATCHDOG_USEC, Options.Watchdog) the main loop itself
-// sends WATCHDOG=1 every half of the interval, from its own select: no timer
+// sends WATCHDOG=1 every quarter of the interval, from its own select: no timer
 // goroutine pings for a loop that is stuck. It also stops pinging once the
 // committer has held a cut for more than half the interval (a hung disk),
 // even while the loop still counts lines, so the manager restarts an agent

@@ -31,8 +31,15 @@ func reloadingState() string {
 	return s
 }
 
+// pingsPerWatchdog is how many WATCHDOG=1 the main loop sends per
+// watchdog interval while healthy. Pings are withheld once a commit has
+// been in flight for half the interval, so four leave a quarter of the
+// interval between the last ping and systemd's deadline even when the
+// first withheld one would have been sent just before the hang was seen.
+const pingsPerWatchdog = 4
+
 // watchdog pings the service manager's watchdog (WATCHDOG=1); the main loop
-// calls it every half of Options.Watchdog, so a loop that is stuck sends
+// calls it every quarter of Options.Watchdog, so a loop that is stuck sends
 // nothing. Nor does it ping while the committer has held the last cut for
 // more than half the interval (a hung disk): the loop may count on for a
 // while, but nothing it counts is committed, and once the cut grows past
@@ -53,5 +60,14 @@ func (a *Agent) watchdog(now time.Time) {
 		a.withheld = false
 		a.log.Info("commits written again: watchdog pings resumed")
 	}
+	a.lastPing = now
 	a.notify("WATCHDOG=1")
+}
+
+// maybePing pings when a ping is due, for stretches of the main loop that
+// do not return to its select (a close spread over several commits).
+func (a *Agent) maybePing(now time.Time) {
+	if a.opt.Watchdog > 0 && now.Sub(a.lastPing) >= a.opt.Watchdog/pingsPerWatchdog {
+		a.watchdog(now)
+	}
 }

@@ -13,21 +13,25 @@ GO=${GO:-go}
 mkdir -p dist "$out"
 exec 9>dist/.build.lock # one build at a time uses dist/stage
 flock 9
+case "$(realpath -m "${BIN:-/}")" in "$(realpath -m "$stage")"/*)
+	echo "build.sh: BIN=$BIN is inside $stage, which is rebuilt: copy it elsewhere" >&2; exit 2 ;;
+esac
 rm -rf "$stage"
 mkdir -p "$stage/doc"
+# The packaged binary is linux/amd64 (nfpm.yaml says amd64) whatever the
+# build machine; man pages and completions come from a build for this
+# machine, from the commands themselves (hidden `sharkfin docs`), so they
+# never drift from --help.
 if [ -n "${BIN:-}" ]; then
 	cp "$BIN" "$stage/sharkfin"
 else
-	CGO_ENABLED=0 $GO build -trimpath -ldflags "-s -w -X main.version=$version" -o "$stage/sharkfin" ./cmd/sharkfin
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $GO build -trimpath -ldflags "-s -w -X main.version=$version" -o "$stage/sharkfin" ./cmd/sharkfin
 fi
-# Man pages and completions come from the commands themselves (hidden
-# `sharkfin docs`), so they never drift from --help. An older BIN without
-# it borrows them from this tree.
-docs=$stage/sharkfin
-"$docs" docs --man "$stage/man" --completions "$stage/completions" >/dev/null 2>&1 || {
-	CGO_ENABLED=0 $GO build -o "$stage/docs-helper" ./cmd/sharkfin
+CGO_ENABLED=0 $GO build -o "$stage/docs-helper" ./cmd/sharkfin
+# Reproducible man pages: dated by the commit, not the build.
+SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s) \
 	"$stage/docs-helper" docs --man "$stage/man" --completions "$stage/completions" >/dev/null
-}
+rm -f "$stage"/man/sharkfin-completion-powershell.1 # no PowerShell on these systems
 gzip -9n "$stage"/man/*.1
 # The changelog (nfpm writes Debian's changelog.Debian.gz and the rpm's
 # %changelog from it) and Debian's copyright file.

@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -188,7 +189,11 @@ func TestDeb_Contents(t *testing.T) {
 func TestDeb_Lintian(t *testing.T) {
 	need(t, "lintian")
 	deb, _ := newPackages(t)
-	out, _ := exec.Command("lintian", "--tag-display-limit", "0", deb).CombinedOutput()
+	out, err := exec.Command("lintian", "--tag-display-limit", "0", deb).CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && (!errors.As(err, &ee) || ee.ExitCode() > 1) { // 1: tags found; more: lintian failed
+		t.Fatalf("lintian: %v\n%s", err, out)
+	}
 	for line := range strings.Lines(string(out)) {
 		if strings.HasPrefix(line, "E: ") {
 			t.Errorf("lintian: %s", strings.TrimSpace(line))
@@ -231,6 +236,9 @@ func TestRPM_Lint(t *testing.T) {
 	need(t, "rpmlint")
 	_, rpm := newPackages(t)
 	out, _ := exec.Command("rpmlint", rpm).CombinedOutput()
+	if !strings.Contains(string(out), "1 packages and 0 specfiles checked") {
+		t.Fatalf("rpmlint did not check the package:\n%s", out)
+	}
 	for line := range strings.Lines(string(out)) {
 		if strings.Contains(line, ": E: ") && !strings.Contains(line, "E: statically-linked-binary") && !strings.Contains(line, "E: no-signature") {
 			t.Errorf("rpmlint: %s", strings.TrimSpace(line))
@@ -240,4 +248,79 @@ func TestRPM_Lint(t *testing.T) {
 		t.Errorf("rpm -qpd: man pages and guide are not %%doc:\n%s", docs)
 	}
 	t.Logf("rpmlint:\n%s", out)
+}
+
+// TestVersion_SortsInDpkgAndRpm numbers the commits of a scratch repository
+// with version.sh, tags and uncommitted changes included, and checks that
+// each later state sorts higher for dpkg and for rpm.
+func TestVersion_SortsInDpkgAndRpm(t *testing.T) {
+	need(t, "git", "dpkg", "rpm")
+	dir := t.TempDir()
+	script, err := os.ReadFile(filepath.Join(repoRoot(t), "packaging", "version.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "packaging"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "packaging", "version.sh"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.org"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	version := func() string {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(dir, "packaging", "version.sh")).Output()
+		if err != nil {
+			t.Fatalf("version.sh: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	touch := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q")
+	touch("1")
+	git("add", "-A")
+	git("commit", "-qm", "1")
+	var seen []string
+	seen = append(seen, version()) // 0.0.0+1.gSHA
+	touch("2")
+	seen = append(seen, version()) // dirty
+	git("commit", "-qam", "2")
+	seen = append(seen, version())
+	git("tag", "v1.2.0-rc1")
+	seen = append(seen, version()) // 1.2.0~rc1
+	touch("3")
+	git("commit", "-qam", "3")
+	seen = append(seen, version())
+	git("tag", "v1.2.0")
+	seen = append(seen, version()) // 1.2.0
+	touch("4")
+	seen = append(seen, version()) // 1.2.0+0.gSHA.dirty
+	git("commit", "-qam", "4")
+	seen = append(seen, version()) // 1.2.0+1.gSHA
+	for i := 1; i < len(seen); i++ {
+		a, b := seen[i-1], seen[i]
+		if err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run(); err != nil {
+			t.Errorf("dpkg: %s does not sort before %s", a, b)
+		}
+		out, err := exec.Command("rpm", "--eval", fmt.Sprintf("%%{lua: print(rpm.vercmp('%s', '%s'))}", a, b)).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "-1" {
+			t.Errorf("rpm: %s does not sort before %s (%s, %v)", a, b, out, err)
+		}
+	}
+	if seen[3] != "1.2.0~rc1" || seen[5] != "1.2.0" {
+		t.Errorf("tag versions %q and %q, want 1.2.0~rc1 and 1.2.0", seen[3], seen[5])
+	}
+	t.Logf("versions: %v", seen)
 }

@@ -22,10 +22,7 @@ type scratchRoot struct {
 // overlayfs) and binds are host directories made visible inside.
 func newScratchRoot(t testing.TB, binds map[string]string) *scratchRoot {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("installs packages into an overlay of / in a private mount namespace: needs root")
-	}
-	need(t, "unshare", "dpkg", "chroot")
+	needRoot(t, "unshare", "dpkg", "chroot")
 	dir := t.TempDir()
 	r := &scratchRoot{t: t, upper: filepath.Join(dir, "upper"), work: filepath.Join(dir, "work"), merged: filepath.Join(dir, "merged"), binds: binds}
 	for _, d := range []string{r.upper, r.work, r.merged} {
@@ -98,6 +95,7 @@ func (r *scratchRoot) read(p string) string {
 // packaged configuration, then removes (state and user kept) and purges
 // (both gone).
 func TestDeb_InstallRemovePurge(t *testing.T) {
+	needRoot(t, "unshare", "dpkg", "chroot")
 	deb, _ := newPackages(t)
 	r := newScratchRoot(t, map[string]string{"/srv/pkgs": filepath.Dir(deb)})
 	if r.exists("/etc/sharkfin") || r.run("sh", "-c", "getent passwd sharkfin || true") != "" {
@@ -165,4 +163,14 @@ func TestDeb_InstallRemovePurge(t *testing.T) {
 	if bytes.Contains([]byte(r.run("dpkg", "-l")), []byte(" sharkfin ")) {
 		t.Error("dpkg -l still lists sharkfin after purge")
 	}
+}
+
+// needRoot skips, before anything is built, unless this process can make
+// scratch roots: root, and the tools.
+func needRoot(t testing.TB, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("installs packages into an overlay of / in a private mount namespace: needs root")
+	}
+	need(t, tools...)
 }

@@ -29,6 +29,7 @@ import (
 // package: the old agent refuses the upgraded (schema 3) state file and
 // leaves it as it was.
 func TestDeb_UpgradeKeepsStateAndOutbox(t *testing.T) {
+	needRoot(t, "unshare", "dpkg", "chroot", "setpriv")
 	newDeb, _ := newPackages(t)
 	logs, cfgDir, pkgs := t.TempDir(), t.TempDir(), t.TempDir()
 	r := newScratchRoot(t, map[string]string{"/srv/pkgs": pkgs, "/srv/logs": logs, "/srv/cfg": cfgDir})
@@ -284,6 +285,9 @@ func startAgent(t testing.TB, r *scratchRoot) *runningAgent {
 	t.Helper()
 	cmd := r.command("setpriv", "--reuid=sharkfin", "--regid=sharkfin", "--init-groups",
 		"sharkfin", "run", "-c", "/etc/sharkfin/sharkfin.yaml")
+	// The command execs its way to the agent (unshare, sh, chroot,
+	// setpriv): one process, killed if this test binary dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

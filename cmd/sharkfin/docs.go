@@ -26,7 +26,9 @@ func newDocsCmd(e *env) *cobra.Command {
 				if err := os.MkdirAll(manDir, 0o755); err != nil {
 					return err
 				}
-				hdr := &doc.GenManHeader{Title: "SHARKFIN", Section: "1", Source: "sharkfin " + versionString(), Manual: "sharkfin manual"}
+				// Title left empty: each page gets its command's (SHARKFIN-RUN);
+				// the date is SOURCE_DATE_EPOCH's when set (reproducible).
+				hdr := &doc.GenManHeader{Section: "1", Source: "sharkfin " + versionString(), Manual: "sharkfin manual"}
 				if err := doc.GenManTree(root, hdr, manDir); err != nil {
 					return fmt.Errorf("man pages: %w", err)
 				}

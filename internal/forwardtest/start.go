@@ -39,7 +39,10 @@ func Start(t testing.TB, bin, addr, out string, flags ...string) *Receiver {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				listening <- a
+				select {
+				case listening <- a:
+				default: // a second one: only the first is awaited
+				}
 			}
 			r.Stderr.WriteLine(sc.Text())
 		}
