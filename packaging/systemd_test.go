@@ -247,3 +247,68 @@ func nextPackage(t testing.TB) string {
 	}
 	return deb
 }
+
+// TestDeb_RefusedDowngradeUnderSystemd downgrades a node whose state the
+// new agent has already raised to schema 3, to the previous build (schema
+// 2), under systemd: the old agent refuses the state file at every start,
+// saying why in the journal, and the unit's start limit stops the retries
+// instead of a restart every RestartSec forever. The state file is left as
+// it was.
+func TestDeb_RefusedDowngradeUnderSystemd(t *testing.T) {
+	needRoot(t, "systemd-nspawn", "nsenter", "unshare")
+	deb, _ := newPackages(t)
+	old := oldPackage(t)
+	files := map[string][]byte{}
+	for _, p := range []string{deb, old} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["/srv/pkgs/"+filepath.Base(p)] = b
+	}
+	r := bootRoot(t, files)
+	if r.try("getent passwd sharkfin") != "" {
+		t.Skip("this machine has a sharkfin user already")
+	}
+	r.sh("rm -f /usr/sbin/policy-rc.d")
+	// The packaged config's logs exist, so the old build's check (which
+	// failed on warnings) passes and the agent itself runs.
+	r.sh("mkdir -p /var/log/apache2 /var/log/nginx && touch /var/log/apache2/access.log /var/log/nginx/access.log")
+	r.sh("dpkg -i /srv/pkgs/" + filepath.Base(deb))
+	r.sh("systemctl start sharkfin && systemctl stop sharkfin")
+	sum := r.sh("sha256sum /var/lib/sharkfin/state.db")
+
+	r.sh("dpkg -i /srv/pkgs/" + filepath.Base(old)) // a downgrade
+	// Restart after 3 s instead of 5, to see the start limit sooner. Still
+	// slower than systemd's default limit (5 starts in 10 s) can catch:
+	// only the unit's own StartLimitIntervalSec stops it.
+	r.sh(`mkdir -p /etc/systemd/system/sharkfin.service.d && printf '[Service]\nRestartSec=3s\n' > /etc/systemd/system/sharkfin.service.d/restart.conf && systemctl daemon-reload`)
+	_ = r.try("systemctl start sharkfin")
+	// Failed, and still failed with the same restart count more than a
+	// RestartSec later: no restart is scheduled any more.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		state, n := r.unit("ActiveState"), r.unit("NRestarts")
+		if state == "failed" && n != "0" {
+			time.Sleep(4 * time.Second) // a duration measured, not a synchronisation
+			if r.unit("ActiveState") == "failed" && r.unit("NRestarts") == n {
+				if k, _ := strconv.Atoi(n); k > 5 {
+					t.Errorf("%d restarts, want at most the burst of 5", k)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused agent is still restarted after 60 s: %s, NRestarts %s\n%s", state, n,
+				r.try("journalctl -u sharkfin --no-pager | tail -20"))
+		}
+		time.Sleep(200 * time.Millisecond) // polling systemd's state
+	}
+	journal := r.try("journalctl -u sharkfin --no-pager")
+	if !strings.Contains(journal, "unsupported state schema: file has version 3, this sharkfin reads up to 2") {
+		t.Errorf("the journal does not say why:\n%s", journal)
+	}
+	if got := r.sh("sha256sum /var/lib/sharkfin/state.db"); got != sum {
+		t.Errorf("the refused downgrade changed the state file")
+	}
+}
