@@ -22,7 +22,7 @@ type bootedRoot struct {
 	cmd  *exec.Cmd
 	pid  int // the container's systemd, in this machine's pid namespace
 	done chan struct{}
-	out  *strings.Builder
+	log  string // nspawn's output (a file: read while it is written)
 }
 
 // bootRoot boots a root holding files (path inside -> content) and waits
@@ -55,12 +55,21 @@ mount -t overlay overlay -o "lowerdir=/,upperdir=$1,workdir=$2" "$3"
 exec systemd-nspawn -q -D "$3" --register=no --keep-unit --private-network --boot --console=pipe -- systemd.unit=basic.target`
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", upper, work, merged)
 	cmd.Stdin = nil
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
+	logPath := filepath.Join(dir, "nspawn.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// If this test binary dies (a timeout, a kill), nspawn gets SIGTERM
+	// and powers the container off; a SIGKILL would orphan it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &bootedRoot{t: t, cmd: cmd, done: make(chan struct{}), out: out}
+	r := &bootedRoot{t: t, cmd: cmd, done: make(chan struct{}), log: logPath}
+	out := r // its String reads the log
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
 		// The container's init first: its pid namespace (every process
@@ -135,6 +144,12 @@ func (r *bootedRoot) sh(script string) string {
 func (r *bootedRoot) try(script string) string {
 	out, _ := exec.Command("nsenter", "-t", strconv.Itoa(r.pid), "-a", "sh", "-c", script).CombinedOutput()
 	return strings.TrimSpace(string(out))
+}
+
+// String is what nspawn printed so far.
+func (r *bootedRoot) String() string {
+	b, _ := os.ReadFile(r.log)
+	return string(b)
 }
 
 func (r *bootedRoot) unit(prop string) string {
