@@ -224,6 +224,30 @@ func TestRPM_Contents(t *testing.T) {
 			t.Errorf("rpm -qp --scripts lacks %q", want)
 		}
 	}
+	// The rpm's own config (RHEL paths) passes check, with /etc/sharkfin
+	// moved to a scratch directory holding the packaged models.
+	need(t, "rpm2cpio", "cpio")
+	etc := t.TempDir()
+	extract := exec.Command("sh", "-c", `rpm2cpio "$1" | (cd "$2" && cpio -id --quiet ./etc/sharkfin/sharkfin.yaml ./etc/sharkfin/models/web.json ./etc/sharkfin/models/dns.json ./usr/bin/sharkfin)`, "sh", rpm, etc)
+	if b, err := extract.CombinedOutput(); err != nil {
+		t.Fatalf("rpm2cpio: %v\n%s", err, b)
+	}
+	cfgPath := filepath.Join(etc, "etc", "sharkfin", "sharkfin.yaml")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "/var/log/httpd/access_log*") {
+		t.Errorf("the rpm's config does not follow RHEL's httpd log:\n%s", cfg)
+	}
+	cfg = []byte(strings.ReplaceAll(string(cfg), "/etc/sharkfin/", filepath.Join(etc, "etc", "sharkfin")+"/"))
+	cfg = []byte(strings.ReplaceAll(string(cfg), "/var/lib/sharkfin/", etc+"/"))
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(filepath.Join(etc, "usr", "bin", "sharkfin"), "check", "-c", cfgPath).CombinedOutput(); err != nil {
+		t.Errorf("sharkfin check on the rpm's config: %v\n%s", err, out)
+	}
 	if info := output(t, "rpm", "-qpi", rpm); !strings.Contains(info, "Version     : "+newVersion) {
 		t.Errorf("rpm -qpi: version is not %s:\n%s", newVersion, info)
 	}

@@ -157,18 +157,12 @@ func (r *bootedRoot) unit(prop string) string {
 	return r.sh("systemctl show -P " + prop + " sharkfin.service")
 }
 
-// TestDeb_UnderSystemd installs the package on a booted system and checks
-// what the scripts and the unit do with a real service manager: enabled
-// and not started on first install; a start that reaches READY=1 through
-// the hardened unit; WATCHDOG=1 keeping a 3 s watchdog satisfied; reload by
-// SIGHUP; an upgrade restarting a running agent and leaving a stopped one
-// stopped; removal stopping it; purge deleting state and user.
-func TestDeb_UnderSystemd(t *testing.T) {
-	needRoot(t, "systemd-nspawn", "nsenter", "unshare")
-	deb, _ := newPackages(t)
-	deb2 := nextPackage(t)
+// bootWithPackages boots a root with the packages in /srv/pkgs, as a
+// server would be before they are installed.
+func bootWithPackages(t testing.TB, pkgs ...string) *bootedRoot {
+	t.Helper()
 	files := map[string][]byte{}
-	for _, p := range []string{deb, deb2} {
+	for _, p := range pkgs {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -183,6 +177,20 @@ func TestDeb_UnderSystemd(t *testing.T) {
 	// machine has, would veto every start and restart the scripts ask
 	// for; a server has none.
 	r.sh("rm -f /usr/sbin/policy-rc.d")
+	return r
+}
+
+// TestDeb_UnderSystemd installs the package on a booted system and checks
+// what the scripts and the unit do with a real service manager: enabled
+// and not started on first install; a start that reaches READY=1 through
+// the hardened unit; WATCHDOG=1 keeping a 3 s watchdog satisfied; reload by
+// SIGHUP; an upgrade restarting a running agent and leaving a stopped one
+// stopped; removal stopping it; purge deleting state and user.
+func TestDeb_UnderSystemd(t *testing.T) {
+	needRoot(t, "systemd-nspawn", "nsenter", "unshare")
+	deb, _ := newPackages(t)
+	deb2 := nextPackage(t)
+	r := bootWithPackages(t, deb, deb2)
 	r.sh("dpkg -i /srv/pkgs/" + filepath.Base(deb))
 	if s := r.try("systemctl is-enabled sharkfin"); s != "enabled" {
 		t.Errorf("after a first install: is-enabled %q, want enabled", s)
@@ -273,19 +281,7 @@ func TestDeb_RefusedDowngradeUnderSystemd(t *testing.T) {
 	needRoot(t, "systemd-nspawn", "nsenter", "unshare")
 	deb, _ := newPackages(t)
 	old := oldPackage(t)
-	files := map[string][]byte{}
-	for _, p := range []string{deb, old} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files["/srv/pkgs/"+filepath.Base(p)] = b
-	}
-	r := bootRoot(t, files)
-	if r.try("getent passwd sharkfin") != "" {
-		t.Skip("this machine has a sharkfin user already")
-	}
-	r.sh("rm -f /usr/sbin/policy-rc.d")
+	r := bootWithPackages(t, deb, old)
 	// The packaged config's logs exist, so the old build's check (which
 	// failed on warnings) passes and the agent itself runs.
 	r.sh("mkdir -p /var/log/apache2 /var/log/nginx && touch /var/log/apache2/access.log /var/log/nginx/access.log")
