@@ -174,3 +174,47 @@ func needRoot(t testing.TB, tools ...string) {
 	}
 	need(t, tools...)
 }
+
+// TestRPM_InstallErase runs the rpm's scriptlets for real, with Debian's
+// rpm in a scratch root (no RHEL here): %pre makes the user, %post its
+// state directory and the enable link, %preun disables, and erase keeps
+// the state and the user (rpm has no purge).
+func TestRPM_InstallErase(t *testing.T) {
+	needRoot(t, "unshare", "rpm", "chroot")
+	_, rpmPath := newPackages(t)
+	r := newScratchRoot(t, map[string]string{"/srv/pkgs": filepath.Dir(rpmPath)})
+	if r.run("sh", "-c", "getent passwd sharkfin || true") != "" {
+		t.Skip("this machine has a sharkfin user already")
+	}
+	pkg := "/srv/pkgs/" + filepath.Base(rpmPath)
+	r.run("rpm", "-i", "--nodeps", pkg) // shadow-utils is Debian's passwd
+	if v := r.run("rpm", "-q", "sharkfin"); !strings.Contains(v, "sharkfin-"+newVersion+"-1") {
+		t.Errorf("rpm -q: %s", v)
+	}
+	if v := r.run("sharkfin", "version"); !strings.Contains(v, newVersion) {
+		t.Errorf("sharkfin version: %s", v)
+	}
+	groups := " " + strings.TrimSpace(r.run("id", "-nG", "sharkfin")) + " "
+	for _, g := range []string{"sharkfin", "adm", "proxy"} {
+		if !strings.Contains(groups, " "+g+" ") {
+			t.Errorf("sharkfin is not in group %s: %s", g, groups)
+		}
+	}
+	if st := strings.TrimSpace(r.run("stat", "-c", "%U:%G %a", "/var/lib/sharkfin")); st != "sharkfin:sharkfin 700" {
+		t.Errorf("/var/lib/sharkfin: %s, want sharkfin:sharkfin 700", st)
+	}
+	if _, err := os.Lstat(r.upperPath("/etc/systemd/system/multi-user.target.wants/sharkfin.service")); err != nil {
+		t.Errorf("%%post did not enable the unit: %v", err)
+	}
+	r.run("install", "-d", "-o", "sharkfin", "-g", "sharkfin", "/var/lib/sharkfin/marker")
+	r.run("rpm", "-e", "sharkfin")
+	if r.exists("/usr/bin/sharkfin") || r.exists("/etc/sharkfin/models") {
+		t.Error("rpm -e left the binary or the package's directories")
+	}
+	if _, err := os.Lstat(r.upperPath("/etc/systemd/system/multi-user.target.wants/sharkfin.service")); err == nil {
+		t.Error("the erase scriptlet did not disable the unit")
+	}
+	if !r.exists("/var/lib/sharkfin/marker") || r.command("getent", "passwd", "sharkfin").Run() != nil {
+		t.Error("rpm -e removed the state or the user")
+	}
+}
