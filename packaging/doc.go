@@ -13,5 +13,6 @@
 // overlay with systemd-nspawn (to basic.target) and checks what the
 // scripts and the hardened unit do under a real systemd: enabled but not
 // started, READY=1, the watchdog, reload, restart on upgrade, stop on
-// removal.
+// removal. The rpm is installed and erased in a scratch root too, with
+// Debian's rpm: its scriptlets run, though not on RHEL.
 package packaging
