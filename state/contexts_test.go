@@ -109,22 +109,14 @@ func TestOpen_UpgradesSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.View(func(tx *bolt.Tx) error {
+	viewFile(t, path, func(tx *bolt.Tx) {
 		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint32(v) != state.SchemaVersion || state.SchemaVersion != 3 {
 			t.Errorf("schema %x after the upgrade, want %d", v, state.SchemaVersion)
 		}
 		if tx.Bucket([]byte("outbox.contexts")).Get(binary.BigEndian.AppendUint64(nil, 7)) == nil {
 			t.Error("context not stored")
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // A version 2 file (per-key totals and hourly chunks of per-window counts)
@@ -190,20 +182,26 @@ func TestOpen_UpgradesSchema2History(t *testing.T) {
 		t.Errorf("after a new window: %+v", h)
 	}
 	s.Close()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.View(func(tx *bolt.Tx) error {
+	viewFile(t, path, func(tx *bolt.Tx) {
 		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint32(v) != 3 {
 			t.Errorf("schema %x after the upgrade, want 3", v)
 		}
 		if tx.Bucket([]byte("history.ip.windows")) != nil || tx.Bucket([]byte("history.ip.segments")) == nil {
 			t.Error("the upgrade kept the chunks or made no segments")
 		}
-		return nil
-	}); err != nil {
+	})
+}
+
+// viewFile reads the closed state file at path directly with bbolt, in a
+// read-only transaction.
+func viewFile(t *testing.T, path string, fn func(tx *bolt.Tx)) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error { fn(tx); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
