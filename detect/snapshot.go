@@ -72,11 +72,7 @@ func (a *Aggregator) sortOrder(w *Window) {
 	if w.order != nil {
 		return
 	}
-	w.order = make([]string, 0, len(w.keys))
-	for k := range w.keys {
-		w.order = append(w.order, k)
-	}
-	slices.Sort(w.order)
+	w.order = w.keys.keyOrder(make([]int32, 0, w.keys.Len()), &a.ranks)
 	w.next = 0
 }
 
@@ -123,12 +119,7 @@ func (a *Aggregator) appendMain(b []byte, inline bool) []byte {
 		case w.order != nil: // closing: what is left, in order
 			b = a.appendKeys(b, w, w.order[w.next:])
 		default:
-			keys := make([]string, 0, len(w.keys))
-			for k := range w.keys {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			b = a.appendKeys(b, w, keys)
+			b = a.appendKeys(b, w, w.keys.keyOrder(nil, &a.ranks))
 		}
 		if w.overflow != nil {
 			b = append(b, 1)
@@ -141,12 +132,13 @@ func (a *Aggregator) appendMain(b []byte, inline bool) []byte {
 }
 
 // appendKeys encodes keys of w with their accumulators.
-func (a *Aggregator) appendKeys(b []byte, w *Window, keys []string) []byte {
+func (a *Aggregator) appendKeys(b []byte, w *Window, keys []int32) []byte {
 	b = binary.AppendUvarint(b, uint64(len(keys)))
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = w.keys[k].appendBinary(b, a.cfg.Kind)
+	for _, i := range keys {
+		e := &w.keys.entries[i]
+		b = binary.AppendUvarint(b, uint64(len(e.key)))
+		b = append(b, e.key...)
+		b = e.acc.appendBinary(b, a.cfg.Kind)
 	}
 	return b
 }
@@ -230,7 +222,7 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 		if d.Err() != nil {
 			break
 		}
-		w := &Window{Start: d.Varint(), keys: map[string]*accum{}}
+		w := &Window{Start: d.Varint()}
 		w.End = w.Start + a.width
 		w.Lines, w.Overflowed = d.Varint(), d.Varint()
 		var flags byte
@@ -299,7 +291,7 @@ func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
 	if s := d.Varint(); d.Err() == nil && s != w.Start {
 		return fmt.Errorf("%w: closing window %d: keys stored for window %d", ErrBadSnapshot, w.Start, s)
 	}
-	var order []string
+	var order []int32
 	a.decodeKeys(d, w, uint64(len(blob)), false, &order)
 	if d.Err() == nil && (d.Len() != 0 || next > uint64(len(order))) {
 		d.Fail()
@@ -307,37 +299,39 @@ func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
 	if d.Err() != nil {
 		return fmt.Errorf("%w: closing window %d: truncated or corrupt", d.Err(), w.Start)
 	}
-	for _, k := range order[:next] { // emitted before the snapshot
-		delete(w.keys, k)
+	for _, i := range order[:next] { // emitted before the snapshot
+		w.keys.take(i)
 	}
-	clear(order[:next])
 	w.order, w.next, w.frozen = order, int(next), true
 	return nil
 }
 
 // decodeKeys reads a key section into w.keys (and, if order is set, the
-// keys in stored order).
-func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, order *[]string) {
+// keys' indexes in w.keys.entries in stored order).
+func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, order *[]int32) {
 	nk := d.UvarintMax(limit)
 	if order != nil && d.Err() == nil {
-		*order = make([]string, 0, nk)
+		*order = make([]int32, 0, nk)
 	}
-	for range nk {
+	prev := ""
+	for i := range nk {
 		if d.Err() != nil {
 			return
 		}
-		k := string(d.Next(d.UvarintMax(limit)))
-		if _, dup := w.keys[k]; dup {
+		kb := d.Next(d.UvarintMax(limit))
+		h := keyHash(kb)
+		// A frozen window's keys are stored in emit order: sorted, so a
+		// key out of order is damage (and so is a duplicate anywhere).
+		if w.keys.find(h, kb) != nil || (order != nil && i > 0 && string(kb) <= prev) {
 			d.Fail()
 			return
 		}
-		w.keys[k] = d.accum(limit, a.cfg.Kind, v2)
+		k := string(kb)
+		w.keys.add(h, k, d.accum(limit, a.cfg.Kind, v2))
 		if order != nil {
-			*order = append(*order, k)
+			*order = append(*order, int32(len(w.keys.entries)-1))
+			prev = k
 		}
-	}
-	if order != nil && d.Err() == nil && !slices.IsSorted(*order) {
-		d.Fail()
 	}
 }
 

@@ -68,16 +68,17 @@ func (c *WindowConfig) Validate() error {
 // Window is one tumbling window's state.
 type Window struct {
 	Start, End int64 // Unix nanoseconds
-	keys       map[string]*accum
+	keys       keyTable
 	overflow   *accum
 	Lines      int64 // lines counted in this window
 	// closing is set once the window is due: its remaining keys are being
 	// emitted (CloseBatch at a time) and new lines for it are late.
 	closing    bool
 	Overflowed int64 // lines counted under OverflowKey
-	// order is the closing window's keys in emit (key) order, sorted once
-	// when closing starts; order[:next] are emitted.
-	order []string
+	// order is the closing window's keys (indexes in keys.entries) in
+	// emit (key) order, sorted once when closing starts; order[:next] are
+	// emitted.
+	order []int32
 	next  int
 	// frozen is set once a snapshot has stored order[next:] with their
 	// counts apart from the main snapshot (Snapshot): a closing window takes
@@ -86,7 +87,7 @@ type Window struct {
 }
 
 // Keys returns the number of keys tracked (excluding the overflow bucket).
-func (w *Window) Keys() int { return len(w.keys) }
+func (w *Window) Keys() int { return w.keys.Len() }
 
 // AggregatorStats are cumulative counts.
 type AggregatorStats struct {
@@ -116,6 +117,10 @@ type Aggregator struct {
 	// Snapshot: their stored keys can go.
 	dropped []int64
 	pending []pendingAdd // AddAll's scratch
+	ranks   []keyRank    // keyOrder's scratch
+	// lastKeys is the number of keys of the last window that began
+	// closing: a new window's table starts with room for about as many.
+	lastKeys int
 }
 
 // NewAggregator returns an empty aggregator.
@@ -222,7 +227,7 @@ func (a *Aggregator) locate(r *record.Record) *accum {
 	if w == nil || w.Start != start {
 		w = a.windows[start]
 		if w == nil {
-			w = &Window{Start: start, End: start + a.width, keys: make(map[string]*accum)}
+			w = &Window{Start: start, End: start + a.width, keys: sizedKeyTable(a.lastKeys + a.lastKeys/8)}
 			a.windows[start] = w
 			if c := w.End + a.lateness; c < a.nextClose {
 				a.nextClose = c
@@ -231,9 +236,13 @@ func (a *Aggregator) locate(r *record.Record) *accum {
 		a.last = w
 	}
 	w.Lines++
-	acc := w.keys[string(r.Client)]
+	h := r.ClientHash
+	if !r.Hashed {
+		h = keyHash(r.Client)
+	}
+	acc := w.keys.find(h, r.Client)
 	if acc == nil {
-		if a.cfg.MaxKeys > 0 && len(w.keys) >= a.cfg.MaxKeys {
+		if a.cfg.MaxKeys > 0 && w.keys.Len() >= a.cfg.MaxKeys {
 			if w.overflow == nil {
 				w.overflow = a.newAccum()
 			}
@@ -242,7 +251,7 @@ func (a *Aggregator) locate(r *record.Record) *accum {
 			a.stats.Overflowed++
 		} else {
 			acc = a.newAccum()
-			w.keys[string(r.Client)] = acc
+			w.keys.add(h, string(r.Client), acc)
 		}
 	}
 	if r.Time > a.watermark {
@@ -370,31 +379,24 @@ const minInt64 = -maxInt64 - 1
 // overflow emitted).
 func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 	if w.order == nil {
-		w.order = make([]string, 0, len(w.keys))
-		for k := range w.keys {
-			w.order = append(w.order, k)
-		}
-		slices.Sort(w.order)
-		w.next = 0
+		a.lastKeys = w.keys.Len()
 	}
+	a.sortOrder(w)
 	res := Result{Start: w.Start, End: w.End}
 	for w.next < len(w.order) {
 		if *budget <= 0 {
 			return false
 		}
 		*budget--
-		k := w.order[w.next]
-		w.order[w.next] = "" // do not keep an emitted key alive
+		k, acc := w.keys.take(w.order[w.next])
 		w.next++
-		acc := w.keys[k]
-		if acc == nil { // cannot happen: order is the keys
+		if acc == nil { // cannot happen: order is the keys not taken
 			continue
 		}
 		res.Key = k
 		a.vec = acc.vector(a.cfg.Kind, a.vec)
 		res.Vector = a.vec
 		fn(&res)
-		delete(w.keys, k)
 		acc.reset()
 		a.recycle(acc)
 		a.stats.KeyWindows++

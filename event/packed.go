@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -281,6 +282,11 @@ type Renderer struct {
 	startJSON  []byte // "window_start": value, for start
 	endJSON    []byte
 	haveTimes  bool
+	// The last threshold rendered: a model has a handful, so most events
+	// repeat one (shortest float formatting is the costliest part of an
+	// event after its ID).
+	threshold     float64
+	thresholdJSON []byte
 }
 
 // contextJSON is a context's part of an event, rendered.
@@ -380,8 +386,34 @@ func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) 
 		b = appendNumber(b, v)
 	}
 	b = append(b, '}')
-	b = appendScoring(b, p.Cluster, p.Distance, p.Threshold, p.Score, p.Anomalous)
+	b = r.appendScoring(b, p)
 	return append(b, j.tail...), nil
+}
+
+// appendScoring is appendScoring of p, rendering a score equal to the
+// distance (a threshold of 1) and a threshold equal to the last once.
+func (r *Renderer) appendScoring(b []byte, p *Packed) []byte {
+	b = append(b, `,"cluster":`...)
+	b = strconv.AppendInt(b, int64(p.Cluster), 10)
+	b = append(b, `,"distance":`...)
+	d := len(b)
+	b = appendNumber(b, p.Distance)
+	dist := b[d:]
+	b = append(b, `,"threshold":`...)
+	if r.thresholdJSON == nil || math.Float64bits(p.Threshold) != math.Float64bits(r.threshold) {
+		r.threshold, r.thresholdJSON = p.Threshold, appendNumber(r.thresholdJSON[:0], p.Threshold)
+	}
+	b = append(b, r.thresholdJSON...)
+	b = append(b, `,"score":`...)
+	if math.Float64bits(p.Score) == math.Float64bits(p.Distance) {
+		b = append(b, dist...) // dist is b[d:]: copied before, or from the old array if b grows
+	} else {
+		b = appendNumber(b, p.Score)
+	}
+	if p.Anomalous {
+		return append(b, `,"anomalous":true`...)
+	}
+	return append(b, `,"anomalous":false`...)
 }
 
 // appendStringBytes is appendString of bytes, without copying them.

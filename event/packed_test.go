@@ -16,6 +16,15 @@ func randPacked(rng *rand.Rand) (*Context, *Packed) {
 	if rng.IntN(5) == 0 {
 		p.Cluster = int(rng.Int64())
 	}
+	// As a model scores: a threshold of a few, repeated (the renderer
+	// keeps the last one rendered), and a score equal to the distance
+	// (a threshold of 1; rendered once).
+	if rng.IntN(2) == 0 {
+		p.Threshold = [...]float64{1, 2.5, 0.1 + 0.2, math.Copysign(0, -1), 0}[rng.IntN(5)]
+	}
+	if rng.IntN(2) == 0 {
+		p.Score = p.Distance
+	}
 	p.End = p.Start + rng.Int64N(int64(24*time.Hour)) - int64(time.Minute)
 	for range rng.IntN(12) {
 		c.Names = append(c.Names, randString(rng))
@@ -191,6 +200,26 @@ func TestPacked_AllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { out, _ = r.AppendJSON(out[:0], rec, c) }); n != 0 {
 		t.Fatalf("Renderer.AppendJSON: %v allocations", n)
 	}
+}
+
+// The sender's cost per event: a busy site's ip_score (integral counts,
+// one ratio, a threshold of 1 so that the score is the distance), decoded
+// from the outbox and rendered, event_id included.
+func BenchmarkRenderer_AppendJSON(b *testing.B) {
+	c := &Context{Kind: "web", Host: "web-01.example.org", Source: "nginx", Model: "web@2026-11-01",
+		Names: []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx", "bytes", "distinct_paths", "post", "error_ratio"}}
+	start := time.Date(2026, 1, 1, 4, 30, 0, 0, time.UTC).UnixNano()
+	p := &Packed{Start: start, End: start + int64(time.Minute), Key: "203.0.113.197",
+		Values: []float64{9, 8, 1, 0, 0, 1, 331917, 8, 0, 0.1111111111111111}, Cluster: 2,
+		Distance: 0.4276264622227025, Threshold: 1, Score: 0.4276264622227025}
+	rec, _ := p.AppendBinary(nil)
+	var r Renderer
+	out := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		out, _ = r.AppendJSON(out[:0], rec, c)
+	}
+	b.SetBytes(int64(len(out)))
 }
 
 // FuzzPackedUnmarshal checks that decoding never panics and that what

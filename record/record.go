@@ -62,9 +62,11 @@ type Record struct {
 	// Hash, when Hashed, is the hash the window counters need of the
 	// record's distinct value (path, destination host or query name),
 	// computed ahead by the goroutine that parsed it (detect.Prehash), so
-	// that the one that counts does not.
-	Hash   uint64
-	Hashed bool
+	// that the one that counts does not. ClientHash, when Hashed, is the
+	// hash of Client the windows' key tables use (detect.Prehash too).
+	Hash       uint64
+	ClientHash uint64
+	Hashed     bool
 	// Method is the request method (GET, POST, CONNECT, ...); nil when "-".
 	Method []byte
 

@@ -53,6 +53,10 @@ type shape struct{ name, path string }
 type result struct {
 	best time.Duration
 	runs []string
+	// cpu: the agent's CPU (user+system) at the end of each catch-up run,
+	// steadier than wall time on a noisy machine; least is the smallest.
+	cpu   []string
+	least time.Duration
 	// Of the agent's best catch-up run.
 	commits, gcs, longest, stateBytes float64
 	hwm                               int
@@ -112,6 +116,13 @@ func run(bin, model string, shapes []shape, runs int, idle time.Duration) error 
 					return fmt.Errorf("%s, emit %s: %w", sh.name, emit, err)
 				}
 				d := time.Since(a.started)
+				if c := a.cpu(); c > 0 {
+					r := res[emit]
+					r.cpu = append(r.cpu, fmt.Sprintf("%.2f", c.Seconds()))
+					if r.least == 0 || c < r.least {
+						r.least = c
+					}
+				}
 				if r := res[emit]; r.add(d) {
 					r.commits, r.gcs = a.metric("sharkfin_state_commits_total"), a.metric("go_gc_duration_seconds_count")
 					r.longest, r.stateBytes, r.hwm = a.metric("sharkfin_state_commit_longest_seconds"), a.metric("sharkfin_state_file_bytes"), a.hwm()
@@ -136,7 +147,10 @@ func run(bin, model string, shapes []shape, runs int, idle time.Duration) error 
 			x("all"), x("anomalies"), x("score"), x("score-anom"), all.longest*1000, all.stateBytes/(1<<20), float64(all.hwm)/1024)
 		details = append(details, fmt.Sprintf("%s: runs (s): mawk %s; run all %s (%.0f commits, %.0f GC runs); run anomalies %s; score %s; score --anomalies-only %s",
 			sh.name, strings.Join(res["mawk"].runs, " "), strings.Join(all.runs, " "), all.commits, all.gcs,
-			strings.Join(res["anomalies"].runs, " "), strings.Join(res["score"].runs, " "), strings.Join(res["score-anom"].runs, " ")))
+			strings.Join(res["anomalies"].runs, " "), strings.Join(res["score"].runs, " "), strings.Join(res["score-anom"].runs, " ")),
+			fmt.Sprintf("%s: agent CPU s (user+system, 2 cores): run all %s (least %.2f = %.2fx mawk's wall); run anomalies %s (least %.2f)",
+				sh.name, strings.Join(all.cpu, " "), all.least.Seconds(), m/all.least.Seconds(),
+				strings.Join(res["anomalies"].cpu, " "), res["anomalies"].least.Seconds()))
 	}
 	for _, d := range details {
 		fmt.Println(d)
