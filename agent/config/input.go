@@ -159,9 +159,10 @@ func (in *Input) Globs() []string {
 // model in Detect.Models.
 func (in *Input) Kind() record.Kind { return in.Format.Kind() }
 
-// Parser returns the line parser of the input.
+// Parser returns the line parser of the input. It skips the referer and
+// user agent, which nothing counts (format.Parser.SkipAgent).
 func (in *Input) Parser() format.Parser {
-	return format.Parser{Format: in.Format.Format, Location: in.Timezone.Location()}
+	return format.Parser{Format: in.Format.Format, Location: in.Timezone.Location(), SkipAgent: true}
 }
 
 // Tailer returns the tailer configuration of the input, with

@@ -46,7 +46,7 @@ func (f *inputFlags) add(cmd *cobra.Command) {
 
 // parser resolves the format (sniffing the first file for auto) and zone.
 func (f *inputFlags) parser(files []string) (format.Parser, error) {
-	p := format.Parser{}
+	p := format.Parser{SkipAgent: true} // nothing counts the referer and user agent
 	fm, err := format.ParseFormat(f.format)
 	if err != nil {
 		return p, usageError{err}

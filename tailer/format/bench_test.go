@@ -12,6 +12,11 @@ import (
 // length), allocations and lines/s. ns/op is the cost of one line.
 func benchParse(b *testing.B, format Format, lines [][]byte) {
 	b.Helper()
+	benchParser(b, Parser{Format: format, Location: time.UTC}, lines)
+}
+
+func benchParser(b *testing.B, p Parser, lines [][]byte) {
+	b.Helper()
 	if len(lines) == 0 {
 		b.Skip("no lines")
 	}
@@ -19,7 +24,6 @@ func benchParse(b *testing.B, format Format, lines [][]byte) {
 	for _, l := range lines {
 		total += len(l)
 	}
-	p := Parser{Format: format, Location: time.UTC}
 	var r record.Record
 	rejected := 0
 	b.SetBytes(int64(total / len(lines)))
@@ -55,6 +59,12 @@ func BenchmarkParse(b *testing.B) {
 			benchParse(b, c.format, readLines(b, filepath.Join("testdata", c.file)))
 		})
 	}
+	// What the agent and score parse: combined lines without the referer
+	// and user agent, which nothing counts (Parser.SkipAgent).
+	b.Run("combined_skip_agent", func(b *testing.B) {
+		benchParser(b, Parser{Format: Combined, Location: time.UTC, SkipAgent: true},
+			readLines(b, filepath.Join("testdata", "apache_combined.log")))
+	})
 }
 
 // BenchmarkParse_BindLocal measures the time.Date path of zone-less BIND

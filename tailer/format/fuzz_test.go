@@ -119,6 +119,19 @@ func fuzzParse(f *testing.F, format Format) {
 				t.Fatalf("%v error %v, %v error %v", format, err, other.Format, err3)
 			}
 		}
+		if format == Combined { // SkipAgent: the same but for those two fields
+			skip := Parser{Format: Combined, Location: time.UTC, SkipAgent: true}
+			var r4 record.Record
+			err4 := skip.Parse(line, &r4)
+			want := r
+			want.Referer, want.UserAgent = nil, nil
+			if err4 != err || r4.Referer != nil || r4.UserAgent != nil {
+				t.Fatalf("SkipAgent: error %v (want %v), referer %q, user agent %q", err4, err, r4.Referer, r4.UserAgent)
+			}
+			if d := diffRecords(&r4, &want); d != "" {
+				t.Fatalf("SkipAgent: %s", d)
+			}
+		}
 	})
 }
 
