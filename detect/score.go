@@ -51,7 +51,7 @@ func (s *Scorer) Transform(vec []float64, out []float64) {
 	for i, j := range s.idx {
 		x := vec[j]
 		if t.Log1p {
-			x = math.Log1p(math.Max(x, 0))
+			x = log1pCount(math.Max(x, 0))
 		}
 		out[i] = (x - t.Mean[i]) / t.Std[i]
 	}
@@ -83,3 +83,23 @@ func nearest(x []float64, centroids [][]float64) (int, float64) {
 	}
 	return best, math.Sqrt(bestD)
 }
+
+// log1pCount is math.Log1p(x), bit for bit, looked up for the small whole
+// numbers most features are (counts of a key in one window): a scorer
+// transforms every key of every window, and the logarithm was most of it.
+func log1pCount(x float64) float64 {
+	if x >= 0 && x < float64(len(log1pSmall)) {
+		if i := int(x); float64(i) == x && i > 0 {
+			return log1pSmall[i]
+		}
+	}
+	return math.Log1p(x)
+}
+
+// log1pSmall[i] is math.Log1p(i). Read-only after package initialisation.
+var log1pSmall = func() (t [1024]float64) {
+	for i := range t {
+		t[i] = math.Log1p(float64(i))
+	}
+	return t
+}()

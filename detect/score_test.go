@@ -153,3 +153,20 @@ func BenchmarkScorer_Score(b *testing.B) {
 	}
 	_ = sink
 }
+
+// The lookup is math.Log1p bit for bit, on and around every whole number
+// it holds, and falls back beyond.
+func TestLog1pCount_IsLog1p(t *testing.T) {
+	for i := -2; i <= len(log1pSmall)+2; i++ {
+		for _, x := range []float64{float64(i), math.Nextafter(float64(i), math.Inf(1)), math.Nextafter(float64(i), math.Inf(-1)), float64(i) + 0.5} {
+			if got, want := log1pCount(x), math.Log1p(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Fatalf("log1pCount(%v) = %v, math.Log1p %v", x, got, want)
+			}
+		}
+	}
+	for _, x := range []float64{math.Inf(1), math.NaN(), 1e300, math.Copysign(0, -1)} {
+		if got, want := log1pCount(x), math.Log1p(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("log1pCount(%v) = %v, math.Log1p %v", x, got, want)
+		}
+	}
+}

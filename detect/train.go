@@ -143,7 +143,7 @@ func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, nil, fmt.Errorf("row %d feature %s is %v", i, cfg.Features[j], v)
 			}
-			x.Set(i, j, math.Log1p(math.Max(v, 0)))
+			x.Set(i, j, log1pCount(math.Max(v, 0)))
 		}
 	}
 	mean := make([]float64, d)
