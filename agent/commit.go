@@ -90,7 +90,11 @@ func (a *Agent) cut() *commitJob {
 	case sp := <-a.spare:
 		a.results, a.vecs = sp.results, sp.vecs
 	default:
-		a.results, a.vecs = nil, nil
+		// None written back yet (the committer is still on the last cut):
+		// room for as many as this cut has, rather than growing by copies
+		// through a catch-up's twenty thousand results per cut.
+		n := min(len(job.results), maxSpare)
+		a.results, a.vecs = make([]closedKey, 0, n), make([]float64, 0, min(len(job.vecs), n*16))
 	}
 	a.notices = nil
 	a.closed = 0
