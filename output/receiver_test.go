@@ -1,9 +1,9 @@
 package output
 
 import (
+	"bufio"
 	"github.com/socx/sharkfin/internal/forwardtest"
 
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -59,54 +59,29 @@ func receiverBinary(t testing.TB) string {
 	return receiverPath
 }
 
-// receiver is one running forwardrecv process.
+// receiver is one running forwardrecv process (started by
+// forwardtest.Start), with the signals the delivery tests need.
 type receiver struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	addr   string // host:port or unix:///path
 	out    string // its JSON lines
 	stderr *lockedBuffer
-	done   chan struct{}
+	done   <-chan struct{}
 }
 
 // startReceiver runs forwardrecv with args, writing entries to out (a new
-// file in a temp dir when empty), and waits until it listens.
+// file in a temp dir when empty), and waits until it listens: on a free
+// loopback port unless args give a -listen of their own (the last wins).
+// It is stopped cleanly at cleanup.
 func startReceiver(t testing.TB, out string, args ...string) *receiver {
 	t.Helper()
 	if out == "" {
 		out = filepath.Join(t.TempDir(), "entries.jsonl")
 	}
-	cmd := exec.Command(receiverBinary(t), append([]string{"-out", out}, args...)...)
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start receiver: %v", err)
-	}
-	r := &receiver{t: t, cmd: cmd, out: out, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			if a, ok := strings.CutPrefix(line, "listening "); ok {
-				addr <- a
-			}
-			r.stderr.WriteLine(line)
-		}
-		cmd.Wait()
-		close(r.done)
-	}()
-	t.Cleanup(r.stop)
-	select {
-	case r.addr = <-addr:
-	case <-r.done:
-		t.Fatalf("receiver exited before listening:\n%s", r.stderr)
-	case <-time.After(20 * time.Second):
-		r.signal(syscall.SIGKILL)
-		t.Fatalf("receiver not listening after 20s:\n%s", r.stderr)
-	}
+	fr := forwardtest.Start(t, receiverBinary(t), "127.0.0.1:0", out, args...)
+	r := &receiver{t: t, cmd: fr.Cmd, addr: fr.Addr, out: out, stderr: fr.Stderr, done: fr.Done()}
+	t.Cleanup(r.stop) // before Start's Kill, which then finds it ended
 	return r
 }
 
