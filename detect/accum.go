@@ -116,8 +116,8 @@ func inc(c *uint32) {
 
 // Prehash computes r.Hash and r.ClientHash, the hashes Add needs of a
 // record of kind k, so that parse workers can do it instead of the
-// goroutine that counts. It is
-// safe for concurrent use on distinct records.
+// goroutine that counts. It is safe for concurrent use on distinct
+// records.
 func Prehash(k record.Kind, r *record.Record) {
 	if k != record.KindUnknown {
 		r.Hash, r.ClientHash, r.Hashed = hashOf(k, r), keyHash(r.Client), true
