@@ -253,7 +253,7 @@ func (a *Agent) write(job *commitJob) error {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	if c.DeleteThrough > 0 {
-		a.markDeleted(c.DeleteThrough, c.Deleted)
+		a.markDeleted(c.DeleteThrough)
 	}
 	// A big commit (a flood's close) reads history pages through the
 	// state file's map: give them back too (see state.ReleaseMapped).

@@ -70,7 +70,7 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_events_queued_total",
 			Help: "Events committed to the outbox, by type."}, []string{"type"}),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_events_delivered_total",
-			Help: "Events delivered (acked) and removed from the outbox."}),
+			Help: "Events the output accepted (Fluentd: acked; stdout: written). They leave the outbox a quarter of a second later at most, or with the next commit."}),
 		sendErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_delivery_errors_total",
 			Help: "Failed delivery attempts."}),
 		outboxSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_outbox_skipped_total",

@@ -29,13 +29,14 @@ const (
 	deleteAfter = 250 * time.Millisecond
 )
 
-// markDeleted records that the outbox is deleted through seq (n events
-// removed), by the sender or a commit.
-func (a *Agent) markDeleted(seq uint64, n int) {
+// markDeleted records that the outbox is deleted through seq, by the
+// sender or a commit. Events are counted as delivered when the sink
+// accepts them (runSender), not here: deleting follows up to deleteAfter
+// later.
+func (a *Agent) markDeleted(seq uint64) {
 	for d := a.deleted.Load(); seq > d && !a.deleted.CompareAndSwap(d, seq); d = a.deleted.Load() {
 	}
 	a.deletedAt.Store(time.Now().UnixNano())
-	a.metrics.delivered.Add(float64(n))
 }
 
 // lastDelete is when the outbox was last deleted from (or the agent started).
@@ -83,11 +84,10 @@ func (a *Agent) runSender(ctx context.Context) {
 		if sent <= a.deleted.Load() {
 			return nil
 		}
-		n, err := a.store.OutboxDelete(sent)
-		if err != nil {
+		if _, err := a.store.OutboxDelete(sent); err != nil {
 			return err
 		}
-		a.markDeleted(sent, n)
+		a.markDeleted(sent)
 		return nil
 	}
 	defer func() {
@@ -159,7 +159,8 @@ func (a *Agent) runSender(ctx context.Context) {
 			} else {
 				err = a.sink.Write(ctx, evs)
 			}
-			if errors.Is(err, output.ErrBadEvent) {
+			dropped := errors.Is(err, output.ErrBadEvent)
+			if dropped {
 				log.Error("dropping undeliverable events (a bug: please report)", "err", err, "events", n)
 				a.metrics.sendErrors.Inc()
 				err = nil
@@ -167,6 +168,9 @@ func (a *Agent) runSender(ctx context.Context) {
 			if err == nil {
 				sent = last
 				a.sent.Store(sent)
+				if !dropped {
+					a.metrics.delivered.Add(float64(len(evs) + len(raw)))
+				}
 			}
 		}
 		if err == nil && (sent-a.deleted.Load() >= deleteEvery || time.Since(a.lastDelete()) >= deleteAfter) {
