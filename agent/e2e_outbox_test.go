@@ -65,16 +65,20 @@ func TestAgent_SenderDeliversPackedAndSkipsUndecodable(t *testing.T) {
 		}
 	}
 	// The two undecodable events are counted as skipped, once, and are no
-	// delivery error.
-	var skipped, failed float64
+	// delivery error; delivered counts the events printed, not the
+	// skipped ones the outbox deleted with them.
+	var skipped, failed, delivered float64
 	if !waitFor(10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		m, err := scrapeMetrics(ctx, h.metrics)
-		skipped, failed = m["sharkfin_outbox_skipped_total"], m["sharkfin_delivery_errors_total"]
+		skipped, failed, delivered = m["sharkfin_outbox_skipped_total"], m["sharkfin_delivery_errors_total"], m["sharkfin_events_delivered_total"]
 		return err == nil && skipped > 0
 	}) || skipped != 2 || failed != 0 {
 		t.Errorf("sharkfin_outbox_skipped_total %v, sharkfin_delivery_errors_total %v; want 2 and 0", skipped, failed)
+	}
+	if log.refresh(); delivered != float64(len(log.order)) {
+		t.Errorf("sharkfin_events_delivered_total %v, but %d events printed", delivered, len(log.order))
 	}
 	h.stop(5 * time.Second)
 	s, err := state.Open(state.Options{Path: statePath})
