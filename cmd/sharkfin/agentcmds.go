@@ -14,6 +14,7 @@ import (
 
 	"github.com/socx/sharkfin/agent"
 	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/detect/category"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -105,6 +106,14 @@ func newCheckCmd(e *env) *cobra.Command {
 				return err
 			}
 			problems := cfg.Check()
+			if cats := cfg.Detect.Domains.Categories; cats != "" && !hasProblem(problems, "detect.domains.categories") {
+				if l, err := category.Load(cats); err != nil {
+					problems = append(problems, fmt.Errorf("detect.domains.categories: %w", err))
+				} else if s := l.Stats(); s.Files > 0 {
+					fmt.Fprintf(e.stdout, "%s: category list: %d domains in %d categories from %d file(s), %d listed twice (the first listing wins)\n",
+						cfgPath, s.Entries, s.Categories, s.Files, s.Duplicates)
+				}
+			}
 			for kind, path := range cfg.Detect.Models {
 				if _, err := agent.LoadModel(path, cfg.Detect.TrustedKeys); err != nil {
 					problems = append(problems, fmt.Errorf("detect.models.%s: %w", kind, err))
@@ -256,4 +265,15 @@ func memoryLimit(c *config.Config) int64 {
 	const base, perKey = 24 << 20, 192
 	windows := int64(max(1, c.Detect.OpenWindows()-1))
 	return base + windows*int64(len(c.Inputs))*int64(c.Detect.MaxKeys)*perKey
+}
+
+// hasProblem reports whether problems hold one about the setting at path.
+func hasProblem(problems []error, path string) bool {
+	for _, p := range problems {
+		var cp *config.Problem
+		if errors.As(p, &cp) && cp.Path == path {
+			return true
+		}
+	}
+	return false
 }

@@ -30,6 +30,11 @@ metrics: { listen: "" }
 		return p
 	}
 	badModel := write("bad-model.json", `{"format":"sharkfin.model/v1"}`)
+	goodCats := write("cats.csv", "domain,category\nexample.com,news\n")
+	badCats := write("bad-cats.csv", "domain,category\nexample.com,news\nhttp://x.org/,ads\n")
+	withCats := func(list string) string {
+		return strings.Replace(strings.Replace(good, "MODEL", model, 1), "  models:", "  domains: { categories: "+list+" }\n  models:", 1)
+	}
 	cases := []struct {
 		name, body string
 		code       int
@@ -40,6 +45,10 @@ metrics: { listen: "" }
 		{"invalid model", strings.Replace(good, "MODEL", badModel, 1), 1, "detect.models.web"},
 		// An input whose directory does not exist yet waits for it: a
 		// warning, not a failure (the unit runs check before every start).
+		{"categories", withCats(goodCats), 0, ""},
+		// A category list is read as the agent would: a bad line is
+		// named by file and line.
+		{"bad categories", withCats(badCats), 1, "bad-cats.csv:3: \"http://x.org/\" looks like a URL"},
 		{"missing log dir", strings.Replace(strings.Replace(good, "MODEL", model, 1), logPath, filepath.Join(dir, "nginx", "access.log*"), 1), 0, "does not exist (yet)"},
 	}
 	for _, tc := range cases {

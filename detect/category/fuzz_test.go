@@ -1,0 +1,84 @@
+package category
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// FuzzParseIPv6 checks the allocation-free IPv6 parser against net/netip.
+func FuzzParseIPv6(f *testing.F) {
+	for _, s := range []string{"::", "::1", "1::", "2001:db8::1", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4",
+		"1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", ":1", "1:", "::01.2.3.4", "fe80::1%eth0", "1:2:3:4:5:6:7:1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !strings.Contains(s, ":") || strings.Contains(s, "%") {
+			return
+		}
+		got, ok := parseIPv6([]byte(s))
+		want, err := netip.ParseAddr(s)
+		if ok != (err == nil) {
+			t.Fatalf("%q: parseIPv6 ok %v, netip %v", s, ok, err)
+		}
+		if ok && got != want.As16() {
+			t.Fatalf("%q: %x, netip %x", s, got, want.As16())
+		}
+	})
+}
+
+// FuzzParseCSV parses any text; when it loads, every lookup agrees with a
+// plain map of the listed names (first listing wins) walked suffix by
+// suffix.
+func FuzzParseCSV(f *testing.F) {
+	f.Add("domain,category\nexample.com,news\nads.example.com,ads\n10.0.0.1,x\n", "a.ads.example.com")
+	f.Add("\"a.com\",\"x, y\"\n*.b.org,z\n", "B.ORG.")
+	f.Add("2001:db8::1,v6\n", "[2001:db8:0::1]")
+	f.Add("a.com,x\nA.COM,y\n", "www.a.com")
+	f.Fuzz(func(t *testing.T, text, host string) {
+		l, err := ParseCSV(strings.NewReader(text), "f.csv")
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		ref := map[string]string{}
+		for e := range l.ends {
+			name := string(l.name(e))
+			if _, dup := ref[name]; !dup {
+				ref[name] = l.catNames[l.cats[e]]
+			}
+		}
+		if len(ref) != l.Stats().Entries {
+			t.Fatalf("%d distinct names, stats say %d", len(ref), l.Stats().Entries)
+		}
+		for name, cat := range ref {
+			if got, ok := l.Lookup([]byte(name)); !ok || got != cat {
+				t.Fatalf("listed %q (%q): Lookup gives %q, %v", name, cat, got, ok)
+			}
+		}
+		got, ok := l.Lookup([]byte(host))
+		var buf [maxName + 1]byte
+		name, isIP := normalize(buf[:0], []byte(host))
+		want, wok := "", false
+		for n := string(name); name != nil; {
+			if c, ok := ref[n]; ok {
+				want, wok = c, true
+				break
+			}
+			dot := strings.IndexByte(n, '.')
+			if isIP || dot < 0 {
+				break
+			}
+			n = n[dot+1:]
+		}
+		if got != want || ok != wok {
+			t.Fatalf("Lookup(%q) = %q, %v; the map says %q, %v", host, got, ok, want, wok)
+		}
+		if bytes.ContainsAny(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+			t.Fatalf("normalized %q to %q", host, name)
+		}
+	})
+}
