@@ -12,6 +12,8 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+
+	"github.com/socx/sharkfin/detect/domain"
 )
 
 // Error is a list that cannot be loaded: the file, the line (0 when the
@@ -110,7 +112,7 @@ func (b *builder) csvLine(raw []byte, first *bool) string {
 	if len(text) == 0 || text[0] == '#' {
 		return ""
 	}
-	var domain, cat []byte
+	var host, cat []byte
 	if bytes.IndexByte(text, '"') >= 0 {
 		cr := csv.NewReader(bytes.NewReader(text))
 		cr.TrimLeadingSpace = true
@@ -126,25 +128,25 @@ func (b *builder) csvLine(raw []byte, first *bool) string {
 		if len(rec) != 2 {
 			return fmt.Sprintf("%d fields; want domain,category", len(rec))
 		}
-		domain, cat = []byte(rec[0]), []byte(rec[1])
+		host, cat = []byte(rec[0]), []byte(rec[1])
 	} else {
 		n := bytes.Count(text, []byte{','}) + 1
 		if n != 2 {
 			return fmt.Sprintf("%d fields; want domain,category", n)
 		}
-		domain, cat, _ = bytes.Cut(text, []byte{','})
+		host, cat, _ = bytes.Cut(text, []byte{','})
 	}
-	domain, cat = bytes.TrimSpace(domain), bytes.TrimSpace(cat)
+	host, cat = bytes.TrimSpace(host), bytes.TrimSpace(cat)
 	if *first {
 		*first = false
-		if bytes.EqualFold(domain, header) && bytes.EqualFold(cat, []byte("category")) {
+		if bytes.EqualFold(host, header) && bytes.EqualFold(cat, []byte("category")) {
 			return ""
 		}
 	}
 	if len(cat) == 0 {
-		return fmt.Sprintf("%q has no category; want domain,category", domain)
+		return fmt.Sprintf("%q has no category; want domain,category", host)
 	}
-	return b.add(domain, cat)
+	return b.add(host, cat)
 }
 
 // countLines returns the lines (newlines, plus one for an unterminated
@@ -249,7 +251,7 @@ type builder struct {
 	l      *List
 	catIdx map[string]uint16
 	stats  Stats
-	buf    [maxName + 1]byte
+	buf    [domain.MaxName + 1]byte
 }
 
 // newBuilder starts a list of at most lines entries from size bytes of
@@ -264,20 +266,20 @@ func newBuilder(lines, size int) *builder {
 	return &builder{l: l, catIdx: map[string]uint16{}}
 }
 
-// add lists domain under cat, or says what is wrong with it.
-func (b *builder) add(domain, cat []byte) string {
-	raw := domain
-	domain = bytes.TrimPrefix(domain, []byte("*.")) // wildcard and leading-dot forms mean the same as the name
-	domain = bytes.TrimPrefix(domain, []byte("."))
-	if bytes.ContainsAny(domain, "/?") {
+// add lists host under cat, or says what is wrong with it.
+func (b *builder) add(host, cat []byte) string {
+	raw := host
+	host = bytes.TrimPrefix(host, []byte("*.")) // wildcard and leading-dot forms mean the same as the name
+	host = bytes.TrimPrefix(host, []byte("."))
+	if bytes.ContainsAny(host, "/?") {
 		return fmt.Sprintf("%q looks like a URL; list its host name only", raw)
 	}
-	if bytes.IndexByte(domain, '%') >= 0 {
+	if bytes.IndexByte(host, '%') >= 0 {
 		return fmt.Sprintf("%q has a zone; list the address without it", raw)
 	}
-	name, isIP := normalize(b.buf[:0], domain)
+	name, isIP := domain.Normalize(b.buf[:0], host)
 	if name == nil {
-		switch d := bytes.TrimSuffix(domain, []byte(".")); {
+		switch d := bytes.TrimSuffix(host, []byte(".")); {
 		case len(d) == 0:
 			return "is empty; list a domain name or an IP address"
 		case len(d) > maxName:
