@@ -88,7 +88,7 @@ func newModelCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(keygen, sign, verify, inspect)
+	cmd.AddCommand(keygen, sign, verify, inspect, newModelDiffCmd(e))
 	return cmd
 }
 
@@ -132,4 +132,92 @@ func printModel(w io.Writer, m *detect.Model) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous.\n", m.Transform.Log1p)
+}
+
+func newModelDiffCmd(e *env) *cobra.Command {
+	var in inputFlags
+	var data []string
+	cmd := &cobra.Command{
+		Use:   "diff OLD NEW [--data FILE]...",
+		Short: "How far a new model's clusters and thresholds moved, and which windows change verdict",
+		Long: `Compares two models of one kind: each old cluster's nearest new cluster and
+the reverse, with distances in the old model's space (z-scores of its
+transform), so they read against the old thresholds. A new cluster further
+from every old centroid than that centroid's threshold is behaviour the old
+model flagged. With --data (logs, or JSON lines of ip_score events as train
+reads them), both models score the same windows: how many each flags, and
+which share changes verdict.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			oldM, err := detect.LoadModel(args[0])
+			if err != nil {
+				return err
+			}
+			newM, err := detect.LoadModel(args[1])
+			if err != nil {
+				return err
+			}
+			w := e.stdout
+			for i, m := range []*detect.Model{oldM, newM} {
+				fmt.Fprintf(w, "%-4s %s: %s, %s windows, %d clusters, trained %s from %d rows\n", []string{"old", "new"}[i], args[i],
+					m.ID(), m.Window, len(m.Centroids), m.Training.Created.Format("2006-01-02 15:04Z07:00"), m.Training.Rows)
+			}
+			d := detect.CompareModels(oldM, newM)
+			if !d.Comparable {
+				fmt.Fprintf(w, "\nclusters not compared: %s\n", d.Reason)
+			} else {
+				printClusterDiff(w, d)
+			}
+			if len(data) == 0 {
+				return nil
+			}
+			if oldM.Kind != newM.Kind {
+				return fmt.Errorf("--data: the models are for %s and %s logs; compare models of one kind", oldM.Kind, newM.Kind)
+			}
+			if in.window == 0 {
+				in.window = oldM.WindowDuration()
+			}
+			rows, kind, _, _, err := trainingRows(cmd, e, &in, data, "")
+			if err != nil {
+				return err
+			}
+			v, err := detect.CompareVerdicts(oldM, newM, kind, rows)
+			if err != nil {
+				return err
+			}
+			pct := func(n int) float64 { return 100 * float64(n) / float64(max(v.Rows, 1)) }
+			fmt.Fprintf(w, "\nverdicts on %d windows: old flags %d (%.2f%%), new flags %d (%.2f%%); %.2f%% change verdict: %d become anomalous, %d become normal\n",
+				v.Rows, v.OldAnomalous, pct(v.OldAnomalous), v.NewAnomalous, pct(v.NewAnomalous), 100*v.Changed(), v.BecameAnomalous, v.BecameNormal)
+			return nil
+		},
+	}
+	in.add(cmd)
+	cmd.Flags().StringArrayVar(&data, "data", nil, "logs or ip_score event files both models score (repeatable; gzip accepted)")
+	return cmd
+}
+
+func printClusterDiff(w io.Writer, d detect.ModelDiff) {
+	fmt.Fprintln(w, "\nclusters; distances in the old model's space, against the old cluster's threshold (> 1: where the old model flagged windows)")
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "old\tnearest new\tdistance\told threshold\tdistance/threshold\tnew threshold\t")
+	for _, m := range d.Old {
+		fmt.Fprintf(tw, "c%d\tc%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", m.Cluster, m.Nearest, m.Distance, m.OldThreshold, m.Distance/m.OldThreshold, m.NewThreshold)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "new\tnearest old\tdistance\told threshold\tdistance/threshold\tnew threshold\t")
+	outside := 0
+	for _, m := range d.New {
+		note := ""
+		if m.Distance > m.OldThreshold {
+			note = "  outside every old cluster"
+			outside++
+		}
+		fmt.Fprintf(tw, "c%d\tc%d\t%.3f\t%.3f\t%.2f\t%.3f\t%s\n", m.Cluster, m.Nearest, m.Distance, m.OldThreshold, m.Distance/m.OldThreshold, m.NewThreshold, note)
+	}
+	tw.Flush()
+	if outside > 0 {
+		fmt.Fprintf(w, "%d new cluster(s) lie where the old model flagged windows: normal now, anomalous before\n", outside)
+	}
 }
