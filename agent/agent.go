@@ -334,6 +334,7 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 				return err
 			}
 			a.models.maybeReload(a)
+			a.checkAge(now)
 		case <-watchdog:
 			if ctx.Err() == nil {
 				a.watchdog(time.Now())

@@ -295,6 +295,7 @@ func (a *Agent) buildEvents(job *commitJob) error {
 		sc, scored := k.sc.Score(r.Vector)
 		over := k.key == detect.OverflowKey
 		if !over {
+			k.in.share.add(a.metrics, k.in.cfg.Name, k.start, sc.Anomalous)
 			hits, bytes := k.sc.HitsBytes(r.Vector)
 			c.History = append(c.History, state.HistoryUpdate{Kind: state.KindIP, Key: k.key,
 				WindowStart: time.Unix(0, k.start).UTC(), Hits: hits, Bytes: bytes, Anomalous: sc.Anomalous})

@@ -32,7 +32,8 @@ type e2eConfig struct {
 	// TrustedKeys are detect.trusted_keys; ModelCheck detect.model_check.
 	TrustedKeys []string
 	ModelCheck  string
-	Pprof       bool // metrics.pprof
+	MaxModelAge string // detect.max_model_age; "" for the default (off)
+	Pprof       bool   // metrics.pprof
 }
 
 // exampleModel is the bundled web model (window 60s).
@@ -93,6 +94,9 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 	}
 	if c.ModelCheck != "" {
 		fmt.Fprintf(&b, "  model_check: %s\n", c.ModelCheck)
+	}
+	if c.MaxModelAge != "" {
+		fmt.Fprintf(&b, "  max_model_age: %s\n", c.MaxModelAge)
 	}
 	fmt.Fprintf(&b, "output:\n  stdout: {}\nmetrics:\n  listen: %q\n", c.Metrics)
 	if c.Pprof {

@@ -22,6 +22,7 @@ type jsonEvent struct {
 	Overflow    bool               `json:"overflow"`
 	Features    map[string]float64 `json:"features"`
 	Model       string             `json:"model"`
+	Anomalous   bool               `json:"anomalous"`
 	Level       string             `json:"level"`
 	Message     string             `json:"message"`
 	Detail      map[string]string  `json:"detail"`

@@ -29,6 +29,9 @@ type input struct {
 	// staleClosing lists stored closing-window keys to delete with the
 	// next commit (their main snapshot was unreadable).
 	staleClosing []string
+	// share counts the IP-windows scored per event-time hour (the
+	// committer's only).
+	share hourShare
 }
 
 // idleAfter is how long an input must deliver nothing before its windows

@@ -38,6 +38,10 @@ type metrics struct {
 	modelRejects  prometheus.Counter
 	modelInfo     *prometheus.GaugeVec
 	modelWaiting  *prometheus.GaugeVec
+	modelAge      *prometheus.GaugeVec
+	modelStale    *prometheus.GaugeVec
+	keyWindows    *prometheus.CounterVec
+	anomShare     *prometheus.GaugeVec
 	// State maintenance: history folded into the index, retention.
 	maintenance    *prometheus.CounterVec
 	maintainErrors prometheus.Counter
@@ -89,6 +93,14 @@ func newMetrics() *metrics {
 			Help: "The model in use per kind (value 1)."}, []string{"kind", "model"}),
 		modelWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_waiting",
 			Help: "1 while a new model file and its signature disagree and the agent waits for the other to arrive."}, []string{"kind"}),
+		modelAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_age_seconds",
+			Help: "Age of the model in use per kind: now minus its training time."}, []string{"kind"}),
+		modelStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_stale",
+			Help: "1 while the model in use is older than detect.max_model_age (0 when the check is off)."}, []string{"kind"}),
+		keyWindows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_key_windows_scored_total",
+			Help: "Source IP-windows scored (the base of sharkfin_anomalies_total's share)."}, []string{"input"}),
+		anomShare: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_anomalous_share_last_hour",
+			Help: "Share of the IP-windows scored in the last hour of event time that were anomalous, updated as windows close: a drifting site shows here."}, []string{"input"}),
 		maintenance: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_total",
 			Help: "State maintenance work: history entries folded into the per-key index (folded), segments past the retention deleted (expired), keys unseen for the retention forgotten (forgotten), cache entries expired (cache_expired), damaged history segments skipped (corrupt_skipped)."}, []string{"op"}),
 		maintainErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_errors_total",
@@ -103,6 +115,7 @@ func newMetrics() *metrics {
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
+		m.modelAge, m.modelStale, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -274,4 +287,34 @@ func (m *metrics) serve(addr string, withPprof bool, ready func() error, log *sl
 		}
 	}()
 	return srv, nil
+}
+
+// hourShare counts an input's scored IP-windows in one event-time hour
+// (by window start). Windows close in time order, so when a window of a
+// later hour arrives the hour is complete and its share is reported.
+type hourShare struct {
+	hour              int64 // Unix hour of the windows counted
+	scored, anomalous int64
+	keyWindows        prometheus.Counter
+	gauge             prometheus.Gauge
+}
+
+// add counts one scored window starting at start (Unix nanoseconds).
+func (h *hourShare) add(m *metrics, input string, start int64, anomalous bool) {
+	if h.keyWindows == nil {
+		h.keyWindows, h.gauge = m.keyWindows.WithLabelValues(input), m.anomShare.WithLabelValues(input)
+	}
+	hour := start / int64(time.Hour)
+	if hour > h.hour && h.scored > 0 {
+		h.gauge.Set(float64(h.anomalous) / float64(h.scored))
+		h.scored, h.anomalous = 0, 0
+	}
+	if hour >= h.hour {
+		h.hour = hour
+	}
+	h.scored++
+	if anomalous {
+		h.anomalous++
+	}
+	h.keyWindows.Inc()
 }

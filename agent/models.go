@@ -25,6 +25,45 @@ type modelSet struct {
 	// rejected.
 	waiting map[string]time.Time
 	next    time.Time // next time to look for changed files
+	// staleSaid holds, per kind, when the model in use was last said to
+	// be stale (detect.max_model_age); a new model starts afresh.
+	staleSaid map[string]time.Time
+}
+
+// staleRepeat is how often a model that stays stale is said to be again.
+const staleRepeat = 24 * time.Hour
+
+// checkAge reports each model's age (sharkfin_model_age_seconds) and, when
+// detect.max_model_age is set, whether it is stale: sharkfin_model_stale
+// and a "model stale" agent event, once and then daily while it stays so.
+// A model without a training time (written by hand) has no age.
+func (a *Agent) checkAge(now time.Time) {
+	ms := a.models
+	maxAge := a.cfg.Detect.MaxModelAge.Std()
+	for kind, m := range ms.byKind {
+		created := m.Training.Created
+		if created.IsZero() {
+			a.metrics.modelAge.DeleteLabelValues(kind)
+			a.metrics.modelStale.DeleteLabelValues(kind)
+			continue
+		}
+		age := now.Sub(created)
+		a.metrics.modelAge.WithLabelValues(kind).Set(age.Seconds())
+		stale := maxAge > 0 && age > maxAge
+		a.metrics.modelStale.WithLabelValues(kind).Set(map[bool]float64{false: 0, true: 1}[stale])
+		if !stale {
+			delete(ms.staleSaid, kind)
+			continue
+		}
+		if said, ok := ms.staleSaid[kind]; ok && now.Sub(said) < staleRepeat {
+			continue
+		}
+		ms.staleSaid[kind] = now
+		a.log.Warn("model stale: retrain it", "kind", kind, "model", m.ID(), "trained", created.UTC().Format(time.RFC3339),
+			"age", age.Round(time.Hour).String(), "max_model_age", maxAge.String())
+		a.notice("warn", "model stale", map[string]string{"kind": kind, "model": m.ID(),
+			"trained": created.UTC().Format(time.RFC3339), "age_hours": fmt.Sprintf("%.0f", age.Hours()), "max_model_age": maxAge.String()})
+	}
 }
 
 // signatureChecks is for how many model checks (detect.model_check, 30s
@@ -64,7 +103,8 @@ func (s *modelSet) stampPair(path string) pairStamp {
 }
 
 func newModelSet(cfg *config.Config, log *slog.Logger) *modelSet {
-	return &modelSet{cfg: cfg, log: log, byKind: map[string]*detect.Model{}, stamp: map[string]pairStamp{}, waiting: map[string]time.Time{}}
+	return &modelSet{cfg: cfg, log: log, byKind: map[string]*detect.Model{}, stamp: map[string]pairStamp{}, waiting: map[string]time.Time{},
+		staleSaid: map[string]time.Time{}}
 }
 
 // LoadModel reads a model file once, verifies those bytes against its
@@ -201,6 +241,7 @@ func (a *Agent) swapModel(kind, path string, grace time.Time) {
 		return
 	}
 	a.models.byKind[kind] = m
+	delete(a.models.staleSaid, kind)
 	a.log.Info("model loaded", "kind", kind, "model", m.ID(), "previous", old.ID())
 	a.notice("info", "model loaded", map[string]string{"kind": kind, "model": m.ID(), "previous": old.ID()})
 	a.metrics.setModel(kind, m.ID())
@@ -225,6 +266,7 @@ func (a *Agent) reload() {
 	a.cfg.Detect.Emit = cfg.Detect.Emit
 	a.cfg.Detect.TrustedKeys = cfg.Detect.TrustedKeys
 	a.cfg.Detect.ModelCheck = cfg.Detect.ModelCheck
+	a.cfg.Detect.MaxModelAge = cfg.Detect.MaxModelAge
 	for kind := range a.models.byKind {
 		a.cfg.Detect.Models[kind] = cfg.Detect.Models[kind]
 		a.models.stamp[kind] = a.models.stampPair(cfg.Detect.Models[kind])

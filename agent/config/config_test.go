@@ -203,6 +203,8 @@ func TestParse_InvalidValues(t *testing.T) {
 		{"pprof on a public address", topDoc(`metrics: {listen: "192.0.2.1:9808", pprof: true}`), 5, "metrics.pprof", []string{"loopback"}},
 		{"pprof without the endpoint", topDoc(`metrics: {listen: "", pprof: true}`), 5, "metrics.pprof", []string{"needs the metrics endpoint"}},
 		{"model_check short", topDoc("detect: {model_check: 10ms, models: {web: /m.json}}"), 5, "detect.model_check", []string{"at least 100ms"}},
+		{"max_model_age negative", topDoc("detect: {max_model_age: -1h, models: {web: /m.json}}"), 5, "detect.max_model_age", []string{"negative"}},
+		{"max_model_age short", topDoc("detect: {max_model_age: 10m, models: {web: /m.json}}"), 5, "detect.max_model_age", []string{"shorter than an hour", "0s for no check"}},
 		{"max_keys zero", topDoc("detect: {max_keys: 0, models: {web: /m.json}}"), 5, "detect.max_keys", []string{"at least 1"}},
 		{"close_batch zero", topDoc("detect: {close_batch: 0, models: {web: /m.json}}"), 5, "detect.close_batch", []string{"at least 1"}},
 		{"model kind", topDoc("detect: {models: {web: /m.json, http: /h.json}}"), 5, "detect.models.http", []string{`"http"`, `"web", "proxy" or "dns"`}},

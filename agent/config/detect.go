@@ -56,6 +56,12 @@ type Detect struct {
 	// ModelCheck is how often the model files (and their signatures) are
 	// looked at for changes (default 5s, at least 100ms).
 	ModelCheck Duration `yaml:"model_check"`
+	// MaxModelAge is how old (since its training) a model may get before
+	// the agent says it is stale: a `model stale` agent event (again
+	// every day while it stays stale) and sharkfin_model_stale{kind} 1.
+	// 0 (the default) turns the check off; sharkfin_model_age_seconds is
+	// reported either way.
+	MaxModelAge Duration `yaml:"max_model_age"`
 	// Emit selects the ip_score events sent.
 	Emit Emit `yaml:"emit"`
 	// Domains configures the per-domain report of proxy inputs.
@@ -140,6 +146,9 @@ func (d *Detect) Validate() error {
 	}
 	if d.ModelCheck < minModelCheck {
 		p.addf("model_check", "%s is too short; use at least %s, e.g. %s", d.ModelCheck, minModelCheck, DefaultModelCheck)
+	}
+	if d.MaxModelAge > 0 && d.MaxModelAge < Duration(time.Hour) { // negative durations fail parsing
+		p.addf("max_model_age", "%s is shorter than an hour; models are retrained in days: use e.g. 720h (30 days), or 0s for no check", d.MaxModelAge)
 	}
 	if d.MaxKeys < 1 {
 		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)
