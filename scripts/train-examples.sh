@@ -8,3 +8,6 @@ $bin train --format combined --k auto --seed 1 --name web --version example-1 \
   -o examples/models/web.json examples/logs/web-train.log.gz
 $bin train --format bind --timezone UTC --k auto --seed 1 --name dns --version example-1 \
   -o examples/models/dns.json examples/logs/dns-train.log.gz
+# The web model's clusters over its training windows, shown in the README.
+$bin model plot examples/models/web.json --data examples/logs/web-train.log.gz --format combined \
+  -o examples/models/web-clusters.png

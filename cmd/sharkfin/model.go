@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/internal/clusterplot"
 )
 
 func newModelCmd(e *env) *cobra.Command {
@@ -88,7 +89,7 @@ func newModelCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(keygen, sign, verify, inspect, newModelDiffCmd(e))
+	cmd.AddCommand(keygen, sign, verify, inspect, newModelDiffCmd(e), newModelPlotCmd(e))
 	return cmd
 }
 
@@ -220,4 +221,54 @@ func printClusterDiff(w io.Writer, d detect.ModelDiff) {
 	if outside > 0 {
 		fmt.Fprintf(w, "%d new cluster(s) lie where the old model flagged windows: normal now, anomalous before\n", outside)
 	}
+}
+
+func newModelPlotCmd(e *env) *cobra.Command {
+	var (
+		in   inputFlags
+		data []string
+		out  string
+		opt  clusterplot.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "plot MODEL --data FILE... -o PICTURE [--x F --y F]",
+		Short: "Draw the windows of --data as MODEL sees them: clusters, centroids, thresholds, anomalies",
+		Long: `Scores the windows of --data (logs, or ip_score event files as train reads)
+with MODEL and draws them in its space (z-scores of log1p counts), projected
+on the two principal axes of the windows, or on two features (--x, --y).
+Normal windows are coloured by cluster, anomalous ones are red crosses, each
+centroid is a triangle and its threshold a dashed circle (the projection of
+the threshold's ball: a window outside its cluster's circle is anomalous).
+PICTURE ends in .png, .svg or .pdf.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(data) == 0 || out == "" {
+				return usagef("--data and -o are required")
+			}
+			m, err := detect.LoadModel(args[0])
+			if err != nil {
+				return err
+			}
+			if in.window == 0 {
+				in.window = m.WindowDuration()
+			}
+			rows, kind, _, _, err := trainingRows(cmd, e, &in, data, "")
+			if err != nil {
+				return err
+			}
+			s, err := clusterplot.Write(out, m, kind, rows, opt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "sharkfin: plotted %d of %d windows (%d anomalous) -> %s\n", s.Points, s.Rows, s.Anomalous, out)
+			return nil
+		},
+	}
+	in.add(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&data, "data", nil, "logs or ip_score event files to draw (repeatable; gzip accepted)")
+	fl.StringVarP(&out, "output", "o", "", "picture to write (.png, .svg or .pdf)")
+	fl.StringVar(&opt.X, "x", "", "feature on the x axis (with --y; default: the principal axes)")
+	fl.StringVar(&opt.Y, "y", "", "feature on the y axis")
+	return cmd
 }

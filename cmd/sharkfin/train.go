@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/internal/clusterplot"
 	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/record"
 )
@@ -25,6 +28,8 @@ func newTrainCmd(e *env) *cobra.Command {
 		features string
 		cfg      detect.TrainConfig
 		out      string
+		plotOpt  clusterplot.Options
+		plotPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "train --format F [--window 60s] [--k N|auto] [--features a,b,c] [--quantile 0.99] [--seed N] -o MODEL FILE...",
@@ -89,6 +94,14 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			fmt.Fprintf(e.stderr, "sharkfin: trained %s: rows=%d k=%d kept=%d dropped_rows=%d inertia=%.4g sizes=%v log_lines=%d elapsed=%s -> %s\n",
 				m.ID(), m.Training.Rows, m.Training.K, len(m.Centroids), rep.Dropped, m.Training.Inertia, rep.Sizes,
 				stats.Lines, time.Since(start).Round(time.Millisecond), out)
+			trainingReport(e.stderr, m)
+			if plotPath != "" {
+				s, err := clusterplot.Write(plotPath, m, kind, rows, plotOpt)
+				if err != nil {
+					return fmt.Errorf("--plot: %w", err)
+				}
+				fmt.Fprintf(e.stderr, "sharkfin: plotted %d of %d windows (%d anomalous) -> %s\n", s.Points, s.Rows, s.Anomalous, plotPath)
+			}
 			return nil
 		},
 	}
@@ -103,6 +116,9 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	fl.StringVar(&cfg.Name, "name", "", "model name (default: the kind)")
 	fl.StringVar(&cfg.Version, "version", "", "model version (default: creation time)")
 	fl.StringVarP(&out, "output", "o", "", "model file to write")
+	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
+	fl.StringVar(&plotOpt.X, "plot-x", "", "feature on the plot's x axis (with --plot-y; default: the principal axes)")
+	fl.StringVar(&plotOpt.Y, "plot-y", "", "feature on the plot's y axis")
 	return cmd
 }
 
@@ -272,4 +288,37 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// trainingReport prints what training found, per k tried and per cluster
+// kept, on stderr.
+func trainingReport(w io.Writer, m *detect.Model) {
+	t := m.Training
+	if len(t.Silhouette) > 0 {
+		ks := make([]string, 0, len(t.Silhouette))
+		for k := range t.Silhouette {
+			ks = append(ks, k)
+		}
+		slices.SortFunc(ks, func(a, b string) int {
+			x, _ := strconv.Atoi(a)
+			y, _ := strconv.Atoi(b)
+			return x - y
+		})
+		var parts []string
+		for _, k := range ks {
+			parts = append(parts, fmt.Sprintf("k=%s %.3f", k, t.Silhouette[k]))
+		}
+		fmt.Fprintf(w, "  silhouette per k tried (on a sample; the best k wins): %s\n", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(w, "  k=%d, inertia %.6g, thresholds at the %.3g quantile of member distances\n", t.K, t.Inertia, t.Quantile)
+	for c := range m.Centroids {
+		rows := -1
+		if c < len(t.Sizes) {
+			rows = t.Sizes[c]
+		}
+		fmt.Fprintf(w, "  cluster c%d: %d rows, threshold %.4g\n", c, rows, m.Thresholds[c])
+	}
+	for _, d := range t.Dropped {
+		fmt.Fprintf(w, "  dropped: a cluster of %d rows (under %.3g of all: not normal; its rows score against the others)\n", d.Rows, t.MinShare)
+	}
 }

@@ -1,0 +1,362 @@
+// Package clusterplot draws a model's clusters with the windows it scores,
+// for `sharkfin train --plot` and `sharkfin model plot` (gonum.org/v1/plot).
+//
+// Points live in the model's space (z-scores of log1p counts) and are
+// projected on two of its features or on the two principal axes of the
+// points (PCA). Both are orthogonal projections, so a cluster's threshold,
+// a ball around its centroid, projects to the disk of the same radius
+// around the projected centroid: the circles drawn are exact, and a point
+// outside its cluster's circle is outside the ball (anomalous). The
+// converse does not hold: a point inside a circle may be far off in the
+// dimensions not shown.
+package clusterplot
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/record"
+)
+
+// DefaultMaxPoints bounds the points drawn: beyond it every n-th row is.
+const DefaultMaxPoints = 20000
+
+// Options choose the projection and the picture.
+type Options struct {
+	// X and Y are model features to plot against each other; both empty:
+	// the two principal axes.
+	X, Y      string
+	Title     string
+	MaxPoints int // 0: DefaultMaxPoints
+	// Width and Height of the picture (default 8 by 6 inches).
+	Width, Height vg.Length
+}
+
+// Summary says what was drawn.
+type Summary struct {
+	Points, Anomalous int     // drawn
+	Rows              int     // scored
+	Explained         float64 // share of the variance the two axes show (PCA), else 0
+}
+
+// Write scores rows (full feature vectors of kind, detect.FeatureNames
+// order) with m and writes the picture to path (.png, .svg or .pdf).
+func Write(path string, m *detect.Model, kind record.Kind, rows [][]float64, opt Options) (Summary, error) {
+	var sum Summary
+	if len(rows) == 0 {
+		return sum, fmt.Errorf("no windows to plot")
+	}
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".png", ".svg", ".pdf":
+	default:
+		return sum, fmt.Errorf("%s: the picture's name must end in .png, .svg or .pdf", path)
+	}
+	sc, err := detect.NewScorer(m, kind)
+	if err != nil {
+		return sum, err
+	}
+	maxPoints := opt.MaxPoints
+	if maxPoints <= 0 {
+		maxPoints = DefaultMaxPoints
+	}
+	step := (len(rows) + maxPoints - 1) / maxPoints
+	dim := len(m.Features)
+	var zs [][]float64
+	var clusters []int
+	var anomalous []bool
+	for i := 0; i < len(rows); i += step {
+		z := make([]float64, dim)
+		sc.Transform(rows[i], z)
+		s := sc.Score(rows[i])
+		zs, clusters, anomalous = append(zs, z), append(clusters, s.Cluster), append(anomalous, s.Anomalous)
+	}
+	sum.Rows, sum.Points = len(rows), len(zs)
+
+	proj, xLabel, yLabel, explained, err := projection(m, zs, opt)
+	if err != nil {
+		return sum, err
+	}
+	sum.Explained = explained
+	var xTicks, yTicks plot.Ticker
+	if opt.X != "" {
+		xTicks, yTicks = rawTicks(m, slices.Index(m.Features, opt.X)), rawTicks(m, slices.Index(m.Features, opt.Y))
+	}
+
+	p := plot.New()
+	p.Title.Text = opt.Title
+	if p.Title.Text == "" {
+		p.Title.Text = fmt.Sprintf("%s: %d of %d windows", m.ID(), len(zs), len(rows))
+	}
+	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
+	if xTicks != nil {
+		p.X.Tick.Marker, p.Y.Tick.Marker = xTicks, yTicks
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+
+	byCluster := make([]plotter.XYs, len(m.Centroids))
+	var anom plotter.XYs
+	for i, z := range zs {
+		x, y := proj(z)
+		if anomalous[i] {
+			anom = append(anom, plotter.XY{X: x, Y: y})
+			continue
+		}
+		byCluster[clusters[i]] = append(byCluster[clusters[i]], plotter.XY{X: x, Y: y})
+	}
+	sum.Anomalous = len(anom)
+	for c, pts := range byCluster {
+		col := clusterColor(c)
+		if len(pts) > 0 {
+			s, err := plotter.NewScatter(pts)
+			if err != nil {
+				return sum, err
+			}
+			s.GlyphStyle.Color = col
+			s.GlyphStyle.Radius = vg.Points(1.5)
+			s.GlyphStyle.Shape = draw.CircleGlyph{}
+			p.Add(s)
+			p.Legend.Add(fmt.Sprintf("c%d: %d windows", c, len(pts)), s)
+		}
+		cx, cy := proj(m.Centroids[c])
+		circle := make(plotter.XYs, 0, 73)
+		for a := 0; a <= 360; a += 5 {
+			r := m.Thresholds[c]
+			rad := float64(a) * math.Pi / 180
+			circle = append(circle, plotter.XY{X: cx + r*math.Cos(rad), Y: cy + r*math.Sin(rad)})
+		}
+		l, err := plotter.NewLine(circle)
+		if err != nil {
+			return sum, err
+		}
+		l.LineStyle.Color = col
+		l.LineStyle.Width = vg.Points(1)
+		l.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		p.Add(l)
+	}
+	if len(anom) > 0 {
+		s, err := plotter.NewScatter(anom)
+		if err != nil {
+			return sum, err
+		}
+		s.GlyphStyle.Color = color.RGBA{R: 220, A: 255}
+		s.GlyphStyle.Radius = vg.Points(2.5)
+		s.GlyphStyle.Shape = draw.CrossGlyph{}
+		p.Add(s)
+		p.Legend.Add(fmt.Sprintf("anomalous: %d windows", len(anom)), s)
+	}
+	var cents plotter.XYs
+	var names []string
+	for c, cen := range m.Centroids {
+		x, y := proj(cen)
+		cents = append(cents, plotter.XY{X: x, Y: y})
+		names = append(names, fmt.Sprintf(" c%d", c))
+	}
+	cs, err := plotter.NewScatter(cents)
+	if err != nil {
+		return sum, err
+	}
+	cs.GlyphStyle.Color = color.Black
+	cs.GlyphStyle.Radius = vg.Points(4)
+	cs.GlyphStyle.Shape = draw.PyramidGlyph{}
+	p.Add(cs)
+	p.Legend.Add("centroid; dashed: its threshold", cs)
+	labels, err := plotter.NewLabels(plotter.XYLabels{XYs: cents, Labels: names})
+	if err != nil {
+		return sum, err
+	}
+	p.Add(labels)
+
+	w, h := opt.Width, opt.Height
+	if w == 0 {
+		w = 8 * vg.Inch
+	}
+	if h == 0 {
+		h = 6 * vg.Inch
+	}
+	// One unit is as long on both axes, or the threshold circles would be
+	// ellipses: the data's extent (points, and circles whole) is widened
+	// along one axis to the plotting area's proportions (the canvas less
+	// about an inch for ticks and labels).
+	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	grow := func(x, y, r float64) {
+		minX, maxX = math.Min(minX, x-r), math.Max(maxX, x+r)
+		minY, maxY = math.Min(minY, y-r), math.Max(maxY, y+r)
+	}
+	for _, z := range zs {
+		x, y := proj(z)
+		grow(x, y, 0)
+	}
+	for c, cen := range m.Centroids {
+		x, y := proj(cen)
+		grow(x, y, m.Thresholds[c])
+	}
+	areaW, areaH := float64(w-vg.Inch), float64(h-vg.Inch)
+	// Room above the data for the legend (one line per cluster, and two).
+	legend := float64(len(m.Centroids)+2) * float64(0.2*vg.Inch) / areaH
+	maxY += (maxY - minY) * min(legend, 0.6) / (1 - min(legend, 0.6))
+	spanX, spanY := (maxX-minX)*1.04, (maxY-minY)*1.04
+	if spanX/areaW < spanY/areaH {
+		spanX = spanY * areaW / areaH
+	} else {
+		spanY = spanX * areaH / areaW
+	}
+	midX, midY := (minX+maxX)/2, (minY+maxY)/2
+	p.X.Min, p.X.Max = midX-spanX/2, midX+spanX/2
+	p.Y.Min, p.Y.Max = midY-spanY/2, midY+spanY/2
+	if err := p.Save(w, h, path); err != nil {
+		return sum, fmt.Errorf("write %s: %w", path, err)
+	}
+	return sum, nil
+}
+
+// palette colours clusters: Tableau's ten without red, kept for
+// anomalies, and with a dark blue instead.
+var palette = []color.RGBA{
+	{0x1f, 0x77, 0xb4, 0xff}, {0xff, 0x7f, 0x0e, 0xff}, {0x2c, 0xa0, 0x2c, 0xff}, {0x94, 0x67, 0xbd, 0xff},
+	{0x8c, 0x56, 0x4b, 0xff}, {0xe3, 0x77, 0xc2, 0xff}, {0x7f, 0x7f, 0x7f, 0xff}, {0xbc, 0xbd, 0x22, 0xff},
+	{0x17, 0xbe, 0xcf, 0xff}, {0x39, 0x3b, 0x79, 0xff},
+}
+
+// clusterColor is cluster c's colour (they repeat past ten clusters).
+func clusterColor(c int) color.Color { return palette[c%len(palette)] }
+
+// projection returns the map from model space to the picture's plane and
+// the axis labels; for two chosen features the axes' ticks are in the
+// features' own units.
+func projection(m *detect.Model, zs [][]float64, opt Options) (func([]float64) (float64, float64), string, string, float64, error) {
+	dim := len(m.Features)
+	if opt.X != "" || opt.Y != "" {
+		xi, yi := slices.Index(m.Features, opt.X), slices.Index(m.Features, opt.Y)
+		if xi < 0 || yi < 0 || xi == yi {
+			return nil, "", "", 0, fmt.Errorf("--x %q and --y %q: give two different features of the model (%s)", opt.X, opt.Y, strings.Join(m.Features, ", "))
+		}
+		return func(z []float64) (float64, float64) { return z[xi], z[yi] }, axisLabel(m, xi), axisLabel(m, yi), 0, nil
+	}
+	if dim < 2 {
+		return func(z []float64) (float64, float64) { return z[0], 0 }, axisLabel(m, 0), "", 0, nil
+	}
+	a := mat.NewDense(len(zs), dim, nil)
+	for i, z := range zs {
+		a.SetRow(i, z)
+	}
+	mean := make([]float64, dim)
+	for j := range dim {
+		mean[j] = stat.Mean(mat.Col(nil, j, a), nil)
+	}
+	var pc stat.PC
+	if len(zs) < 2 || !pc.PrincipalComponents(a, nil) {
+		return nil, "", "", 0, fmt.Errorf("principal axes of %d windows cannot be computed; plot two features with --x and --y", len(zs))
+	}
+	var vecs mat.Dense
+	pc.VectorsTo(&vecs)
+	vars := pc.VarsTo(nil)
+	total := 0.0
+	for _, v := range vars {
+		total += v
+	}
+	ax := [2][]float64{mat.Col(nil, 0, &vecs), mat.Col(nil, 1, &vecs)}
+	proj := func(z []float64) (float64, float64) {
+		var x, y float64
+		for j := range dim {
+			x += (z[j] - mean[j]) * ax[0][j]
+			y += (z[j] - mean[j]) * ax[1][j]
+		}
+		return x, y
+	}
+	share := func(i int) float64 {
+		if total == 0 {
+			return 0
+		}
+		return vars[i] / total
+	}
+	return proj, pcLabel(m, 1, ax[0], share(0)), pcLabel(m, 2, ax[1], share(1)), share(0) + share(1), nil
+}
+
+// axisLabel names a feature axis and its scale.
+func axisLabel(m *detect.Model, i int) string {
+	if m.Transform.Log1p {
+		return fmt.Sprintf("%s per window (log scale)", m.Features[i])
+	}
+	return fmt.Sprintf("%s per window", m.Features[i])
+}
+
+// rawTicks marks a feature axis, drawn in model space, in the feature's
+// own units: 0, 1, 2, 5, 10, 20, 50, ... where they fall (log1p models),
+// or the default ticks relabelled.
+func rawTicks(m *detect.Model, i int) plot.Ticker {
+	t := m.Transform
+	toZ := func(raw float64) float64 { return (math.Log1p(raw) - t.Mean[i]) / t.Std[i] }
+	toRaw := func(z float64) float64 { return z*t.Std[i] + t.Mean[i] }
+	if !t.Log1p {
+		return plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+			ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+			for j := range ticks {
+				if ticks[j].Label != "" {
+					ticks[j].Label = fmt.Sprintf("%.3g", toRaw(ticks[j].Value))
+				}
+			}
+			return ticks
+		})
+	}
+	return plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		var ticks []plot.Tick
+		for _, raw := range []float64{0} {
+			if z := toZ(raw); z >= lo && z <= hi {
+				ticks = append(ticks, plot.Tick{Value: z, Label: "0"})
+			}
+		}
+		for dec := 1.0; dec < 1e15; dec *= 10 {
+			for _, f := range []float64{1, 2, 5} {
+				raw := f * dec
+				z := toZ(raw)
+				if z > hi {
+					return ticks
+				}
+				if z >= lo {
+					ticks = append(ticks, plot.Tick{Value: z, Label: fmt.Sprintf("%g", raw)})
+				}
+			}
+		}
+		return ticks
+	})
+}
+
+// pcLabel names a principal axis by its share of the variance and the
+// features that weigh most in it.
+func pcLabel(m *detect.Model, n int, axis []float64, share float64) string {
+	idx := make([]int, len(axis))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		return -cmpFloat(math.Abs(axis[a]), math.Abs(axis[b]))
+	})
+	var top []string
+	for _, i := range idx[:min(3, len(idx))] {
+		top = append(top, fmt.Sprintf("%+.2f %s", axis[i], m.Features[i]))
+	}
+	return fmt.Sprintf("axis %d, %.0f%% of variance: %s", n, 100*share, strings.Join(top, ", "))
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
