@@ -125,29 +125,52 @@ func (v VerdictDiff) Changed() float64 {
 // CompareVerdicts scores rows, full feature vectors of kind (FeatureNames
 // order, as the Aggregator makes them), with both models.
 func CompareVerdicts(oldM, newM *Model, kind record.Kind, rows [][]float64) (VerdictDiff, error) {
-	so, err := NewScorer(oldM, kind)
+	c, err := NewVerdictCounter(oldM, newM, kind)
 	if err != nil {
 		return VerdictDiff{}, err
+	}
+	for _, r := range rows {
+		c.Add(r)
+	}
+	return c.Result(), nil
+}
+
+// VerdictCounter is CompareVerdicts one row at a time, for streams.
+type VerdictCounter struct {
+	old, new *Scorer
+	v        VerdictDiff
+}
+
+// NewVerdictCounter prepares both models for rows of kind.
+func NewVerdictCounter(oldM, newM *Model, kind record.Kind) (*VerdictCounter, error) {
+	so, err := NewScorer(oldM, kind)
+	if err != nil {
+		return nil, err
 	}
 	sn, err := NewScorer(newM, kind)
 	if err != nil {
-		return VerdictDiff{}, err
+		return nil, err
 	}
-	v := VerdictDiff{Rows: len(rows)}
-	for _, r := range rows {
-		a, b := so.Score(r).Anomalous, sn.Score(r).Anomalous
-		switch {
-		case a && !b:
-			v.BecameNormal++
-		case b && !a:
-			v.BecameAnomalous++
-		}
-		if a {
-			v.OldAnomalous++
-		}
-		if b {
-			v.NewAnomalous++
-		}
-	}
-	return v, nil
+	return &VerdictCounter{old: so, new: sn}, nil
 }
+
+// Add scores one row with both models.
+func (c *VerdictCounter) Add(row []float64) {
+	a, b := c.old.Score(row).Anomalous, c.new.Score(row).Anomalous
+	c.v.Rows++
+	switch {
+	case a && !b:
+		c.v.BecameNormal++
+	case b && !a:
+		c.v.BecameAnomalous++
+	}
+	if a {
+		c.v.OldAnomalous++
+	}
+	if b {
+		c.v.NewAnomalous++
+	}
+}
+
+// Result is the counts so far.
+func (c *VerdictCounter) Result() VerdictDiff { return c.v }

@@ -44,7 +44,10 @@ type Transform struct {
 
 // Training records how the model was made.
 type Training struct {
-	Rows     int       `json:"rows"`
+	Rows int `json:"rows"`
+	// RowsRead is how many rows were read when training used a uniform
+	// sample of them (Rows); absent when it used every row.
+	RowsRead int64     `json:"rows_read,omitempty"`
 	K        int       `json:"k"`
 	Inertia  float64   `json:"inertia"`
 	Quantile float64   `json:"quantile"`

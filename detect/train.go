@@ -124,9 +124,45 @@ var ErrNoRows = errors.New("no training rows: the input produced no windows")
 // Train fits a model to rows (each the model features, in cfg.Features
 // order, raw counts).
 func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
+	d := len(cfg.Features)
+	if d == 0 {
+		cfg.setDefaults()
+		d = len(cfg.Features)
+	}
+	if len(rows) == 0 {
+		return nil, nil, ErrNoRows
+	}
+	flat := make([]float64, 0, len(rows)*d)
+	for i, r := range rows {
+		if len(r) != d {
+			return nil, nil, fmt.Errorf("row %d has %d features, want %d", i, len(r), d)
+		}
+		flat = append(flat, r...)
+	}
+	return trainFlat(flat, int64(len(rows)), cfg)
+}
+
+// TrainSample fits a model to the rows a Sample kept, as Train does; the
+// model records how many rows were read (Training.RowsRead). The sample's
+// memory is transformed in place: s is empty afterwards.
+func TrainSample(s *Sample, cfg TrainConfig) (*Model, *TrainReport, error) {
+	if s.dim != len(cfg.Features) && len(cfg.Features) > 0 {
+		return nil, nil, fmt.Errorf("sample rows have %d features, the model %d", s.dim, len(cfg.Features))
+	}
+	data, seen := s.data, s.seen
+	s.data, s.seen = nil, 0
+	if len(data) == 0 {
+		return nil, nil, ErrNoRows
+	}
+	return trainFlat(data, seen, cfg)
+}
+
+// trainFlat trains on rows of raw counts back to back in flat (which it
+// transforms in place); read is how many rows they were sampled from.
+func trainFlat(flat []float64, read int64, cfg TrainConfig) (*Model, *TrainReport, error) {
 	cfg.setDefaults()
 	d := len(cfg.Features)
-	n := len(rows)
+	n := len(flat) / d
 	if n == 0 {
 		return nil, nil, ErrNoRows
 	}
@@ -134,18 +170,13 @@ func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
 		return nil, nil, fmt.Errorf("quantile %v: must be in (0, 1]", cfg.Quantile)
 	}
 	// log1p, then z-score.
-	x := mat.NewDense(n, d, nil)
-	for i, r := range rows {
-		if len(r) != d {
-			return nil, nil, fmt.Errorf("row %d has %d features, want %d", i, len(r), d)
+	for i, v := range flat {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil, fmt.Errorf("row %d feature %s is %v", i/d, cfg.Features[i%d], v)
 		}
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, nil, fmt.Errorf("row %d feature %s is %v", i, cfg.Features[j], v)
-			}
-			x.Set(i, j, log1pCount(math.Max(v, 0)))
-		}
+		flat[i] = log1pCount(math.Max(v, 0))
 	}
+	x := mat.NewDense(n, d, flat)
 	mean := make([]float64, d)
 	std := make([]float64, d)
 	col := make([]float64, n)
@@ -238,7 +269,8 @@ func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
 		Thresholds: thresholds,
 		Training: Training{
 			Rows: n, K: k, Inertia: res.Inertia, Quantile: cfg.Quantile,
-			Created: cfg.Now().UTC().Truncate(time.Second), Sources: cfg.Sources,
+			RowsRead: sampledFrom(read, n),
+			Created:  cfg.Now().UTC().Truncate(time.Second), Sources: cfg.Sources,
 			Seed: cfg.Seed, Restarts: cfg.Restarts, MinShare: cfg.MinShare,
 			Dropped: dropped, Sizes: sizes, Silhouette: sil,
 		},
@@ -247,4 +279,13 @@ func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
 		return nil, nil, fmt.Errorf("trained model failed validation (a bug): %w", err)
 	}
 	return m, rep, nil
+}
+
+// sampledFrom is Training.RowsRead: the rows read when more than trained
+// on (a sample), else 0 (omitted).
+func sampledFrom(read int64, n int) int64 {
+	if read > int64(n) {
+		return read
+	}
+	return 0
 }

@@ -59,6 +59,11 @@ go test -run '^$' -bench . -benchmem -benchtime 1s \
   ./tailer/format/ ./detect/ ./agent/ ./event/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|pkg:)' || true
 go test -run '^$' -bench 'HistoryOrder' -benchmem -benchtime 1s ./state/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|pkg:)' || true
 
+printf '\n== training in bounded memory: 20,000,000 generated windows through the 1,000,000-row sample train keeps\n'
+printf '(peak RSS of the training process; held-out inertia against full-batch training on a 1,000,000-row draw)\n'
+go test -run '^$' -bench 'TrainSample' -benchtime 1x ./detect/ 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
+echo "(goal: peak RSS < 256 MiB, inertia within 2%)"
+
 printf '\n== K-Means training quality: best of 10 k-means++ restarts, ours vs scikit-learn (Debian python3-sklearn)\n'
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
   SHARKFIN_SKLEARN=1 go test -count=1 -run 'TestFit_MatchesSklearn' -v ./detect/kmeans/ 2>&1 | grep -E 'ratio|inertia|PASS|FAIL' || true

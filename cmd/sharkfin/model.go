@@ -178,14 +178,22 @@ which share changes verdict.`,
 			if in.window == 0 {
 				in.window = oldM.WindowDuration()
 			}
-			rows, kind, _, _, err := trainingRows(cmd, e, &in, data, "")
-			if err != nil {
+			var cmp *detect.VerdictCounter
+			var cmpErr error
+			if _, err := forEachRow(cmd, e, &in, data, func(r *windowRow) {
+				if cmp == nil && cmpErr == nil {
+					cmp, cmpErr = detect.NewVerdictCounter(oldM, newM, r.kind)
+				}
+				if cmp != nil {
+					cmp.Add(r.features)
+				}
+			}); err != nil {
 				return err
 			}
-			v, err := detect.CompareVerdicts(oldM, newM, kind, rows)
-			if err != nil {
-				return err
+			if cmpErr != nil {
+				return cmpErr
 			}
+			v := cmp.Result()
 			pct := func(n int) float64 { return 100 * float64(n) / float64(max(v.Rows, 1)) }
 			fmt.Fprintf(w, "\nverdicts on %d windows: old flags %d (%.2f%%), new flags %d (%.2f%%); %.2f%% change verdict: %d become anomalous, %d become normal\n",
 				v.Rows, v.OldAnomalous, pct(v.OldAnomalous), v.NewAnomalous, pct(v.NewAnomalous), 100*v.Changed(), v.BecameAnomalous, v.BecameNormal)
@@ -252,11 +260,18 @@ PICTURE ends in .png, .svg or .pdf.`,
 			if in.window == 0 {
 				in.window = m.WindowDuration()
 			}
-			rows, kind, _, _, err := trainingRows(cmd, e, &in, data, "")
+			var shown *detect.Sample
+			got, err := forEachRow(cmd, e, &in, data, func(r *windowRow) {
+				if shown == nil {
+					shown = detect.NewSample(len(r.features), clusterplot.DefaultMaxPoints, 1)
+				}
+				shown.Add(r.features)
+			})
 			if err != nil {
 				return err
 			}
-			s, err := clusterplot.Write(out, m, kind, rows, opt)
+			opt.RowsRead = got.rows
+			s, err := clusterplot.Write(out, m, got.kind, shown.Rows(), opt)
 			if err != nil {
 				return err
 			}

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
@@ -30,6 +33,10 @@ func newTrainCmd(e *env) *cobra.Command {
 		out      string
 		plotOpt  clusterplot.Options
 		plotPath string
+		// sampleRows bounds the windows trained on (a uniform sample of
+		// those read); excludeAnomalous leaves out flagged events.
+		sampleRows       int
+		excludeAnomalous bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train --format F [--window 60s] [--k N|auto] [--features a,b,c] [--quantile 0.99] [--seed N] -o MODEL FILE...",
@@ -61,28 +68,65 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				cfg.Features = strings.Split(features, ",")
 			}
 			start := time.Now()
-			rows, kind, window, stats, err := trainingRows(cmd, e, &in, files, features)
+			// Rows stream into a uniform sample (detect.Sample): any
+			// number of windows trains in bounded memory.
+			var (
+				proj    *detect.Projection
+				sample  *detect.Sample
+				shown   *detect.Sample // full vectors for --plot
+				excl    int64
+				projErr error
+				buf     []float64
+			)
+			got, err := forEachRow(cmd, e, &in, files, func(r *windowRow) {
+				if proj == nil && projErr == nil {
+					if len(cfg.Features) == 0 {
+						cfg.Features = detect.DefaultModelFeatures(r.kind)
+					}
+					if proj, projErr = detect.NewProjection(r.kind, cfg.Features); projErr != nil {
+						return
+					}
+					sample = detect.NewSample(len(cfg.Features), sampleRows, cfg.Seed)
+					shown = detect.NewSample(len(r.features), clusterplot.DefaultMaxPoints, cfg.Seed+1)
+				}
+				if proj == nil {
+					return
+				}
+				if excludeAnomalous && r.anomalous {
+					excl++
+					return
+				}
+				buf = proj.Apply(buf[:0], r.features)
+				sample.Add(buf)
+				if plotPath != "" {
+					shown.Add(r.features)
+				}
+			})
 			if err != nil {
 				return err
 			}
-			cfg.Kind, cfg.Window = kind, window
-			if len(cfg.Features) == 0 {
-				cfg.Features = detect.DefaultModelFeatures(kind)
+			if projErr != nil {
+				return usagef("--features: %v", projErr)
 			}
-			proj, err := detect.NewProjection(kind, cfg.Features)
-			if err != nil {
-				return usagef("--features: %v", err)
+			if excludeAnomalous && excl == 0 && got.stats.Lines > 0 {
+				return usagef("--exclude-anomalous: the input is logs, which say nothing of what a model flagged; give ip_score event files")
 			}
-			data := make([][]float64, len(rows))
-			for i, r := range rows {
-				data[i] = proj.Apply(make([]float64, 0, len(cfg.Features)), r)
+			if sample == nil || sample.Len() == 0 {
+				return detect.ErrNoRows
 			}
-			for _, f := range files {
-				cfg.Sources = append(cfg.Sources, f)
-			}
-			m, rep, err := detect.Train(data, cfg)
+			cfg.Kind, cfg.Window = got.kind, got.window
+			cfg.Sources = append(cfg.Sources, files...)
+			rowsRead := sample.Seen()
+			m, rep, err := detect.TrainSample(sample, cfg)
 			if err != nil {
 				return err
+			}
+			kind, stats := got.kind, got.stats
+			if excl > 0 {
+				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows the collecting model flagged (--exclude-anomalous)\n", excl)
+			}
+			if rowsRead > int64(m.Training.Rows) {
+				fmt.Fprintf(e.stderr, "sharkfin: trained on a uniform sample of %d of the %d windows read (--sample-rows)\n", m.Training.Rows, rowsRead)
 			}
 			b, err := json.MarshalIndent(m, "", "  ")
 			if err != nil {
@@ -96,7 +140,8 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				stats.Lines, time.Since(start).Round(time.Millisecond), out)
 			trainingReport(e.stderr, m)
 			if plotPath != "" {
-				s, err := clusterplot.Write(plotPath, m, kind, rows, plotOpt)
+				plotOpt.RowsRead = got.rows
+				s, err := clusterplot.Write(plotPath, m, kind, shown.Rows(), plotOpt)
 				if err != nil {
 					return fmt.Errorf("--plot: %w", err)
 				}
@@ -116,19 +161,47 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	fl.StringVar(&cfg.Name, "name", "", "model name (default: the kind)")
 	fl.StringVar(&cfg.Version, "version", "", "model version (default: creation time)")
 	fl.StringVarP(&out, "output", "o", "", "model file to write")
+	fl.IntVar(&sampleRows, "sample-rows", 1_000_000, "train on a uniform random sample of at most this many windows (memory: ~100 bytes each), however many are read")
+	fl.BoolVar(&excludeAnomalous, "exclude-anomalous", false, "leave out ip_score events the collecting model flagged, so known attacks are not learnt as normal")
 	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
 	fl.StringVar(&plotOpt.X, "plot-x", "", "feature on the plot's x axis (with --plot-y; default: the principal axes)")
 	fl.StringVar(&plotOpt.Y, "plot-y", "", "feature on the plot's y axis")
 	return cmd
 }
 
-// trainingRows reads logs and event files into full feature vectors.
-func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ string) ([][]float64, record.Kind, time.Duration, pipeline.Stats, error) {
+// windowRow is one window read for training, diff or plot: the full
+// feature vector of its kind (detect.FeatureNames order, valid during the
+// call only) and, for ip_score events, whether the collecting model
+// flagged it.
+type windowRow struct {
+	kind      record.Kind
+	features  []float64
+	anomalous bool
+}
+
+// readInput is what forEachRow found.
+type readInput struct {
+	kind   record.Kind
+	window time.Duration
+	stats  pipeline.Stats // of the logs
+	rows   int64
+}
+
+// forEachRow reads logs and event files, calling fn for every window in
+// turn; nothing is kept, so inputs of any size take constant memory.
+// Arguments with glob characters that name no file are expanded (for
+// shells that pass them on, and for "*.json.gz" quoted on purpose).
+func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn func(*windowRow)) (readInput, error) {
+	var got readInput
+	files, err := expandGlobs(args)
+	if err != nil {
+		return got, err
+	}
 	var logs, evfiles []string
 	for _, f := range files {
 		isEv, err := isEventFile(e, f)
 		if err != nil {
-			return nil, 0, 0, pipeline.Stats{}, err
+			return got, err
 		}
 		if isEv {
 			evfiles = append(evfiles, f)
@@ -136,53 +209,113 @@ func trainingRows(cmd *cobra.Command, e *env, in *inputFlags, files []string, _ 
 			logs = append(logs, f)
 		}
 	}
-	var rows [][]float64
-	kind := record.KindUnknown
-	window := in.window
-	var stats pipeline.Stats
+	got.window = in.window
+	var row windowRow
 	if len(logs) > 0 {
 		parser, err := in.parser(logs)
 		if err != nil {
-			return nil, 0, 0, stats, err
+			return got, err
 		}
-		kind = parser.Format.Kind()
-		if window == 0 {
-			window = time.Minute
+		got.kind = parser.Format.Kind()
+		if got.window == 0 {
+			got.window = time.Minute
 		}
+		row.kind = got.kind
 		p, err := pipeline.New(pipeline.Config{
-			Host: in.hostName(), Source: sourceName(in.source, kind.String()), Parser: parser,
-			Window: detect.WindowConfig{Window: window, Lateness: in.lateness, MaxKeys: in.maxKeys},
+			Host: in.hostName(), Source: sourceName(in.source, got.kind.String()), Parser: parser,
+			Window: detect.WindowConfig{Window: got.window, Lateness: in.lateness, MaxKeys: in.maxKeys},
 		}, func(ev *event.Event) {
 			if ev.Overflow {
 				return
 			}
-			v := make([]float64, len(ev.Features))
-			for i, f := range ev.Features {
-				v[i] = f.Value
+			row.features = row.features[:0]
+			for _, f := range ev.Features {
+				row.features = append(row.features, f.Value)
 			}
-			rows = append(rows, v)
+			got.rows++
+			fn(&row)
 		})
 		if err != nil {
-			return nil, 0, 0, stats, err
+			return got, err
 		}
 		logs = orderByTime(logs, parser)
 		if err := feed(cmd.Context(), e, logs, in.maxLine, p); err != nil {
-			return nil, 0, 0, stats, err
+			return got, err
 		}
 		p.Flush()
-		stats = p.Stats()
+		got.stats = p.Stats()
 	}
+	bar := newRowsBar(e, len(evfiles) > 0)
+	defer bar.done()
 	for _, f := range evfiles {
-		var err error
-		rows, kind, window, err = readEventRows(e, f, rows, kind, window)
-		if err != nil {
-			return nil, 0, 0, stats, err
+		if err := readEventRows(e, f, &got, bar, fn); err != nil {
+			return got, err
 		}
 	}
-	if kind == record.KindUnknown {
-		return nil, 0, 0, stats, fmt.Errorf("no input to train on")
+	if got.kind == record.KindUnknown {
+		return got, fmt.Errorf("no input: %s produced no windows", strings.Join(args, " "))
 	}
-	return rows, kind, window, stats, nil
+	return got, nil
+}
+
+// expandGlobs expands the arguments holding glob characters that are not
+// the name of an existing file; a pattern matching nothing is an error.
+func expandGlobs(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		if a == "-" || !strings.ContainsAny(a, "*?[") {
+			out = append(out, a)
+			continue
+		}
+		if _, err := os.Stat(a); err == nil {
+			out = append(out, a)
+			continue
+		}
+		m, err := filepath.Glob(a)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", a, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("%q matches no file", a)
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// rowsBar shows rows read from event files on a terminal.
+type rowsBar struct {
+	bar *progressbar.ProgressBar
+	w   io.Writer
+	n   int64
+}
+
+func newRowsBar(e *env, on bool) *rowsBar {
+	b := &rowsBar{}
+	if f, ok := e.stderr.(*os.File); on && ok && term.IsTerminal(int(f.Fd())) {
+		b.w = f
+		b.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("rows read"),
+			progressbar.OptionShowCount(), progressbar.OptionSpinnerType(14), progressbar.OptionThrottle(200*time.Millisecond))
+	}
+	return b
+}
+
+func (b *rowsBar) add() {
+	if b.bar == nil {
+		return
+	}
+	b.n++
+	if b.n%4096 == 0 {
+		_ = b.bar.Set64(b.n)
+	}
+}
+
+func (b *rowsBar) done() {
+	if b.bar != nil {
+		_ = b.bar.Set64(b.n)
+		_ = b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
 }
 
 // isEventFile reports whether path (or standard input, "-") holds JSON
@@ -214,15 +347,18 @@ func isEventFile(e *env, path string) (bool, error) {
 	return false, nil
 }
 
-// readEventRows appends the features of every ip_score event in path.
-func readEventRows(e *env, path string, rows [][]float64, kind record.Kind, window time.Duration) ([][]float64, record.Kind, time.Duration, error) {
+// readEventRows calls fn with the features of every ip_score event in
+// path: JSON lines as sharkfin prints them or Fluentd's out_file writes
+// them (extra keys such as the tag and time are ignored).
+func readEventRows(e *env, path string, got *readInput, bar *rowsBar, fn func(*windowRow)) error {
 	rc, err := e.openLog(path)
 	if err != nil {
-		return nil, 0, 0, err
+		return err
 	}
 	defer rc.Close()
 	lineNo := 0
 	var perr error
+	var row windowRow
 	err = pipeline.ScanLines(rc, pipeline.DefaultMaxLineBytes, func(line []byte) {
 		lineNo++
 		if perr != nil || len(bytes.TrimSpace(line)) == 0 {
@@ -243,37 +379,39 @@ func readEventRows(e *env, path string, rows [][]float64, kind record.Kind, wind
 			perr = fmt.Errorf("%s:%d: event kind %q is not web, proxy or dns", path, lineNo, ev.Kind)
 			return
 		}
-		if kind == record.KindUnknown {
-			kind = k
-		} else if k != kind {
-			perr = fmt.Errorf("%s:%d: event kind %s mixed with %s: train one model per kind", path, lineNo, k, kind)
+		if got.kind == record.KindUnknown {
+			got.kind = k
+		} else if k != got.kind {
+			perr = fmt.Errorf("%s:%d: event kind %s mixed with %s: train one model per kind", path, lineNo, k, got.kind)
 			return
 		}
 		w := ev.WindowEnd.Sub(ev.WindowStart)
-		if window == 0 {
-			window = w
-		} else if w != window {
-			perr = fmt.Errorf("%s:%d: event window %s differs from %s: train one model per window length", path, lineNo, w, window)
+		if got.window == 0 {
+			got.window = w
+		} else if w != got.window {
+			perr = fmt.Errorf("%s:%d: event window %s differs from %s: train one model per window length", path, lineNo, w, got.window)
 			return
 		}
 		names := detect.FeatureNames(k)
-		v := make([]float64, len(names))
-		for i, n := range names {
+		row.kind, row.anomalous, row.features = k, ev.Anomalous, row.features[:0]
+		for _, n := range names {
 			x, ok := ev.Features.Get(n)
 			if !ok {
 				perr = fmt.Errorf("%s:%d: event lacks feature %q", path, lineNo, n)
 				return
 			}
-			v[i] = x
+			row.features = append(row.features, x)
 		}
-		rows = append(rows, v)
+		got.rows++
+		bar.add()
+		fn(&row)
 	}, func() {
 		perr = fmt.Errorf("%s:%d: line longer than %d bytes", path, lineNo+1, pipeline.DefaultMaxLineBytes)
 	})
 	if err == nil {
 		err = perr
 	}
-	return rows, kind, window, err
+	return err
 }
 
 // writeFileAtomic writes via a temporary file and rename, so a reader (the

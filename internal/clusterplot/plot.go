@@ -42,6 +42,9 @@ type Options struct {
 	MaxPoints int // 0: DefaultMaxPoints
 	// Width and Height of the picture (default 8 by 6 inches).
 	Width, Height vg.Length
+	// RowsRead is how many windows the rows given were sampled from (0:
+	// they are all of them); titles and Summary.Rows say so.
+	RowsRead int64
 }
 
 // Summary says what was drawn.
@@ -83,6 +86,9 @@ func Write(path string, m *detect.Model, kind record.Kind, rows [][]float64, opt
 		zs, clusters, anomalous = append(zs, z), append(clusters, s.Cluster), append(anomalous, s.Anomalous)
 	}
 	sum.Rows, sum.Points = len(rows), len(zs)
+	if opt.RowsRead > int64(len(rows)) {
+		sum.Rows = int(opt.RowsRead)
+	}
 
 	proj, xLabel, yLabel, explained, err := projection(m, zs, opt)
 	if err != nil {
@@ -97,7 +103,7 @@ func Write(path string, m *detect.Model, kind record.Kind, rows [][]float64, opt
 	p := plot.New()
 	p.Title.Text = opt.Title
 	if p.Title.Text == "" {
-		p.Title.Text = fmt.Sprintf("%s: %d of %d windows", m.ID(), len(zs), len(rows))
+		p.Title.Text = fmt.Sprintf("%s: %d of %d windows", m.ID(), len(zs), sum.Rows)
 	}
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
 	if xTicks != nil {
