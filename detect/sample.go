@@ -61,3 +61,6 @@ func (s *Sample) Rows() [][]float64 {
 	}
 	return out
 }
+
+// Flat returns a copy of the kept rows, back to back.
+func (s *Sample) Flat() []float64 { return append([]float64(nil), s.data...) }

@@ -177,16 +177,7 @@ func trainFlat(flat []float64, read int64, cfg TrainConfig) (*Model, *TrainRepor
 		flat[i] = log1pCount(math.Max(v, 0))
 	}
 	x := mat.NewDense(n, d, flat)
-	mean := make([]float64, d)
-	std := make([]float64, d)
-	col := make([]float64, n)
-	for j := range d {
-		mat.Col(col, j, x)
-		mean[j], std[j] = stat.MeanStdDev(col, nil)
-		if math.IsNaN(std[j]) || std[j] < cfg.StdFloor {
-			std[j] = cfg.StdFloor
-		}
-	}
+	mean, std := meanStd(x, cfg.StdFloor)
 	for i := range n {
 		row := x.RawRowView(i)
 		for j := range d {
@@ -208,6 +199,14 @@ func trainFlat(flat []float64, read int64, cfg TrainConfig) (*Model, *TrainRepor
 	if err != nil {
 		return nil, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 	}
+	return finishModel(x, res, Transform{Log1p: true, Mean: mean, Std: std}, read, cfg, rep)
+}
+
+// finishModel turns a clustering of the transformed rows x into a model:
+// small clusters dropped, per-cluster thresholds, provenance.
+func finishModel(x *mat.Dense, res *kmeans.Result, tr Transform, read int64, cfg TrainConfig, rep *TrainReport) (*Model, *TrainReport, error) {
+	n, _ := x.Dims()
+	k := len(res.Sizes)
 	rep.Sizes = res.Sizes
 
 	// Keep clusters with enough rows; always keep the largest.
@@ -256,15 +255,13 @@ func trainFlat(flat []float64, read int64, cfg TrainConfig) (*Model, *TrainRepor
 		sil[fmt.Sprint(kk)] = v
 	}
 	m := &Model{
-		Format:   ModelFormat,
-		Name:     cfg.Name,
-		Version:  cfg.Version,
-		Kind:     cfg.Kind.String(),
-		Window:   fmt.Sprintf("%ds", int64(cfg.Window/time.Second)),
-		Features: append([]string(nil), cfg.Features...),
-		Transform: Transform{
-			Log1p: true, Mean: mean, Std: std,
-		},
+		Format:     ModelFormat,
+		Name:       cfg.Name,
+		Version:    cfg.Version,
+		Kind:       cfg.Kind.String(),
+		Window:     fmt.Sprintf("%ds", int64(cfg.Window/time.Second)),
+		Features:   append([]string(nil), cfg.Features...),
+		Transform:  tr,
 		Centroids:  centroids,
 		Thresholds: thresholds,
 		Training: Training{
@@ -288,4 +285,20 @@ func sampledFrom(read int64, n int) int64 {
 		return read
 	}
 	return 0
+}
+
+// meanStd is the per-column mean and standard deviation of x (log1p
+// counts), each std at least floor.
+func meanStd(x *mat.Dense, floor float64) (mean, std []float64) {
+	n, d := x.Dims()
+	mean, std = make([]float64, d), make([]float64, d)
+	col := make([]float64, n)
+	for j := range d {
+		mat.Col(col, j, x)
+		mean[j], std[j] = stat.MeanStdDev(col, nil)
+		if math.IsNaN(std[j]) || std[j] < floor {
+			std[j] = floor
+		}
+	}
+	return mean, std
 }

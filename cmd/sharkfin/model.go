@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -89,7 +93,7 @@ func newModelCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(keygen, sign, verify, inspect, newModelDiffCmd(e), newModelPlotCmd(e))
+	cmd.AddCommand(keygen, sign, verify, inspect, newModelDiffCmd(e), newModelPlotCmd(e), newModelImportCmd(e))
 	return cmd
 }
 
@@ -286,4 +290,116 @@ PICTURE ends in .png, .svg or .pdf.`,
 	fl.StringVar(&opt.X, "x", "", "feature on the x axis (with --y; default: the principal axes)")
 	fl.StringVar(&opt.Y, "y", "", "feature on the y axis")
 	return cmd
+}
+
+func newModelImportCmd(e *env) *cobra.Command {
+	var (
+		centersPath, samplePath, out string
+		cfg                          detect.TrainConfig
+		sampleRows                   int
+	)
+	cmd := &cobra.Command{
+		Use:   "import --centers FILE --sample DIR -o MODEL",
+		Short: "Make a model of cluster centres found elsewhere (Spark MLlib) on train --export-features vectors",
+		Long: `Turns the centres a Spark MLlib KMeans found on the vectors of
+sharkfin train --export-features DIR into a model file: the scaling comes
+from DIR/transform.json, each sample vector goes to its nearest centre,
+clusters with less than --min-share of them are dropped and each kept
+cluster's threshold is the --quantile of its members' distances, as train
+does. FILE holds the centres in the export's space, one per line as CSV, or
+as a JSON list of lists (KMeansModel.clusterCenters(), see the README).
+--sample is the export directory (or one part file); at most --sample-rows
+of its vectors are used (a uniform sample).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if centersPath == "" || samplePath == "" || out == "" {
+				return usagef("--centers, --sample and -o are required")
+			}
+			centers, err := readCenters(centersPath)
+			if err != nil {
+				return err
+			}
+			exp, sample, err := readExport(samplePath, sampleRows, cfg.Seed)
+			if err != nil {
+				return fmt.Errorf("--sample: %w", err)
+			}
+			cfg.Sources = append(append([]string(nil), exp.Sources...), "centres: "+centersPath)
+			if cfg.Name == "" {
+				cfg.Name = exp.Kind
+			}
+			m, _, err := detect.ImportCenters(centers, exp, sample.Flat(), cfg)
+			if err != nil {
+				return fmt.Errorf("%s: %w", centersPath, err)
+			}
+			b, err := json.MarshalIndent(m, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := writeFileAtomic(out, append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "sharkfin: imported %s: %d centres, %d kept, on %d sample vectors -> %s\n", m.ID(), len(centers), len(m.Centroids), m.Training.Rows, out)
+			trainingReport(e.stderr, m)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&centersPath, "centers", "", "the centres: CSV, one per line, or a JSON list of lists")
+	fl.StringVar(&samplePath, "sample", "", "the export directory of train --export-features (or one part file)")
+	fl.StringVarP(&out, "output", "o", "", "model file to write")
+	fl.IntVar(&sampleRows, "sample-rows", 1_000_000, "use at most this many vectors (a uniform sample)")
+	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of member distances")
+	fl.Float64Var(&cfg.MinShare, "min-share", 0.02, "clusters with fewer vectors than this share are dropped as not normal (negative: keep all)")
+	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the sample")
+	fl.StringVar(&cfg.Name, "name", "", "model name (default: the kind)")
+	fl.StringVar(&cfg.Version, "version", "", "model version (default: creation time)")
+	return cmd
+}
+
+// readCenters reads cluster centres: a JSON list of lists, or CSV lines of
+// numbers (a header line of names is skipped).
+func readCenters(path string) ([][]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		var cs [][]float64
+		if err := json.Unmarshal(t, &cs); err != nil {
+			return nil, fmt.Errorf("%s: not a JSON list of lists of numbers: %w", path, err)
+		}
+		return cs, nil
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	r.Comment = '#'
+	var cs [][]float64
+	for n := 1; ; n++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		line, _ := r.FieldPos(0)
+		c := make([]float64, len(rec))
+		for i, f := range rec {
+			if c[i], err = strconv.ParseFloat(strings.TrimSpace(f), 64); err != nil {
+				if len(cs) == 0 && n == 1 {
+					c = nil // a header
+					break
+				}
+				return nil, fmt.Errorf("%s:%d: field %d %q is not a number", path, line, i+1, f)
+			}
+		}
+		if c != nil {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("%s: no centres", path)
+	}
+	return cs, nil
 }

@@ -37,6 +37,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		// those read); excludeAnomalous leaves out flagged events.
 		sampleRows       int
 		excludeAnomalous bool
+		exportDir        string
 	)
 	cmd := &cobra.Command{
 		Use:   "train --format F [--window 60s] [--k N|auto] [--features a,b,c] [--quantile 0.99] [--seed N] -o MODEL FILE...",
@@ -51,8 +52,8 @@ training.dropped_clusters), so a scanner's windows are not learnt as a
 normal cluster; thresholds are the --quantile of member distances.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			if out == "" {
-				return usagef("-o MODEL is required")
+			if out == "" && exportDir == "" {
+				return usagef("-o MODEL is required (or --export-features DIR)")
 			}
 			switch k {
 			case "auto", "":
@@ -70,6 +71,14 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			start := time.Now()
 			// Rows stream into a uniform sample (detect.Sample): any
 			// number of windows trains in bounded memory.
+			var spool *featureSpool
+			if exportDir != "" {
+				var err error
+				if spool, err = newFeatureSpool(exportDir); err != nil {
+					return err
+				}
+				defer spool.remove()
+			}
 			var (
 				proj    *detect.Projection
 				sample  *detect.Sample
@@ -98,6 +107,9 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				}
 				buf = proj.Apply(buf[:0], r.features)
 				sample.Add(buf)
+				if spool != nil {
+					spool.add(buf)
+				}
 				if plotPath != "" {
 					shown.Add(r.features)
 				}
@@ -117,6 +129,22 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			cfg.Kind, cfg.Window = got.kind, got.window
 			cfg.Sources = append(cfg.Sources, files...)
 			rowsRead := sample.Seen()
+			if spool != nil {
+				tr, err := detect.FitTransform(sample.Flat(), len(cfg.Features), cfg)
+				if err != nil {
+					return err
+				}
+				exp := &detect.FeatureExport{Format: detect.FeatureExportFormat, Kind: cfg.Kind.String(),
+					Window: fmt.Sprintf("%ds", int64(cfg.Window/time.Second)), Features: cfg.Features, Transform: tr,
+					Sources: cfg.Sources, Created: time.Now().UTC().Truncate(time.Second)}
+				if err := spool.export(exp); err != nil {
+					return fmt.Errorf("--export-features %s: %w", exportDir, err)
+				}
+				fmt.Fprintf(e.stderr, "sharkfin: exported %d transformed windows to %s (%s, part-*.json)\n", exp.Rows, exportDir, exportDescFile)
+				if out == "" {
+					return nil
+				}
+			}
 			m, rep, err := detect.TrainSample(sample, cfg)
 			if err != nil {
 				return err
@@ -163,6 +191,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	fl.StringVarP(&out, "output", "o", "", "model file to write")
 	fl.IntVar(&sampleRows, "sample-rows", 1_000_000, "train on a uniform random sample of at most this many windows (memory: ~100 bytes each), however many are read")
 	fl.BoolVar(&excludeAnomalous, "exclude-anomalous", false, "leave out ip_score events the collecting model flagged, so known attacks are not learnt as normal")
+	fl.StringVar(&exportDir, "export-features", "", "write every window's model-space vector (log1p, z-scored) as JSON lines to DIR for Spark MLlib, with the transform in DIR/"+exportDescFile+"; -o optional then")
 	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
 	fl.StringVar(&plotOpt.X, "plot-x", "", "feature on the plot's x axis (with --plot-y; default: the principal axes)")
 	fl.StringVar(&plotOpt.Y, "plot-y", "", "feature on the plot's y axis")
