@@ -84,6 +84,7 @@ type Agent struct {
 	spare        chan spareResults // results' memory, from the committer back to the main loop
 	closed       int               // windows' key results since the last commit
 	notices      []*event.Event    // agent events not yet committed
+	pullers      []*puller         // models given as URLs
 	dirty        bool              // something to commit
 	lines        int               // lines since the last commit
 	lastFlush    time.Time
@@ -155,7 +156,7 @@ func New(cfgPath string, opt Options) (*Agent, error) {
 // commits what it counted, the sender finishes the write in flight, then
 // the state file closes.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.open(); err != nil {
+	if err := a.open(ctx); err != nil {
 		return err
 	}
 	defer a.store.Close()
@@ -163,7 +164,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.sink.Close()
 
 	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var pwg sync.WaitGroup
+	defer func() { cancel(); pwg.Wait() }()
+	for _, p := range a.pullers {
+		pwg.Go(func() { p.run(runCtx) })
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, len(a.inputs)+3)
 	tailCtx, stopTailers := context.WithCancel(runCtx)

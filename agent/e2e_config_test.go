@@ -33,7 +33,9 @@ type e2eConfig struct {
 	TrustedKeys []string
 	ModelCheck  string
 	MaxModelAge string // detect.max_model_age; "" for the default (off)
-	Pprof       bool   // metrics.pprof
+	// PullInterval and PullCA are detect.model_pull's interval and ca_file.
+	PullInterval, PullCA string
+	Pprof                bool // metrics.pprof
 }
 
 // exampleModel is the bundled web model (window 60s).
@@ -97,6 +99,15 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 	}
 	if c.MaxModelAge != "" {
 		fmt.Fprintf(&b, "  max_model_age: %s\n", c.MaxModelAge)
+	}
+	if c.PullInterval != "" || c.PullCA != "" {
+		fmt.Fprintf(&b, "  model_pull:\n")
+		if c.PullInterval != "" {
+			fmt.Fprintf(&b, "    interval: %s\n", c.PullInterval)
+		}
+		if c.PullCA != "" {
+			fmt.Fprintf(&b, "    ca_file: %q\n", c.PullCA)
+		}
 	}
 	fmt.Fprintf(&b, "output:\n  stdout: {}\nmetrics:\n  listen: %q\n", c.Metrics)
 	if c.Pprof {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ func closingWindows(name string, stored map[string][]byte) map[int64][]byte {
 }
 
 // open opens the state, loads models and builds inputs and the sink.
-func (a *Agent) open() error {
+func (a *Agent) open(ctx context.Context) error {
 	a.metrics = newMetrics()
 	// The inputs are set below and never change after: the scrape
 	// goroutine reads them.
@@ -94,6 +95,14 @@ func (a *Agent) open() error {
 	fail := func(err error) error {
 		st.Close()
 		return err
+	}
+	if a.pullers, err = newPullers(a.cfg, a.log, a.metrics); err != nil {
+		return fail(err)
+	}
+	for _, p := range a.pullers {
+		if err := p.ensure(ctx); err != nil {
+			return fail(err)
+		}
 	}
 	a.models = newModelSet(a.cfg, a.log)
 	if err := a.models.loadAll(); err != nil {

@@ -39,6 +39,8 @@ type metrics struct {
 	modelInfo     *prometheus.GaugeVec
 	modelWaiting  *prometheus.GaugeVec
 	modelAge      *prometheus.GaugeVec
+	pullErrors    *prometheus.CounterVec
+	pullLast      *prometheus.GaugeVec
 	modelStale    *prometheus.GaugeVec
 	keyWindows    *prometheus.CounterVec
 	anomShare     *prometheus.GaugeVec
@@ -93,6 +95,10 @@ func newMetrics() *metrics {
 			Help: "The model in use per kind (value 1)."}, []string{"kind", "model"}),
 		modelWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_waiting",
 			Help: "1 while a new model file and its signature disagree and the agent waits for the other to arrive."}, []string{"kind"}),
+		pullErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_model_pull_errors_total",
+			Help: "Failed fetches of a model given as a URL (unreachable, HTTP error, bad signature, not a model of the kind)."}, []string{"kind"}),
+		pullLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_pull_last_success_timestamp_seconds",
+			Help: "When a model given as a URL was last fetched or found unchanged (Unix time)."}, []string{"kind"}),
 		modelAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_age_seconds",
 			Help: "Age of the model in use per kind: now minus its training time."}, []string{"kind"}),
 		modelStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_stale",
@@ -115,7 +121,7 @@ func newMetrics() *metrics {
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
-		m.modelAge, m.modelStale, m.keyWindows, m.anomShare,
+		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

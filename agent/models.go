@@ -292,6 +292,8 @@ func restartOnly(old, new *config.Config) []string {
 		{"detect.lateness", old.Detect.Lateness, new.Detect.Lateness},
 		{"detect.max_keys", old.Detect.MaxKeys, new.Detect.MaxKeys},
 		{"detect.close_batch", old.Detect.CloseBatch, new.Detect.CloseBatch},
+		{"detect.models (URLs)", old.Detect.ModelURLs, new.Detect.ModelURLs},
+		{"detect.model_pull", old.Detect.ModelPull, new.Detect.ModelPull},
 		{"host", old.Host, new.Host},
 		{"log", old.Log, new.Log},
 	} {

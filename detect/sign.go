@@ -120,14 +120,20 @@ func VerifyModel(data []byte, modelPath string, keys []ed25519.PublicKey) error 
 	if err != nil {
 		return fmt.Errorf("model %s: signature: %w; sign it with `sharkfin model sign`: %w", modelPath, err, ErrUnsigned)
 	}
-	sig, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(raw)))
+	return VerifySignature(data, raw, modelPath, keys)
+}
+
+// VerifySignature checks sigText (a MODEL.sig's content) over data, a
+// model named name in errors, against keys.
+func VerifySignature(data, sigText []byte, name string, keys []ed25519.PublicKey) error {
+	sig, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(sigText)))
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return fmt.Errorf("model %s: signature %s.sig is not a base64 ed25519 signature: %w", modelPath, modelPath, ErrBadSignature)
+		return fmt.Errorf("model %s: signature %s.sig is not a base64 ed25519 signature: %w", name, name, ErrBadSignature)
 	}
 	for _, k := range keys {
 		if ed25519.Verify(k, data, sig) {
 			return nil
 		}
 	}
-	return fmt.Errorf("model %s: signature does not match any trusted key (model changed after signing, or signed with another key): %w", modelPath, ErrBadSignature)
+	return fmt.Errorf("model %s: signature does not match any trusted key (model changed after signing, or signed with another key): %w", name, ErrBadSignature)
 }

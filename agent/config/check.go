@@ -121,6 +121,12 @@ func (k *checker) models() {
 	for _, kind := range sortedKeys(d.Models) {
 		path := joinPath("detect.models", kind)
 		file := d.Models[kind]
+		if u, ok := d.ModelURLs[kind]; ok {
+			if _, err := os.Stat(file); err != nil {
+				k.warnf(path, "%s has not been fetched yet (no copy at %s): the agent fetches it when it starts", u, file)
+			}
+			continue
+		}
 		if !k.readable(path, file, "train one with sharkfin train, or fix the path") {
 			continue
 		}
@@ -137,6 +143,9 @@ func (k *checker) trustedKeys() {
 }
 
 func (k *checker) caFile() {
+	if f := k.c.Detect.ModelPull.CAFile; f != "" {
+		k.readable("detect.model_pull.ca_file", f, "give the PEM file of the CA that signed the model server's certificate")
+	}
 	if f := k.c.Output.Fluentd; f != nil && f.CAFile != "" {
 		k.readable("output.fluentd.ca_file", f.CAFile, "give the PEM file of the CA that signed the Fluentd server's certificate")
 	}

@@ -81,7 +81,29 @@ func Parse(data []byte, path string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, errors.Join(toProblems(err, path, c.lines)...)
 	}
+	c.localModels()
 	return c, nil
+}
+
+// PulledModelPath is where the agent keeps the model of kind it fetches
+// from a URL: a models directory beside the state file (writable under
+// the systemd unit, unlike /etc), with URL.sig as .sig beside it.
+func (c *Config) PulledModelPath(kind string) string {
+	return filepath.Join(filepath.Dir(c.State.Path), "models", kind+".json")
+}
+
+// localModels moves the models given as URLs to ModelURLs and points
+// Models at their local copies.
+func (c *Config) localModels() {
+	for kind, v := range c.Detect.Models {
+		if IsModelURL(v) {
+			if c.Detect.ModelURLs == nil {
+				c.Detect.ModelURLs = map[string]string{}
+			}
+			c.Detect.ModelURLs[kind] = v
+			c.Detect.Models[kind] = c.PulledModelPath(kind)
+		}
+	}
 }
 
 // SetDefaults fills the zero fields of every section with their defaults.
@@ -197,9 +219,12 @@ func (c *Config) resolve(dir string) {
 	}
 	abs(&c.State.Path)
 	for kind, p := range c.Detect.Models {
-		abs(&p)
+		if !IsModelURL(p) {
+			abs(&p)
+		}
 		c.Detect.Models[kind] = p
 	}
+	abs(&c.Detect.ModelPull.CAFile)
 	for i := range c.Detect.TrustedKeys {
 		abs(&c.Detect.TrustedKeys[i])
 	}

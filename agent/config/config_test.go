@@ -203,6 +203,9 @@ func TestParse_InvalidValues(t *testing.T) {
 		{"pprof on a public address", topDoc(`metrics: {listen: "192.0.2.1:9808", pprof: true}`), 5, "metrics.pprof", []string{"loopback"}},
 		{"pprof without the endpoint", topDoc(`metrics: {listen: "", pprof: true}`), 5, "metrics.pprof", []string{"needs the metrics endpoint"}},
 		{"model_check short", topDoc("detect: {model_check: 10ms, models: {web: /m.json}}"), 5, "detect.model_check", []string{"at least 100ms"}},
+		{"model url http", topDoc("detect: {models: {web: 'http://m.example/web.json'}, trusted_keys: [/k.pub]}"), 5, "detect.models.web", []string{"only https://"}},
+		{"model url unsigned", topDoc("detect: {models: {web: 'https://m.example/web.json'}}"), 5, "detect.models.web", []string{"must be signed", "detect.trusted_keys"}},
+		{"model_pull interval", topDoc("detect: {models: {web: /m.json}, model_pull: {interval: 10ms}}"), 5, "detect.model_pull.interval", []string{"at least 1s"}},
 		{"max_model_age negative", topDoc("detect: {max_model_age: -1h, models: {web: /m.json}}"), 5, "detect.max_model_age", []string{"negative"}},
 		{"max_model_age short", topDoc("detect: {max_model_age: 10m, models: {web: /m.json}}"), 5, "detect.max_model_age", []string{"shorter than an hour", "0s for no check"}},
 		{"max_keys zero", topDoc("detect: {max_keys: 0, models: {web: /m.json}}"), 5, "detect.max_keys", []string{"at least 1"}},
@@ -367,6 +370,17 @@ func TestParse_RelativePaths(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)
 		}
+	}
+
+	// A model given as a URL: kept in ModelURLs, Models points at the
+	// local copy beside the state.
+	c = mustParse(t, doc(
+		"inputs: [{name: web, path: /a.log, format: combined}]",
+		"state: {path: /var/lib/sharkfin/state.db}",
+		"detect: {models: {web: 'https://models.example.com/web.json'}, trusted_keys: [/k.pub]}",
+	))
+	if c.Detect.ModelURLs["web"] != "https://models.example.com/web.json" || c.Detect.Models["web"] != "/var/lib/sharkfin/models/web.json" {
+		t.Errorf("pulled model: url %q, local %q", c.Detect.ModelURLs["web"], c.Detect.Models["web"])
 	}
 
 	// Parsed from memory, names stay as written.

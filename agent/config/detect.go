@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/socx/sharkfin/record"
@@ -16,6 +18,8 @@ const (
 	DefaultCloseBatch = 16384
 	DefaultEmit       = EmitAll
 	DefaultModelCheck = Duration(5 * time.Second)
+	DefaultPullEvery  = Duration(5 * time.Minute)
+	DefaultPullWait   = Duration(30 * time.Second)
 )
 
 // Bounds checked by Detect.Validate.
@@ -28,6 +32,7 @@ const (
 	maxLatenessWindows = 10
 	maxLateness        = Duration(time.Hour)
 	minModelCheck      = Duration(100 * time.Millisecond)
+	minPullEvery       = Duration(time.Second)
 )
 
 // Detect configures windows, scoring and the domain report.
@@ -48,8 +53,17 @@ type Detect struct {
 	// bounding the memory and the transaction size.
 	CloseBatch int `yaml:"close_batch"`
 	// Models maps a kind ("web", "proxy", "dns") to its model file. Every
-	// input's kind needs one.
+	// input's kind needs one. A model may be an https:// URL instead: the
+	// agent fetches it (and URL.sig) every model_pull.interval into the
+	// state's directory and loads it like a file there; such models must
+	// be signed (trusted_keys). After Load, Models holds the local copy's
+	// path and ModelURLs the URL.
 	Models map[string]string `yaml:"models,omitempty"`
+	// ModelURLs maps the kinds whose model is pulled to its URL (set by
+	// Load, not read from the file).
+	ModelURLs map[string]string `yaml:"-"`
+	// ModelPull configures fetching the models given as URLs.
+	ModelPull ModelPull `yaml:"model_pull,omitempty"`
 	// TrustedKeys are ed25519 public keys; when there are any, every model
 	// must carry a valid detached signature MODEL.sig by one of them.
 	TrustedKeys []string `yaml:"trusted_keys,omitempty"`
@@ -67,6 +81,22 @@ type Detect struct {
 	// Domains configures the per-domain report of proxy inputs.
 	Domains Domains `yaml:"domains,omitempty"`
 }
+
+// ModelPull configures fetching models given as URLs.
+type ModelPull struct {
+	// Interval is how often each URL is asked for a newer model (with
+	// If-None-Match; default 5m). Failures are retried sooner, backing off
+	// from 10s up to the interval.
+	Interval Duration `yaml:"interval"`
+	// Timeout bounds one fetch of a model and its signature (default 30s).
+	Timeout Duration `yaml:"timeout"`
+	// CAFile is a PEM file of the CA that signed the model server's
+	// certificate, when it is not one the system trusts.
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// IsModelURL reports whether a detect.models value is a URL to pull.
+func IsModelURL(v string) bool { return strings.Contains(v, "://") }
 
 // Domains configures the per-domain report of proxy inputs.
 type Domains struct {
@@ -106,6 +136,12 @@ func (d *Detect) SetDefaults() {
 	if d.ModelCheck == 0 {
 		d.ModelCheck = DefaultModelCheck
 	}
+	if d.ModelPull.Interval == 0 {
+		d.ModelPull.Interval = DefaultPullEvery
+	}
+	if d.ModelPull.Timeout == 0 {
+		d.ModelPull.Timeout = DefaultPullWait
+	}
 }
 
 // OpenWindows is the most windows of an input open at once: the current
@@ -144,6 +180,12 @@ func (d *Detect) Validate() error {
 		p.addf("lateness", "%s is too long: it would keep %d windows of %s open; use at most %s (%d windows, an hour at most)",
 			d.Lateness, int((d.Lateness+d.Window-1)/d.Window)+1, d.Window, limit, maxLatenessWindows)
 	}
+	if d.ModelPull.Interval < minPullEvery {
+		p.addf("model_pull.interval", "%s is too short; use at least %s, e.g. %s", d.ModelPull.Interval, minPullEvery, DefaultPullEvery)
+	}
+	if d.ModelPull.Timeout < minPullEvery {
+		p.addf("model_pull.timeout", "%s is too short; use at least %s, e.g. %s", d.ModelPull.Timeout, minPullEvery, DefaultPullWait)
+	}
 	if d.ModelCheck < minModelCheck {
 		p.addf("model_check", "%s is too short; use at least %s, e.g. %s", d.ModelCheck, minModelCheck, DefaultModelCheck)
 	}
@@ -164,6 +206,17 @@ func (d *Detect) Validate() error {
 		}
 		if d.Models[kind] == "" {
 			p.addf(path, "is empty; give the model file, e.g. /etc/sharkfin/models/%s.json", kind)
+		}
+		if v := d.Models[kind]; IsModelURL(v) {
+			u, err := url.Parse(v)
+			switch {
+			case err != nil || u.Host == "":
+				p.addf(path, "%q is not a URL; give a file, or an https:// URL such as https://models.example.com/%s.json", v, kind)
+			case u.Scheme != "https":
+				p.addf(path, "%q: only https:// URLs are fetched (a model decides what is normal: it must not travel in clear)", v)
+			case len(d.TrustedKeys) == 0:
+				p.addf(path, "a model fetched from %s must be signed: list the signer's public key in detect.trusted_keys", v)
+			}
 		}
 	}
 	for i, k := range d.TrustedKeys {

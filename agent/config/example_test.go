@@ -27,10 +27,11 @@ func TestExample_Parses(t *testing.T) {
 // setting them, with why: alternatives to keys it sets, or values that
 // depend on the machine.
 var commentedOnly = map[string]string{
-	"host":           "defaults to the machine's name; a fixed name would be wrong on every other machine",
-	"inputs[].paths": "an alternative to path (several globs)",
-	"output.stdout":  "an alternative to output.fluentd (exactly one output)",
-	"metrics.pprof":  "off by default; a profiler is for performance work",
+	"host":                      "defaults to the machine's name; a fixed name would be wrong on every other machine",
+	"inputs[].paths":            "an alternative to path (several globs)",
+	"output.stdout":             "an alternative to output.fluentd (exactly one output)",
+	"metrics.pprof":             "off by default; a profiler is for performance work",
+	"detect.model_pull.ca_file": "only for a model server whose CA the system does not trust",
 }
 
 // Every key of the configuration is in the example, at its place: set in

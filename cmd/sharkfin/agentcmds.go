@@ -115,6 +115,11 @@ func newCheckCmd(e *env) *cobra.Command {
 				}
 			}
 			for kind, path := range cfg.Detect.Models {
+				if _, pulled := cfg.Detect.ModelURLs[kind]; pulled {
+					if _, err := os.Stat(path); err != nil {
+						continue // not fetched yet: Check warned
+					}
+				}
 				if _, err := agent.LoadModel(path, cfg.Detect.TrustedKeys); err != nil {
 					problems = append(problems, fmt.Errorf("detect.models.%s: %w", kind, err))
 				}

@@ -1,0 +1,247 @@
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/detect"
+)
+
+// A model given as an https:// URL is fetched into a local copy
+// (config.PulledModelPath: a models directory beside the state file) that
+// the agent then treats like a pushed file: modelSet notices the change
+// and swaps it in. A fetch asks with If-None-Match (the ETag of the copy
+// held), so an unchanged model costs one 304. A new model is written only
+// once its signature (URL.sig) verifies against detect.trusted_keys and it
+// decodes as a model of the right kind: a tampered or truncated download
+// never reaches the model directory. Failures are retried with a backoff
+// from 10s up to detect.model_pull.interval; the copy held keeps scoring.
+
+// maxPulledModel bounds a fetched model or signature.
+const maxPulledModel = 16 << 20
+
+// pullMinBackoff is the first retry delay after a failed fetch.
+const pullMinBackoff = 10 * time.Second
+
+type puller struct {
+	kind, url, path string
+	client          *http.Client
+	keys            []ed25519.PublicKey
+	interval        time.Duration
+	log             *slog.Logger
+	m               *metrics
+}
+
+// newPullers prepares a puller for every model given as a URL.
+func newPullers(cfg *config.Config, log *slog.Logger, m *metrics) ([]*puller, error) {
+	if len(cfg.Detect.ModelURLs) == 0 {
+		return nil, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca := cfg.Detect.ModelPull.CAFile; ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("detect.model_pull.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("detect.model_pull.ca_file: %s holds no PEM certificate", ca)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	client := &http.Client{Transport: tr, Timeout: cfg.Detect.ModelPull.Timeout.Std()}
+	var keys []ed25519.PublicKey
+	for _, k := range cfg.Detect.TrustedKeys {
+		pub, err := detect.LoadPublicKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("detect.trusted_keys: %w", err)
+		}
+		keys = append(keys, pub)
+	}
+	var ps []*puller
+	for _, kind := range slices.Sorted(maps.Keys(cfg.Detect.ModelURLs)) {
+		ps = append(ps, &puller{kind: kind, url: cfg.Detect.ModelURLs[kind], path: cfg.Detect.Models[kind], client: client,
+			keys: keys, interval: cfg.Detect.ModelPull.Interval.Std(), log: log.With("kind", kind, "url", cfg.Detect.ModelURLs[kind]), m: m})
+	}
+	return ps, nil
+}
+
+// ensure fetches the model when no copy is held yet: the agent cannot
+// start without one.
+func (p *puller) ensure(ctx context.Context) error {
+	if _, err := os.Stat(p.path); err == nil {
+		return nil
+	}
+	if _, err := p.fetch(ctx); err != nil {
+		return fmt.Errorf("detect.models.%s: cannot fetch %s and no copy is held from an earlier fetch: %w", p.kind, p.url, err)
+	}
+	return nil
+}
+
+// run fetches every interval until ctx ends, sooner after failures.
+func (p *puller) run(ctx context.Context) {
+	backoff := pullMinBackoff
+	wait := p.interval
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		changed, err := p.fetch(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			p.m.pullErrors.WithLabelValues(p.kind).Inc()
+			wait = min(backoff, p.interval)
+			wait += time.Duration(rand.Int64N(int64(wait)/5 + 1)) // jitter, so a fleet does not retry in step
+			backoff = min(2*backoff, p.interval)
+			p.log.Warn("model fetch failed; the model held keeps scoring", "err", err, "retry_in", wait.Round(time.Second))
+		default:
+			backoff, wait = pullMinBackoff, p.interval
+			if changed {
+				p.log.Info("new model fetched; it is loaded at the next model check")
+			}
+		}
+	}
+}
+
+// fetch asks for a newer model and, when there is one, verifies it and
+// writes it (and its signature) as the local copy. It reports whether the
+// copy changed.
+func (p *puller) fetch(ctx context.Context) (bool, error) {
+	etagPath := p.path + ".etag"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(p.path); err == nil {
+		if etag, err := os.ReadFile(etagPath); err == nil && len(etag) > 0 {
+			req.Header.Set("If-None-Match", strings.TrimSpace(string(etag)))
+		}
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		p.m.pullLast.WithLabelValues(p.kind).SetToCurrentTime()
+		return false, nil
+	case http.StatusOK:
+	default:
+		return false, fmt.Errorf("GET %s: %s", p.url, resp.Status)
+	}
+	data, err := readLimited(resp.Body, maxPulledModel)
+	if err != nil {
+		return false, fmt.Errorf("GET %s: %w", p.url, err)
+	}
+	sig, err := p.get(ctx, p.url+".sig")
+	if err != nil {
+		return false, err
+	}
+	if err := detect.VerifySignature(data, sig, p.url, p.keys); err != nil {
+		return false, err
+	}
+	m, err := detect.DecodeModel(data)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", p.url, err)
+	}
+	if m.Kind != p.kind {
+		return false, fmt.Errorf("%s is model %s for %s logs, not %s", p.url, m.ID(), m.Kind, p.kind)
+	}
+	if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
+		return false, err
+	}
+	// The signature first: the model check then finds a matching pair as
+	// soon as the model lands.
+	if err := writeAtomic(p.path+".sig", sig); err != nil {
+		return false, err
+	}
+	if err := writeAtomic(p.path, data); err != nil {
+		return false, err
+	}
+	if etag := resp.Header.Get("ETag"); etag != "" {
+		if err := writeAtomic(etagPath, []byte(etag+"\n")); err != nil {
+			return true, err
+		}
+	} else {
+		os.Remove(etagPath)
+	}
+	p.m.pullLast.WithLabelValues(p.kind).SetToCurrentTime()
+	return true, nil
+}
+
+func (p *puller) get(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s (a pulled model needs its signature beside it)", url, resp.Status)
+	}
+	return readLimited(resp.Body, maxPulledModel)
+}
+
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errors.New("larger than 16 MiB: not a model")
+	}
+	return b, nil
+}
+
+// writeAtomic replaces path with data through a temporary file and a
+// rename, synced, so the model check never reads half a file.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
