@@ -23,6 +23,9 @@ type jsonEvent struct {
 	Features    map[string]float64 `json:"features"`
 	Model       string             `json:"model"`
 	Anomalous   bool               `json:"anomalous"`
+	Cluster     int                `json:"cluster"`
+	Distance    float64            `json:"distance"`
+	Threshold   float64            `json:"threshold"`
 	Level       string             `json:"level"`
 	Message     string             `json:"message"`
 	Detail      map[string]string  `json:"detail"`

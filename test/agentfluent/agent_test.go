@@ -28,6 +28,11 @@ type agentConfig struct {
 	TLS       bool
 	CAFile    string
 	OutboxMax string // a size; "" for the default
+	// Model is the web model file (default the bundled one); TrustedKeys
+	// and ModelCheck are detect.trusted_keys and detect.model_check.
+	Model       string
+	TrustedKeys []string
+	ModelCheck  string
 }
 
 // write writes the configuration file and returns its path.
@@ -36,6 +41,16 @@ func (c agentConfig) write(t testing.TB) string {
 	model, err := filepath.Abs(modelPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Model != "" {
+		model = c.Model
+	}
+	extra := ""
+	if len(c.TrustedKeys) > 0 {
+		extra += "\n  trusted_keys: [" + strings.Join(c.TrustedKeys, ", ") + "]"
+	}
+	if c.ModelCheck != "" {
+		extra += "\n  model_check: " + c.ModelCheck
 	}
 	fluentd := []string{"address: " + c.Fluentd, "timeout: 5s"}
 	if c.TLS {
@@ -62,12 +77,12 @@ detect:
   window: 60s
   lateness: 1s
   models: {web: %s}
-  emit: all
+  emit: all%s
 output:
   fluentd:
     %s
 metrics: {listen: %s}
-`, testHost, c.Log, filepath.Join(c.Dir, "state.db"), model, strings.Join(fluentd, "\n    "), c.Metrics)
+`, testHost, c.Log, filepath.Join(c.Dir, "state.db"), model, extra, strings.Join(fluentd, "\n    "), c.Metrics)
 	path := filepath.Join(c.Dir, "sharkfin.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
