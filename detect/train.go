@@ -43,6 +43,9 @@ type TrainConfig struct {
 	MinThreshold float64
 	Sources      []string
 	Now          func() time.Time
+	// Progress, when set, is told of every k-means restart done: while
+	// choosing k (choosing true) and in the final fit.
+	Progress func(choosing bool, k, done, total int)
 }
 
 func (c *TrainConfig) setDefaults() {
@@ -189,13 +192,22 @@ func trainFlat(flat []float64, read int64, cfg TrainConfig) (*Model, *TrainRepor
 	if k == 0 {
 		maxK := min(cfg.MaxK, n)
 		minK := min(cfg.MinK, maxK)
-		best, scores, err := kmeans.ChooseK(x, kmeans.AutoOptions{MinK: minK, MaxK: maxK, SampleSize: cfg.SampleSize, Seed: cfg.Seed, Restarts: min(cfg.Restarts, 3)})
+		var progress func(k, done, total int)
+		if cfg.Progress != nil {
+			progress = func(k, done, total int) { cfg.Progress(true, k, done, total) }
+		}
+		best, scores, err := kmeans.ChooseK(x, kmeans.AutoOptions{MinK: minK, MaxK: maxK, SampleSize: cfg.SampleSize, Seed: cfg.Seed,
+			Restarts: min(cfg.Restarts, 3), Progress: progress})
 		if err != nil {
 			return nil, nil, fmt.Errorf("choose k: %w", err)
 		}
 		k, rep.Silhouette = best, scores
 	}
-	res, err := kmeans.Fit(x, kmeans.Options{K: k, Restarts: cfg.Restarts, Seed: cfg.Seed})
+	var progress func(done, total int)
+	if cfg.Progress != nil {
+		progress = func(done, total int) { cfg.Progress(false, k, done, total) }
+	}
+	res, err := kmeans.Fit(x, kmeans.Options{K: k, Restarts: cfg.Restarts, Seed: cfg.Seed, Progress: progress})
 	if err != nil {
 		return nil, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 	}

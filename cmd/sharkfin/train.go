@@ -129,6 +129,18 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			cfg.Kind, cfg.Window = got.kind, got.window
 			cfg.Sources = append(cfg.Sources, files...)
 			rowsRead := sample.Seen()
+			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				cfg.Progress = func(choosing bool, k, done, total int) {
+					stage := "fitting"
+					if choosing {
+						stage = "choosing k: trying"
+					}
+					fmt.Fprintf(f, "\r\033[Ksharkfin: %s k=%d, restart %d of %d", stage, k, done, total)
+					if !choosing && done == total {
+						fmt.Fprintln(f)
+					}
+				}
+			}
 			if spool != nil {
 				tr, err := detect.FitTransform(sample.Flat(), len(cfg.Features), cfg)
 				if err != nil {

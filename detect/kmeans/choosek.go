@@ -22,6 +22,8 @@ type AutoOptions struct {
 	SampleSize int    // rows fitted and scored per k; larger data is sampled
 	Seed       uint64 // seeds the sample and every fit
 	Restarts   int    // k-means++ restarts per fit
+	// Progress, when set, is called after each restart of each k tried.
+	Progress func(k, done, total int)
 }
 
 func (o AutoOptions) withDefaults() (AutoOptions, error) {
@@ -85,7 +87,11 @@ func ChooseK(data *mat.Dense, opt AutoOptions) (k int, scores map[int]float64, e
 	scores = make(map[int]float64, hi-lo+1)
 	best, bestScore := lo, math.Inf(-1) // a NaN score never wins
 	for kk := lo; kk <= hi; kk++ {
-		res, err := Fit(data, Options{K: kk, Restarts: opt.Restarts, Seed: opt.Seed})
+		var progress func(done, total int)
+		if opt.Progress != nil {
+			progress = func(done, total int) { opt.Progress(kk, done, total) }
+		}
+		res, err := Fit(data, Options{K: kk, Restarts: opt.Restarts, Seed: opt.Seed, Progress: progress})
 		if err != nil {
 			return 0, nil, fmt.Errorf("fit k=%d: %w", kk, err)
 		}

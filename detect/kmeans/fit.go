@@ -38,6 +38,8 @@ func Fit(data *mat.Dense, opt Options) (*Result, error) {
 	workers := min(runtime.GOMAXPROCS(0), opt.Restarts)
 	bests := make([]*restartBest, workers)
 	var next atomic.Int64
+	var progressMu sync.Mutex
+	done := 0
 	work := func(wi int) {
 		ws := newWorkspace(x, opt.K)
 		b := &restartBest{index: -1, inertia: math.Inf(1)}
@@ -45,6 +47,12 @@ func Fit(data *mat.Dense, opt Options) (*Result, error) {
 			ws.initPlusPlus(restartRand(opt.Seed, r))
 			inertia, iter := ws.lloyd(opt.MaxIter, opt.Tol, nil)
 			b.offer(r, inertia, iter, ws)
+			if opt.Progress != nil {
+				progressMu.Lock()
+				done++
+				opt.Progress(done, opt.Restarts)
+				progressMu.Unlock()
+			}
 		}
 		bests[wi] = b
 	}

@@ -224,3 +224,33 @@ func TestFit_RandomSmallInputs(t *testing.T) {
 	}
 	t.Logf("%d fits ended with an empty cluster", empty)
 }
+
+// TestFit_Progress: every restart is reported once, done counting up to
+// the total, and reporting changes nothing of the result.
+func TestFit_Progress(t *testing.T) {
+	data := mat.NewDense(60, 2, nil)
+	for i := range 60 {
+		data.Set(i, 0, float64(i%3)*10+float64(i%7)*0.1)
+		data.Set(i, 1, float64(i%5)*0.1)
+	}
+	plain, err := Fit(data, Options{K: 3, Restarts: 7, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int
+	withProgress, err := Fit(data, Options{K: 3, Restarts: 7, Seed: 2, Progress: func(done, total int) {
+		if total != 7 {
+			t.Errorf("total %d", total)
+		}
+		seen = append(seen, done)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 7 || seen[0] != 1 || seen[6] != 7 {
+		t.Errorf("progress %v, want 1..7", seen)
+	}
+	if !mat.Equal(plain.Centroids, withProgress.Centroids) || plain.Inertia != withProgress.Inertia {
+		t.Error("reporting progress changed the result")
+	}
+}

@@ -21,6 +21,9 @@ type Options struct {
 	MaxIter  int     // Lloyd iterations cap (default 300)
 	Tol      float64 // stop when inertia improves by less than Tol relative to the previous iteration (default 1e-6; negative: only stop when no label changes)
 	Seed     uint64  // same data and options give an identical Result
+	// Progress, when set, is called after each restart with how many are
+	// done, from the goroutine that finished it (calls do not overlap).
+	Progress func(done, total int)
 }
 
 // Result is a fitted model.
