@@ -220,7 +220,7 @@ func runSampleChild(t testing.TB, rows, sample int) sampleRun {
 // TestTrainSample_BoundedMemory streams 1M and then 3M generated rows
 // through a 200,000-row sample: the peak RSS does not grow with the rows
 // read, and the held-out inertia of the model is within 2% of full-batch
-// training on a separate 200,000-row draw. (make bench runs the issue's
+// training on a separate 200,000-row draw. (make bench runs the full
 // figure: 20M rows through a 1M-row sample, under 256 MiB.)
 func TestTrainSample_BoundedMemory(t *testing.T) {
 	if testing.Short() {
