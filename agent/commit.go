@@ -294,8 +294,8 @@ func (a *Agent) buildEvents(job *commitJob) error {
 		r := detect.Result{Start: k.start, End: k.end, Key: k.key, Vector: job.vecs[k.off : k.off+k.n : k.off+k.n]}
 		sc, scored := k.sc.Score(r.Vector)
 		over := k.key == detect.OverflowKey
+		k.in.share.add(a.metrics, k.in.cfg.Name, k.start, sc.Anomalous) // the overflow row too, as anomalies counts it
 		if !over {
-			k.in.share.add(a.metrics, k.in.cfg.Name, k.start, sc.Anomalous)
 			hits, bytes := k.sc.HitsBytes(r.Vector)
 			c.History = append(c.History, state.HistoryUpdate{Kind: state.KindIP, Key: k.key,
 				WindowStart: time.Unix(0, k.start).UTC(), Hits: hits, Bytes: bytes, Anomalous: sc.Anomalous})

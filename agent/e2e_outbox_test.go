@@ -77,7 +77,14 @@ func TestAgent_SenderDeliversPackedAndSkipsUndecodable(t *testing.T) {
 	}) || skipped != 2 || failed != 0 {
 		t.Errorf("sharkfin_outbox_skipped_total %v, sharkfin_delivery_errors_total %v; want 2 and 0", skipped, failed)
 	}
-	if log.refresh(); delivered != float64(len(log.order)) {
+	if !waitFor(10*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		m, err := scrapeMetrics(ctx, h.metrics)
+		log.refresh()
+		delivered = m["sharkfin_events_delivered_total"]
+		return err == nil && delivered == float64(len(log.order))
+	}) {
 		t.Errorf("sharkfin_events_delivered_total %v, but %d events printed", delivered, len(log.order))
 	}
 	h.stop(5 * time.Second)

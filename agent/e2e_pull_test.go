@@ -24,6 +24,7 @@ type modelServer struct {
 	mu                sync.Mutex
 	model, sig        []byte
 	gets, notModified atomic.Int64
+	noETag            atomic.Bool // answer every GET whole, without an ETag
 	caFile            string
 }
 
@@ -36,6 +37,10 @@ func newModelServer(t *testing.T, dir string) *modelServer {
 		switch r.URL.Path {
 		case "/models/web.json":
 			ms.gets.Add(1)
+			if ms.noETag.Load() {
+				w.Write(model)
+				return
+			}
 			sum := sha256.Sum256(model)
 			etag := `"` + hex.EncodeToString(sum[:8]) + `"`
 			if r.Header.Get("If-None-Match") == etag {
@@ -146,6 +151,28 @@ func TestAgent_PulledModel(t *testing.T) {
 		t.Errorf("no conditional requests answered 304: %d GETs, %d not modified", ms.gets.Load(), ms.notModified.Load())
 	}
 
+	// A server without ETags sends the same model whole every time: the
+	// copy is not rewritten and no model is loaded again.
+	copyPath := filepath.Join(dir, "state", "models", "web.json")
+	st0, err := os.Stat(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadedBefore := len(events.agentEvents("model loaded"))
+	ms.noETag.Store(true)
+	gets := ms.gets.Load()
+	if !waitFor(15*time.Second, func() bool { return ms.gets.Load() >= gets+3 }) {
+		t.Fatalf("no fetches without ETags: %d GETs", ms.gets.Load())
+	}
+	if st, err := os.Stat(copyPath); err != nil || !st.ModTime().Equal(st0.ModTime()) {
+		t.Errorf("the same model without an ETag rewrote the copy (%v)", err)
+	}
+	writeUntil(lf, g, 2000, time.Second, func() bool { return false })
+	if n := len(events.agentEvents("model loaded")); n != loadedBefore {
+		t.Errorf("the same model loaded again: %d model loaded events, %d before", n, loadedBefore)
+	}
+	ms.noETag.Store(false)
+
 	// A newer signed model.
 	v2 := version("pulled-2")
 	ms.set(v2, signed("ops", v2))
@@ -189,7 +216,8 @@ func TestAgent_PulledModel(t *testing.T) {
 	}
 	h.stop(5 * time.Second)
 
-	// The server gone: the agent starts from its copy.
+	// The server gone: the agent starts from its copy, which it checks
+	// first (signature, kind, window).
 	ms.srv.Close()
 	h.startReady()
 	n2 = scoredWith("web@pulled-2")
@@ -198,15 +226,23 @@ func TestAgent_PulledModel(t *testing.T) {
 	}
 	h.stop(5 * time.Second)
 
-	// No copy and no server: no start, and a message saying why.
+	// No usable copy and no server: no start, and a message saying why.
 	dir2 := t.TempDir()
 	cfg2 := cfg
 	cfg2.Inputs = []e2eInput{{Name: "web", Path: filepath.Join(dir2, "access.log")}}
 	conf := writeConfig(t, dir2, cfg2)
+	// A copy signed by a key no longer trusted is not usable either.
+	stale := filepath.Join(dir2, "state", "models", "web.json")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(stale, orig, 0o644)
+	os.WriteFile(stale+".sig", signed("other", orig), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "run", "-c", conf).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "cannot fetch") || !strings.Contains(string(out), "no copy is held") {
+	if err == nil || !strings.Contains(string(out), "cannot fetch") || !strings.Contains(string(out), "no usable copy is held") ||
+		!strings.Contains(string(out), "does not match any trusted key") {
 		t.Errorf("first start without the server: %v\n%s", err, out)
 	}
 	t.Logf("%d GETs of the model, %d answered 304", ms.gets.Load(), ms.notModified.Load())

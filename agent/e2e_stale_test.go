@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,11 +47,21 @@ func TestAgent_ModelStaleAndAnomalyShare(t *testing.T) {
 		return v
 	}
 	var printed int
-	if !waitFor(30*time.Second, func() bool {
+	hoursPrinted := func() int {
+		hours := map[int64]bool{}
+		for _, p := range events.ipScores() {
+			hours[p.ev.WindowStart.Unix()/3600] = true
+		}
+		return len(hours)
+	}
+	// Every window printed and counted: three hours of them (the third
+	// closes once the input is idle), as many scored as printed, the
+	// outbox delivered.
+	if !waitFor(60*time.Second, func() bool {
 		h.requireAlive()
 		events.refresh()
 		printed = len(events.ipScores())
-		return len(events.agentEvents("model stale")) > 0 && printed > 0 && metric("sharkfin_key_windows_scored_total") == float64(printed) &&
+		return len(events.agentEvents("model stale")) > 0 && hoursPrinted() >= 3 && metric("sharkfin_key_windows_scored_total") == float64(printed) &&
 			metric("sharkfin_events_queued_total") == metric("sharkfin_events_delivered_total")
 	}) {
 		t.Fatalf("after 30s: %d stale events, %d ip_score events printed, %v scored", len(events.agentEvents("model stale")), printed,
@@ -86,7 +97,7 @@ func TestAgent_ModelStaleAndAnomalyShare(t *testing.T) {
 	}
 	last := hours[len(hours)-2]
 	want := float64(anomalous[last]) / float64(scored[last])
-	if got := metric("sharkfin_anomalous_share_last_hour", `input="web"`); got != want {
+	if got := metric("sharkfin_anomalous_share_last_hour", `input="web"`); math.Abs(got-want) > 1e-12 {
 		t.Errorf("sharkfin_anomalous_share_last_hour %v, want %v (%d of %d windows of hour %d)", got, want, anomalous[last], scored[last], last)
 	}
 

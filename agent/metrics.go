@@ -104,7 +104,7 @@ func newMetrics() *metrics {
 		modelStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_model_stale",
 			Help: "1 while the model in use is older than detect.max_model_age (0 when the check is off)."}, []string{"kind"}),
 		keyWindows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_key_windows_scored_total",
-			Help: "Source IP-windows scored (the base of sharkfin_anomalies_total's share)."}, []string{"input"}),
+			Help: "Source IP-windows scored, the overflow row included (the base of sharkfin_anomalies_total's share)."}, []string{"input"}),
 		anomShare: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sharkfin_anomalous_share_last_hour",
 			Help: "Share of the IP-windows scored in the last hour of event time that were anomalous, updated as windows close: a drifting site shows here."}, []string{"input"}),
 		maintenance: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_state_maintenance_total",

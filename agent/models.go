@@ -263,14 +263,27 @@ func (a *Agent) reload() {
 	if changed := restartOnly(a.cfg, cfg); len(changed) > 0 {
 		a.log.Warn("configuration changes that take effect at the next restart", "changed", strings.Join(changed, ", "))
 	}
+	if err := setKeys(a.pullers, cfg.Detect.TrustedKeys); err != nil {
+		a.log.Error("configuration rejected; keeping the running one", "path", a.cfgPath, "err", err)
+		a.notice("error", "configuration rejected", map[string]string{"path": a.cfgPath, "error": err.Error()})
+		return
+	}
 	a.cfg.Detect.Emit = cfg.Detect.Emit
 	a.cfg.Detect.TrustedKeys = cfg.Detect.TrustedKeys
 	a.cfg.Detect.ModelCheck = cfg.Detect.ModelCheck
 	a.cfg.Detect.MaxModelAge = cfg.Detect.MaxModelAge
 	for kind := range a.models.byKind {
-		a.cfg.Detect.Models[kind] = cfg.Detect.Models[kind]
-		a.models.stamp[kind] = a.models.stampPair(cfg.Detect.Models[kind])
-		a.swapModel(kind, cfg.Detect.Models[kind], time.Now().Add(a.models.signatureGrace()))
+		path := cfg.Detect.Models[kind]
+		_, wasPulled := a.cfg.Detect.ModelURLs[kind]
+		_, isPulled := cfg.Detect.ModelURLs[kind]
+		if wasPulled || isPulled {
+			// Pulled models stay where their puller writes them; a change
+			// of URL (or between a file and a URL) waits for a restart.
+			path = a.cfg.Detect.Models[kind]
+		}
+		a.cfg.Detect.Models[kind] = path
+		a.models.stamp[kind] = a.models.stampPair(path)
+		a.swapModel(kind, path, time.Now().Add(a.models.signatureGrace()))
 	}
 	a.log.Info("configuration reloaded", "path", a.cfgPath)
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/socx/sharkfin/agent/config"
@@ -41,10 +43,39 @@ const pullMinBackoff = 10 * time.Second
 type puller struct {
 	kind, url, path string
 	client          *http.Client
-	keys            []ed25519.PublicKey
-	interval        time.Duration
-	log             *slog.Logger
-	m               *metrics
+	// keys are detect.trusted_keys, replaced on a configuration reload
+	// (setKeys) while run goes on.
+	keys     atomic.Pointer[[]ed25519.PublicKey]
+	window   time.Duration // detect.window: a held copy must match it
+	interval time.Duration
+	log      *slog.Logger
+	m        *metrics
+}
+
+// loadKeys reads detect.trusted_keys.
+func loadKeys(paths []string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, k := range paths {
+		pub, err := detect.LoadPublicKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("detect.trusted_keys: %w", err)
+		}
+		keys = append(keys, pub)
+	}
+	return keys, nil
+}
+
+// setKeys makes the pullers verify with the keys of a reloaded
+// configuration.
+func setKeys(ps []*puller, paths []string) error {
+	keys, err := loadKeys(paths)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.keys.Store(&keys)
+	}
+	return nil
 }
 
 // newPullers prepares a puller for every model given as a URL.
@@ -65,31 +96,70 @@ func newPullers(cfg *config.Config, log *slog.Logger, m *metrics) ([]*puller, er
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	client := &http.Client{Transport: tr, Timeout: cfg.Detect.ModelPull.Timeout.Std()}
-	var keys []ed25519.PublicKey
-	for _, k := range cfg.Detect.TrustedKeys {
-		pub, err := detect.LoadPublicKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("detect.trusted_keys: %w", err)
-		}
-		keys = append(keys, pub)
+	// The timeout bounds each request; a fetch is two (model, signature).
+	client := &http.Client{Transport: tr, Timeout: cfg.Detect.ModelPull.Timeout.Std() / 2,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Scheme != "https" {
+				return fmt.Errorf("redirected to %s: only https is followed", req.URL.Redacted())
+			}
+			if len(via) >= 5 {
+				return errors.New("more than 5 redirects")
+			}
+			return nil
+		}}
+	keys, err := loadKeys(cfg.Detect.TrustedKeys)
+	if err != nil {
+		return nil, err
 	}
 	var ps []*puller
 	for _, kind := range slices.Sorted(maps.Keys(cfg.Detect.ModelURLs)) {
-		ps = append(ps, &puller{kind: kind, url: cfg.Detect.ModelURLs[kind], path: cfg.Detect.Models[kind], client: client,
-			keys: keys, interval: cfg.Detect.ModelPull.Interval.Std(), log: log.With("kind", kind, "url", cfg.Detect.ModelURLs[kind]), m: m})
+		p := &puller{kind: kind, url: cfg.Detect.ModelURLs[kind], path: cfg.Detect.Models[kind], client: client,
+			window: cfg.Detect.Window.Std(), interval: cfg.Detect.ModelPull.Interval.Std(),
+			log: log.With("kind", kind, "url", cfg.Detect.ModelURLs[kind]), m: m}
+		p.keys.Store(&keys)
+		ps = append(ps, p)
 	}
 	return ps, nil
 }
 
-// ensure fetches the model when no copy is held yet: the agent cannot
-// start without one.
+// ensure fetches the model unless a usable copy is held (one that
+// verifies with today's keys and fits today's kind and window): the agent
+// cannot start without one. A usable copy also starts the pull metrics at
+// its time.
 func (p *puller) ensure(ctx context.Context) error {
-	if _, err := os.Stat(p.path); err == nil {
+	why := p.usable()
+	if why == nil {
+		if st, err := os.Stat(p.path); err == nil {
+			p.m.pullLast.WithLabelValues(p.kind).Set(float64(st.ModTime().UnixNano()) / 1e9)
+		}
+		p.m.pullErrors.WithLabelValues(p.kind).Add(0)
 		return nil
 	}
 	if _, err := p.fetch(ctx); err != nil {
-		return fmt.Errorf("detect.models.%s: cannot fetch %s and no copy is held from an earlier fetch: %w", p.kind, p.url, err)
+		return fmt.Errorf("detect.models.%s: cannot fetch %s and no usable copy is held (%v): %w", p.kind, p.url, why, err)
+	}
+	return nil
+}
+
+// usable says why the copy held cannot be used, or nil.
+func (p *puller) usable() error {
+	data, err := os.ReadFile(p.path)
+	if err != nil {
+		return err
+	}
+	sig, err := os.ReadFile(p.path + ".sig")
+	if err != nil {
+		return err
+	}
+	if err := detect.VerifySignature(data, sig, p.path, *p.keys.Load()); err != nil {
+		return err
+	}
+	m, err := detect.DecodeModel(data)
+	if err != nil {
+		return err
+	}
+	if m.Kind != p.kind || m.WindowDuration() != p.window {
+		return fmt.Errorf("the copy is model %s for %s logs with %s windows, not %s with %s", m.ID(), m.Kind, m.Window, p.kind, p.window)
 	}
 	return nil
 }
@@ -160,7 +230,7 @@ func (p *puller) fetch(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := detect.VerifySignature(data, sig, p.url, p.keys); err != nil {
+	if err := detect.VerifySignature(data, sig, p.url, *p.keys.Load()); err != nil {
 		return false, err
 	}
 	m, err := detect.DecodeModel(data)
@@ -169,6 +239,16 @@ func (p *puller) fetch(ctx context.Context) (bool, error) {
 	}
 	if m.Kind != p.kind {
 		return false, fmt.Errorf("%s is model %s for %s logs, not %s", p.url, m.ID(), m.Kind, p.kind)
+	}
+	etag := resp.Header.Get("ETag")
+	if held, err := os.ReadFile(p.path); err == nil && bytes.Equal(held, data) {
+		// The same model (a server without ETags, or replicas with
+		// different ones): nothing to swap in.
+		if heldSig, err := os.ReadFile(p.path + ".sig"); err == nil && bytes.Equal(heldSig, sig) {
+			p.saveETag(etag)
+			p.m.pullLast.WithLabelValues(p.kind).SetToCurrentTime()
+			return false, nil
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
 		return false, err
@@ -181,15 +261,21 @@ func (p *puller) fetch(ctx context.Context) (bool, error) {
 	if err := writeAtomic(p.path, data); err != nil {
 		return false, err
 	}
-	if etag := resp.Header.Get("ETag"); etag != "" {
-		if err := writeAtomic(etagPath, []byte(etag+"\n")); err != nil {
-			return true, err
-		}
-	} else {
-		os.Remove(etagPath)
-	}
+	p.saveETag(etag)
 	p.m.pullLast.WithLabelValues(p.kind).SetToCurrentTime()
 	return true, nil
+}
+
+// saveETag keeps the ETag of the copy held for the next If-None-Match.
+func (p *puller) saveETag(etag string) {
+	path := p.path + ".etag"
+	if etag == "" {
+		os.Remove(path)
+		return
+	}
+	if err := writeAtomic(path, []byte(etag+"\n")); err != nil {
+		p.log.Warn("cannot keep the model's ETag; the next fetch downloads it whole", "err", err)
+	}
 }
 
 func (p *puller) get(ctx context.Context, url string) ([]byte, error) {

@@ -44,6 +44,8 @@ func CompareModels(oldM, newM *Model) ModelDiff {
 	switch {
 	case oldM.Kind != newM.Kind:
 		return ModelDiff{Reason: fmt.Sprintf("kinds differ (%s, %s)", oldM.Kind, newM.Kind)}
+	case oldM.Window != newM.Window:
+		return ModelDiff{Reason: fmt.Sprintf("windows differ (%s, %s): counts per window are not comparable", oldM.Window, newM.Window)}
 	case !sameSet(oldM.Features, newM.Features):
 		return ModelDiff{Reason: fmt.Sprintf("features differ (%v, %v)", oldM.Features, newM.Features)}
 	}

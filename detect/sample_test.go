@@ -235,7 +235,9 @@ func TestTrainSample_BoundedMemory(t *testing.T) {
 			t.Errorf("%d rows: held-out inertia %.5f, %.1f%% off full batch %.5f", r.rows, r.inertia, 100*d, r.ref)
 		}
 	}
-	if b.hwm > a.hwm+8<<20 {
+	// Held rows would add 120 MB at 3M rows; the slack covers when the
+	// garbage collector happens to run.
+	if b.hwm > a.hwm+24<<20 {
 		t.Errorf("peak RSS grew with the rows read: %d MiB for 1M rows, %d MiB for 3M", a.hwm>>20, b.hwm>>20)
 	}
 }

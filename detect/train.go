@@ -149,7 +149,10 @@ func Train(rows [][]float64, cfg TrainConfig) (*Model, *TrainReport, error) {
 // model records how many rows were read (Training.RowsRead). The sample's
 // memory is transformed in place: s is empty afterwards.
 func TrainSample(s *Sample, cfg TrainConfig) (*Model, *TrainReport, error) {
-	if s.dim != len(cfg.Features) && len(cfg.Features) > 0 {
+	if len(cfg.Features) == 0 {
+		cfg.setDefaults()
+	}
+	if s.dim != len(cfg.Features) {
 		return nil, nil, fmt.Errorf("sample rows have %d features, the model %d", s.dim, len(cfg.Features))
 	}
 	data, seen := s.data, s.seen

@@ -197,6 +197,9 @@ which share changes verdict.`,
 			if cmpErr != nil {
 				return cmpErr
 			}
+			if cmp == nil {
+				return fmt.Errorf("--data: %w", detect.ErrNoRows)
+			}
 			v := cmp.Result()
 			pct := func(n int) float64 { return 100 * float64(n) / float64(max(v.Rows, 1)) }
 			fmt.Fprintf(w, "\nverdicts on %d windows: old flags %d (%.2f%%), new flags %d (%.2f%%); %.2f%% change verdict: %d become anomalous, %d become normal\n",
@@ -273,6 +276,9 @@ PICTURE ends in .png, .svg or .pdf.`,
 			})
 			if err != nil {
 				return err
+			}
+			if shown == nil {
+				return fmt.Errorf("--data: %w", detect.ErrNoRows)
 			}
 			opt.RowsRead = got.rows
 			s, err := clusterplot.Write(out, m, got.kind, shown.Rows(), opt)
@@ -385,17 +391,24 @@ func readCenters(path string) ([][]float64, error) {
 		}
 		line, _ := r.FieldPos(0)
 		c := make([]float64, len(rec))
+		numbers := 0
+		var bad error
 		for i, f := range rec {
 			if c[i], err = strconv.ParseFloat(strings.TrimSpace(f), 64); err != nil {
-				if len(cs) == 0 && n == 1 {
-					c = nil // a header
-					break
+				if bad == nil {
+					bad = fmt.Errorf("%s:%d: field %d %q is not a number", path, line, i+1, f)
 				}
-				return nil, fmt.Errorf("%s:%d: field %d %q is not a number", path, line, i+1, f)
+				continue
 			}
+			numbers++
 		}
-		if c != nil {
+		switch {
+		case bad == nil:
 			cs = append(cs, c)
+		case n == 1 && numbers == 0:
+			// a header line of names
+		default:
+			return nil, bad
 		}
 	}
 	if len(cs) == 0 {

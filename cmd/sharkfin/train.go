@@ -52,6 +52,9 @@ training.dropped_clusters), so a scanner's windows are not learnt as a
 normal cluster; thresholds are the --quantile of member distances.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
+			if sampleRows < 1 {
+				return usagef("--sample-rows %d: want at least 1 (default 1000000)", sampleRows)
+			}
 			if out == "" && exportDir == "" {
 				return usagef("-o MODEL is required (or --export-features DIR)")
 			}

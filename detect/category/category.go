@@ -83,8 +83,12 @@ func (l *List) Lookup(host []byte) (category string, ok bool) {
 		return "", false
 	}
 	for {
-		if i := l.find(name); i >= 0 {
-			return l.catNames[l.cats[i]], true
+		// A suffix of digits and dots would be an IPv4 entry, which
+		// matches only that address ("evil.10.0.0.1" is not 10.0.0.1).
+		if !digitsAndDots(name) {
+			if i := l.find(name); i >= 0 {
+				return l.catNames[l.cats[i]], true
+			}
 		}
 		dot := bytes.IndexByte(name, '.')
 		if dot < 0 {
@@ -92,6 +96,15 @@ func (l *List) Lookup(host []byte) (category string, ok bool) {
 		}
 		name = name[dot+1:]
 	}
+}
+
+func digitsAndDots(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // find returns the entry listing exactly name, or -1.

@@ -52,6 +52,7 @@ ads.Example.COM , ads
 		"110.0.0.1":            "", // an address matches only itself...
 		"0.0.1":                "", // ...and is never a suffix
 		"1.10.0.0.1":           "",
+		"evil.10.0.0.1":        "", // a name ending in an address is not that address
 		"2001:db8::2":          "",
 		"":                     "",
 		".":                    "",
@@ -264,8 +265,8 @@ func vmHWM() int64 {
 
 // TestLoad_MillionEntries loads a 1,000,000-entry list in a process of its
 // own: its peak RSS (the whole test binary included) stays under 100 MiB
-// and the load takes under 2 s (here ~0.5-0.8 s on an idle 2-core VM; the
-// bound leaves room for a loaded CI machine).
+// and the process takes under 2 s of CPU (~0.6 s wall on an idle 2-core
+// VM).
 func TestLoad_MillionEntries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -278,20 +279,23 @@ func TestLoad_MillionEntries(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v %s", err, out)
 	}
+	// The child's CPU time, not the wall time, is held to the bound: on a
+	// loaded machine the load waits for a core, it does not take longer.
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	var entries, ns, hwm int64
 	if _, err := fmt.Sscan(string(out), &entries, &ns, &hwm); err != nil {
 		t.Fatalf("child said %q: %v", out, err)
 	}
 	took := time.Duration(ns)
-	t.Logf("1,000,000 entries: loaded in %s, peak RSS %d MiB", took.Round(time.Millisecond), hwm>>20)
+	t.Logf("1,000,000 entries: loaded in %s (the process: %s of CPU), peak RSS %d MiB", took.Round(time.Millisecond), cpu.Round(time.Millisecond), hwm>>20)
 	if entries != 1_000_000 {
 		t.Errorf("%d entries loaded", entries)
 	}
 	if hwm == 0 || hwm >= 100<<20 {
 		t.Errorf("peak RSS %d MiB, want under 100", hwm>>20)
 	}
-	if took >= 2*time.Second {
-		t.Errorf("load took %s, want under 2 s", took)
+	if cpu >= 2*time.Second {
+		t.Errorf("the load took %s of CPU (%s wall), want under 2 s", cpu, took)
 	}
 }
 
