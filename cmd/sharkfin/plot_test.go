@@ -49,4 +49,15 @@ func TestTrainPlotAndModelPlot(t *testing.T) {
 	if code, _, errs := run(t, "model", "plot", webModel, "-o", filepath.Join(dir, "x.png")); code != 2 || !strings.Contains(errs, "--data") {
 		t.Errorf("model plot without --data: exit %d %q", code, errs)
 	}
+	// Data that makes no window: said, for plot and diff alike.
+	garbage := filepath.Join(dir, "garbage.log")
+	os.WriteFile(garbage, []byte("not a log line\nnor this\n"), 0o644)
+	for _, args := range [][]string{
+		{"model", "plot", webModel, "--data", garbage, "--format", "combined", "-o", filepath.Join(dir, "g.png")},
+		{"model", "diff", webModel, webModel, "--data", garbage, "--format", "combined"},
+	} {
+		if code, _, errs := run(t, args...); code != 1 || !strings.Contains(errs, "no training rows") {
+			t.Errorf("%s on data without windows: exit %d %q", args[1], code, errs)
+		}
+	}
 }
