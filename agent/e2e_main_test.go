@@ -9,14 +9,12 @@ package agent_test
 import (
 	"github.com/socx/sharkfin/internal/e2etest"
 
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -376,26 +374,34 @@ func tail(path string, n int) string {
 }
 
 // vmHWM returns the peak resident set size of a process, in bytes.
-func vmHWM(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
-}
+func vmHWM(pid int) (int64, error) { return e2etest.PeakRSS(pid) }
 
 // scrapeMetrics reads the agent's /metrics and sums every sample by metric
 // name (labels dropped).
 func scrapeMetrics(ctx context.Context, addr string) (map[string]float64, error) {
 	return e2etest.ScrapeMetrics(ctx, addr)
+}
+
+// sharkfin runs the sharkfin binary with args (a model or key command)
+// and fails the test when it fails.
+func sharkfin(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(sharkfinBinary(t), args...).CombinedOutput(); err != nil {
+		t.Fatalf("sharkfin %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// sample reads one metric of the running agent by labels (see
+// e2etest.ScrapeSample); the test fails when the agent does not answer.
+func (h *agentHarness) sample(name string, labels ...string) float64 {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := scrapeSample(ctx, h.metrics, name, labels...)
+	if err != nil {
+		h.t.Fatalf("scrape %s: %v", name, err)
+	}
+	return v
 }
 
 // scrapeSample reads one metric of the agent, by labels (see

@@ -86,12 +86,7 @@ func (ms *modelServer) url() string { return ms.srv.URL + "/models/web.json" }
 func TestAgent_PulledModel(t *testing.T) {
 	dir := t.TempDir()
 	bin := sharkfinBinary(t)
-	sh := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-			t.Fatalf("sharkfin %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	sh := func(args ...string) { t.Helper(); sharkfin(t, args...) }
 	sh("model", "keygen", "--out", filepath.Join(dir, "ops"))
 	sh("model", "keygen", "--out", filepath.Join(dir, "other"))
 	orig, err := os.ReadFile(exampleModel(t))
@@ -125,15 +120,7 @@ func TestAgent_PulledModel(t *testing.T) {
 	g := newTraffic("web", 6, 8, 100*time.Millisecond)
 	lf := openLog(t, logPath)
 	h.startReady()
-	metric := func(name string, labels ...string) float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		v, err := scrapeSample(ctx, h.metrics, name, labels...)
-		if err != nil {
-			t.Fatalf("scrape %s: %v", name, err)
-		}
-		return v
-	}
+	metric := h.sample
 	scoredWith := func(model string) int {
 		events.refresh()
 		n := 0

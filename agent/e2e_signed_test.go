@@ -1,9 +1,7 @@
 package agent_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,13 +16,7 @@ import (
 // is rejected once the grace is over, and the last good model stays.
 func TestAgent_SignedModelPushedInEitherOrder(t *testing.T) {
 	dir := t.TempDir()
-	bin := sharkfinBinary(t)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-			t.Fatalf("sharkfin %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	run := func(args ...string) { t.Helper(); sharkfin(t, args...) }
 	run("model", "keygen", "--out", filepath.Join(dir, "ops"))
 	key, pub := filepath.Join(dir, "ops.key"), filepath.Join(dir, "ops.pub")
 	orig, err := os.ReadFile(exampleModel(t))
@@ -67,15 +59,7 @@ func TestAgent_SignedModelPushedInEitherOrder(t *testing.T) {
 	events := newEventLog(h)
 	h.startReady()
 
-	metric := func(name string, labels ...string) float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		v, err := scrapeSample(ctx, h.metrics, name, labels...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	metric := h.sample
 	waitMetric := func(what string, cond func() bool) {
 		t.Helper()
 		if !waitFor(20*time.Second, func() bool { h.requireAlive(); return cond() }) {

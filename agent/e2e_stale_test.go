@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,15 +36,7 @@ func TestAgent_ModelStaleAndAnomalyShare(t *testing.T) {
 		MaxModelAge: "1h", ModelCheck: "200ms"})
 	events := newEventLog(h)
 	h.startReady()
-	metric := func(name string, labels ...string) float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		v, err := scrapeSample(ctx, h.metrics, name, labels...)
-		if err != nil {
-			t.Fatalf("scrape %s: %v", name, err)
-		}
-		return v
-	}
+	metric := h.sample
 	var printed int
 	hoursPrinted := func() int {
 		hours := map[int64]bool{}

@@ -7,11 +7,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/socx/sharkfin/internal/e2etest"
 	"github.com/socx/sharkfin/record"
 )
 
@@ -182,17 +181,8 @@ func trainSampleChild(spec string) int {
 
 // vmHWM is this process's peak resident set in bytes (0 if unknown).
 func vmHWM() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	n, _ := e2etest.PeakRSS(0)
+	return n
 }
 
 type sampleRun struct {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socx/sharkfin/internal/e2etest"
 )
 
 func mustParse(t testing.TB, text string) *List {
@@ -250,17 +252,8 @@ func TestMain(m *testing.M) {
 
 // vmHWM is this process's peak resident set in bytes (0 if unknown).
 func vmHWM() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	n, _ := e2etest.PeakRSS(0)
+	return n
 }
 
 // TestLoad_MillionEntries loads a 1,000,000-entry list in a process of its
