@@ -15,14 +15,14 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -95,96 +95,10 @@ func Write(path string, m *detect.Model, kind record.Kind, rows [][]float64, opt
 		return sum, err
 	}
 	sum.Explained = explained
-	var xTicks, yTicks plot.Ticker
-	if opt.X != "" {
-		xTicks, yTicks = rawTicks(m, slices.Index(m.Features, opt.X)), rawTicks(m, slices.Index(m.Features, opt.Y))
+	title := opt.Title
+	if title == "" {
+		title = fmt.Sprintf("%s: %d of %d windows", m.ID(), len(zs), sum.Rows)
 	}
-
-	p := plot.New()
-	p.Title.Text = opt.Title
-	if p.Title.Text == "" {
-		p.Title.Text = fmt.Sprintf("%s: %d of %d windows", m.ID(), len(zs), sum.Rows)
-	}
-	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
-	if xTicks != nil {
-		p.X.Tick.Marker, p.Y.Tick.Marker = xTicks, yTicks
-	}
-	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
-
-	byCluster := make([]plotter.XYs, len(m.Centroids))
-	var anom plotter.XYs
-	for i, z := range zs {
-		x, y := proj(z)
-		if anomalous[i] {
-			anom = append(anom, plotter.XY{X: x, Y: y})
-			continue
-		}
-		byCluster[clusters[i]] = append(byCluster[clusters[i]], plotter.XY{X: x, Y: y})
-	}
-	sum.Anomalous = len(anom)
-	for c, pts := range byCluster {
-		col := clusterColor(c)
-		if len(pts) > 0 {
-			s, err := plotter.NewScatter(pts)
-			if err != nil {
-				return sum, err
-			}
-			s.GlyphStyle.Color = col
-			s.GlyphStyle.Radius = vg.Points(1.5)
-			s.GlyphStyle.Shape = draw.CircleGlyph{}
-			p.Add(s)
-			p.Legend.Add(fmt.Sprintf("c%d: %d windows", c, len(pts)), s)
-		}
-		cx, cy := proj(m.Centroids[c])
-		circle := make(plotter.XYs, 0, 73)
-		for a := 0; a <= 360; a += 5 {
-			r := m.Thresholds[c]
-			rad := float64(a) * math.Pi / 180
-			circle = append(circle, plotter.XY{X: cx + r*math.Cos(rad), Y: cy + r*math.Sin(rad)})
-		}
-		l, err := plotter.NewLine(circle)
-		if err != nil {
-			return sum, err
-		}
-		l.LineStyle.Color = col
-		l.LineStyle.Width = vg.Points(1)
-		l.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-		p.Add(l)
-	}
-	if len(anom) > 0 {
-		s, err := plotter.NewScatter(anom)
-		if err != nil {
-			return sum, err
-		}
-		s.GlyphStyle.Color = color.RGBA{R: 220, A: 255}
-		s.GlyphStyle.Radius = vg.Points(2.5)
-		s.GlyphStyle.Shape = draw.CrossGlyph{}
-		p.Add(s)
-		p.Legend.Add(fmt.Sprintf("anomalous: %d windows", len(anom)), s)
-	}
-	var cents plotter.XYs
-	var names []string
-	for c, cen := range m.Centroids {
-		x, y := proj(cen)
-		cents = append(cents, plotter.XY{X: x, Y: y})
-		names = append(names, fmt.Sprintf(" c%d", c))
-	}
-	cs, err := plotter.NewScatter(cents)
-	if err != nil {
-		return sum, err
-	}
-	cs.GlyphStyle.Color = color.Black
-	cs.GlyphStyle.Radius = vg.Points(4)
-	cs.GlyphStyle.Shape = draw.PyramidGlyph{}
-	p.Add(cs)
-	p.Legend.Add("centroid; dashed: its threshold", cs)
-	labels, err := plotter.NewLabels(plotter.XYLabels{XYs: cents, Labels: names})
-	if err != nil {
-		return sum, err
-	}
-	p.Add(labels)
-
 	w, h := opt.Width, opt.Height
 	if w == 0 {
 		w = 8 * vg.Inch
@@ -192,10 +106,16 @@ func Write(path string, m *detect.Model, kind record.Kind, rows [][]float64, opt
 	if h == 0 {
 		h = 6 * vg.Inch
 	}
+	cw, err := draw.NewFormattedCanvas(w, h, strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), "."))
+	if err != nil {
+		return sum, err
+	}
+	fig := newFigure(draw.New(cw), title)
+
 	// One unit is as long on both axes, or the threshold circles would be
 	// ellipses: the data's extent (points, and circles whole) is widened
-	// along one axis to the plotting area's proportions (the canvas less
-	// about an inch for ticks and labels).
+	// along one axis to the plotting area's proportions, with room above
+	// the data for the legend.
 	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	grow := func(x, y, r float64) {
 		minX, maxX = math.Min(minX, x-r), math.Max(maxX, x+r)
@@ -209,20 +129,78 @@ func Write(path string, m *detect.Model, kind record.Kind, rows [][]float64, opt
 		x, y := proj(cen)
 		grow(x, y, m.Thresholds[c])
 	}
-	areaW, areaH := float64(w-vg.Inch), float64(h-vg.Inch)
-	// Room above the data for the legend (one line per cluster, and two).
-	legend := float64(len(m.Centroids)+2) * float64(0.2*vg.Inch) / areaH
+	areaW, areaH := float64(fig.area.Size().X), float64(fig.area.Size().Y)
+	legend := float64(len(m.Centroids)+2) * float64(fig.line) / areaH
 	maxY += (maxY - minY) * min(legend, 0.6) / (1 - min(legend, 0.6))
-	spanX, spanY := (maxX-minX)*1.04, (maxY-minY)*1.04
+	spanX, spanY := math.Max(maxX-minX, 1e-9)*1.04, math.Max(maxY-minY, 1e-9)*1.04
 	if spanX/areaW < spanY/areaH {
 		spanX = spanY * areaW / areaH
 	} else {
 		spanY = spanX * areaH / areaW
 	}
 	midX, midY := (minX+maxX)/2, (minY+maxY)/2
-	p.X.Min, p.X.Max = midX-spanX/2, midX+spanX/2
-	p.Y.Min, p.Y.Max = midY-spanY/2, midY+spanY/2
-	if err := p.Save(w, h, path); err != nil {
+	fig.x0, fig.x1, fig.y0, fig.y1 = midX-spanX/2, midX+spanX/2, midY-spanY/2, midY+spanY/2
+
+	xTicks, yTicks := niceTicks(fig.x0, fig.x1), niceTicks(fig.y0, fig.y1)
+	if opt.X != "" {
+		xTicks = rawTicks(m, slices.Index(m.Features, opt.X), fig.x0, fig.x1)
+		yTicks = rawTicks(m, slices.Index(m.Features, opt.Y), fig.y0, fig.y1)
+	}
+	fig.axes(xTicks, yTicks, xLabel, yLabel)
+
+	var legendEntries []legendEntry
+	dot := func(col color.Color) draw.GlyphStyle {
+		return draw.GlyphStyle{Color: col, Radius: vg.Points(1.5), Shape: draw.CircleGlyph{}}
+	}
+	counts := make([]int, len(m.Centroids))
+	for i, z := range zs {
+		if !anomalous[i] {
+			x, y := proj(z)
+			fig.c.DrawGlyph(dot(clusterColor(clusters[i])), fig.pt(x, y))
+			counts[clusters[i]]++
+		}
+	}
+	for c := range m.Centroids {
+		cx, cy := proj(m.Centroids[c])
+		circle := make([]vg.Point, 0, 73)
+		for a := 0; a <= 360; a += 5 {
+			r, rad := m.Thresholds[c], float64(a)*math.Pi/180
+			circle = append(circle, fig.pt(cx+r*math.Cos(rad), cy+r*math.Sin(rad)))
+		}
+		fig.c.StrokeLines(draw.LineStyle{Color: clusterColor(c), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}, circle)
+		if counts[c] > 0 {
+			legendEntries = append(legendEntries, legendEntry{fmt.Sprintf("c%d: %d windows", c, counts[c]), dot(clusterColor(c))})
+		}
+	}
+	cross := draw.GlyphStyle{Color: color.RGBA{R: 220, A: 255}, Radius: vg.Points(2.5), Shape: draw.CrossGlyph{}}
+	for i, z := range zs {
+		if anomalous[i] {
+			x, y := proj(z)
+			fig.c.DrawGlyph(cross, fig.pt(x, y))
+			sum.Anomalous++
+		}
+	}
+	if sum.Anomalous > 0 {
+		legendEntries = append(legendEntries, legendEntry{fmt.Sprintf("anomalous: %d windows", sum.Anomalous), cross})
+	}
+	tri := draw.GlyphStyle{Color: color.Black, Radius: vg.Points(4), Shape: draw.PyramidGlyph{}}
+	for c, cen := range m.Centroids {
+		x, y := proj(cen)
+		fig.c.DrawGlyph(tri, fig.pt(x, y))
+		fig.text(fig.pt(x, y).Add(vg.Point{X: vg.Points(5)}), fmt.Sprintf("c%d", c), 9, text.XLeft, text.YCenter, 0)
+	}
+	legendEntries = append(legendEntries, legendEntry{"centroid; dashed: its threshold", tri})
+	fig.legend(legendEntries)
+
+	f, err := os.Create(path)
+	if err != nil {
+		return sum, err
+	}
+	if _, err := cw.WriteTo(f); err != nil {
+		f.Close()
+		return sum, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return sum, fmt.Errorf("write %s: %w", path, err)
 	}
 	return sum, nil
@@ -299,45 +277,35 @@ func axisLabel(m *detect.Model, i int) string {
 	return fmt.Sprintf("%s per window", m.Features[i])
 }
 
-// rawTicks marks a feature axis, drawn in model space, in the feature's
-// own units: 0, 1, 2, 5, 10, 20, 50, ... where they fall (log1p models),
-// or the default ticks relabelled.
-func rawTicks(m *detect.Model, i int) plot.Ticker {
+// rawTicks marks a feature axis, drawn in model space from lo to hi, in
+// the feature's own units: 0, 1, 2, 5, 10, 20, 50, ... where they fall
+// (log1p models), or nice model-space values relabelled.
+func rawTicks(m *detect.Model, i int, lo, hi float64) []tick {
 	t := m.Transform
-	toZ := func(raw float64) float64 { return (math.Log1p(raw) - t.Mean[i]) / t.Std[i] }
-	toRaw := func(z float64) float64 { return z*t.Std[i] + t.Mean[i] }
 	if !t.Log1p {
-		return plot.TickerFunc(func(lo, hi float64) []plot.Tick {
-			ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-			for j := range ticks {
-				if ticks[j].Label != "" {
-					ticks[j].Label = fmt.Sprintf("%.3g", toRaw(ticks[j].Value))
-				}
-			}
-			return ticks
-		})
-	}
-	return plot.TickerFunc(func(lo, hi float64) []plot.Tick {
-		var ticks []plot.Tick
-		for _, raw := range []float64{0} {
-			if z := toZ(raw); z >= lo && z <= hi {
-				ticks = append(ticks, plot.Tick{Value: z, Label: "0"})
-			}
-		}
-		for dec := 1.0; dec < 1e15; dec *= 10 {
-			for _, f := range []float64{1, 2, 5} {
-				raw := f * dec
-				z := toZ(raw)
-				if z > hi {
-					return ticks
-				}
-				if z >= lo {
-					ticks = append(ticks, plot.Tick{Value: z, Label: fmt.Sprintf("%g", raw)})
-				}
-			}
+		ticks := niceTicks(lo, hi)
+		for j := range ticks {
+			ticks[j].label = fmt.Sprintf("%.3g", ticks[j].v*t.Std[i]+t.Mean[i])
 		}
 		return ticks
-	})
+	}
+	toZ := func(raw float64) float64 { return (math.Log1p(raw) - t.Mean[i]) / t.Std[i] }
+	var ticks []tick
+	if z := toZ(0); z >= lo && z <= hi {
+		ticks = append(ticks, tick{z, "0"})
+	}
+	for dec := 1.0; dec < 1e15; dec *= 10 {
+		for _, f := range []float64{1, 2, 5} {
+			z := toZ(f * dec)
+			if z > hi {
+				return ticks
+			}
+			if z >= lo {
+				ticks = append(ticks, tick{z, fmt.Sprintf("%g", f*dec)})
+			}
+		}
+	}
+	return ticks
 }
 
 // pcLabel names a principal axis by its share of the variance and the
