@@ -1,0 +1,233 @@
+package enrich
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/socx/sharkfin/event"
+)
+
+// Config configures the lookups of a Service.
+type Config struct {
+	TLS   bool // certificate names of bare-IP destinations
+	Whois bool // WHOIS of addresses and registrable domains
+	// TLSPort is the port asked for a certificate (default "443");
+	// TLSTimeout bounds that connection (default 3s).
+	TLSPort    string
+	TLSTimeout time.Duration
+	WhoisCfg   WhoisConfig
+	// Workers bound the lookups at once (default 4); Rate (per second) and
+	// Burst bound them over time, all workers together (default 2 and 4):
+	// one token per destination looked up.
+	Workers int
+	Rate    float64
+	Burst   int
+	// TTL is how long a result is kept (default 7 days); NegativeTTL how
+	// long a destination that told nothing, or did not answer, is left
+	// alone (default 6h).
+	TTL, NegativeTTL time.Duration
+	// Queue bounds the destinations waiting (default 1024); more are
+	// dropped and asked for again at a later sight.
+	Queue int
+}
+
+func (c *Config) setDefaults() {
+	if c.TLSPort == "" {
+		c.TLSPort = "443"
+	}
+	if c.TLSTimeout <= 0 {
+		c.TLSTimeout = 3 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Rate <= 0 {
+		c.Rate = 2
+	}
+	if c.Burst <= 0 {
+		c.Burst = 4
+	}
+	if c.TTL <= 0 {
+		c.TTL = 7 * 24 * time.Hour
+	}
+	if c.NegativeTTL <= 0 {
+		c.NegativeTTL = 6 * time.Hour
+	}
+	if c.Queue <= 0 {
+		c.Queue = 1024
+	}
+}
+
+// Cache is where results are kept: the agent's state (state.Store), so
+// they outlive restarts and expire with its maintenance.
+type Cache interface {
+	CachePut(cache, key string, val []byte, ttl time.Duration) error
+	CacheGet(cache, key string) (val []byte, expires time.Time, ok bool, err error)
+}
+
+// cacheName is the state cache of enrichment results.
+const cacheName = "enrich"
+
+// Stats count a Service's work.
+type Stats struct {
+	Queued, Dropped, Done, Failed int64
+}
+
+// Service looks destinations up in the background, never on the caller's
+// path: Request only queues (or drops) and returns; workers, bounded in
+// number and by a rate limit, do the lookups and cache what they learn,
+// found or not; Lookup reads the cache.
+type Service struct {
+	cfg     Config
+	cache   Cache
+	log     *slog.Logger
+	queue   chan request
+	limiter *rate.Limiter
+
+	mu       sync.Mutex
+	inflight map[string]bool
+
+	queued, dropped, done, failed atomic.Int64
+}
+
+type request struct {
+	name string
+	isIP bool
+}
+
+// New returns a Service; Run starts its workers.
+func New(cfg Config, cache Cache, log *slog.Logger) *Service {
+	cfg.setDefaults()
+	return &Service{cfg: cfg, cache: cache, log: log, queue: make(chan request, cfg.Queue),
+		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), inflight: map[string]bool{}}
+}
+
+// Stats returns the counts so far.
+func (s *Service) Stats() Stats {
+	return Stats{Queued: s.queued.Load(), Dropped: s.dropped.Load(), Done: s.done.Load(), Failed: s.failed.Load()}
+}
+
+// Request asks for name (a registrable domain, or an IP address when isIP)
+// to be looked up unless a result is cached or a lookup is on its way. It
+// never waits: it reports whether a lookup was queued.
+func (s *Service) Request(name string, isIP bool) bool {
+	if !s.cfg.TLS && !s.cfg.Whois {
+		return false
+	}
+	if _, ok := s.Lookup(name); ok {
+		return false
+	}
+	s.mu.Lock()
+	if s.inflight[name] {
+		s.mu.Unlock()
+		return false
+	}
+	s.inflight[name] = true
+	s.mu.Unlock()
+	select {
+	case s.queue <- request{name, isIP}:
+		s.queued.Add(1)
+		return true
+	default:
+		s.dropped.Add(1)
+		s.finish(name)
+		return false
+	}
+}
+
+// Lookup returns what is cached for name: ok is false when nothing is (or
+// it expired); a cached empty Enrichment means it was looked up and told
+// nothing.
+func (s *Service) Lookup(name string) (*event.Enrichment, bool) {
+	b, _, ok, err := s.cache.CacheGet(cacheName, name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	var e event.Enrichment
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, false
+	}
+	return &e, true
+}
+
+func (s *Service) finish(name string) {
+	s.mu.Lock()
+	delete(s.inflight, name)
+	s.mu.Unlock()
+}
+
+// Run works the queue until ctx ends; it returns once every worker has.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case r := <-s.queue:
+					s.lookup(ctx, r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// lookup does one destination's lookups and caches the result.
+func (s *Service) lookup(ctx context.Context, r request) {
+	defer s.finish(r.name)
+	if err := s.limiter.Wait(ctx); err != nil {
+		return // stopping
+	}
+	var e event.Enrichment
+	failed := false
+	if r.isIP && s.cfg.TLS {
+		names, err := TLSNames(ctx, net.JoinHostPort(r.name, s.cfg.TLSPort), s.cfg.TLSTimeout)
+		if err != nil {
+			failed = true
+			s.log.Debug("no certificate names", "destination", r.name, "err", err)
+		}
+		e.TLSNames = names
+	}
+	if s.cfg.Whois {
+		rec, err := WHOIS(ctx, r.name, s.cfg.WhoisCfg)
+		switch {
+		case err != nil:
+			failed = true
+			s.log.Debug("no WHOIS", "destination", r.name, "err", err)
+		case !rec.Empty():
+			w := &event.Whois{Org: rec.Org, Country: rec.Country, Server: rec.Servers[len(rec.Servers)-1]}
+			if !rec.Created.IsZero() {
+				w.Created = rec.Created.Format("2006-01-02")
+			}
+			e.Whois = w
+		}
+	}
+	if ctx.Err() != nil {
+		return // cut short by the stop: not a result
+	}
+	ttl := s.cfg.TTL
+	if len(e.TLSNames) == 0 && e.Whois == nil {
+		ttl = s.cfg.NegativeTTL
+	}
+	if failed {
+		s.failed.Add(1)
+	}
+	b, err := json.Marshal(&e)
+	if err == nil {
+		err = s.cache.CachePut(cacheName, r.name, b, ttl)
+	}
+	if err != nil {
+		s.log.Warn("enrichment not cached", "destination", r.name, "err", err)
+		return
+	}
+	s.done.Add(1)
+}
