@@ -146,21 +146,8 @@ func TestTLSNames_WithoutSNI(t *testing.T) {
 			mu.Unlock()
 			return nil, nil
 		}}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
-		}
-	}()
-	names, err := TLSNames(context.Background(), ln.Addr().String(), 2*time.Second)
+	addr := serveTLS(t, cfg)
+	names, err := TLSNames(context.Background(), addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,14 @@ func openStore(t *testing.T) *state.Store {
 
 // tlsServer serves a certificate for names on loopback; it returns its port.
 func tlsServer(t *testing.T, names ...string) string {
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "", names...)}})
+	_, port, _ := net.SplitHostPort(serveTLS(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "", names...)}}))
+	return port
+}
+
+// serveTLS shakes hands with every connection on a loopback listener
+// until the test ends; it returns the listener's address.
+func serveTLS(t *testing.T, cfg *tls.Config) string {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +48,7 @@ func tlsServer(t *testing.T, names ...string) string {
 			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
 		}
 	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return ln.Addr().String()
 }
 
 // blackHole accepts connections and never answers; it returns its port.
