@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 
 	"github.com/socx/sharkfin/agent/config"
 	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/internal/atomicfile"
+	"github.com/socx/sharkfin/output"
 )
 
 // A model given as an https:// URL is fetched into a local copy
@@ -86,13 +87,9 @@ func newPullers(cfg *config.Config, log *slog.Logger, m *metrics) ([]*puller, er
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if ca := cfg.Detect.ModelPull.CAFile; ca != "" {
-		pem, err := os.ReadFile(ca)
+		pool, err := output.LoadCAFile(ca)
 		if err != nil {
 			return nil, fmt.Errorf("detect.model_pull.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("detect.model_pull.ca_file: %s holds no PEM certificate", ca)
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
@@ -255,10 +252,10 @@ func (p *puller) fetch(ctx context.Context) (bool, error) {
 	}
 	// The signature first: the model check then finds a matching pair as
 	// soon as the model lands.
-	if err := writeAtomic(p.path+".sig", sig); err != nil {
+	if err := atomicfile.Write(p.path+".sig", sig, 0o644); err != nil {
 		return false, err
 	}
-	if err := writeAtomic(p.path, data); err != nil {
+	if err := atomicfile.Write(p.path, data, 0o644); err != nil {
 		return false, err
 	}
 	p.saveETag(etag)
@@ -273,7 +270,7 @@ func (p *puller) saveETag(etag string) {
 		os.Remove(path)
 		return
 	}
-	if err := writeAtomic(path, []byte(etag+"\n")); err != nil {
+	if err := atomicfile.Write(path, []byte(etag+"\n"), 0o644); err != nil {
 		p.log.Warn("cannot keep the model's ETag; the next fetch downloads it whole", "err", err)
 	}
 }
@@ -303,31 +300,4 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 		return nil, errors.New("larger than 16 MiB: not a model")
 	}
 	return b, nil
-}
-
-// writeAtomic replaces path with data through a temporary file and a
-// rename, synced, so the model check never reads half a file.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -97,7 +97,7 @@ func (c ForwardConfig) endpoint() (*endpoint, error) {
 	}
 	ep.tls = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.CAFile != "" {
-		pool, err := loadCAFile(c.CAFile)
+		pool, err := LoadCAFile(c.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +111,8 @@ func (c ForwardConfig) endpoint() (*endpoint, error) {
 
 func (ep *endpoint) display() string { return ep.address }
 
-func loadCAFile(path string) (*x509.CertPool, error) {
+// LoadCAFile reads a PEM file of CA certificates into a pool.
+func LoadCAFile(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/internal/atomicfile"
 )
 
 // exportDescFile describes an export directory (detect.FeatureExport).
@@ -131,7 +132,7 @@ func (s *featureSpool) export(exp *detect.FeatureExport) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, exportDescFile), append(b, '\n'), 0o644)
+	return atomicfile.Write(filepath.Join(s.dir, exportDescFile), append(b, '\n'), 0o644)
 }
 
 func (s *featureSpool) remove() {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/internal/atomicfile"
 	"github.com/socx/sharkfin/internal/clusterplot"
 )
 
@@ -341,7 +342,7 @@ of its vectors are used (a uniform sample).`,
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(out, append(b, '\n'), 0o644); err != nil {
+			if err := atomicfile.Write(out, append(b, '\n'), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "sharkfin: imported %s: %d centres, %d kept, on %d sample vectors -> %s\n", m.ID(), len(centers), len(m.Centroids), m.Training.Rows, out)

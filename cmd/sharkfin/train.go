@@ -19,6 +19,7 @@ import (
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/internal/atomicfile"
 	"github.com/socx/sharkfin/internal/clusterplot"
 	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/record"
@@ -175,7 +176,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(out, append(b, '\n'), 0o644); err != nil {
+			if err := atomicfile.Write(out, append(b, '\n'), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "sharkfin: trained %s: rows=%d k=%d kept=%d dropped_rows=%d inertia=%.4g sizes=%v log_lines=%d elapsed=%s -> %s\n",
@@ -456,20 +457,6 @@ func readEventRows(e *env, path string, got *readInput, bar *rowsBar, fn func(*w
 		err = perr
 	}
 	return err
-}
-
-// writeFileAtomic writes via a temporary file and rename, so a reader (the
-// agent hot-reloading models) never sees half a file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // trainingReport prints what training found, per k tried and per cluster
