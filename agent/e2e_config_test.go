@@ -51,6 +51,16 @@ func exampleModel(t testing.TB) string {
 	return p
 }
 
+// exampleModelBytes is the bundled web model's file.
+func exampleModelBytes(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(exampleModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // writeConfig writes dir/sharkfin.yaml and returns its path. The state
 // lives in dir/state.
 func writeConfig(t testing.TB, dir string, c e2eConfig) string {

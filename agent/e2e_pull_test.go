@@ -89,10 +89,7 @@ func TestAgent_PulledModel(t *testing.T) {
 	sh := func(args ...string) { t.Helper(); sharkfin(t, args...) }
 	sh("model", "keygen", "--out", filepath.Join(dir, "ops"))
 	sh("model", "keygen", "--out", filepath.Join(dir, "other"))
-	orig, err := os.ReadFile(exampleModel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := exampleModelBytes(t)
 	signed := func(key string, data []byte) []byte {
 		t.Helper()
 		p := filepath.Join(dir, "tosign.json")

@@ -70,10 +70,7 @@ func TestAgent_SIGHUPModelReload(t *testing.T) {
 	dir := t.TempDir()
 	v2 := trainModel(t, dir, "e2e-2")
 	modelPath := filepath.Join(dir, "model.json")
-	orig, err := os.ReadFile(exampleModel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := exampleModelBytes(t)
 	replaceFile(t, modelPath, orig)
 	logPath := filepath.Join(dir, "access.log")
 	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}, Model: modelPath})

@@ -19,10 +19,7 @@ func TestAgent_SignedModelPushedInEitherOrder(t *testing.T) {
 	run := func(args ...string) { t.Helper(); sharkfin(t, args...) }
 	run("model", "keygen", "--out", filepath.Join(dir, "ops"))
 	key, pub := filepath.Join(dir, "ops.key"), filepath.Join(dir, "ops.pub")
-	orig, err := os.ReadFile(exampleModel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := exampleModelBytes(t)
 	// Versions of the bundled model: other bytes, other model ID.
 	version := func(v string) []byte {
 		return []byte(strings.Replace(string(orig), `"version": "example-1"`, `"version": "`+v+`"`, 1))

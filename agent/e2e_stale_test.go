@@ -22,10 +22,7 @@ func TestAgent_ModelStaleAndAnomalyShare(t *testing.T) {
 	dir := t.TempDir()
 	fresh := trainModel(t, dir, "fresh-1")
 	modelPath := filepath.Join(dir, "model.json")
-	orig, err := os.ReadFile(exampleModel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := exampleModelBytes(t)
 	replaceFile(t, modelPath, orig)
 	logPath := filepath.Join(dir, "access.log")
 	// Two hours and ten minutes of event time: windows of two whole hours

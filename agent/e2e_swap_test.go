@@ -29,10 +29,7 @@ func TestAgent_ModelSwapsUnderLoad(t *testing.T) {
 		t.Skip("short")
 	}
 	dir := t.TempDir()
-	orig, err := os.ReadFile(exampleModel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := exampleModelBytes(t)
 	vA := []byte(strings.Replace(string(orig), `"version": "example-1"`, `"version": "swap-a"`, 1))
 	vB, err := os.ReadFile(trainModel(t, dir, "swap-b"))
 	if err != nil {
