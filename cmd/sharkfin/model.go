@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -370,6 +371,30 @@ func readCenters(path string) ([][]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCenters(b, path)
+}
+
+// parseCenters is readCenters on the bytes of a file named path; every
+// centre holds finite numbers, all of one width.
+func parseCenters(b []byte, path string) ([][]float64, error) {
+	cs, err := decodeCenters(b, path)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cs {
+		if len(c) == 0 || len(c) != len(cs[0]) {
+			return nil, fmt.Errorf("%s: centre %d has %d values, centre 0 has %d", path, i, len(c), len(cs[0]))
+		}
+		for _, v := range c {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("%s: centre %d holds %v", path, i, v)
+			}
+		}
+	}
+	return cs, nil
+}
+
+func decodeCenters(b []byte, path string) ([][]float64, error) {
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
 		var cs [][]float64
 		if err := json.Unmarshal(t, &cs); err != nil {

@@ -114,3 +114,31 @@ func TestSparkBridge(t *testing.T) {
 		t.Errorf("export over an export: exit %d %q", code, errs)
 	}
 }
+
+// FuzzParseCenters: any bytes give centres of one width of finite numbers,
+// or an error naming the file; never a panic.
+func FuzzParseCenters(f *testing.F) {
+	f.Add([]byte("[[1,2],[3,4]]"))
+	f.Add([]byte("a,b\n1,2\n3.5,-4e2\n"))
+	f.Add([]byte("1,2\n3\n"))
+	f.Add([]byte("NaN,Inf\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cs, err := parseCenters(b, "c.csv")
+		if err != nil {
+			if !strings.Contains(err.Error(), "c.csv") {
+				t.Fatalf("error without the file: %v", err)
+			}
+			return
+		}
+		for _, c := range cs {
+			if len(c) != len(cs[0]) || len(c) == 0 {
+				t.Fatalf("widths %d and %d", len(c), len(cs[0]))
+			}
+			for _, v := range c {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("%v accepted", v)
+				}
+			}
+		}
+	})
+}
