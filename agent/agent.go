@@ -71,6 +71,13 @@ type Agent struct {
 	// spread over commits of detect.close_batch keys.
 	results []closedKey
 	vecs    []float64
+	// dests are the destinations' windows closed since the last commit
+	// (their counters in vecs too); seen is the destinations ever seen,
+	// shared by the inputs' pipelines; domains what the committer adds to
+	// their events.
+	dests   []closedDest
+	seen    *detect.Seen
+	domains domainReport
 	// segments is the committer's: the outbox segments a cut's events are
 	// encoded into.
 	segments   state.Segments
@@ -169,6 +176,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	for _, p := range a.pullers {
 		pwg.Go(func() { p.run(runCtx) })
 	}
+	pwg.Go(func() { a.runEnrich(runCtx) })
 	var wg sync.WaitGroup
 	errc := make(chan error, len(a.inputs)+3)
 	tailCtx, stopTailers := context.WithCancel(runCtx)
@@ -329,7 +337,7 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 			return err
 		case pb := <-a.parsed:
 			a.process(pb)
-			if err := a.flush(a.lines >= a.cfg.State.FlushLines || len(a.results) >= a.cfg.Detect.CloseBatch); err != nil {
+			if err := a.flush(a.lines >= a.cfg.State.FlushLines || a.pendingResults() >= a.cfg.Detect.CloseBatch); err != nil {
 				return err
 			}
 		case <-tick.C:
@@ -339,6 +347,7 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 				return err
 			}
 			a.models.maybeReload(a)
+			a.checkCategories()
 			a.checkAge(now)
 		case <-watchdog:
 			if ctx.Err() == nil {
@@ -366,11 +375,14 @@ func (a *Agent) flush(due bool) error {
 	if !due {
 		return nil
 	}
-	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || len(a.results) >= a.cfg.Detect.CloseBatch {
+	if a.lines >= maxPendingFlushes*a.cfg.State.FlushLines || a.pendingResults() >= a.cfg.Detect.CloseBatch {
 		return a.commit()
 	}
 	return a.tryCommit()
 }
+
+// pendingResults is the closed windows' results waiting for the next commit.
+func (a *Agent) pendingResults() int { return len(a.results) + len(a.dests) }
 
 // maxPendingFlushes is how many flush_lines of lines a cut may grow to
 // while the committer is busy, before the main loop waits for it.
@@ -453,7 +465,7 @@ func (a *Agent) closeIdle(now time.Time) {
 	}
 	late := a.cfg.Detect.Lateness.Std()
 	for _, in := range a.inputs {
-		if now.Sub(in.lastBatch) < in.idleAfter(late) || in.pipe.Aggregator().OpenWindows() == 0 {
+		if now.Sub(in.lastBatch) < in.idleAfter(late) || in.pipe.OpenWindows() == 0 {
 			continue
 		}
 		before := a.closed

@@ -26,11 +26,14 @@ import (
 type commitJob struct {
 	commit  state.Commit // Events and History filled by the committer
 	results []closedKey  // closed key results, their features in vecs
+	dests   []closedDest // closed destination windows, their counters in vecs
 	vecs    []float64
-	emitAll bool // detect.emit: all (else anomalies only)
-	notices []*event.Event
-	maxKeys int
-	done    chan error // nil, or receives the result
+	// domainEmit is detect.domains.emit when the cut was taken.
+	domainEmit config.DomainEmit
+	emitAll    bool // detect.emit: all (else anomalies only)
+	notices    []*event.Event
+	maxKeys    int
+	done       chan error // nil, or receives the result
 }
 
 // releaseHistory is the size of a commit's history, in updates, from which
@@ -41,12 +44,14 @@ const releaseHistory = 512
 func (a *Agent) cut() *commitJob {
 	now := a.opt.Now()
 	job := &commitJob{
-		commit:  state.Commit{Windows: map[string][]byte{}, Closing: map[string][]byte{}},
-		results: a.results,
-		vecs:    a.vecs,
-		emitAll: a.cfg.Detect.Emit == config.EmitAll,
-		notices: a.notices,
-		maxKeys: a.cfg.Detect.MaxKeys,
+		commit:     state.Commit{Windows: map[string][]byte{}, Closing: map[string][]byte{}},
+		results:    a.results,
+		dests:      a.dests,
+		domainEmit: a.cfg.Detect.Domains.Emit,
+		vecs:       a.vecs,
+		emitAll:    a.cfg.Detect.Emit == config.EmitAll,
+		notices:    a.notices,
+		maxKeys:    a.cfg.Detect.MaxKeys,
 	}
 	c := &job.commit
 	for _, in := range a.inputs {
@@ -60,6 +65,16 @@ func (a *Agent) cut() *commitJob {
 		}
 		for _, start := range snap.Drop {
 			c.Closing[closingKey(in.cfg.Name, start)] = nil
+		}
+		if da := in.pipe.DestAggregator(); da != nil {
+			snap := da.Snapshot()
+			c.Windows[destWindowKey(in.cfg.Name)] = snap.Main
+			for start, keys := range snap.Frozen {
+				c.Closing[closingKey(destPrefix+in.cfg.Name, start)] = keys
+			}
+			for _, start := range snap.Drop {
+				c.Closing[closingKey(destPrefix+in.cfg.Name, start)] = nil
+			}
 		}
 		for _, k := range in.staleClosing {
 			c.Closing[k] = nil
@@ -96,6 +111,10 @@ func (a *Agent) cut() *commitJob {
 		n := min(len(job.results), maxSpare)
 		a.results, a.vecs = make([]closedKey, 0, n), make([]float64, 0, min(len(job.vecs), n*16))
 	}
+	if a.seen != nil {
+		c.Seen = seenUpdates(a.seen.Drain())
+	}
+	a.dests = nil
 	a.notices = nil
 	a.closed = 0
 	a.dirty = false
@@ -326,7 +345,7 @@ func (a *Agent) buildEvents(job *commitJob) error {
 		}
 		ipScores.Inc()
 	}
-	return nil
+	return a.buildDomainEvents(job)
 }
 
 // resultBytes is about what a closed key result holds until its commit is

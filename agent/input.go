@@ -33,6 +33,9 @@ type input struct {
 	// share counts the IP-windows scored per event-time hour (the
 	// committer's only).
 	share hourShare
+	// destNames are the names of the per-destination counters (proxy and
+	// DNS inputs).
+	destNames []string
 }
 
 // idleAfter is how long an input must deliver nothing before its windows
@@ -48,6 +51,13 @@ func (in *input) idleAfter(lateness time.Duration) time.Duration {
 
 // windowKey is the state key of an input's aggregator snapshot.
 func windowKey(name string) string { return "input/" + name }
+
+// destWindowKey is the state key of an input's per-destination aggregator
+// snapshot; the keys of its closing windows are stored under
+// closingKey(destPrefix+name, start) (input names have no ':').
+func destWindowKey(name string) string { return "domains/" + name }
+
+const destPrefix = "domains:"
 
 // closingKey is the state key of the keys of one of an input's closing
 // windows (detect.Snapshot.Frozen), by window start.
@@ -112,6 +122,12 @@ func (a *Agent) open(ctx context.Context) error {
 		a.notice("info", "model loaded", map[string]string{"kind": kind, "model": m.ID()})
 		a.metrics.setModel(kind, m.ID())
 	}
+	if err := a.loadSeen(st); err != nil {
+		return fail(err)
+	}
+	if err := a.openDomains(st); err != nil {
+		return fail(err)
+	}
 	cks, err := st.Checkpoints()
 	if err != nil {
 		return fail(fmt.Errorf("read checkpoints: %w", err))
@@ -126,10 +142,10 @@ func (a *Agent) open(ctx context.Context) error {
 	}
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
 	for _, ic := range a.cfg.Inputs {
-		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now()}
+		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now(), destNames: detect.DestFeatureNames(ic.Kind())}
 		m := a.models.byKind[ic.Kind().String()]
 		pipe, err := pipeline.New(pipeline.Config{
-			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m,
+			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m, Seen: a.seen,
 			Window: detect.WindowConfig{
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
 				CloseBatch: a.cfg.Detect.CloseBatch,
@@ -139,6 +155,7 @@ func (a *Agent) open(ctx context.Context) error {
 			return fail(err)
 		}
 		pipe.Defer(a.deferFor(in))
+		pipe.DeferDest(a.deferDest(in))
 		in.pipe = pipe
 		if snap, ok := windows[windowKey(ic.Name)]; ok {
 			closing := closingWindows(ic.Name, closingStored)
@@ -151,6 +168,18 @@ func (a *Agent) open(ctx context.Context) error {
 				a.notice("error", "open-window counts unreadable; restarted", map[string]string{"input": ic.Name})
 				for start := range closing {
 					in.staleClosing = append(in.staleClosing, closingKey(ic.Name, start))
+				}
+			}
+		}
+		if da := pipe.DestAggregator(); da != nil {
+			if snap, ok := windows[destWindowKey(ic.Name)]; ok {
+				closing := closingWindows(destPrefix+ic.Name, closingStored)
+				if err := da.Restore(snap, closing); err != nil {
+					a.log.Error("open per-domain windows in the state file are unreadable; their counts restart", "input", ic.Name, "err", err)
+					a.notice("error", "open per-domain window counts unreadable; restarted", map[string]string{"input": ic.Name})
+					for start := range closing {
+						in.staleClosing = append(in.staleClosing, closingKey(destPrefix+ic.Name, start))
+					}
 				}
 			}
 		}

@@ -13,6 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/detect/category"
+	"github.com/socx/sharkfin/enrich"
 	"github.com/socx/sharkfin/pipeline"
 	"github.com/socx/sharkfin/state"
 )
@@ -50,6 +53,11 @@ type metrics struct {
 	historyBacklog prometheus.Gauge
 	maintainDue    prometheus.Gauge
 	lastCommit     prometheus.Gauge
+	// The per-domain report.
+	noDest          *prometheus.CounterVec
+	destWindows     *prometheus.CounterVec
+	categoryDomains prometheus.Gauge
+	categoryRejects prometheus.Counter
 	// last holds the pipeline counts already added to the counters, per
 	// input (setPipeline adds what they grew by).
 	last map[string]pipeline.Stats
@@ -117,12 +125,21 @@ func newMetrics() *metrics {
 			Help: "1 while the state has history to fold or segments past the retention to delete."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_last_commit_timestamp_seconds",
 			Help: "When the last state commit was written (Unix time): its age is time() minus this."}),
+		noDest: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_without_destination_total",
+			Help: "Parsed proxy and DNS lines that name no destination (an error: URL, no host): counted per client, not per domain."}, []string{"input"}),
+		destWindows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_domain_windows_total",
+			Help: "Destination windows closed (every destination, whether its domain event was sent or not)."}, []string{"input"}),
+		categoryDomains: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_category_list_domains",
+			Help: "Names in the category list in use."}),
+		categoryRejects: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_category_list_rejections_total",
+			Help: "Category list reloads rejected (the last good list stays in use)."}),
 		last: map[string]pipeline.Stats{},
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
+		m.noDest, m.destWindows, m.categoryDomains, m.categoryRejects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -195,6 +212,14 @@ func (m *metrics) setPipeline(input string, s pipeline.Stats) {
 	m.late.WithLabelValues(input).Add(float64(s.Late - old.Late))
 	m.overflow.WithLabelValues(input).Add(float64(s.Overflowed - old.Overflowed))
 	m.windows.WithLabelValues(input).Add(float64(s.Windows - old.Windows))
+	if s.Dest != nil {
+		var od detect.AggregatorStats
+		if old.Dest != nil {
+			od = *old.Dest
+		}
+		m.noDest.WithLabelValues(input).Add(float64(s.Dest.NoDest - od.NoDest))
+		m.destWindows.WithLabelValues(input).Add(float64(s.Dest.KeyWindows - od.KeyWindows))
+	}
 	for reason, n := range s.Reasons {
 		m.rejected.WithLabelValues(input, reason).Add(float64(n - old.Reasons[reason]))
 	}
@@ -323,4 +348,31 @@ func (h *hourShare) add(m *metrics, input string, start int64, anomalous bool) {
 		h.anomalous++
 	}
 	h.keyWindows.Inc()
+}
+
+// setCategories reports the category list in use.
+func (m *metrics) setCategories(l *category.List) { m.categoryDomains.Set(float64(l.Stats().Entries)) }
+
+// enrichCollector reports the lookups' counts at scrape time.
+type enrichCollector struct {
+	svc  *enrich.Service
+	desc *prometheus.Desc
+}
+
+func newEnrichCollector(svc *enrich.Service) *enrichCollector {
+	return &enrichCollector{svc: svc, desc: prometheus.NewDesc("sharkfin_enrich_lookups_total",
+		"Destination lookups (TLS, WHOIS) by outcome: queued, dropped (queue full), done, failed (nothing learnt or no answer).",
+		[]string{"outcome"}, nil)}
+}
+
+func (c *enrichCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *enrichCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.svc.Stats()
+	for _, o := range []struct {
+		name string
+		n    int64
+	}{{"queued", s.Queued}, {"dropped", s.Dropped}, {"done", s.Done}, {"failed", s.Failed}} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(o.n), o.name)
+	}
 }

@@ -17,6 +17,7 @@ type parsedBatch struct {
 	in          *input
 	lines       [][]byte // the part's lines, in the tailer's memory
 	recs        []record.Record
+	names       []byte // the records' destination names (detect.Destinations)
 	rejects     []error
 	checkpoints []tailer.Checkpoint
 	batch       *tailer.Batch // set on the last part only: release it once counted
@@ -48,10 +49,11 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
+		dests := detect.NewDestinations() // one per worker: its suffix cache is its own
 		go func() {
 			defer wg.Done()
 			for pb := range work {
-				a.parse(pb)
+				a.parse(pb, dests)
 				pb.ready <- struct{}{}
 			}
 		}()
@@ -96,10 +98,11 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 // parsePart is the most lines in one parsed batch.
 const parsePart = 2048
 
-func (a *Agent) parse(pb *parsedBatch) {
+func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	parser := pb.in.parser
 	kind := parser.Format.Kind()
 	pb.recs = slices.Grow(pb.recs[:0], len(pb.lines))
+	pb.names = pb.names[:0]
 	for _, line := range pb.lines {
 		pb.recs = pb.recs[:len(pb.recs)+1] // Parse resets the record
 		r := &pb.recs[len(pb.recs)-1]
@@ -109,5 +112,6 @@ func (a *Agent) parse(pb *parsedBatch) {
 			continue
 		}
 		detect.Prehash(kind, r)
+		dests.Fill(kind, r, &pb.names)
 	}
 }

@@ -33,8 +33,15 @@ type accExt struct {
 	maxQNameLen   int64
 	maxEntropy    float64
 	txtAny        int64
-	perDomain     map[uint64]int32 // registered-domain hash -> distinct names under it
+	perDomain     map[uint64]domainStat // registrable domain (its key hash) -> what the client asked of it
 	maxSubdomains int32
+	// The longest and most random registrable label (the part of the
+	// domain its registrant chose) among the domains queried.
+	maxRegLen     int64
+	maxRegEntropy float64
+
+	// dest is the part of a destination's accumulator (WindowConfig.ByDest).
+	dest *destExt
 }
 
 // ext returns the extension, or an empty one (not to be modified) for web
@@ -52,13 +59,17 @@ func (a *accum) reset() {
 	d.Reset()
 	a.distinct = d
 	if e != nil {
-		ip, pd := e.ipDest, e.perDomain
+		ip, pd, dest := e.ipDest, e.perDomain, e.dest
 		*e = accExt{}
 		ip.Reset()
 		e.ipDest = ip
 		if pd != nil {
 			clear(pd)
 			e.perDomain = pd
+		}
+		if dest != nil {
+			dest.reset()
+			e.dest = dest
 		}
 		a.accExt = e
 	}
@@ -154,6 +165,13 @@ func queryName(q []byte) []byte {
 	return q
 }
 
+// domainStat is what a DNS client asked of one registrable domain in a
+// window.
+type domainStat struct {
+	names, queries int32   // distinct names, queries
+	entropy        float64 // entropy of the distinct subdomains, summed
+}
+
 func (a *accum) addQuery(r *record.Record) {
 	q := queryName(r.Host)
 	l := int64(len(q))
@@ -164,25 +182,67 @@ func (a *accum) addQuery(r *record.Record) {
 	if bytes.EqualFold(r.QType, qtypeTXT) || bytes.EqualFold(r.QType, qtypeANY) {
 		a.txtAny++
 	}
-	reg, sub := registeredDomain(q)
-	if e := maxLabelEntropy(sub); e > a.maxEntropy {
-		a.maxEntropy = e
+	// The registrable domain: from the public suffix list when the record
+	// went through Destinations.Fill, else the last two labels (three
+	// under a common second level) as a fallback.
+	var reg, sub []byte
+	var rh uint64
+	if r.Dest != nil {
+		reg, sub, rh = r.Dest, subdomain(r), r.DestHash
+	} else {
+		reg, sub = registeredDomain(q)
+		rh = hashLower(reg)
 	}
+	subEnt := maxLabelEntropy(sub)
+	if subEnt > a.maxEntropy {
+		a.maxEntropy = subEnt
+	}
+	if a.perDomain == nil {
+		a.perDomain = make(map[uint64]domainStat, 4)
+	}
+	st, known := a.perDomain[rh]
+	if !known && !r.DestIP { // once per domain and window: the label's length and entropy
+		lab := regLabel(reg)
+		a.maxRegLen = max(a.maxRegLen, int64(len(lab)))
+		a.maxRegEntropy = max(a.maxRegEntropy, entropy(lab))
+	}
+	st.queries++
 	if a.distinct.Add(distinctHash(record.KindDNS, r)) {
-		if a.perDomain == nil {
-			a.perDomain = make(map[uint64]int32, 4)
-		}
-		rh := hashLower(reg)
-		n := a.perDomain[rh] + 1
-		a.perDomain[rh] = n
-		if n > a.maxSubdomains {
-			a.maxSubdomains = n
+		st.names++
+		st.entropy += entropy(sub)
+		if st.names > a.maxSubdomains {
+			a.maxSubdomains = st.names
 		}
 	}
+	a.perDomain[rh] = st
+}
+
+// dnsExtra computes the DNS features that need the whole window: the
+// share of queries to domains first seen in it (seen nil: none known, so
+// all), and the mean entropy of the subdomains under the domain with the
+// most distinct names.
+func (e *accExt) dnsExtra(hits int64, seen *Seen, start int64) (newShare, subEntropy float64) {
+	var fresh int64
+	best := domainStat{}
+	for h, st := range e.perDomain {
+		if first, ok := seen.firstSeen(h); !ok || first >= start/1e9 {
+			fresh += int64(st.queries)
+		}
+		if st.names > best.names || (st.names == best.names && st.entropy > best.entropy) {
+			best = st
+		}
+	}
+	if hits > 0 {
+		newShare = float64(fresh) / float64(hits)
+	}
+	if best.names > 0 {
+		subEntropy = best.entropy / float64(best.names)
+	}
+	return newShare, subEntropy
 }
 
 // vector writes the kind's features (in FeatureNames order) into out.
-func (a *accum) vector(kind record.Kind, out []float64) []float64 {
+func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64) []float64 {
 	out = out[:0]
 	f := func(v int64) float64 { return float64(v) }
 	u := func(v uint32) float64 { return float64(v) }
@@ -206,8 +266,10 @@ func (a *accum) vector(kind record.Kind, out []float64) []float64 {
 			mean = float64(e.qnameLenSum) / float64(a.hits)
 			ratio = float64(e.txtAny) / float64(a.hits)
 		}
+		newShare, subEnt := e.dnsExtra(a.hits, seen, start)
 		out = append(out, f(a.hits), 0, 0, f(a.hits), float64(e.maxSubdomains), f(e.maxQNameLen),
-			mean, e.maxEntropy, ratio)
+			mean, e.maxEntropy, ratio, float64(len(e.perDomain)), f(e.maxRegLen), e.maxRegEntropy,
+			newShare, subEnt)
 	}
 	return out
 }

@@ -162,7 +162,8 @@ func TestAccum_ReuseDoesNotLeak(t *testing.T) {
 			"distinct_domains": 1, "denied": 0, "connect": 0, "ip_destinations": 0},
 		record.KindDNS: {"hits": 1, "hits_2xx": 0, "hits_non2xx": 0, "queries": 1,
 			"distinct_subdomains": 1, "max_qname_len": 15, "mean_qname_len": 15,
-			"max_label_entropy": 0, "txt_any_ratio": 0},
+			"max_label_entropy": 0, "txt_any_ratio": 0, "distinct_domains": 1, "max_domain_len": 7,
+			"max_domain_entropy": refMaxLabelEntropy("example"), "new_domain_share": 1, "subdomain_entropy": 0},
 	}
 	for kind, mk := range big {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -207,7 +208,7 @@ func TestFeatureNames_MatchVectors(t *testing.T) {
 			}
 		}
 		var acc accum
-		if v := acc.vector(kind, nil); len(v) != len(names) {
+		if v := acc.vector(kind, nil, nil, 0); len(v) != len(names) {
 			t.Errorf("%s: vector has %d values for %d names", kind, len(v), len(names))
 		}
 		names[0] = "changed"

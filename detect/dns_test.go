@@ -137,6 +137,15 @@ func TestAccum_DNSFeatures(t *testing.T) {
 		"mean_qname_len":      140.0 / 9,
 		"max_label_entropy":   math.Log2(6), // "a1b2c3"
 		"txt_any_ratio":       2.0 / 9,
+		// example.com, bbc.co.uk and localhost; "localhost" is the longest
+		// and most random label a registrant chose.
+		"distinct_domains":   3,
+		"max_domain_len":     9,
+		"max_domain_entropy": max(refMaxLabelEntropy("example"), refMaxLabelEntropy("bbc"), refMaxLabelEntropy("localhost")),
+		// Nothing was seen before (no Seen): every query is to a new domain.
+		"new_domain_share": 1,
+		// bbc.co.uk has the most names: mail, news, x.news and itself.
+		"subdomain_entropy": (2 + 2 + 0 + math.Log2(6)) / 4,
 	})
 }
 

@@ -47,6 +47,11 @@ const (
 	DNSMeanQNameLen
 	DNSMaxLabelEntropy
 	DNSTXTAnyRatio
+	DNSDistinctDomains
+	DNSMaxDomainLen
+	DNSMaxDomainEntropy
+	DNSNewDomainShare
+	DNSSubdomainEntropy
 	dnsFeatureCount
 )
 
@@ -62,7 +67,8 @@ func FeatureNames(k record.Kind) []string {
 			"connect", "ip_destinations"}
 	case record.KindDNS:
 		return []string{"hits", "hits_2xx", "hits_non2xx", "queries", "distinct_subdomains",
-			"max_qname_len", "mean_qname_len", "max_label_entropy", "txt_any_ratio"}
+			"max_qname_len", "mean_qname_len", "max_label_entropy", "txt_any_ratio",
+			"distinct_domains", "max_domain_len", "max_domain_entropy", "new_domain_share", "subdomain_entropy"}
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ var keySeed = maphash.MakeSeed()
 // keyHash is the hash of a window key.
 func keyHash(b []byte) uint64 { return maphash.Bytes(keySeed, b) }
 
+// keyHashString is keyHash of a string.
+func keyHashString(s string) uint64 { return maphash.String(keySeed, s) }
+
 // sizedKeyTable returns an empty table with room for n keys without growing (a
 // new window is sized like the last one closed, to at most maxSizedKeys).
 func sizedKeyTable(n int) keyTable {

@@ -11,12 +11,26 @@ import (
 	"github.com/socx/sharkfin/record"
 )
 
-// Snapshot versions (the first byte). Version 2 is still read: its
-// accumulators carry every kind's fields.
+// Snapshot versions (the first byte). Versions 2 and 3 are still read:
+// version 2's accumulators carry every kind's fields; version 3's DNS
+// clients lack the registrable-domain fields (they restore as 0, and a
+// domain's queries as its distinct names). A destination aggregator's
+// snapshots (WindowConfig.ByDest) have a version of their own, so that
+// neither kind of aggregator takes the other's.
 const (
 	snapshotV2      = 2
-	snapshotVersion = 3
+	snapshotV3      = 3
+	snapshotVersion = 4
+	snapshotDest    = 0x41
 )
+
+// version is the first byte of a's snapshots.
+func (a *Aggregator) version() byte {
+	if a.cfg.ByDest {
+		return snapshotDest
+	}
+	return snapshotVersion
+}
 
 // Window flags in a snapshot.
 const (
@@ -58,7 +72,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		if s.Frozen == nil {
 			s.Frozen = make(map[int64][]byte)
 		}
-		b := []byte{snapshotVersion}
+		b := []byte{a.version()}
 		b = binary.AppendVarint(b, start)
 		s.Frozen[start] = a.appendKeys(b, w, w.order)
 	}
@@ -87,7 +101,7 @@ func (a *Aggregator) MarshalBinary() ([]byte, error) {
 // appendMain encodes the aggregator; frozen windows refer to their stored
 // keys unless inline is set.
 func (a *Aggregator) appendMain(b []byte, inline bool) []byte {
-	b = append(b, snapshotVersion)
+	b = append(b, a.version())
 	b = binary.AppendVarint(b, a.width)
 	b = binary.AppendVarint(b, a.watermark)
 	b = binary.AppendVarint(b, a.horizon)
@@ -123,7 +137,7 @@ func (a *Aggregator) appendMain(b []byte, inline bool) []byte {
 		}
 		if w.overflow != nil {
 			b = append(b, 1)
-			b = w.overflow.appendBinary(b, a.cfg.Kind)
+			b = w.overflow.appendBinary(b, a.cfg.Kind, a.cfg.ByDest)
 		} else {
 			b = append(b, 0)
 		}
@@ -138,30 +152,58 @@ func (a *Aggregator) appendKeys(b []byte, w *Window, keys []int32) []byte {
 		e := &w.keys.entries[i]
 		b = binary.AppendUvarint(b, uint64(len(e.key)))
 		b = append(b, e.key...)
-		b = e.acc.appendBinary(b, a.cfg.Kind)
+		b = e.acc.appendBinary(b, a.cfg.Kind, a.cfg.ByDest)
 	}
 	return b
 }
 
 // appendBinary encodes acc: web keys their counters and distinct paths
 // only, proxy and DNS keys everything.
-func (acc *accum) appendBinary(b []byte, kind record.Kind) []byte {
+func (acc *accum) appendBinary(b []byte, kind record.Kind, dest bool) []byte {
 	for _, v := range [...]int64{acc.hits, int64(acc.s2xx), int64(acc.s3xx), int64(acc.s4xx), int64(acc.s5xx), acc.bytes, int64(acc.post)} {
 		b = binary.AppendVarint(b, v)
 	}
 	if kind == record.KindWeb {
 		return appendSet(b, &acc.distinct)
 	}
-	return acc.appendExt(b)
+	b = acc.appendExt(b)
+	if dest {
+		b = acc.appendDest(b)
+	}
+	return b
+}
+
+// appendDest encodes a destination's own fields.
+func (acc *accum) appendDest(b []byte) []byte {
+	d := acc.ext().dest
+	if d == nil {
+		d = &destExt{}
+	}
+	b = appendSet(b, &d.hosts)
+	for _, list := range [...][]string{d.clients[:d.nc], d.users[:d.nu], d.names[:d.nn]} {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, x := range list {
+			b = binary.AppendUvarint(b, uint64(len(x)))
+			b = append(b, x...)
+		}
+	}
+	var ip byte
+	if d.isIP {
+		ip = 1
+	}
+	b = append(b, ip)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.subEntropySum))
+	return binary.AppendVarint(b, d.maxNameLen)
 }
 
 // appendExt encodes the fields past the common counters (all of version 2).
 func (acc *accum) appendExt(b []byte) []byte {
 	e := acc.ext()
-	for _, v := range [...]int64{e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains)} {
+	for _, v := range [...]int64{e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains), e.maxRegLen} {
 		b = binary.AppendVarint(b, v)
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.maxEntropy))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.maxRegEntropy))
 	b = appendSet(b, &acc.distinct)
 	b = appendSet(b, &e.ipDest)
 	b = binary.AppendUvarint(b, uint64(len(e.perDomain)))
@@ -171,8 +213,11 @@ func (acc *accum) appendExt(b []byte) []byte {
 	}
 	slices.Sort(ks)
 	for _, k := range ks {
+		st := e.perDomain[k]
 		b = binary.LittleEndian.AppendUint64(b, k)
-		b = binary.AppendVarint(b, int64(e.perDomain[k]))
+		b = binary.AppendVarint(b, int64(st.names))
+		b = binary.AppendVarint(b, int64(st.queries))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.entropy))
 	}
 	return b
 }
@@ -203,10 +248,17 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 // window in main are put in the next Snapshot's Drop. On error the
 // aggregator is unchanged.
 func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
-	if len(main) == 0 || (main[0] != snapshotVersion && main[0] != snapshotV2) {
-		return fmt.Errorf("%w: unknown version", ErrBadSnapshot)
+	if len(main) == 0 {
+		return fmt.Errorf("%w: empty", ErrBadSnapshot)
 	}
-	v2 := main[0] == snapshotV2
+	ver := main[0]
+	switch {
+	case a.cfg.ByDest && ver == snapshotDest:
+	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV3 || ver == snapshotV2):
+	default:
+		return fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, ver)
+	}
+	v2 := ver == snapshotV2
 	d := &decoder{codec.NewReader(main[1:], ErrBadSnapshot)}
 	if w := d.Varint(); d.Err() == nil && w != a.width {
 		return fmt.Errorf("%w: window %v differs from configured %v", ErrBadSnapshot, w, a.width)
@@ -240,15 +292,15 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 			if d.Err() == nil && !ok {
 				return fmt.Errorf("%w: the stored keys of closing window %d are missing", ErrBadSnapshot, w.Start)
 			}
-			if err := a.restoreFrozen(w, blob, next); err != nil {
+			if err := a.restoreFrozen(w, blob, next, ver); err != nil {
 				return err
 			}
 			used[w.Start] = true
 		} else {
-			a.decodeKeys(d, w, limit, v2, nil)
+			a.decodeKeys(d, w, limit, ver, nil)
 		}
 		if flag := d.Next(1); d.Err() == nil && flag[0] == 1 {
-			w.overflow = d.accum(limit, a.cfg.Kind, v2)
+			w.overflow = d.accum(limit, a.cfg.Kind, ver)
 		}
 		if _, dup := windows[w.Start]; dup {
 			d.Fail()
@@ -283,8 +335,8 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 
 // restoreFrozen decodes the stored keys of a frozen window, of which the
 // first next are emitted.
-func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
-	if len(blob) == 0 || blob[0] != snapshotVersion {
+func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64, ver byte) error {
+	if len(blob) == 0 || blob[0] != ver || ver == snapshotV2 {
 		return fmt.Errorf("%w: closing window %d: unknown version", ErrBadSnapshot, w.Start)
 	}
 	d := &decoder{codec.NewReader(blob[1:], ErrBadSnapshot)}
@@ -292,7 +344,7 @@ func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
 		return fmt.Errorf("%w: closing window %d: keys stored for window %d", ErrBadSnapshot, w.Start, s)
 	}
 	var order []int32
-	a.decodeKeys(d, w, uint64(len(blob)), false, &order)
+	a.decodeKeys(d, w, uint64(len(blob)), ver, &order)
 	if d.Err() == nil && (d.Len() != 0 || next > uint64(len(order))) {
 		d.Fail()
 	}
@@ -308,7 +360,7 @@ func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64) error {
 
 // decodeKeys reads a key section into w.keys (and, if order is set, the
 // keys' indexes in w.keys.entries in stored order).
-func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, order *[]int32) {
+func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, ver byte, order *[]int32) {
 	nk := d.UvarintMax(limit)
 	if order != nil && d.Err() == nil {
 		*order = make([]int32, 0, nk)
@@ -327,7 +379,7 @@ func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, or
 			return
 		}
 		k := string(kb)
-		w.keys.add(h, k, d.accum(limit, a.cfg.Kind, v2))
+		w.keys.add(h, k, d.accum(limit, a.cfg.Kind, ver))
 		if order != nil {
 			*order = append(*order, int32(len(w.keys.entries)-1))
 			prev = k
@@ -335,7 +387,8 @@ func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, v2 bool, or
 	}
 }
 
-func (d *decoder) accum(limit uint64, kind record.Kind, v2 bool) *accum {
+func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
+	v2, v3 := ver == snapshotV2, ver == snapshotV3
 	acc := &accum{}
 	var vs [7]int64
 	for i := range vs {
@@ -348,21 +401,37 @@ func (d *decoder) accum(limit uint64, kind record.Kind, v2 bool) *accum {
 		return acc
 	}
 	e := &accExt{}
-	var xs [6]int64
-	for i := range xs {
+	var xs [7]int64
+	nx := len(xs)
+	if v2 || v3 {
+		nx = 6
+	}
+	for i := range nx {
 		xs[i] = d.Varint()
 	}
 	e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny = xs[0], xs[1], xs[2], xs[3], xs[4]
-	e.maxSubdomains = int32(xs[5])
+	e.maxSubdomains, e.maxRegLen = int32(xs[5]), xs[6]
 	e.maxEntropy = math.Float64frombits(d.Uint64())
+	if !v2 && !v3 {
+		e.maxRegEntropy = math.Float64frombits(d.Uint64())
+	}
 	d.set(limit, &acc.distinct)
 	d.set(limit, &e.ipDest)
 	if n := d.UvarintMax(limit / 9); n > 0 {
-		e.perDomain = make(map[uint64]int32, n)
+		e.perDomain = make(map[uint64]domainStat, n)
 		for range n {
 			k := d.Uint64()
-			e.perDomain[k] = int32(d.Varint())
+			st := domainStat{names: int32(d.Varint())}
+			st.queries = st.names
+			if !v2 && !v3 {
+				st.queries = int32(d.Varint())
+				st.entropy = math.Float64frombits(d.Uint64())
+			}
+			e.perDomain[k] = st
 		}
+	}
+	if ver == snapshotDest {
+		e.dest = d.dest(limit)
 	}
 	if kind != record.KindWeb {
 		acc.accExt = e
@@ -378,6 +447,32 @@ func (d *decoder) u32(v int64) uint32 {
 		return 0
 	}
 	return uint32(min(v, math.MaxUint32))
+}
+
+// dest decodes a destination's own fields (appendDest).
+func (d *decoder) dest(limit uint64) *destExt {
+	x := &destExt{}
+	d.set(limit, &x.hosts)
+	for _, list := range [...]*[destKeep]string{&x.clients, &x.users, &x.names} {
+		n := d.UvarintMax(destKeep)
+		for i := range n {
+			list[i] = string(d.Next(d.UvarintMax(limit)))
+		}
+		switch list {
+		case &x.clients:
+			x.nc = uint8(n)
+		case &x.users:
+			x.nu = uint8(n)
+		default:
+			x.nn = uint8(n)
+		}
+	}
+	if f := d.Next(1); d.Err() == nil {
+		x.isIP = f[0] == 1
+	}
+	x.subEntropySum = math.Float64frombits(d.Uint64())
+	x.maxNameLen = d.Varint()
+	return x
 }
 
 func (d *decoder) set(limit uint64, s *u64set) {

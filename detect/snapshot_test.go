@@ -165,6 +165,7 @@ func FuzzAggregator_Restore(f *testing.F) {
 // by it, with a window part way through closing), still restore: closing
 // them gives what that release gave.
 func TestAggregator_ReadsV2Snapshot(t *testing.T) {
+	v2Features := map[record.Kind]int{record.KindWeb: 10, record.KindProxy: 8, record.KindDNS: 9}
 	for _, kind := range []record.Kind{record.KindWeb, record.KindProxy, record.KindDNS} {
 		snap, err := os.ReadFile("testdata/snapshot-v2-" + kind.String() + ".bin")
 		if err != nil {
@@ -184,13 +185,15 @@ func TestAggregator_ReadsV2Snapshot(t *testing.T) {
 			if key == OverflowKey { // "overflow" in that release, as its events still show it
 				key = event.OverflowSrcIP
 			}
-			fmt.Fprintf(&out, "%d %s %v\n", r.Start, key, r.Vector)
+			// The features that release computed (DNS clients have more now).
+			fmt.Fprintf(&out, "%d %s %v\n", r.Start, key, r.Vector[:min(len(r.Vector), v2Features[kind])])
 		}
 		a.CloseThrough(maxInt64, emit)
 		for a.Closing() {
 			a.ContinueClose(emit)
 		}
-		fmt.Fprintf(&out, "%+v\n", a.Stats())
+		st := a.Stats()
+		fmt.Fprintf(&out, "{Lines:%d Late:%d Overflowed:%d Windows:%d KeyWindows:%d}\n", st.Lines, st.Late, st.Overflowed, st.Windows, st.KeyWindows)
 		if out.String() != string(want) {
 			t.Errorf("%s: restored v2 snapshot closes differently:\n%s\nwant\n%s", kind, out.String(), want)
 		}

@@ -34,6 +34,16 @@ type WindowConfig struct {
 	// over several commits (ContinueClose) instead of building every event
 	// at once; the rest of a closing window stays in the snapshot.
 	CloseBatch int
+	// ByDest keys the windows by destination (record.Record.Dest: the
+	// registrable domain, or a bare address) instead of by client: the
+	// per-domain counters of proxy and DNS inputs. Records without a
+	// destination are counted in AggregatorStats.NoDest only.
+	ByDest bool
+	// Seen, if set, remembers the destinations counted: a destination's
+	// window reports New the first time (ByDest), and a DNS client's
+	// new_domain_share is the share of its queries to destinations first
+	// seen in that window. Aggregators of one node share one.
+	Seen *Seen
 }
 
 // SetDefaults fills zero fields.
@@ -96,6 +106,7 @@ type AggregatorStats struct {
 	Overflowed int64 // records counted under OverflowKey
 	Windows    int64 // windows closed
 	KeyWindows int64 // (key, window) results emitted
+	NoDest     int64 // records naming no destination (ByDest)
 }
 
 // Aggregator groups records into tumbling event-time windows per source key.
@@ -121,6 +132,7 @@ type Aggregator struct {
 	// lastKeys is the number of keys of the last window that began
 	// closing: a new window's table starts with room for about as many.
 	lastKeys int
+	destRes  DestResult // Result.Dest, reused
 }
 
 // NewAggregator returns an empty aggregator.
@@ -167,12 +179,25 @@ func (a *Aggregator) alignDown(t int64) int64 {
 // Advance would close it); late records are counted in Stats and otherwise
 // ignored.
 func (a *Aggregator) Add(r *record.Record) bool {
+	if a.cfg.ByDest && r.Dest == nil {
+		a.stats.NoDest++
+		return true
+	}
 	acc := a.locate(r)
 	if acc == nil {
 		return false
 	}
-	acc.add(a.cfg.Kind, r)
+	a.count(acc, r)
 	return true
+}
+
+// count adds r to acc.
+func (a *Aggregator) count(acc *accum, r *record.Record) {
+	if a.cfg.ByDest {
+		acc.addDest(a.cfg.Kind, r)
+	} else {
+		acc.add(a.cfg.Kind, r)
+	}
 }
 
 // AddAll adds recs in order as Add does, calling Advance(fn) after any
@@ -183,13 +208,23 @@ func (a *Aggregator) Add(r *record.Record) bool {
 func (a *Aggregator) AddAll(recs []record.Record, fn func(*Result)) (late int) {
 	pend := a.pending[:0]
 	flush := func() {
-		for _, p := range pend {
-			p.acc.add(a.cfg.Kind, p.r)
+		if a.cfg.ByDest {
+			for _, p := range pend {
+				p.acc.addDest(a.cfg.Kind, p.r)
+			}
+		} else {
+			for _, p := range pend {
+				p.acc.add(a.cfg.Kind, p.r)
+			}
 		}
 		pend = pend[:0]
 	}
 	for i := range recs {
 		r := &recs[i]
+		if a.cfg.ByDest && r.Dest == nil {
+			a.stats.NoDest++
+			continue
+		}
 		if acc := a.locate(r); acc != nil {
 			pend = append(pend, pendingAdd{acc, r})
 		} else {
@@ -236,11 +271,13 @@ func (a *Aggregator) locate(r *record.Record) *accum {
 		a.last = w
 	}
 	w.Lines++
-	h := r.ClientHash
-	if !r.Hashed {
+	key, h := r.Client, r.ClientHash
+	if a.cfg.ByDest {
+		key, h = r.Dest, r.DestHash
+	} else if !r.Hashed {
 		h = keyHash(r.Client)
 	}
-	acc := w.keys.find(h, r.Client)
+	acc := w.keys.find(h, key)
 	if acc == nil {
 		if a.cfg.MaxKeys > 0 && w.keys.Len() >= a.cfg.MaxKeys {
 			if w.overflow == nil {
@@ -251,7 +288,7 @@ func (a *Aggregator) locate(r *record.Record) *accum {
 			a.stats.Overflowed++
 		} else {
 			acc = a.newAccum()
-			w.keys.add(h, string(r.Client), acc)
+			w.keys.add(h, string(key), acc)
 		}
 	}
 	if r.Time > a.watermark {
@@ -286,6 +323,9 @@ type Result struct {
 	Start, End int64
 	Key        string
 	Vector     []float64
+	// Dest is set for a destination's window (WindowConfig.ByDest); it is
+	// reused after the callback returns too.
+	Dest *DestResult
 }
 
 // Due reports whether Advance would close a window now.
@@ -383,6 +423,9 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 	}
 	a.sortOrder(w)
 	res := Result{Start: w.Start, End: w.End}
+	if a.cfg.ByDest {
+		res.Dest = &a.destRes
+	}
 	for w.next < len(w.order) {
 		if *budget <= 0 {
 			return false
@@ -394,7 +437,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 			continue
 		}
 		res.Key = k
-		a.vec = acc.vector(a.cfg.Kind, a.vec)
+		a.vec = a.vector(acc, w, k, a.vec)
 		res.Vector = a.vec
 		fn(&res)
 		acc.reset()
@@ -407,7 +450,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 		}
 		*budget--
 		res.Key = OverflowKey
-		a.vec = w.overflow.vector(a.cfg.Kind, a.vec)
+		a.vec = a.vector(w.overflow, w, "", a.vec)
 		res.Vector = a.vec
 		fn(&res)
 		w.overflow.reset()
@@ -420,4 +463,26 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 		a.dropped = append(a.dropped, w.Start)
 	}
 	return true
+}
+
+// vector writes the features of a key's accumulator in window w: a
+// client's (accum.vector), or a destination's counters (destVector),
+// filling a.destRes and marking the destination seen. key is "" for the
+// overflow row, which is not remembered.
+func (a *Aggregator) vector(acc *accum, w *Window, key string, out []float64) []float64 {
+	if !a.cfg.ByDest {
+		return acc.vector(a.cfg.Kind, out, a.cfg.Seen, w.Start)
+	}
+	if acc.accExt != nil && acc.dest != nil {
+		acc.dest.fill(&a.destRes)
+	} else {
+		a.destRes = DestResult{}
+	}
+	if key != "" && a.cfg.Seen != nil {
+		first, isNew := a.cfg.Seen.observe(keyHashString(key), key, w.Start/1e9)
+		a.destRes.New, a.destRes.FirstSeen = isNew, first*1e9
+	} else if key != "" {
+		a.destRes.FirstSeen = w.Start
+	}
+	return acc.destVector(a.cfg.Kind, out)
 }

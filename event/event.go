@@ -85,7 +85,12 @@ type Event struct {
 	Bytes         int64
 	Clients       int64
 	Users         []string
-	Enrichment    *Enrichment
+	// ClientIPs and Hosts are the first few client addresses and full
+	// host names seen for the domain in the window (Clients counts them
+	// all; Features has the count of hosts and the kind's counters).
+	ClientIPs  []string
+	Hosts      []string
+	Enrichment *Enrichment
 
 	// agent
 	Message string
@@ -140,6 +145,8 @@ func (e *Event) Clone() *Event {
 	c := *e
 	c.Features = slices.Clone(e.Features)
 	c.Users = slices.Clone(e.Users)
+	c.ClientIPs = slices.Clone(e.ClientIPs)
+	c.Hosts = slices.Clone(e.Hosts)
 	c.Detail = maps.Clone(e.Detail)
 	if e.Category != nil {
 		cat := *e.Category

@@ -121,7 +121,10 @@ type domainJSON struct {
 	Hits          int64       `json:"hits"`
 	Bytes         int64       `json:"bytes"`
 	Clients       int64       `json:"clients"`
+	ClientIPs     []string    `json:"client_ips"`
 	Users         []string    `json:"users"`
+	Hosts         []string    `json:"hosts"`
+	Features      Features    `json:"features,omitempty"`
 	Enrichment    *Enrichment `json:"enrichment,omitempty"`
 }
 
@@ -157,19 +160,24 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 			Anomalous: e.Anomalous, Model: e.Model,
 		})
 	case TypeDomain:
-		users := e.Users
-		if users == nil {
-			users = []string{}
-		}
 		return json.Marshal(domainJSON{
 			common: e.common(), Domain: e.Domain, Category: e.Category, Uncategorized: e.Uncategorized,
 			FirstSeen: formatTime(e.FirstSeen), New: e.New, IsIP: e.IsIP, Hits: e.Hits, Bytes: e.Bytes,
-			Clients: e.Clients, Users: users, Enrichment: e.Enrichment,
+			Clients: e.Clients, ClientIPs: nonNil(e.ClientIPs), Users: nonNil(e.Users), Hosts: nonNil(e.Hosts),
+			Features: e.Features, Enrichment: e.Enrichment,
 		})
 	case TypeAgent:
 		return json.Marshal(agentJSON{common: e.common(), Level: e.Level, Message: e.Message, Detail: e.Detail})
 	}
 	return nil, fmt.Errorf("event %s: unknown type %q", e.EventID, e.Type)
+}
+
+// nonNil is l, or an empty list for nil (JSON [] rather than null).
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // wire is the union of all fields, for decoding.
@@ -200,6 +208,8 @@ type wire struct {
 	Bytes         int64             `json:"bytes"`
 	Clients       int64             `json:"clients"`
 	Users         []string          `json:"users"`
+	ClientIPs     []string          `json:"client_ips"`
+	Hosts         []string          `json:"hosts"`
 	Enrichment    *Enrichment       `json:"enrichment"`
 	Level         string            `json:"level"`
 	Message       string            `json:"message"`
@@ -230,7 +240,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Cluster: w.Cluster, Distance: w.Distance, Threshold: w.Threshold, Score: w.Score,
 		Anomalous: w.Anomalous, Model: w.Model, Domain: w.Domain, Category: w.Category,
 		Uncategorized: w.Uncategorized, New: w.New, IsIP: w.IsIP, Hits: w.Hits, Bytes: w.Bytes,
-		Clients: w.Clients, Users: w.Users, Enrichment: w.Enrichment, Level: w.Level,
+		Clients: w.Clients, Users: w.Users, ClientIPs: w.ClientIPs, Hosts: w.Hosts, Enrichment: w.Enrichment, Level: w.Level,
 		Message: w.Message, Detail: w.Detail, FirstSeen: w.FirstSeen.Time,
 	}
 	return nil
@@ -273,11 +283,12 @@ func (e *Event) Map() (map[string]any, error) {
 		m["hits"] = e.Hits
 		m["bytes"] = e.Bytes
 		m["clients"] = e.Clients
-		users := make([]any, len(e.Users))
-		for i, u := range e.Users {
-			users[i] = u
+		m["client_ips"] = anyList(e.ClientIPs)
+		m["users"] = anyList(e.Users)
+		m["hosts"] = anyList(e.Hosts)
+		if len(e.Features) > 0 {
+			m["features"] = e.Features.anyMap()
 		}
-		m["users"] = users
 		if e.Enrichment != nil {
 			v, err := jsonValue(e.Enrichment)
 			if err != nil {
@@ -369,4 +380,13 @@ func toNative(v any) any {
 		}
 	}
 	return v
+}
+
+// anyList is l as the []any a record map holds.
+func anyList(l []string) []any {
+	out := make([]any, len(l))
+	for i, u := range l {
+		out[i] = u
+	}
+	return out
 }

@@ -59,7 +59,7 @@ var goldenEvents = []struct {
 		json: `{"event_id":"d1","type":"domain","kind":"proxy","host":"node1","source":"squid",` +
 			`"window_start":"2026-03-01T12:00:00Z","window_end":"2026-03-01T12:01:00Z","domain":"198.51.100.1",` +
 			`"category":null,"uncategorized":true,"first_seen":"2026-03-01T12:00:30Z","new":true,"is_ip":true,` +
-			`"hits":4,"bytes":1099511627776,"clients":1,"users":[]}`,
+			`"hits":4,"bytes":1099511627776,"clients":1,"client_ips":[],"users":[],"hosts":[]}`,
 	},
 	{
 		name: "domain enriched",
@@ -68,13 +68,16 @@ var goldenEvents = []struct {
 			WindowStart: start, WindowEnd: start.Add(time.Minute),
 			Domain: "exämple.org", Category: strp("news/media"), FirstSeen: start.Add(-36 * time.Hour),
 			Hits: 2, Bytes: 10, Clients: 2, Users: []string{"alice", "bob"},
+			ClientIPs: []string{"10.0.0.1", "2001:db8::1"}, Hosts: []string{"www.exämple.org"},
+			Features: Features{{"hosts", 1}, {"denied", 0}},
 			Enrichment: &Enrichment{TLSNames: []string{"exämple.org", "*.exämple.org"},
 				Whois: &Whois{Org: "Example", Country: "DE", Created: "2001-02-03", Server: "whois.example"}},
 		},
 		json: `{"event_id":"d2","type":"domain","kind":"proxy","host":"node1","source":"squid",` +
 			`"window_start":"2026-03-01T12:00:00Z","window_end":"2026-03-01T12:01:00Z","domain":"exämple.org",` +
 			`"category":"news/media","uncategorized":false,"first_seen":"2026-02-28T00:00:00Z","new":false,"is_ip":false,` +
-			`"hits":2,"bytes":10,"clients":2,"users":["alice","bob"],` +
+			`"hits":2,"bytes":10,"clients":2,"client_ips":["10.0.0.1","2001:db8::1"],"users":["alice","bob"],` +
+			`"hosts":["www.exämple.org"],"features":{"hosts":1,"denied":0},` +
 			`"enrichment":{"tls_names":["exämple.org","*.exämple.org"],` +
 			`"whois":{"org":"Example","country":"DE","created":"2001-02-03","server":"whois.example"}}}`,
 	},
@@ -126,7 +129,7 @@ func TestEvent_FieldSets(t *testing.T) {
 	want := map[string][]string{
 		TypeIPScore: append(slices.Clone(common), "src_ip", "features", "cluster", "distance", "threshold", "score", "anomalous", "model"),
 		TypeDomain: append(slices.Clone(common), "domain", "category", "uncategorized", "first_seen", "new", "is_ip",
-			"hits", "bytes", "clients", "users"),
+			"hits", "bytes", "clients", "client_ips", "users", "hosts", "features"),
 		TypeAgent: append(slices.Clone(common), "level", "message"),
 	}
 	for typ, keys := range want {

@@ -22,6 +22,9 @@ type Config struct {
 	Model *detect.Model
 	// AnomaliesOnly suppresses ip_score events that are not anomalous.
 	AnomaliesOnly bool
+	// Seen remembers the destinations counted (see detect.Seen): the
+	// pipelines of one node share one. Nil: a set of the pipeline's own.
+	Seen *detect.Seen
 }
 
 // Stats are cumulative counts of one pipeline.
@@ -33,14 +36,22 @@ type Stats struct {
 	Anomalies int64            // anomalous ip_score events
 	Events    int64            // events emitted
 	detect.AggregatorStats
+	// Dest are the per-destination counters' (proxy and DNS; nil for web).
+	Dest *detect.AggregatorStats
 }
 
 // Pipeline parses lines, windows them and scores closed windows: the code
 // path shared by the agent and `sharkfin score`. Not safe for concurrent use.
 type Pipeline struct {
-	cfg     Config
-	kind    record.Kind
-	agg     *detect.Aggregator
+	cfg  Config
+	kind record.Kind
+	agg  *detect.Aggregator
+	// dest counts per destination (proxy and DNS inputs; nil for web),
+	// with the same windows as agg; its results go to destTo.
+	dest    *detect.Aggregator
+	destTo  func(*detect.Result)
+	dests   *detect.Destinations // Line's
+	arena   []byte               // Line's destination names
 	sc      *Scoring
 	rec     record.Record
 	stats   Stats
@@ -83,11 +94,23 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 		}
 		p.sc.setScorer(s, cfg.Model.ID())
 	}
+	if cfg.Seen == nil && (kind == record.KindProxy || kind == record.KindDNS) {
+		cfg.Seen = detect.NewSeen(0, 0)
+	}
+	cfg.Window.Seen = cfg.Seen
 	agg, err := detect.NewAggregator(cfg.Window)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
 	}
 	p.agg = agg
+	if kind == record.KindProxy || kind == record.KindDNS {
+		dc := cfg.Window
+		dc.ByDest = true
+		if p.dest, err = detect.NewAggregator(dc); err != nil {
+			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
+		}
+		p.dests = detect.NewDestinations()
+	}
 	p.cfg = cfg
 	return p, nil
 }
@@ -103,6 +126,27 @@ func (p *Pipeline) Kind() record.Kind { return p.kind }
 
 // Aggregator exposes the window state (for persistence and idle closing).
 func (p *Pipeline) Aggregator() *detect.Aggregator { return p.agg }
+
+// DestAggregator is the per-destination window state of a proxy or DNS
+// input, nil for web.
+func (p *Pipeline) DestAggregator() *detect.Aggregator { return p.dest }
+
+// OpenWindows is the number of windows not yet closed, per client and per
+// destination.
+func (p *Pipeline) OpenWindows() int {
+	n := p.agg.OpenWindows()
+	if p.dest != nil {
+		n += p.dest.OpenWindows()
+	}
+	return n
+}
+
+// Seen is the set of destinations the pipeline marks seen (nil for web).
+func (p *Pipeline) Seen() *detect.Seen { return p.cfg.Seen }
+
+// DeferDest hands each destination's closed window (Result.Dest set) to
+// fn, which must copy what it keeps. Without it they are dropped.
+func (p *Pipeline) DeferDest(fn func(*detect.Result)) { p.destTo = fn }
 
 // SetModel swaps the scoring model (after a reload). The model must be of
 // the pipeline's kind and window.
@@ -138,9 +182,27 @@ func (p *Pipeline) Line(line []byte) {
 		return
 	}
 	p.stats.Parsed++
+	if p.dest != nil {
+		p.arena = p.arena[:0]
+		p.dests.Fill(p.kind, &p.rec, &p.arena)
+	}
 	p.agg.Add(&p.rec)
 	if p.agg.Due() {
 		p.agg.Advance(p.result)
+	}
+	if p.dest != nil {
+		p.dest.Add(&p.rec)
+		if p.dest.Due() {
+			p.dest.Advance(p.destResult)
+		}
+	}
+}
+
+// destResult hands on a destination's closed window.
+func (p *Pipeline) destResult(r *detect.Result) {
+	p.closed = true
+	if p.destTo != nil {
+		p.destTo(r)
 	}
 }
 
@@ -154,22 +216,35 @@ func (p *Pipeline) Reject(reason error) {
 
 // CloseIdle closes windows that ended at or before t (Unix ns) even though
 // no newer event arrived: the agent's rule for quiet inputs.
-func (p *Pipeline) CloseIdle(t int64) { p.agg.CloseIdle(t, p.result) }
+func (p *Pipeline) CloseIdle(t int64) {
+	p.agg.CloseIdle(t, p.result)
+	if p.dest != nil {
+		p.dest.CloseIdle(t, p.destResult)
+	}
+}
 
 // Flush closes every open window (end of input for `sharkfin score`).
 func (p *Pipeline) Flush() {
 	p.agg.CloseThrough(maxInt64, p.result)
-	for p.agg.Closing() {
-		p.agg.ContinueClose(p.result)
+	if p.dest != nil {
+		p.dest.CloseThrough(maxInt64, p.destResult)
+	}
+	for p.Closing() {
+		p.ContinueClose()
 	}
 }
 
 // Closing reports whether a window is part way through closing
 // (WindowConfig.CloseBatch keys at a time): commit, then ContinueClose.
-func (p *Pipeline) Closing() bool { return p.agg.Closing() }
+func (p *Pipeline) Closing() bool { return p.agg.Closing() || (p.dest != nil && p.dest.Closing()) }
 
 // ContinueClose emits the next keys of a closing window.
-func (p *Pipeline) ContinueClose() { p.agg.ContinueClose(p.result) }
+func (p *Pipeline) ContinueClose() {
+	p.agg.ContinueClose(p.result)
+	if p.dest != nil {
+		p.dest.ContinueClose(p.destResult)
+	}
+}
 
 const maxInt64 = int64(^uint64(0) >> 1)
 
@@ -177,6 +252,10 @@ const maxInt64 = int64(^uint64(0) >> 1)
 func (p *Pipeline) Stats() Stats {
 	s := p.stats
 	s.AggregatorStats = p.agg.Stats()
+	if p.dest != nil {
+		ds := p.dest.Stats()
+		s.Dest = &ds
+	}
 	s.Reasons = make(map[string]int64, len(p.reasons))
 	for err, n := range p.reasons {
 		s.Reasons[format.Reason(err)] += n

@@ -16,6 +16,8 @@ import (
 // a worker. Records alias buf and are valid until the chunk is recycled.
 type chunk struct {
 	buf []byte
+	// names holds the records' destination names (detect.Destinations).
+	names []byte
 	// data is the chunk's whole lines (in buf, or in a mapped file);
 	// skipFirst marks its first line as the rest of an overlong one. The
 	// worker splits and parses them, so that splitting (and the page
@@ -102,10 +104,11 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	for range workers {
 		wg.Add(1)
 		parser := p.cfg.Parser
+		dests := detect.NewDestinations()
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				parseChunk(&parser, p.kind, c)
+				parseChunk(&parser, p.kind, c, dests)
 				c.ready <- struct{}{}
 			}
 		}()
@@ -137,6 +140,9 @@ func (p *Pipeline) AddAll(recs []record.Record) {
 	p.stats.Lines += int64(len(recs))
 	p.stats.Parsed += int64(len(recs))
 	p.agg.AddAll(recs, p.result)
+	if p.dest != nil {
+		p.dest.AddAll(recs, p.destResult)
+	}
 }
 
 // parser is what parseChunk needs of format.Parser.
@@ -144,8 +150,9 @@ type parser interface {
 	Parse(line []byte, r *record.Record) error
 }
 
-func parseChunk(ps parser, kind record.Kind, c *chunk) {
+func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destinations) {
 	c.lines = c.lines[:0]
+	c.names = c.names[:0]
 	skip := c.skipFirst
 	splitLines(c, c.data, c.maxLine, &skip)
 	c.recs, c.rejects = c.recs[:0], c.rejects[:0]
@@ -158,6 +165,7 @@ func parseChunk(ps parser, kind record.Kind, c *chunk) {
 			continue
 		}
 		detect.Prehash(kind, r)
+		dests.Fill(kind, r, &c.names)
 	}
 }
 

@@ -92,6 +92,17 @@ type Record struct {
 
 	// QType is the DNS query type (A, AAAA, TXT, ANY, ...); QName is in Host.
 	QType []byte
+
+	// The destination, for the per-domain counters of proxy and DNS
+	// records (detect.Destinations.Fill sets them; nil when Host names no
+	// destination). Name is Host normalized (lowercase, no trailing dot,
+	// an IPv6 address canonical); Dest is the unit of the per-domain
+	// counters: the registrable domain (a suffix of Name), or the address
+	// when DestIP. DestHash is the windows' key hash of Dest.
+	Name     []byte
+	Dest     []byte
+	DestHash uint64
+	DestIP   bool
 }
 
 // Reset clears r for reuse without freeing anything.

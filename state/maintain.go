@@ -36,6 +36,7 @@ type Work struct {
 	Expired    int // segments deleted by the retention
 	Forgotten  int // index keys deleted by the retention
 	CacheFreed int // cache entries expired
+	SeenFreed  int // destinations forgotten (Options.SeenRetention)
 	// Corrupt counts segments that could not be decoded (or were
 	// missing): their entries up to the damage are folded, the segment
 	// deleted, and the fold goes on (one bad page must not stop the
@@ -74,6 +75,10 @@ func (s *Store) Maintain() (Work, error) {
 		// a bounded step at a time: they never ask for more.
 		n, _, err := expireCache(tx, s.now(), cacheMaxExpire)
 		w.CacheFreed = n
+		if err != nil {
+			return err
+		}
+		w.SeenFreed, err = s.expireSeen(tx)
 		return err
 	})
 	if err != nil {

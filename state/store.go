@@ -41,6 +41,7 @@ const (
 	bucketUnfoldedIP     = "history.ip.unfolded"
 	bucketUnfoldedDomain = "history.domain.unfolded"
 	bucketCache          = "cache"
+	bucketSeen           = "seen.domain" // destination -> first and last window (seen.go)
 	// Buckets of schema 2, dropped by upgradeTo3.
 	bucketWindowsIPv2     = "history.ip.windows"
 	bucketWindowsDomainv2 = "history.domain.windows"
@@ -58,13 +59,14 @@ const (
 	metaSweepIP      = "history.ip.sweep"      // the index key the retention sweep is past
 	metaSweepDomain  = "history.domain.sweep"  // the same, for domains
 	metaCacheSweep   = "cache.sweep."          // + cache name: the key its expiry sweep is past
+	metaSeenSweep    = "seen.domain.sweep"     // the key the seen retention sweep is past
 )
 
 // topBuckets are created by Open.
 var topBuckets = []string{
 	bucketMeta, bucketCheckpoints, bucketWindows, bucketClosing, bucketOutbox, bucketContexts,
 	bucketHistoryIP, bucketHistoryDomain, bucketSegmentsIP, bucketSegmentsDomain, bucketUnfoldedIP, bucketUnfoldedDomain,
-	bucketCache,
+	bucketCache, bucketSeen,
 }
 
 var (
@@ -117,6 +119,10 @@ type Options struct {
 	// only when a later read trips on it, by a panic, instead of the file
 	// being moved aside at Open.
 	NoCheck bool
+	// SeenRetention is how long a destination is remembered unseen (by
+	// event time) before Maintain forgets it. Default
+	// DefaultSeenRetention.
+	SeenRetention time.Duration
 	// Logger receives the store's few messages (a corrupt file moved
 	// aside). Default: discard.
 	Logger *slog.Logger
@@ -128,6 +134,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
+	}
+	if o.SeenRetention <= 0 {
+		o.SeenRetention = DefaultSeenRetention
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -143,10 +152,12 @@ type Store struct {
 	db        *bolt.DB
 	path      string // the file the caller named
 	retention time.Duration
-	noSync    bool
-	readOnly  bool
-	recovered string
-	now       func() time.Time
+	// seenRetention: Options.SeenRetention.
+	seenRetention time.Duration
+	noSync        bool
+	readOnly      bool
+	recovered     string
+	now           func() time.Time
 
 	// unfolded counts the history entries not folded into the index,
 	// per kind (KindIP, KindDomain); oldest is the start of the oldest
@@ -210,11 +221,12 @@ func Open(opt Options) (*Store, error) {
 
 func newStore(db *bolt.DB, path string, opt Options) *Store {
 	return &Store{
-		db:        db,
-		path:      path,
-		retention: opt.Retention,
-		noSync:    opt.NoSync,
-		now:       time.Now,
+		db:            db,
+		path:          path,
+		retention:     opt.Retention,
+		seenRetention: opt.SeenRetention,
+		noSync:        opt.NoSync,
+		now:           time.Now,
 	}
 }
 

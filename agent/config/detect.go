@@ -20,6 +20,9 @@ const (
 	DefaultModelCheck = Duration(5 * time.Second)
 	DefaultPullEvery  = Duration(5 * time.Minute)
 	DefaultPullWait   = Duration(30 * time.Second)
+	// DefaultSeenRetention is detect.domains.seen_retention's default.
+	DefaultSeenRetention = Duration(90 * 24 * time.Hour)
+	DefaultMaxSeen       = 1 << 20
 )
 
 // Bounds checked by Detect.Validate.
@@ -98,23 +101,82 @@ type ModelPull struct {
 // IsModelURL reports whether a detect.models value is a URL to pull.
 func IsModelURL(v string) bool { return strings.Contains(v, "://") }
 
-// Domains configures the per-domain report of proxy inputs.
+// Domains configures the per-domain report of proxy and DNS inputs: the
+// counters per destination (registrable domain, or bare address) are kept
+// for every such input; this says which domain events are sent and what
+// is added to them.
 type Domains struct {
 	// Categories is a domain,category CSV file, or a squidGuard/UT1
 	// directory of <category>/domains files; empty leaves every domain
-	// uncategorized.
+	// uncategorized. It is reloaded when its files change.
 	Categories string `yaml:"categories,omitempty"`
-	// Enrich turns on network lookups about new domains.
+	// Emit selects the domain events sent (default uncategorized).
+	Emit DomainEmit `yaml:"emit"`
+	// SeenRetention is how long a destination is remembered unseen
+	// before it counts as new again (default 90 days, by event time).
+	SeenRetention Duration `yaml:"seen_retention"`
+	// MaxSeen bounds the destinations remembered (default 1,048,576,
+	// about 40 MiB at most); past it, new ones are not remembered (and
+	// reported new again) until the retention frees room.
+	MaxSeen int `yaml:"max_seen"`
+	// Enrich turns on network lookups about bare-IP and uncategorized
+	// destinations. Off by default: they are the only connections the
+	// agent makes besides its output.
 	Enrich Enrich `yaml:"enrich,omitempty"`
 }
 
-// Enrich selects the network lookups made about new domains.
-type Enrich struct {
-	// TLS connects to port 443 and records the certificate's names.
-	TLS bool `yaml:"tls,omitempty"`
-	// WHOIS asks the registry for the owner, country and creation date.
-	WHOIS bool `yaml:"whois,omitempty"`
+// DomainEmit selects the domain events sent.
+type DomainEmit string
+
+// Values of DomainEmit.
+const (
+	// DomainEmitUncategorized sends the windows of destinations the
+	// category list does not know (bare addresses among them), and the
+	// first window of any destination never seen before.
+	DomainEmitUncategorized DomainEmit = "uncategorized"
+	// DomainEmitNew sends the first window of destinations never seen.
+	DomainEmitNew DomainEmit = "new"
+	// DomainEmitAll sends every destination's every window.
+	DomainEmitAll DomainEmit = "all"
+	// DomainEmitNone sends none (the counters and history are kept).
+	DomainEmitNone DomainEmit = "none"
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (e *DomainEmit) UnmarshalText(text []byte) error {
+	return parseEnum(e, text, DomainEmitUncategorized, DomainEmitNew, DomainEmitAll, DomainEmitNone)
 }
+
+// Enrich selects the network lookups made about destinations, and where
+// they go.
+type Enrich struct {
+	// TLS connects to a bare-IP destination's port 443 (without SNI) and
+	// records the names in the certificate it presents.
+	TLS bool `yaml:"tls,omitempty"`
+	// WHOIS asks (RFC 3912, TCP 43) about bare-IP destinations and the
+	// registrable domains of uncategorized ones: organisation, country,
+	// creation date.
+	WHOIS bool `yaml:"whois,omitempty"`
+	// WhoisServer is the first WHOIS server asked (default
+	// whois.iana.org:43); its referrals are followed.
+	WhoisServer string `yaml:"whois_server,omitempty"`
+	// TLSPort is the port asked for a certificate (default 443).
+	TLSPort int `yaml:"tls_port,omitempty"`
+	// Timeout bounds each connection (default 5s).
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Rate bounds the destinations looked up per second (default 2), all
+	// lookups together; Workers how many at once (default 4).
+	Rate    float64 `yaml:"rate,omitempty"`
+	Workers int     `yaml:"workers,omitempty"`
+	// TTL is how long a result is kept in the state (default 168h);
+	// NegativeTTL how long a destination that told nothing is left alone
+	// (default 6h).
+	TTL         Duration `yaml:"ttl,omitempty"`
+	NegativeTTL Duration `yaml:"negative_ttl,omitempty"`
+}
+
+// On reports whether any lookup is on.
+func (e *Enrich) On() bool { return e.TLS || e.WHOIS }
 
 // SetDefaults fills zero fields with their defaults.
 func (d *Detect) SetDefaults() {
@@ -141,6 +203,15 @@ func (d *Detect) SetDefaults() {
 	}
 	if d.ModelPull.Timeout == 0 {
 		d.ModelPull.Timeout = DefaultPullWait
+	}
+	if d.Domains.Emit == "" {
+		d.Domains.Emit = DomainEmitUncategorized
+	}
+	if d.Domains.SeenRetention == 0 {
+		d.Domains.SeenRetention = DefaultSeenRetention
+	}
+	if d.Domains.MaxSeen == 0 {
+		d.Domains.MaxSeen = DefaultMaxSeen
 	}
 }
 
@@ -191,6 +262,18 @@ func (d *Detect) Validate() error {
 	}
 	if d.MaxModelAge > 0 && d.MaxModelAge < Duration(time.Hour) { // negative durations fail parsing
 		p.addf("max_model_age", "%s is shorter than an hour; models are retrained in days: use e.g. 720h (30 days), or 0s for no check", d.MaxModelAge)
+	}
+	if d.Domains.SeenRetention < Duration(24*time.Hour) {
+		p.addf("domains.seen_retention", "%s is shorter than a day; use e.g. %s", d.Domains.SeenRetention, DefaultSeenRetention)
+	}
+	if d.Domains.MaxSeen < 1000 {
+		p.addf("domains.max_seen", "%d is too small; use at least 1000, e.g. %d", d.Domains.MaxSeen, DefaultMaxSeen)
+	}
+	if e := &d.Domains.Enrich; e.TLSPort < 0 || e.TLSPort > 65535 {
+		p.addf("domains.enrich.tls_port", "%d is not a port; use e.g. 443", e.TLSPort)
+	}
+	if e := &d.Domains.Enrich; e.Rate < 0 || e.Workers < 0 || e.Timeout < 0 || e.TTL < 0 || e.NegativeTTL < 0 {
+		p.addf("domains.enrich", "rate, workers, timeout, ttl and negative_ttl must not be negative; leave them out for the defaults")
 	}
 	if d.MaxKeys < 1 {
 		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -15,6 +16,7 @@ import (
 	"github.com/socx/sharkfin/agent"
 	"github.com/socx/sharkfin/agent/config"
 	"github.com/socx/sharkfin/detect/category"
+	"github.com/socx/sharkfin/detect/domain"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -188,7 +190,11 @@ while the agent runs and never makes it wait.
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%-40s %10s %12s %8s %9s  %s\n", kindFlag, "hits", "bytes", "windows", "anomalies", "last seen")
+				flagCol := "anomalies"
+				if kindFlag == state.KindDomain {
+					flagCol = "flagged" // uncategorized or new
+				}
+				fmt.Fprintf(e.stdout, "%-40s %10s %12s %8s %9s  %s\n", kindFlag, "hits", "bytes", "windows", flagCol, "last seen")
 				for _, h := range hs {
 					fmt.Fprintf(e.stdout, "%-40s %10d %12d %8d %9d  %s\n", h.Key, h.Hits, h.Bytes, h.Windows, h.Anomalies, h.LastSeen.Format(time.RFC3339))
 				}
@@ -197,23 +203,28 @@ while the agent runs and never makes it wait.
 				if len(args) != 2 {
 					return usagef("state %s needs a key", args[0])
 				}
-				kind := state.KindIP
+				kind, key, flag := state.KindIP, args[1], "anomalous"
 				if args[0] == "domain" {
-					kind = state.KindDomain
+					kind, key, flag = state.KindDomain, destinationKey(args[1]), "flagged"
+					if first, _, ok, err := st.SeenOf(key); err != nil {
+						return err
+					} else if ok {
+						fmt.Fprintf(e.stdout, "domain %s first seen on this node in the window of %s\n", key, first.Format(time.RFC3339))
+					}
 				}
-				h, ok, err := st.History(kind, args[1])
+				h, ok, err := st.History(kind, key)
 				if err != nil {
 					return err
 				}
 				if !ok {
-					return errors.New(args[0] + " " + args[1] + ": not in the state (never seen, or pruned after state.retention)")
+					return errors.New(args[0] + " " + key + ": no history in the state (never seen, or pruned after state.retention)")
 				}
-				fmt.Fprintf(e.stdout, "%s %s\nfirst seen %s\nlast seen  %s\nhits %d bytes %d windows %d anomalous %d\n",
-					args[0], h.Key, h.FirstSeen.Format(time.RFC3339), h.LastSeen.Format(time.RFC3339), h.Hits, h.Bytes, h.Windows, h.Anomalies)
+				fmt.Fprintf(e.stdout, "%s %s\nfirst seen %s\nlast seen  %s\nhits %d bytes %d windows %d %s %d\n",
+					args[0], h.Key, h.FirstSeen.Format(time.RFC3339), h.LastSeen.Format(time.RFC3339), h.Hits, h.Bytes, h.Windows, flag, h.Anomalies)
 				for _, w := range h.Recent {
 					mark := ""
 					if w.Anomalous {
-						mark = "  ANOMALOUS"
+						mark = "  " + strings.ToUpper(flag)
 					}
 					fmt.Fprintf(e.stdout, "  %s  hits %6d  bytes %10d%s\n", w.Start.Format(time.RFC3339), w.Hits, w.Bytes, mark)
 				}
@@ -281,4 +292,20 @@ func hasProblem(problems []error, path string) bool {
 		}
 	}
 	return false
+}
+
+// destinationKey is the key the per-domain counters use for a name given
+// on the command line: its registrable domain ("www.Example.co.uk" gives
+// "example.co.uk"), or the address for an IP address.
+func destinationKey(name string) string {
+	n, isIP := domain.Normalize(nil, []byte(name))
+	if n == nil {
+		return name
+	}
+	if !isIP {
+		if reg, ok := domain.NewSuffixes(1).Registrable(n); ok {
+			return string(reg)
+		}
+	}
+	return string(n)
 }
