@@ -29,6 +29,26 @@ type jsonEvent struct {
 	Level       string             `json:"level"`
 	Message     string             `json:"message"`
 	Detail      map[string]string  `json:"detail"`
+	// domain events
+	Kind          string    `json:"kind"`
+	Domain        string    `json:"domain"`
+	Category      *string   `json:"category"`
+	Uncategorized bool      `json:"uncategorized"`
+	New           bool      `json:"new"`
+	IsIP          bool      `json:"is_ip"`
+	FirstSeen     time.Time `json:"first_seen"`
+	Hits          int64     `json:"hits"`
+	Bytes         int64     `json:"bytes"`
+	Clients       int64     `json:"clients"`
+	ClientIPs     []string  `json:"client_ips"`
+	Users         []string  `json:"users"`
+	Hosts         []string  `json:"hosts"`
+	Enrichment    *struct {
+		TLSNames []string `json:"tls_names"`
+		Whois    *struct {
+			Org, Country, Created, Server string
+		} `json:"whois"`
+	} `json:"enrichment"`
 }
 
 func (e *jsonEvent) key() winKey {
@@ -127,6 +147,17 @@ func (l *eventLog) ipScores() []*printed {
 	var out []*printed
 	for _, p := range l.order {
 		if p.ev.Type == "ip_score" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// domainEvents returns the distinct domain events printed, in order.
+func (l *eventLog) domainEvents() []*printed {
+	var out []*printed
+	for _, p := range l.order {
+		if p.ev.Type == "domain" {
 			out = append(out, p)
 		}
 	}

@@ -14,7 +14,7 @@ const destKeep = 4
 // destExt is what a destination's accumulator (WindowConfig.ByDest) keeps
 // past the common counters: its accum.distinct counts distinct clients.
 type destExt struct {
-	hosts         u64set // distinct full names (r.Hash)
+	hosts         u64set // distinct full names (nameHash)
 	clients       [destKeep]string
 	users         [destKeep]string
 	names         [destKeep]string
@@ -55,7 +55,11 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 		inc(&a.s5xx)
 	}
 	d.isIP = r.DestIP
-	if a.distinct.Add(r.ClientHash) && d.nc < destKeep {
+	// Clients by a hash of their own, not r.ClientHash: that one is set
+	// only by Prehash, and is seeded per process, while this set is
+	// stored in snapshots and must match the clients counted after a
+	// restart.
+	if a.distinct.Add(hashBytes(r.Client)) && d.nc < destKeep {
 		d.clients[d.nc] = string(r.Client)
 		d.nc++
 	}
@@ -66,7 +70,7 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 	if n := int64(len(r.Name)); n > d.maxNameLen {
 		d.maxNameLen = n
 	}
-	if d.hosts.Add(distinctHash(kind, r)) {
+	if d.hosts.Add(nameHash(kind, r)) {
 		if d.nn < destKeep {
 			d.names[d.nn] = string(r.Name)
 			d.nn++
@@ -88,6 +92,22 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 			e.txtAny++
 		}
 	}
+}
+
+// nameHash is the hash of r's normalized name (Name) that a
+// destination's hosts counts: r.Hash (prehashed) when it is the same, that
+// is when the host as logged differs from Name in case only, else computed.
+// A trailing dot (proxy hosts), brackets or another spelling of an IPv6
+// address do not make a name distinct.
+func nameHash(kind record.Kind, r *record.Record) uint64 {
+	host := r.Host
+	if kind == record.KindDNS {
+		host = queryName(host)
+	}
+	if r.DestIP || len(host) != len(r.Name) {
+		return hashBytes(r.Name)
+	}
+	return distinctHash(kind, r) // hashLower(host) == hashBytes(Name)
 }
 
 func keeps(list []string, b []byte) bool {

@@ -108,6 +108,9 @@ func (a *Aggregator) appendMain(b []byte, inline bool) []byte {
 	for _, v := range []int64{a.stats.Lines, a.stats.Late, a.stats.Overflowed, a.stats.Windows, a.stats.KeyWindows} {
 		b = binary.AppendVarint(b, v)
 	}
+	if a.cfg.ByDest {
+		b = binary.AppendVarint(b, a.stats.NoDest)
+	}
 	starts := make([]int64, 0, len(a.windows))
 	for s := range a.windows {
 		starts = append(starts, s)
@@ -266,6 +269,9 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 	wm, hz := d.Varint(), d.Varint()
 	var st AggregatorStats
 	st.Lines, st.Late, st.Overflowed, st.Windows, st.KeyWindows = d.Varint(), d.Varint(), d.Varint(), d.Varint(), d.Varint()
+	if ver == snapshotDest {
+		st.NoDest = d.Varint()
+	}
 	limit := uint64(len(main))
 	windows := make(map[int64]*Window)
 	used := map[int64]bool{}

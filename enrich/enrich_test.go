@@ -1,82 +1,27 @@
 package enrich
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/socx/sharkfin/internal/enrichtest"
 )
 
-// whoisServer answers RFC 3912 queries on loopback from answers (query ->
-// text); it records the request lines. With hang set it accepts and never
-// answers.
-type whoisServer struct {
-	ln      net.Listener
-	mu      sync.Mutex
-	answers map[string]string
-	got     []string
-	hang    bool
-}
-
-func newWhoisServer(t *testing.T, hang bool) *whoisServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &whoisServer{ln: ln, answers: map[string]string{}, hang: hang}
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				if s.hang {
-					<-done
-					return
-				}
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				s.mu.Lock()
-				s.got = append(s.got, line)
-				answer := s.answers[strings.TrimRight(line, "\r\n")]
-				s.mu.Unlock()
-				c.Write([]byte(answer))
-			})
-		}
-	})
-	t.Cleanup(func() { ln.Close(); close(done); wg.Wait() })
-	return s
-}
-
-func (s *whoisServer) addr() string { return s.ln.Addr().String() }
-
 func TestWHOIS_FollowsReferralsToTheMostSpecific(t *testing.T) {
-	iana, registry, registrar, rir := newWhoisServer(t, false), newWhoisServer(t, false), newWhoisServer(t, false), newWhoisServer(t, false)
-	iana.answers["fresh-c2.example"] = "% IANA WHOIS server\n\nrefer:        " + registry.addr() + "\n\ndomain:       EXAMPLE\ncreated:      1985-01-01\n"
-	registry.answers["fresh-c2.example"] = "   Domain Name: FRESH-C2.EXAMPLE\n   Registrar WHOIS Server: " + registrar.addr() +
-		"\n   Registrar: Cheap Names Ltd\n   Creation Date: 2026-11-30T10:00:00Z\n>>> Last update of whois database: 2026-12-06 <<<\n"
-	registrar.answers["fresh-c2.example"] = "Domain Name: fresh-c2.example\nRegistrant Organization: Evil Corp\nRegistrant Country: ru\n"
-	iana.answers["198.51.100.7"] = "refer: whois://" + rir.addr() + "\n\ninetnum: 198.0.0.0 - 198.255.255.255\norganisation: ARIN\n"
-	rir.answers["198.51.100.7"] = "inetnum: 198.51.100.0 - 198.51.100.255\nnetname:        EVILNET\norg-name: Evil Hosting\ncountry:        NL\ncreated:        2019-05-05T00:00:00Z\n"
+	iana, registry, registrar, rir := enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false)
+	iana.Answer("fresh-c2.example", "% IANA WHOIS server\n\nrefer:        " + registry.Addr() + "\n\ndomain:       EXAMPLE\ncreated:      1985-01-01\n")
+	registry.Answer("fresh-c2.example", "   Domain Name: FRESH-C2.EXAMPLE\n   Registrar WHOIS Server: " + registrar.Addr() +
+		"\n   Registrar: Cheap Names Ltd\n   Creation Date: 2026-11-30T10:00:00Z\n>>> Last update of whois database: 2026-12-06 <<<\n")
+	registrar.Answer("fresh-c2.example", "Domain Name: fresh-c2.example\nRegistrant Organization: Evil Corp\nRegistrant Country: ru\n")
+	iana.Answer("198.51.100.7", "refer: whois://" + rir.Addr() + "\n\ninetnum: 198.0.0.0 - 198.255.255.255\norganisation: ARIN\n")
+	rir.Answer("198.51.100.7", "inetnum: 198.51.100.0 - 198.51.100.255\nnetname:        EVILNET\norg-name: Evil Hosting\ncountry:        NL\ncreated:        2019-05-05T00:00:00Z\n")
 
-	cfg := WhoisConfig{Server: iana.addr(), Timeout: 2 * time.Second}
+	cfg := WhoisConfig{Server: iana.Addr(), Timeout: 2 * time.Second}
 	r, err := WHOIS(context.Background(), "fresh-c2.example", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +30,7 @@ func TestWHOIS_FollowsReferralsToTheMostSpecific(t *testing.T) {
 	if r.Org != want.Org || r.Country != want.Country || r.Registrar != want.Registrar || !r.Created.Equal(want.Created) || len(r.Servers) != 3 {
 		t.Errorf("domain: %+v, want %+v from 3 servers", r, want)
 	}
-	if got := iana.got; len(got) != 1 || got[0] != "fresh-c2.example\r\n" {
+	if got := iana.Got(); len(got) != 1 || got[0] != "fresh-c2.example\r\n" {
 		t.Errorf("request lines %q, want the query and CRLF", got)
 	}
 
@@ -99,14 +44,14 @@ func TestWHOIS_FollowsReferralsToTheMostSpecific(t *testing.T) {
 
 	// A referral that does not answer leaves what IANA said; a first
 	// server that does not answer is an error, within the timeout.
-	hang := newWhoisServer(t, true)
-	iana.answers["stuck.example"] = "refer: " + hang.addr() + "\ncreated: 1985-01-01\n"
+	hang := enrichtest.NewWhois(t, true)
+	iana.Answer("stuck.example", "refer: " + hang.Addr() + "\ncreated: 1985-01-01\n")
 	start := time.Now()
-	r, err = WHOIS(context.Background(), "stuck.example", WhoisConfig{Server: iana.addr(), Timeout: 300 * time.Millisecond})
+	r, err = WHOIS(context.Background(), "stuck.example", WhoisConfig{Server: iana.Addr(), Timeout: 300 * time.Millisecond})
 	if err != nil || r.Created.Year() != 1985 {
 		t.Errorf("stuck referral: %+v, %v", r, err)
 	}
-	if _, err := WHOIS(context.Background(), "x.example", WhoisConfig{Server: hang.addr(), Timeout: 300 * time.Millisecond}); err == nil {
+	if _, err := WHOIS(context.Background(), "x.example", WhoisConfig{Server: hang.Addr(), Timeout: 300 * time.Millisecond}); err == nil {
 		t.Error("a first server that never answers: no error")
 	}
 	if took := time.Since(start); took > 3*time.Second {
@@ -116,37 +61,22 @@ func TestWHOIS_FollowsReferralsToTheMostSpecific(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
 	start = time.Now()
-	if _, err := WHOIS(ctx, "x.example", WhoisConfig{Server: hang.addr(), Timeout: time.Minute}); err == nil || time.Since(start) > 5*time.Second {
+	if _, err := WHOIS(ctx, "x.example", WhoisConfig{Server: hang.Addr(), Timeout: time.Minute}); err == nil || time.Since(start) > 5*time.Second {
 		t.Errorf("cancelled: %v after %s", err, time.Since(start))
 	}
-}
-
-// selfSigned is a certificate for names with the subject CN cn.
-func selfSigned(t *testing.T, cn string, names ...string) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func TestTLSNames_WithoutSNI(t *testing.T) {
 	var sni []string
 	var mu sync.Mutex
-	cfg := &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "C2.Evil.Example", "c2.evil.example", "WWW.evil.example.")},
+	cfg := &tls.Config{Certificates: []tls.Certificate{enrichtest.SelfSigned(t, "C2.Evil.Example", "c2.evil.example", "WWW.evil.example.")},
 		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
 			mu.Lock()
 			sni = append(sni, h.ServerName)
 			mu.Unlock()
 			return nil, nil
 		}}
-	addr := serveTLS(t, cfg)
+	addr := enrichtest.ServeTLS(t, cfg)
 	names, err := TLSNames(context.Background(), addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -2,16 +2,14 @@ package enrich
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/socx/sharkfin/internal/enrichtest"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -23,63 +21,6 @@ func openStore(t *testing.T) *state.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
-}
-
-// tlsServer serves a certificate for names on loopback; it returns its port.
-func tlsServer(t *testing.T, names ...string) string {
-	_, port, _ := net.SplitHostPort(serveTLS(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "", names...)}}))
-	return port
-}
-
-// serveTLS shakes hands with every connection on a loopback listener
-// until the test ends; it returns the listener's address.
-func serveTLS(t *testing.T, cfg *tls.Config) string {
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// blackHole accepts connections and never answers; it returns its port.
-func blackHole(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
 }
 
 func run(t *testing.T, s *Service) (stop func() time.Duration) {
@@ -119,12 +60,12 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // the result cached in a real state file; a second sight is a cache hit
 // (no second query); after the TTL it is looked up again.
 func TestService_LooksUpOnceCachesAndExpires(t *testing.T) {
-	port := tlsServer(t, "c2.evil.example")
-	iana, rir := newWhoisServer(t, false), newWhoisServer(t, false)
-	iana.answers["127.0.0.1"] = "refer: " + rir.addr() + "\n"
-	rir.answers["127.0.0.1"] = "netname: LOOP\norg-name: Loopback Hosting\ncountry: ZZ\ncreated: 2026-11-30\n"
+	port := enrichtest.TLSServer(t, "c2.evil.example")
+	iana, rir := enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false)
+	iana.Answer("127.0.0.1", "refer: " + rir.Addr() + "\n")
+	rir.Answer("127.0.0.1", "netname: LOOP\norg-name: Loopback Hosting\ncountry: ZZ\ncreated: 2026-11-30\n")
 	st := openStore(t)
-	s := New(Config{TLS: true, Whois: true, TLSPort: port, WhoisCfg: WhoisConfig{Server: iana.addr(), Timeout: 2 * time.Second},
+	s := New(Config{TLS: true, Whois: true, TLSPort: port, WhoisCfg: WhoisConfig{Server: iana.Addr(), Timeout: 2 * time.Second},
 		TTL: 500 * time.Millisecond, Rate: 100, Burst: 10}, st, quiet)
 	run(t, s)
 	if !s.Request("127.0.0.1", true) {
@@ -135,13 +76,13 @@ func TestService_LooksUpOnceCachesAndExpires(t *testing.T) {
 		t.Fatal("no result within 5s")
 	}
 	if len(e.TLSNames) != 1 || e.TLSNames[0] != "c2.evil.example" || e.Whois == nil || e.Whois.Org != "Loopback Hosting" ||
-		e.Whois.Country != "ZZ" || e.Whois.Created != "2026-11-30" || e.Whois.Server != rir.addr() {
+		e.Whois.Country != "ZZ" || e.Whois.Created != "2026-11-30" || e.Whois.Server != rir.Addr() {
 		t.Errorf("enrichment %+v whois %+v", e, e.Whois)
 	}
 	if s.Request("127.0.0.1", true) {
 		t.Error("a cached destination was queued again")
 	}
-	if n := len(iana.got); n != 1 {
+	if n := len(iana.Got()); n != 1 {
 		t.Errorf("IANA asked %d times, want once", n)
 	}
 	if !waitFor(5*time.Second, func() bool { _, ok := s.Lookup("127.0.0.1"); return !ok }) {
@@ -158,7 +99,7 @@ func TestService_LooksUpOnceCachesAndExpires(t *testing.T) {
 // in flight; the rate limit spaces lookups.
 func TestService_BlackHoleCostsTheCallerNothing(t *testing.T) {
 	st := openStore(t)
-	s := New(Config{TLS: true, TLSPort: blackHole(t), TLSTimeout: 300 * time.Millisecond, Rate: 100, Burst: 10}, st, quiet)
+	s := New(Config{TLS: true, TLSPort: enrichtest.BlackHole(t), TLSTimeout: 300 * time.Millisecond, Rate: 100, Burst: 10}, st, quiet)
 	run(t, s)
 	start := time.Now()
 	for i := range 20 {
@@ -190,7 +131,7 @@ func TestService_BlackHoleCostsTheCallerNothing(t *testing.T) {
 	}
 
 	// Stopping with a lookup stuck in a black hole.
-	slow := New(Config{TLS: true, TLSPort: blackHole(t), TLSTimeout: time.Minute}, openStore(t), quiet)
+	slow := New(Config{TLS: true, TLSPort: enrichtest.BlackHole(t), TLSTimeout: time.Minute}, openStore(t), quiet)
 	stop := run(t, slow)
 	slow.Request("127.0.0.9", true)
 	waitFor(time.Second, func() bool { return len(slow.queue) == 0 })
@@ -199,7 +140,7 @@ func TestService_BlackHoleCostsTheCallerNothing(t *testing.T) {
 	}
 
 	// The rate limit: 10 lookups at 20 a second, one at a time.
-	port := tlsServer(t, "x.example")
+	port := enrichtest.TLSServer(t, "x.example")
 	limited := New(Config{TLS: true, TLSPort: port, Rate: 20, Burst: 1}, openStore(t), quiet)
 	run(t, limited)
 	start = time.Now()

@@ -69,6 +69,13 @@
 //	history.<kind>.unfolded   segment key -> entries uvarint
 //	history.<kind>  key -> totals (the per-key index)
 //	cache/<name>    key -> 1 | expires Unix ns u64 (0 = never) | value
+//	seen.domain     destination -> 1 | first window u64 | last window u64
+//	                (Unix s): the destinations this node has counted, for
+//	                the `new` of domain events; written with the counts
+//	                that made them; swept (meta seen.domain.sweep) once
+//	                older than Options.SeenRetention before the newest
+//	                domain window applied. Added without a schema change:
+//	                Open creates it in an older file
 //
 // Segments, totals:
 //
