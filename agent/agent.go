@@ -78,6 +78,8 @@ type Agent struct {
 	dests   []closedDest
 	seen    *detect.Seen
 	domains domainReport
+	// enrichBuf is the committer's LookupAll scratch.
+	enrichBuf []*event.Enrichment
 	// segments is the committer's: the outbox segments a cut's events are
 	// encoded into.
 	segments   state.Segments

@@ -82,7 +82,8 @@ func (a *Agent) openDomains(st *state.Store) error {
 	if e := dc.Enrich; e.On() {
 		cfg := enrich.Config{TLS: e.TLS, Whois: e.WHOIS, TLSTimeout: e.Timeout.Std(), Workers: e.Workers,
 			Rate: e.Rate, TTL: e.TTL.Std(), NegativeTTL: e.NegativeTTL.Std(),
-			WhoisCfg: enrich.WhoisConfig{Server: e.WhoisServer, Timeout: e.Timeout.Std()}}
+			WhoisCfg: enrich.WhoisConfig{Server: e.WhoisServer, Timeout: e.Timeout.Std()},
+			RDAP:     e.RDAP, RDAPCfg: enrich.RDAPConfig{Server: e.RDAPServer, Timeout: e.Timeout.Std()}}
 		if e.TLSPort != 0 {
 			cfg.TLSPort = strconv.Itoa(e.TLSPort)
 		}
@@ -148,11 +149,33 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 	emit := job.domainEmit
 	var ev event.Event
 	domainEvents := a.metrics.events.WithLabelValues(event.TypeDomain)
+	cats := make([]string, len(job.dests))
+	categorized := make([]bool, len(job.dests))
+	var ask []string // the destinations whose enrichment is wanted
+	var askAt []int
+	for i := range job.dests {
+		d := &job.dests[i]
+		cats[i], categorized[i] = a.domains.category(d)
+		if a.domains.enr != nil && d.key != detect.OverflowKey && (!categorized[i] || d.isIP) {
+			ask, askAt = append(ask, d.key), append(askAt, i)
+		}
+	}
+	enrichment := make([]*event.Enrichment, len(job.dests))
+	if len(ask) > 0 {
+		a.enrichBuf = a.domains.enr.LookupAll(ask, a.enrichBuf)
+		for j, i := range askAt {
+			if e := a.enrichBuf[j]; e != nil {
+				enrichment[i] = e
+			} else {
+				a.domains.enr.Request(ask[j], job.dests[i].isIP)
+			}
+		}
+	}
 	for i := range job.dests {
 		d := &job.dests[i]
 		vec := job.vecs[d.off : d.off+d.n]
 		hits, bytes := int64(vec[detect.DestHits]), int64(vec[detect.DestBytes])
-		cat, categorized := a.domains.category(d)
+		cat, categorized := cats[i], categorized[i]
 		flagged := !categorized || d.new
 		c.History = append(c.History, state.HistoryUpdate{Kind: state.KindDomain, Key: d.key,
 			WindowStart: time.Unix(0, d.start).UTC(), Hits: hits, Bytes: bytes, Anomalous: flagged && d.key != detect.OverflowKey})
@@ -171,7 +194,7 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 				continue
 			}
 		}
-		a.domainEvent(d, vec, cat, categorized, &ev)
+		a.domainEvent(d, vec, cat, categorized, enrichment[i], &ev)
 		if err := c.Segments.Append(ev.AppendJSON); err != nil {
 			return fmt.Errorf("encode domain event of %s in window %s: %w", d.key, ev.WindowStart, err)
 		}
@@ -181,7 +204,7 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 }
 
 // domainEvent fills ev with the domain event of d.
-func (a *Agent) domainEvent(d *closedDest, vec []float64, cat string, categorized bool, ev *event.Event) {
+func (a *Agent) domainEvent(d *closedDest, vec []float64, cat string, categorized bool, enr *event.Enrichment, ev *event.Event) {
 	in := d.in
 	feats := ev.Features[:0]
 	for j, n := range in.destNames {
@@ -201,14 +224,8 @@ func (a *Agent) domainEvent(d *closedDest, vec []float64, cat string, categorize
 		ev.Category = &cat
 	}
 	ev.EventID = event.ID(ev.Host, ev.Source, ev.Type, d.key, ev.WindowStart)
-	if enr := a.domains.enr; enr != nil && (!categorized || d.isIP) {
-		if e, ok := enr.Lookup(d.key); ok {
-			if len(e.TLSNames) > 0 || e.Whois != nil {
-				ev.Enrichment = e
-			}
-		} else {
-			enr.Request(d.key, d.isIP)
-		}
+	if enr != nil && (len(enr.TLSNames) > 0 || enr.Whois != nil) {
+		ev.Enrichment = enr
 	}
 }
 

@@ -361,7 +361,7 @@ type enrichCollector struct {
 
 func newEnrichCollector(svc *enrich.Service) *enrichCollector {
 	return &enrichCollector{svc: svc, desc: prometheus.NewDesc("sharkfin_enrich_lookups_total",
-		"Destination lookups (TLS, WHOIS) by outcome: queued, dropped (queue full), done, failed (nothing learnt or no answer).",
+		"Destination lookups (TLS, WHOIS, RDAP) by outcome: queued, dropped (queue full), done, failed (nothing learnt or no answer), skipped (found cached by the worker).",
 		[]string{"outcome"}, nil)}
 }
 
@@ -372,7 +372,7 @@ func (c *enrichCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, o := range []struct {
 		name string
 		n    int64
-	}{{"queued", s.Queued}, {"dropped", s.Dropped}, {"done", s.Done}, {"failed", s.Failed}} {
+	}{{"queued", s.Queued}, {"dropped", s.Dropped}, {"done", s.Done}, {"failed", s.Failed}, {"skipped", s.Skipped}} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(o.n), o.name)
 	}
 }

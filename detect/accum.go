@@ -39,6 +39,9 @@ type accExt struct {
 	// domain its registrant chose) among the domains queried.
 	maxRegLen     int64
 	maxRegEntropy float64
+	// randomDomains counts the registrable domains queried whose label
+	// looks generated (looksRandom).
+	randomDomains int64
 
 	// dest is the part of a destination's accumulator (WindowConfig.ByDest).
 	dest *destExt
@@ -205,6 +208,9 @@ func (a *accum) addQuery(r *record.Record) {
 		lab := regLabel(reg)
 		a.maxRegLen = max(a.maxRegLen, int64(len(lab)))
 		a.maxRegEntropy = max(a.maxRegEntropy, entropy(lab))
+		if looksRandom(lab) {
+			a.randomDomains++
+		}
 	}
 	st.queries++
 	if a.distinct.Add(distinctHash(record.KindDNS, r)) {
@@ -269,7 +275,7 @@ func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64)
 		newShare, subEnt := e.dnsExtra(a.hits, seen, start)
 		out = append(out, f(a.hits), 0, 0, f(a.hits), float64(e.maxSubdomains), f(e.maxQNameLen),
 			mean, e.maxEntropy, ratio, float64(len(e.perDomain)), f(e.maxRegLen), e.maxRegEntropy,
-			newShare, subEnt)
+			newShare, subEnt, f(e.randomDomains))
 	}
 	return out
 }

@@ -163,7 +163,7 @@ func TestAccum_ReuseDoesNotLeak(t *testing.T) {
 		record.KindDNS: {"hits": 1, "hits_2xx": 0, "hits_non2xx": 0, "queries": 1,
 			"distinct_subdomains": 1, "max_qname_len": 15, "mean_qname_len": 15,
 			"max_label_entropy": 0, "txt_any_ratio": 0, "distinct_domains": 1, "max_domain_len": 7,
-			"max_domain_entropy": refMaxLabelEntropy("example"), "new_domain_share": 1, "subdomain_entropy": 0},
+			"max_domain_entropy": refMaxLabelEntropy("example"), "new_domain_share": 1, "subdomain_entropy": 0, "random_domains": 0},
 	}
 	for kind, mk := range big {
 		t.Run(kind.String(), func(t *testing.T) {

@@ -73,3 +73,34 @@ func regLabel(dest []byte) []byte {
 	}
 	return dest
 }
+
+// looksRandom reports whether a registrable label looks generated rather
+// than chosen by a person: at least 8 characters with few vowels (under a
+// quarter of its letters; words and brands have about 40%) or a run of 5
+// consonants. A domain generation algorithm's names mostly do; brands
+// built of abbreviations sometimes do too, so the feature is a share over
+// count of the domains a client queried (random_domains), not a verdict.
+func looksRandom(label []byte) bool {
+	if len(label) < 8 {
+		return false
+	}
+	letters, vowels, run, longest := 0, 0, 0, 0
+	for _, c := range label {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		switch {
+		case c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y':
+			letters++
+			vowels++
+			run = 0
+		case 'a' <= c && c <= 'z':
+			letters++
+			run++
+			longest = max(longest, run)
+		default:
+			run = 0
+		}
+	}
+	return letters > 0 && (vowels*4 < letters || longest >= 5)
+}

@@ -30,9 +30,9 @@ var proxyFillCases = []fillCase{
 	{"Example.CO.UK", "example.co.uk", "example.co.uk", false},
 	{"shop.example.com.au", "shop.example.com.au", "example.com.au", false},
 	{"www.city.kawasaki.jp", "www.city.kawasaki.jp", "city.kawasaki.jp", false}, // !city.kawasaki.jp
-	{"a.b.kawasaki.jp", "a.b.kawasaki.jp", "a.b.kawasaki.jp", false},           // *.kawasaki.jp
-	{"alice.github.io", "alice.github.io", "alice.github.io", false},           // a private suffix
-	{"host.corp.internal", "host.corp.internal", "corp.internal", false},       // not in the list: one label
+	{"a.b.kawasaki.jp", "a.b.kawasaki.jp", "a.b.kawasaki.jp", false},            // *.kawasaki.jp
+	{"alice.github.io", "alice.github.io", "alice.github.io", false},            // a private suffix
+	{"host.corp.internal", "host.corp.internal", "corp.internal", false},        // not in the list: one label
 	// A name that is itself a public suffix (or a lone label) names no
 	// registrable domain: the name is its own destination.
 	{"co.uk", "co.uk", "co.uk", false},

@@ -52,6 +52,7 @@ const (
 	DNSMaxDomainEntropy
 	DNSNewDomainShare
 	DNSSubdomainEntropy
+	DNSRandomDomains
 	dnsFeatureCount
 )
 
@@ -68,7 +69,8 @@ func FeatureNames(k record.Kind) []string {
 	case record.KindDNS:
 		return []string{"hits", "hits_2xx", "hits_non2xx", "queries", "distinct_subdomains",
 			"max_qname_len", "mean_qname_len", "max_label_entropy", "txt_any_ratio",
-			"distinct_domains", "max_domain_len", "max_domain_entropy", "new_domain_share", "subdomain_entropy"}
+			"distinct_domains", "max_domain_len", "max_domain_entropy", "new_domain_share", "subdomain_entropy",
+			"random_domains"}
 	}
 	return nil
 }
@@ -83,7 +85,7 @@ func DefaultModelFeatures(k record.Kind) []string {
 		return []string{"hits", "hits_non2xx", "distinct_domains", "denied", "connect", "ip_destinations"}
 	case record.KindDNS:
 		return []string{"queries", "distinct_subdomains", "max_qname_len", "mean_qname_len",
-			"max_label_entropy", "txt_any_ratio"}
+			"max_label_entropy", "txt_any_ratio", "distinct_domains", "random_domains", "new_domain_share"}
 	}
 	return nil
 }

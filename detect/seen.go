@@ -98,7 +98,11 @@ func (s *Seen) observe(h uint64, key string, start int64) (first int64, isNew bo
 	}
 	e, ok := s.m[h]
 	if !ok {
-		if len(s.m) >= s.max {
+		// Full: a sweep may make room, but only if event time moved on
+		// since the last one (one that found nothing to forget would find
+		// nothing again, at the cost of a pass over every destination
+		// per new one).
+		if len(s.m) >= s.max && s.swept != s.newest {
 			s.sweep()
 		}
 		if len(s.m) >= s.max {

@@ -313,6 +313,52 @@ func TestSeen_Max(t *testing.T) {
 	}
 }
 
+// When the set is full, a destination gone stale since the last sweep
+// (event time moved on by less than the day between regular sweeps)
+// makes room for a new one; once a sweep at this event time found nothing
+// to forget, new destinations are counted in Full.
+func TestSeen_FullSweepMakesRoom(t *testing.T) {
+	const h = 3600
+	s := NewSeen(2, 10*24*time.Hour)
+	observeKey(s, "a.com", t0s)
+	observeKey(s, "b.com", t0s+9*day+12*h)
+	// 10.2 days on: a.com (last seen 10.2 days before) is stale, though
+	// the last regular sweep was less than a day ago.
+	if first, isNew := observeKey(s, "c.com", t0s+10*day+5*h); !isNew || first != t0s+10*day+5*h {
+		t.Fatalf("c.com: first %d new %v", first, isNew)
+	}
+	if s.Full() != 0 || s.Len() != 2 {
+		t.Fatalf("c.com did not take a.com's room: full %d len %d", s.Full(), s.Len())
+	}
+	if _, isNew := observeKey(s, "a.com", t0s+10*day+5*h); !isNew || s.Full() != 1 {
+		t.Fatalf("a.com back when the set is full of fresh ones: new %v full %d, want new and full 1", isNew, s.Full())
+	}
+	for i := range 3 {
+		if _, isNew := observeKey(s, fmt.Sprintf("x%d.com", i), t0s+10*day+5*h); !isNew {
+			t.Fatalf("x%d.com not new", i)
+		}
+	}
+	if s.Full() != 4 || s.Len() != 2 {
+		t.Fatalf("full %d len %d, want 4 and 2", s.Full(), s.Len())
+	}
+	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"a.com", t0s, t0s}, {"b.com", t0s + 9*day + 12*h, t0s + 9*day + 12*h},
+		{"c.com", t0s + 10*day + 5*h, t0s + 10*day + 5*h}}) {
+		t.Fatalf("Drain = %+v", got)
+	}
+
+	// Loaded full at start, a stale stored destination is forgotten at the
+	// first new one.
+	s = NewSeen(2, 10*24*time.Hour)
+	s.Load("stale.com", t0s-30*day, t0s-20*day)
+	s.Load("fresh.com", t0s-30*day, t0s)
+	if _, isNew := observeKey(s, "new.com", t0s); !isNew || s.Full() != 0 || s.Len() != 2 {
+		t.Fatalf("new.com: new %v full %d len %d, want new, remembered in stale.com's room", isNew, s.Full(), s.Len())
+	}
+	if _, isNew := observeKey(s, "new.com", t0s+60); isNew {
+		t.Fatal("new.com not remembered")
+	}
+}
+
 // A DNS client's new_domain_share is the share of its queries (hits) to
 // destinations the Seen does not know from before the window: unknown,
 // or first seen in the window itself.
@@ -365,5 +411,36 @@ func TestAccum_DNSNewDomainShare(t *testing.T) {
 	// The client features ask, never change the set.
 	if seen.Len() != 4 || len(seen.Drain()) != 0 {
 		t.Errorf("a client aggregator changed the seen set: %d destinations", seen.Len())
+	}
+}
+
+// BenchmarkSeen_ObserveFull is the close of a window with many new
+// destinations (a DGA, a resolver's long tail) when the set is full: each
+// is reported new and counted in Full.
+func BenchmarkSeen_ObserveFull(b *testing.B) {
+	const size = 1 << 17
+	s := NewSeen(size, 0)
+	keys := make([]string, size+4096)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("d%d.example", i)
+	}
+	for _, k := range keys[:size] {
+		observeKey(s, k, t0s)
+	}
+	s.Drain()
+	hs := make([]uint64, 4096)
+	for i := range hs {
+		hs[i] = keyHashString(keys[size+i])
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % len(hs)
+		if _, isNew := s.observe(hs[j], keys[size+j], t0s+60); !isNew {
+			b.Fatal("not new")
+		}
+	}
+	b.StopTimer()
+	if s.Full() != int64(b.N) || s.Len() != size {
+		b.Fatalf("full %d len %d, want %d and %d", s.Full(), s.Len(), b.N, size)
 	}
 }

@@ -202,7 +202,7 @@ func (acc *accum) appendDest(b []byte) []byte {
 // appendExt encodes the fields past the common counters (all of version 2).
 func (acc *accum) appendExt(b []byte) []byte {
 	e := acc.ext()
-	for _, v := range [...]int64{e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains), e.maxRegLen} {
+	for _, v := range [...]int64{e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny, int64(e.maxSubdomains), e.maxRegLen, e.randomDomains} {
 		b = binary.AppendVarint(b, v)
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.maxEntropy))
@@ -407,7 +407,7 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 		return acc
 	}
 	e := &accExt{}
-	var xs [7]int64
+	var xs [8]int64
 	nx := len(xs)
 	if v2 || v3 {
 		nx = 6
@@ -416,7 +416,7 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 		xs[i] = d.Varint()
 	}
 	e.denied, e.connect, e.qnameLenSum, e.maxQNameLen, e.txtAny = xs[0], xs[1], xs[2], xs[3], xs[4]
-	e.maxSubdomains, e.maxRegLen = int32(xs[5]), xs[6]
+	e.maxSubdomains, e.maxRegLen, e.randomDomains = int32(xs[5]), xs[6], xs[7]
 	e.maxEntropy = math.Float64frombits(d.Uint64())
 	if !v2 && !v3 {
 		e.maxRegEntropy = math.Float64frombits(d.Uint64())

@@ -124,12 +124,21 @@ func FuzzAggregator_UnmarshalBinary(f *testing.F) {
 	snap, _ := a.MarshalBinary()
 	f.Add(snap)
 	f.Add([]byte{1})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		b, _ := NewAggregator(WindowConfig{Kind: record.KindDNS})
-		if err := b.UnmarshalBinary(data); err != nil {
-			return
+	// A destination aggregator's snapshot (its own version), and the
+	// same data given to one.
+	for _, s := range destFuzzSeeds(f) {
+		if s.kind == record.KindDNS && s.frozen == nil {
+			f.Add(s.main)
 		}
-		b.CloseThrough(maxInt64, func(*Result) {})
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, byDest := range []bool{false, true} {
+			b, _ := NewAggregator(WindowConfig{Kind: record.KindDNS, ByDest: byDest})
+			if err := b.UnmarshalBinary(data); err != nil {
+				continue
+			}
+			b.CloseThrough(maxInt64, func(*Result) {})
+		}
 	})
 }
 

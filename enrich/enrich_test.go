@@ -14,11 +14,11 @@ import (
 
 func TestWHOIS_FollowsReferralsToTheMostSpecific(t *testing.T) {
 	iana, registry, registrar, rir := enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false)
-	iana.Answer("fresh-c2.example", "% IANA WHOIS server\n\nrefer:        " + registry.Addr() + "\n\ndomain:       EXAMPLE\ncreated:      1985-01-01\n")
-	registry.Answer("fresh-c2.example", "   Domain Name: FRESH-C2.EXAMPLE\n   Registrar WHOIS Server: " + registrar.Addr() +
+	iana.Answer("fresh-c2.example", "% IANA WHOIS server\n\nrefer:        "+registry.Addr()+"\n\ndomain:       EXAMPLE\ncreated:      1985-01-01\n")
+	registry.Answer("fresh-c2.example", "   Domain Name: FRESH-C2.EXAMPLE\n   Registrar WHOIS Server: "+registrar.Addr()+
 		"\n   Registrar: Cheap Names Ltd\n   Creation Date: 2026-11-30T10:00:00Z\n>>> Last update of whois database: 2026-12-06 <<<\n")
 	registrar.Answer("fresh-c2.example", "Domain Name: fresh-c2.example\nRegistrant Organization: Evil Corp\nRegistrant Country: ru\n")
-	iana.Answer("198.51.100.7", "refer: whois://" + rir.Addr() + "\n\ninetnum: 198.0.0.0 - 198.255.255.255\norganisation: ARIN\n")
+	iana.Answer("198.51.100.7", "refer: whois://"+rir.Addr()+"\n\ninetnum: 198.0.0.0 - 198.255.255.255\norganisation: ARIN\n")
 	rir.Answer("198.51.100.7", "inetnum: 198.51.100.0 - 198.51.100.255\nnetname:        EVILNET\norg-name: Evil Hosting\ncountry:        NL\ncreated:        2019-05-05T00:00:00Z\n")
 
 	cfg := WhoisConfig{Server: iana.Addr(), Timeout: 2 * time.Second}
@@ -45,7 +45,7 @@ func TestWHOIS_FollowsReferralsToTheMostSpecific(t *testing.T) {
 	// A referral that does not answer leaves what IANA said; a first
 	// server that does not answer is an error, within the timeout.
 	hang := enrichtest.NewWhois(t, true)
-	iana.Answer("stuck.example", "refer: " + hang.Addr() + "\ncreated: 1985-01-01\n")
+	iana.Answer("stuck.example", "refer: "+hang.Addr()+"\ncreated: 1985-01-01\n")
 	start := time.Now()
 	r, err = WHOIS(context.Background(), "stuck.example", WhoisConfig{Server: iana.Addr(), Timeout: 300 * time.Millisecond})
 	if err != nil || r.Created.Year() != 1985 {

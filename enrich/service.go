@@ -18,6 +18,11 @@ import (
 type Config struct {
 	TLS   bool // certificate names of bare-IP destinations
 	Whois bool // WHOIS of addresses and registrable domains
+	// RDAP asks the registration data over RDAP (RDAPCfg) instead of
+	// port-43 WHOIS, falling back to WHOIS (WhoisCfg) when RDAP gives
+	// nothing; it implies Whois.
+	RDAP    bool
+	RDAPCfg RDAPConfig
 	// TLSPort is the port asked for a certificate (default "443");
 	// TLSTimeout bounds that connection (default 3s).
 	TLSPort    string
@@ -70,6 +75,7 @@ func (c *Config) setDefaults() {
 type Cache interface {
 	CachePut(cache, key string, val []byte, ttl time.Duration) error
 	CacheGet(cache, key string) (val []byte, expires time.Time, ok bool, err error)
+	CacheGetEach(cache string, keys []string, fn func(i int, val []byte, expires time.Time)) error
 }
 
 // cacheName is the state cache of enrichment results.
@@ -78,6 +84,9 @@ const cacheName = "enrich"
 // Stats count a Service's work.
 type Stats struct {
 	Queued, Dropped, Done, Failed int64
+	// Skipped counts the requests a worker found cached (asked for
+	// again before the result showed, or while still cached).
+	Skipped int64
 }
 
 // Service looks destinations up in the background, never on the caller's
@@ -94,7 +103,7 @@ type Service struct {
 	mu       sync.Mutex
 	inflight map[string]bool
 
-	queued, dropped, done, failed atomic.Int64
+	queued, dropped, done, failed, skipped atomic.Int64
 }
 
 type request struct {
@@ -111,17 +120,18 @@ func New(cfg Config, cache Cache, log *slog.Logger) *Service {
 
 // Stats returns the counts so far.
 func (s *Service) Stats() Stats {
-	return Stats{Queued: s.queued.Load(), Dropped: s.dropped.Load(), Done: s.done.Load(), Failed: s.failed.Load()}
+	return Stats{Queued: s.queued.Load(), Dropped: s.dropped.Load(), Done: s.done.Load(), Failed: s.failed.Load(),
+		Skipped: s.skipped.Load()}
 }
 
 // Request asks for name (a registrable domain, or an IP address when isIP)
-// to be looked up unless a result is cached or a lookup is on its way. It
-// never waits: it reports whether a lookup was queued.
+// to be looked up, unless a lookup of it is on its way: call it when
+// Lookup or LookupAll found nothing cached (a worker checks the cache
+// again before it looks anything up). It never waits: it reports whether
+// a lookup was queued; with the queue full the request is dropped (and
+// made again at a later sight).
 func (s *Service) Request(name string, isIP bool) bool {
-	if !s.cfg.TLS && !s.cfg.Whois {
-		return false
-	}
-	if _, ok := s.Lookup(name); ok {
+	if !s.cfg.TLS && !s.cfg.Whois && !s.cfg.RDAP {
 		return false
 	}
 	s.mu.Lock()
@@ -157,6 +167,23 @@ func (s *Service) Lookup(name string) (*event.Enrichment, bool) {
 	return &e, true
 }
 
+// LookupAll is Lookup for many names, in one read of the cache; found[i]
+// is nil when nothing is cached for names[i]. found is reused: pass the
+// last result back.
+func (s *Service) LookupAll(names []string, found []*event.Enrichment) []*event.Enrichment {
+	found = append(found[:0], make([]*event.Enrichment, len(names))...)
+	err := s.cache.CacheGetEach(cacheName, names, func(i int, val []byte, _ time.Time) {
+		var e event.Enrichment
+		if json.Unmarshal(val, &e) == nil {
+			found[i] = &e
+		}
+	})
+	if err != nil {
+		clear(found)
+	}
+	return found
+}
+
 func (s *Service) finish(name string) {
 	s.mu.Lock()
 	delete(s.inflight, name)
@@ -181,9 +208,29 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// registration asks who registered a destination: over RDAP when
+// configured (falling back to WHOIS when it tells nothing), else WHOIS.
+func (s *Service) registration(ctx context.Context, r request) (*WhoisRecord, error) {
+	if s.cfg.RDAP {
+		rec, err := RDAP(ctx, r.name, r.isIP, s.cfg.RDAPCfg)
+		if err == nil && !rec.Empty() {
+			return rec, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.log.Debug("nothing from RDAP; asking WHOIS", "destination", r.name, "err", err)
+	}
+	return WHOIS(ctx, r.name, s.cfg.WhoisCfg)
+}
+
 // lookup does one destination's lookups and caches the result.
 func (s *Service) lookup(ctx context.Context, r request) {
 	defer s.finish(r.name)
+	if _, ok := s.Lookup(r.name); ok {
+		s.skipped.Add(1) // cached meanwhile (or requested while still cached)
+		return
+	}
 	if err := s.limiter.Wait(ctx); err != nil {
 		return // stopping
 	}
@@ -197,8 +244,8 @@ func (s *Service) lookup(ctx context.Context, r request) {
 		}
 		e.TLSNames = names
 	}
-	if s.cfg.Whois {
-		rec, err := WHOIS(ctx, r.name, s.cfg.WhoisCfg)
+	if s.cfg.Whois || s.cfg.RDAP {
+		rec, err := s.registration(ctx, r)
 		switch {
 		case err != nil:
 			failed = true

@@ -62,7 +62,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func TestService_LooksUpOnceCachesAndExpires(t *testing.T) {
 	port := enrichtest.TLSServer(t, "c2.evil.example")
 	iana, rir := enrichtest.NewWhois(t, false), enrichtest.NewWhois(t, false)
-	iana.Answer("127.0.0.1", "refer: " + rir.Addr() + "\n")
+	iana.Answer("127.0.0.1", "refer: "+rir.Addr()+"\n")
 	rir.Answer("127.0.0.1", "netname: LOOP\norg-name: Loopback Hosting\ncountry: ZZ\ncreated: 2026-11-30\n")
 	st := openStore(t)
 	s := New(Config{TLS: true, Whois: true, TLSPort: port, WhoisCfg: WhoisConfig{Server: iana.Addr(), Timeout: 2 * time.Second},
@@ -79,8 +79,11 @@ func TestService_LooksUpOnceCachesAndExpires(t *testing.T) {
 		e.Whois.Country != "ZZ" || e.Whois.Created != "2026-11-30" || e.Whois.Server != rir.Addr() {
 		t.Errorf("enrichment %+v whois %+v", e, e.Whois)
 	}
-	if s.Request("127.0.0.1", true) {
-		t.Error("a cached destination was queued again")
+	// Asked again while cached (as a caller that has not looked yet):
+	// the worker finds the result and asks nobody.
+	s.Request("127.0.0.1", true)
+	if !waitFor(5*time.Second, func() bool { return s.Stats().Skipped == 1 }) {
+		t.Errorf("a cached destination was looked up again: %+v", s.Stats())
 	}
 	if n := len(iana.Got()); n != 1 {
 		t.Errorf("IANA asked %d times, want once", n)
@@ -114,8 +117,9 @@ func TestService_BlackHoleCostsTheCallerNothing(t *testing.T) {
 	if got, ok := s.Lookup("127.0.0.1"); !ok || len(got.TLSNames) != 0 || got.Whois != nil {
 		t.Errorf("negative result: %+v, %v", got, ok)
 	}
-	if s.Request("127.0.0.1", true) {
-		t.Error("a destination that told nothing was asked again within the negative TTL")
+	s.Request("127.0.0.1", true)
+	if !waitFor(5*time.Second, func() bool { return s.Stats().Skipped == 1 }) || s.Stats().Failed != 20 {
+		t.Errorf("a destination that told nothing was asked again within the negative TTL: %+v", s.Stats())
 	}
 
 	// A full queue drops (no workers running here).

@@ -78,6 +78,38 @@ func randIPScore(rng *rand.Rand) *Event {
 	return e
 }
 
+func randStrings(rng *rand.Rand) []string {
+	var l []string
+	for range rng.IntN(5) {
+		l = append(l, randString(rng))
+	}
+	return l
+}
+
+func randDomain(rng *rand.Rand) *Event {
+	e := &Event{
+		EventID: randString(rng), Type: TypeDomain, Kind: randString(rng), Host: randString(rng),
+		Source: randString(rng), WindowStart: randTime(rng), WindowEnd: randTime(rng), Domain: randString(rng),
+		Uncategorized: rng.IntN(2) == 0, FirstSeen: randTime(rng), New: rng.IntN(2) == 0, IsIP: rng.IntN(2) == 0,
+		Hits: rng.Int64() - rng.Int64(), Bytes: rng.Int64N(1 << 50), Clients: rng.Int64N(100000),
+		ClientIPs: randStrings(rng), Users: randStrings(rng), Hosts: randStrings(rng),
+	}
+	if rng.IntN(2) == 0 {
+		c := randString(rng)
+		e.Category = &c
+	}
+	for range rng.IntN(6) {
+		e.Features = append(e.Features, Feature{Name: randString(rng), Value: randNumber(rng)})
+	}
+	if rng.IntN(3) == 0 {
+		e.Enrichment = &Enrichment{TLSNames: randStrings(rng)}
+		if rng.IntN(2) == 0 {
+			e.Enrichment.Whois = &Whois{Org: randString(rng), Country: randString(rng), Created: randString(rng), Server: randString(rng)}
+		}
+	}
+	return e
+}
+
 func TestAppendJSON_MatchesMarshalJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var events []*Event
@@ -90,7 +122,7 @@ func TestAppendJSON_MatchesMarshalJSON(t *testing.T) {
 			Features: Features{{Name: "x", Value: v}}})
 	}
 	for range 5000 {
-		events = append(events, randIPScore(rng))
+		events = append(events, randIPScore(rng), randDomain(rng))
 	}
 	for _, g := range goldenEvents { // other types go through MarshalJSON
 		events = append(events, &g.ev)

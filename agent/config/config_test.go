@@ -267,7 +267,7 @@ func TestParse_UnknownKeys(t *testing.T) {
 		{"state", topDoc("state:", "  pth: /x.db"), 6, "state.pth", []string{"did you mean path?"}},
 		{"detect", topDoc("detect: {windw: 60s, models: {web: /m.json}}"), 5, "detect.windw", []string{"did you mean window?"}},
 		{"domains", topDoc("detect: {models: {web: /m.json}, domains: {category: /c.csv}}"), 5, "detect.domains.category", []string{"categories"}},
-		{"enrich", topDoc("detect: {models: {web: /m.json}, domains: {enrich: {rdap: true}}}"), 5, "detect.domains.enrich.rdap", []string{"tls, whois"}},
+		{"enrich", topDoc("detect: {models: {web: /m.json}, domains: {enrich: {rdpa: true}}}"), 5, "detect.domains.enrich.rdpa", []string{"tls, whois, whois_server, rdap"}},
 		{"output", topDoc("output: {kafka: {}}"), 5, "output.kafka", []string{"fluentd, stdout"}},
 		{"fluentd", topDoc("output: {fluentd: {port: 24224}}"), 5, "output.fluentd.port", []string{"unknown key"}},
 		{"stdout", topDoc("output: {stdout: {pretty: true}}"), 5, "output.stdout.pretty", []string{"no keys"}},

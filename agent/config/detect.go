@@ -160,6 +160,12 @@ type Enrich struct {
 	// WhoisServer is the first WHOIS server asked (default
 	// whois.iana.org:43); its referrals are followed.
 	WhoisServer string `yaml:"whois_server,omitempty"`
+	// RDAP asks the registration data over RDAP (HTTPS, JSON) instead of
+	// port 43, falling back to WHOIS when RDAP tells nothing; RDAPServer
+	// is the RDAP base URL asked (default: each query's server from the
+	// IANA bootstrap registry, https://data.iana.org/rdap/).
+	RDAP       bool   `yaml:"rdap,omitempty"`
+	RDAPServer string `yaml:"rdap_server,omitempty"`
 	// TLSPort is the port asked for a certificate (default 443).
 	TLSPort int `yaml:"tls_port,omitempty"`
 	// Timeout bounds each connection (default 5s).
@@ -176,7 +182,7 @@ type Enrich struct {
 }
 
 // On reports whether any lookup is on.
-func (e *Enrich) On() bool { return e.TLS || e.WHOIS }
+func (e *Enrich) On() bool { return e.TLS || e.WHOIS || e.RDAP }
 
 // SetDefaults fills zero fields with their defaults.
 func (d *Detect) SetDefaults() {
@@ -268,6 +274,11 @@ func (d *Detect) Validate() error {
 	}
 	if d.Domains.MaxSeen < 1000 {
 		p.addf("domains.max_seen", "%d is too small; use at least 1000, e.g. %d", d.Domains.MaxSeen, DefaultMaxSeen)
+	}
+	if e := &d.Domains.Enrich; e.RDAPServer != "" {
+		if u, err := url.Parse(e.RDAPServer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.addf("domains.enrich.rdap_server", "%q is not an http(s) URL; use e.g. https://rdap.example.net/, or leave it out for the IANA bootstrap", e.RDAPServer)
+		}
 	}
 	if e := &d.Domains.Enrich; e.TLSPort < 0 || e.TLSPort > 65535 {
 		p.addf("domains.enrich.tls_port", "%d is not a port; use e.g. 443", e.TLSPort)

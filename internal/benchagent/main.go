@@ -30,7 +30,23 @@ func main() {
 	model := flag.String("model", "examples/models/web.json", "web model")
 	idle := flag.Duration("idle", 60*time.Second, "idle measurement")
 	runs := flag.Int("runs", 3, "runs per shape (best taken)")
+	proxyOnly := flag.Bool("proxy", false, "only the proxy shape: catch-up with enrichment off and black-holed")
+	proxyOut := flag.String("write-proxy-log", "", "write the proxy shape's log to this file and exit (for profiling)")
 	flag.Parse()
+	if *proxyOut != "" {
+		if _, err := proxyLog(*proxyOut, 120, 5000, 4000); err != nil {
+			fmt.Fprintln(os.Stderr, "benchagent:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *proxyOnly {
+		if err := proxyEnrich(*bin, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "benchagent:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	list := []shape{}
 	if *logPath != "" {
 		list = append(list, shape{name: "bench", path: *logPath})
@@ -253,18 +269,11 @@ func freePort() (int, error) {
 }
 
 func start(bin, model, logPath string, maxKeys int, emit string) (*agent, error) {
-	dir, err := os.MkdirTemp("", "sharkfin-bench-")
-	if err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	if maxKeys == 0 {
 		maxKeys = 100000
 	}
-	cfg := fmt.Sprintf(`inputs:
+	return startWith(bin, func(dir string, port int) string {
+		return fmt.Sprintf(`inputs:
   - name: bench
     path: %s
     format: combined
@@ -279,8 +288,22 @@ detect:
 output: { stdout: {} }
 metrics: { listen: "127.0.0.1:%d" }
 `, logPath, dir, maxKeys, emit, model, port)
+	})
+}
+
+// startWith starts the agent on the configuration cfg writes for its
+// state directory and metrics port; events go to /dev/null.
+func startWith(bin string, cfg func(dir string, port int) string) (*agent, error) {
+	dir, err := os.MkdirTemp("", "sharkfin-bench-")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	cfgPath := filepath.Join(dir, "sharkfin.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(cfg(dir, port)), 0o644); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "run", "-c", cfgPath, "--log-level", "warn")
@@ -291,6 +314,18 @@ metrics: { listen: "127.0.0.1:%d" }
 		return nil, err
 	}
 	return a, nil
+}
+
+// metricLabels is the sample of a metric whose one label has value
+// (-1 when unreachable).
+func (a *agent) metricLabels(name, value string) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := e2etest.ScrapeSample(ctx, a.addr, name, "outcome", value)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // metric sums the samples of a metric family (-1 when unreachable).
