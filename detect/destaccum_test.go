@@ -78,8 +78,8 @@ func checkDestVector(t *testing.T, kind record.Kind, what string, got []float64,
 	}
 }
 
-// line is a proxy or DNS line in a ByDest test.
-type line struct {
+// destLine is a proxy or DNS line in a ByDest test.
+type destLine struct {
 	s                    float64 // seconds after t0
 	client, user, host   string
 	method, action, qtyp string
@@ -88,7 +88,7 @@ type line struct {
 }
 
 // record returns l as a parser gives it (user "" is nil).
-func (l line) record() record.Record {
+func (l destLine) record() record.Record {
 	r := record.Record{Time: sec(l.s), Client: []byte(l.client), Host: []byte(l.host), Status: l.status, Bytes: l.bytes}
 	if l.host == "" {
 		r.Host = nil
@@ -110,7 +110,7 @@ func (l line) record() record.Record {
 
 // filled returns lines' records through Destinations.Fill (and Prehash if
 // prehash is set), each name in an arena of its own.
-func filled(kind record.Kind, lines []line, prehash bool) []record.Record {
+func filled(kind record.Kind, lines []destLine, prehash bool) []record.Record {
 	d := NewDestinations()
 	recs := make([]record.Record, len(lines))
 	for i, l := range lines {
@@ -149,7 +149,7 @@ func runDest(t *testing.T, cfg WindowConfig, recs []record.Record, addAll bool) 
 
 // proxyLines are squid lines of several clients to several destinations
 // over two windows (0 and 60).
-var proxyLines = []line{
+var proxyLines = []destLine{
 	// example.com, window 0: 9 lines of 6 clients, 6 distinct names.
 	{s: 1, client: "10.0.0.1", user: "alice", host: "www.example.com", method: "GET", action: "TCP_MISS", status: 200, bytes: 100},
 	{s: 2, client: "10.0.0.2", user: "bob", host: "WWW.EXAMPLE.COM.", method: "GET", action: "TCP_MISS", status: 404, bytes: 50},
@@ -296,7 +296,7 @@ func TestAggregator_ByDestProxy(t *testing.T) {
 }
 
 // dnsLines are BIND query lines over two windows.
-var dnsLines = []line{
+var dnsLines = []destLine{
 	{s: 1, client: "10.0.0.1", host: "a1b2c3.tunnel.example.com.", qtyp: "TXT"},
 	{s: 2, client: "10.0.0.2", host: "ZZ9Y.tunnel.example.com", qtyp: "A"},
 	{s: 3, client: "10.0.0.1", host: "www.example.com", qtyp: "A"},
@@ -378,7 +378,7 @@ func TestAggregator_ByDestDNS(t *testing.T) {
 // remembered as seen.
 func TestAggregator_ByDestOverflow(t *testing.T) {
 	seen := NewSeen(0, 0)
-	lines := []line{
+	lines := []destLine{
 		{s: 1, client: "10.0.0.1", user: "u1", host: "a.example", status: 200, bytes: 1},
 		{s: 2, client: "10.0.0.1", host: "b.example", status: 200, bytes: 2},
 		{s: 3, client: "10.0.0.2", user: "u2", host: "c.example", status: 404, bytes: 4},

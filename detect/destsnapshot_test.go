@@ -18,12 +18,12 @@ import (
 // up to 7s of disorder, from 40 clients to about 30 destinations: names
 // under them in any case and with a trailing dot, bare IPv4 and IPv6
 // addresses (written two ways), and now and then a host naming none.
-func destLines(rng *rand.Rand, n int) []line {
+func destLines(rng *rand.Rand, n int) []destLine {
 	domains := []string{"example.com", "example.co.uk", "bbc.co.uk", "evil.net", "a.b.kawasaki.jp", "co.uk", "corp.internal"}
 	for i := range 20 {
 		domains = append(domains, fmt.Sprintf("site%d.org", i))
 	}
-	lines := make([]line, n)
+	lines := make([]destLine, n)
 	for i := range lines {
 		l := &lines[i]
 		l.s = float64(i)*0.1 - rng.Float64()*7
@@ -58,20 +58,21 @@ func destLines(rng *rand.Rand, n int) []line {
 	return lines
 }
 
-// node is what a restart of the agent keeps of the destination state: the
-// seen set as committed (Drain, by key) and it starts from.
-type node struct {
+// destNode is a node's destination state as the agent keeps it through
+// restarts: the seen set, and what of it was committed (Drain, by key),
+// which a restart loads.
+type destNode struct {
 	seen   *Seen
 	stored map[string]SeenChange
 	dests  *Destinations
 }
 
-func newNode() *node {
-	return &node{seen: NewSeen(0, 0), stored: map[string]SeenChange{}, dests: NewDestinations()}
+func newDestNode() *destNode {
+	return &destNode{seen: NewSeen(0, 0), stored: map[string]SeenChange{}, dests: NewDestinations()}
 }
 
 // commit stores the seen set's changes.
-func (n *node) commit() {
+func (n *destNode) commit() {
 	for _, c := range n.seen.Drain() {
 		n.stored[c.Key] = c
 	}
@@ -79,7 +80,7 @@ func (n *node) commit() {
 
 // restart is a new process: a new key hash seed (the window keys and the
 // seen set are hashed again), and the seen set loaded from what was stored.
-func (n *node) restart() {
+func (n *destNode) restart() {
 	keySeed = maphash.MakeSeed()
 	n.seen = NewSeen(0, 0)
 	for _, c := range n.stored {
@@ -90,7 +91,7 @@ func (n *node) restart() {
 
 // record parses l as the parse workers do (prehashed, filled) with the
 // current seed. The record's names are in an arena of its own.
-func (n *node) record(kind record.Kind, l line) *record.Record {
+func (n *destNode) record(kind record.Kind, l destLine) *record.Record {
 	r := l.record()
 	Prehash(kind, &r)
 	var arena []byte
@@ -98,7 +99,8 @@ func (n *node) record(kind record.Kind, l line) *record.Record {
 	return &r
 }
 
-// keepSeed restores the process's key hash seed when the test ends.
+// keepSeed restores the process's key hash seed when the test ends. A
+// test that changes keySeed (destNode.restart) must not run in parallel.
 func keepSeed(t *testing.T) {
 	seed := keySeed
 	t.Cleanup(func() { keySeed = seed })
@@ -128,7 +130,7 @@ func TestAggregator_ByDestSnapshotResume(t *testing.T) {
 				cfg := WindowConfig{Kind: kind, ByDest: true, MaxKeys: 20, CloseBatch: closeBatch}
 				var out bytes.Buffer
 				emit := destEmitter(&out)
-				n := newNode()
+				n := newDestNode()
 				cfg.Seen = n.seen
 				a := newAgg(t, cfg)
 				for i, l := range lines {
@@ -204,7 +206,7 @@ func TestAggregator_ByDestIncrementalSnapshotResume(t *testing.T) {
 					cfg := WindowConfig{Kind: kind, ByDest: true, MaxKeys: 25, CloseBatch: closeBatch}
 					var out bytes.Buffer
 					emit := destEmitter(&out)
-					n := newNode()
+					n := newDestNode()
 					cfg.Seen = n.seen
 					a := newAgg(t, cfg)
 					store := &snapStore{frozen: map[int64][]byte{}}
@@ -274,7 +276,7 @@ func TestAggregator_ByDestSnapshotKinds(t *testing.T) {
 			snaps := map[bool]Snapshot{}
 			for byDest, cfg := range cfgs {
 				a := newAgg(t, cfg)
-				n := newNode()
+				n := newDestNode()
 				for _, l := range lines {
 					a.Add(n.record(kind, l))
 				}
@@ -290,8 +292,8 @@ func TestAggregator_ByDestSnapshotKinds(t *testing.T) {
 			for byDest, cfg := range cfgs {
 				other := snaps[!byDest]
 				a := newAgg(t, cfg)
-				n := newNode()
-				a.Add(n.record(kind, line{s: 1, client: "10.9.9.9", host: "kept.example"}))
+				n := newDestNode()
+				a.Add(n.record(kind, destLine{s: 1, client: "10.9.9.9", host: "kept.example"}))
 				before, _ := a.MarshalBinary()
 				if err := a.Restore(other.Main, other.Frozen); !errors.Is(err, ErrBadSnapshot) {
 					t.Errorf("by destination %v: Restore of the other kind's snapshot: %v, want ErrBadSnapshot", byDest, err)
@@ -341,7 +343,7 @@ type fuzzSeed struct {
 // window part way through closing (frozen), an open one with an overflow
 // row, names, bare addresses, clients and users.
 func destFuzzSeeds(tb testing.TB) (seeds []fuzzSeed) {
-	lines := []line{
+	lines := []destLine{
 		{s: -9, client: "10.0.0.1", user: "alice", host: "www.example.com", method: "CONNECT", action: "TCP_TUNNEL", qtyp: "TXT", status: 200, bytes: 10},
 		{s: -8, client: "10.0.0.2", user: "bob", host: "a.b.example.com.", method: "GET", action: "TCP_DENIED", qtyp: "A", status: 403},
 		{s: -7, client: "10.0.0.2", host: "192.0.2.1", method: "GET", qtyp: "A", status: 200, bytes: 5},
@@ -354,7 +356,7 @@ func destFuzzSeeds(tb testing.TB) (seeds []fuzzSeed) {
 	}
 	for _, kind := range []record.Kind{record.KindProxy, record.KindDNS} {
 		a := newAgg(tb, WindowConfig{Kind: kind, ByDest: true, MaxKeys: 3, CloseBatch: 1, Seen: NewSeen(0, 0)})
-		n := newNode()
+		n := newDestNode()
 		for _, l := range lines {
 			a.Add(n.record(kind, l))
 		}
@@ -444,7 +446,7 @@ func TestAggregator_DNSClientSnapshotAcrossRestart(t *testing.T) {
 	lines := destLines(rand.New(rand.NewPCG(15, 3)), 3000)
 	run := func(split int) string {
 		var out bytes.Buffer
-		n := newNode()
+		n := newDestNode()
 		cfg := WindowConfig{Kind: record.KindDNS, Seen: n.seen}
 		dcfg := WindowConfig{Kind: record.KindDNS, ByDest: true, Seen: n.seen}
 		clients, dests := newAgg(t, cfg), newAgg(t, dcfg)

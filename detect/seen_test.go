@@ -10,7 +10,7 @@ import (
 	"github.com/socx/sharkfin/record"
 )
 
-const day = int64(24 * time.Hour / time.Second)
+const daySecs = int64(24 * time.Hour / time.Second)
 
 // t0s is t0 in Unix seconds, the unit of Seen.
 var t0s = t0.Unix()
@@ -30,7 +30,7 @@ func TestAggregator_ByDestNewOnce(t *testing.T) {
 	dns := newAgg(t, WindowConfig{Kind: record.KindDNS, ByDest: true, Seen: seen})
 	var got []destResult
 	fn := destCollector(t, &got)
-	feed := func(a *Aggregator, kind record.Kind, lines ...line) {
+	feed := func(a *Aggregator, kind record.Kind, lines ...destLine) {
 		t.Helper()
 		recs := filled(kind, lines, true)
 		for i := range recs {
@@ -65,18 +65,18 @@ func TestAggregator_ByDestNewOnce(t *testing.T) {
 	// Window 0: the proxy sees example.com and an address; a second line
 	// to example.com in the same window changes nothing.
 	feed(proxy, record.KindProxy,
-		line{s: 1, client: "10.0.0.1", host: "www.example.com"},
-		line{s: 2, client: "10.0.0.2", host: "192.0.2.1"},
-		line{s: 3, client: "10.0.0.2", host: "img.example.com"},
-		line{s: 66, client: "10.0.0.1", host: "www.example.com"}, // closes window 0
+		destLine{s: 1, client: "10.0.0.1", host: "www.example.com"},
+		destLine{s: 2, client: "10.0.0.2", host: "192.0.2.1"},
+		destLine{s: 3, client: "10.0.0.2", host: "img.example.com"},
+		destLine{s: 66, client: "10.0.0.1", host: "www.example.com"}, // closes window 0
 	)
 	check(map[string]sight{"0 example.com": {true, 0}, "0 192.0.2.1": {true, 0}})
 	// Window 60 and 120 of the proxy: example.com again, other.org new.
 	feed(proxy, record.KindProxy,
-		line{s: 70, client: "10.0.0.3", host: "other.org"},
-		line{s: 130, client: "10.0.0.1", host: "example.com"},
-		line{s: 131, client: "10.0.0.1", host: "other.org"},
-		line{s: 186, client: "10.0.0.1", host: "other.org"}, // closes 60 and 120
+		destLine{s: 70, client: "10.0.0.3", host: "other.org"},
+		destLine{s: 130, client: "10.0.0.1", host: "example.com"},
+		destLine{s: 131, client: "10.0.0.1", host: "other.org"},
+		destLine{s: 186, client: "10.0.0.1", host: "other.org"}, // closes 60 and 120
 	)
 	check(map[string]sight{
 		"60 example.com": {false, 0}, "60 other.org": {true, 60},
@@ -87,16 +87,16 @@ func TestAggregator_ByDestNewOnce(t *testing.T) {
 	// window, which the proxy's close made known: not new again); its own
 	// fresh.net is new.
 	feed(dns, record.KindDNS,
-		line{s: 61, client: "10.0.0.9", host: "a.example.com"},
-		line{s: 62, client: "10.0.0.9", host: "other.org."},
-		line{s: 63, client: "10.0.0.9", host: "x.fresh.net"},
-		line{s: 126, client: "10.0.0.9", host: "x.fresh.net"}, // closes 60
+		destLine{s: 61, client: "10.0.0.9", host: "a.example.com"},
+		destLine{s: 62, client: "10.0.0.9", host: "other.org."},
+		destLine{s: 63, client: "10.0.0.9", host: "x.fresh.net"},
+		destLine{s: 126, client: "10.0.0.9", host: "x.fresh.net"}, // closes 60
 	)
 	check(map[string]sight{"60 example.com": {false, 0}, "60 other.org": {false, 60}, "60 fresh.net": {true, 60}})
 	// The proxy then meets fresh.net in a later window: known.
 	feed(proxy, record.KindProxy,
-		line{s: 190, client: "10.0.0.1", host: "fresh.net"},
-		line{s: 250, client: "10.0.0.1", host: "fresh.net"}, // closes 180
+		destLine{s: 190, client: "10.0.0.1", host: "fresh.net"},
+		destLine{s: 250, client: "10.0.0.1", host: "fresh.net"}, // closes 180
 	)
 	check(map[string]sight{"180 fresh.net": {false, 60}, "180 other.org": {false, 60}})
 	if seen.Len() != 4 || seen.Full() != 0 {
@@ -121,7 +121,7 @@ func TestAggregator_ByDestNewOnce(t *testing.T) {
 // Without a Seen nothing is new, and FirstSeen is the window's start.
 func TestAggregator_ByDestWithoutSeen(t *testing.T) {
 	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true},
-		filled(record.KindProxy, []line{{s: 1, client: "10.0.0.1", host: "example.com"}, {s: 61, client: "10.0.0.1", host: "example.com"}}, true), false)
+		filled(record.KindProxy, []destLine{{s: 1, client: "10.0.0.1", host: "example.com"}, {s: 61, client: "10.0.0.1", host: "example.com"}}, true), false)
 	if len(got) != 2 {
 		t.Fatalf("results %v", got)
 	}
@@ -142,7 +142,7 @@ func TestSeen_RefreshAfterADay(t *testing.T) {
 	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s, t0s}}) {
 		t.Fatalf("Drain = %+v", got)
 	}
-	for _, at := range []int64{60, 3600, day - 60} {
+	for _, at := range []int64{60, 3600, daySecs - 60} {
 		if first, isNew := observeKey(s, "example.com", t0s+at); first != t0s || isNew {
 			t.Fatalf("at %+ds: first %d new %v, want %d false", at, first, isNew, t0s)
 		}
@@ -150,17 +150,17 @@ func TestSeen_RefreshAfterADay(t *testing.T) {
 			t.Fatalf("at %+ds (under a day): Drain = %+v, want nothing", at, got)
 		}
 	}
-	observeKey(s, "example.com", t0s+day)
-	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s, t0s + day}}) {
+	observeKey(s, "example.com", t0s+daySecs)
+	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s, t0s + daySecs}}) {
 		t.Fatalf("a day later: Drain = %+v, want the last sighting moved", got)
 	}
 	// The next refresh counts from the stored one.
-	observeKey(s, "example.com", t0s+2*day-60)
+	observeKey(s, "example.com", t0s+2*daySecs-60)
 	if got := s.Drain(); len(got) != 0 {
 		t.Fatalf("under a day after the refresh: Drain = %+v", got)
 	}
-	observeKey(s, "example.com", t0s+2*day)
-	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s, t0s + 2*day}}) {
+	observeKey(s, "example.com", t0s+2*daySecs)
+	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s, t0s + 2*daySecs}}) {
 		t.Fatalf("a day after the refresh: Drain = %+v", got)
 	}
 	// A window older than the first sighting (another input behind)
@@ -168,7 +168,7 @@ func TestSeen_RefreshAfterADay(t *testing.T) {
 	if first, isNew := observeKey(s, "example.com", t0s-120); first != t0s-120 || isNew {
 		t.Fatalf("earlier window: first %d new %v, want %d false", first, isNew, t0s-120)
 	}
-	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s - 120, t0s + 2*day}}) {
+	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"example.com", t0s - 120, t0s + 2*daySecs}}) {
 		t.Fatalf("earlier window: Drain = %+v", got)
 	}
 }
@@ -178,18 +178,18 @@ func TestSeen_RefreshAfterADay(t *testing.T) {
 // stored last sighting.
 func TestSeen_LoadThenObserve(t *testing.T) {
 	s := NewSeen(0, 0)
-	s.Load("example.com", t0s-30*day, t0s-3600)
-	s.Load("old.org", t0s-60*day, t0s-2*day)
+	s.Load("example.com", t0s-30*daySecs, t0s-3600)
+	s.Load("old.org", t0s-60*daySecs, t0s-2*daySecs)
 	if s.Len() != 2 || len(s.Drain()) != 0 {
 		t.Fatalf("Load: %d destinations; loading is no change to store", s.Len())
 	}
-	if first, isNew := observeKey(s, "example.com", t0s); first != t0s-30*day || isNew {
-		t.Errorf("example.com: first %d new %v, want %d false", first, isNew, t0s-30*day)
+	if first, isNew := observeKey(s, "example.com", t0s); first != t0s-30*daySecs || isNew {
+		t.Errorf("example.com: first %d new %v, want %d false", first, isNew, t0s-30*daySecs)
 	}
-	if first, isNew := observeKey(s, "old.org", t0s); first != t0s-60*day || isNew {
-		t.Errorf("old.org: first %d new %v, want %d false", first, isNew, t0s-60*day)
+	if first, isNew := observeKey(s, "old.org", t0s); first != t0s-60*daySecs || isNew {
+		t.Errorf("old.org: first %d new %v, want %d false", first, isNew, t0s-60*daySecs)
 	}
-	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"old.org", t0s - 60*day, t0s}}) {
+	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"old.org", t0s - 60*daySecs, t0s}}) {
 		t.Errorf("Drain = %+v, want only old.org's refresh", got)
 	}
 	if first, isNew := observeKey(s, "new.net", t0s); first != t0s || !isNew {
@@ -198,8 +198,8 @@ func TestSeen_LoadThenObserve(t *testing.T) {
 	// Through an aggregator: the loaded destination's window is not new
 	// and reports the stored first sighting.
 	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, Seen: s},
-		filled(record.KindProxy, []line{{s: 1, client: "10.0.0.1", host: "www.example.com"}}, true), false)
-	if len(got) != 1 || got[0].Dest.New || got[0].Dest.FirstSeen != (t0s-30*day)*1e9 {
+		filled(record.KindProxy, []destLine{{s: 1, client: "10.0.0.1", host: "www.example.com"}}, true), false)
+	if len(got) != 1 || got[0].Dest.New || got[0].Dest.FirstSeen != (t0s-30*daySecs)*1e9 {
 		t.Errorf("results %v, want example.com not new, first seen 30 days before", got)
 	}
 }
@@ -213,35 +213,35 @@ func TestSeen_RetentionSweep(t *testing.T) {
 	observeKey(s, "kept.com", t0s)
 	observeKey(s, "loaded.com", t0s) // refreshed below
 	for d := int64(1); d <= 8; d++ {
-		observeKey(s, "loaded.com", t0s+d*day) // a daily refresh keeps it
+		observeKey(s, "loaded.com", t0s+d*daySecs) // a daily refresh keeps it
 	}
-	observeKey(s, "kept.com", t0s+5*day)
+	observeKey(s, "kept.com", t0s+5*daySecs)
 	s.Drain()
 	// 11 days on: gone.com was last seen 11 days ago; kept.com 6.
-	if _, isNew := observeKey(s, "other.com", t0s+11*day); !isNew {
+	if _, isNew := observeKey(s, "other.com", t0s+11*daySecs); !isNew {
 		t.Fatal("other.com not new")
 	}
 	if s.Len() != 3 {
 		t.Errorf("%d destinations remembered, want 3 (gone.com forgotten)", s.Len())
 	}
-	if first, isNew := observeKey(s, "gone.com", t0s+11*day+60); !isNew || first != t0s+11*day+60 {
-		t.Errorf("gone.com after the retention: first %d new %v, want new at %d", first, isNew, t0s+11*day+60)
+	if first, isNew := observeKey(s, "gone.com", t0s+11*daySecs+60); !isNew || first != t0s+11*daySecs+60 {
+		t.Errorf("gone.com after the retention: first %d new %v, want new at %d", first, isNew, t0s+11*daySecs+60)
 	}
-	if first, isNew := observeKey(s, "kept.com", t0s+11*day+60); isNew || first != t0s {
+	if first, isNew := observeKey(s, "kept.com", t0s+11*daySecs+60); isNew || first != t0s {
 		t.Errorf("kept.com within the retention: first %d new %v, want %d false", first, isNew, t0s)
 	}
-	if first, isNew := observeKey(s, "loaded.com", t0s+11*day+60); isNew || first != t0s {
+	if first, isNew := observeKey(s, "loaded.com", t0s+11*daySecs+60); isNew || first != t0s {
 		t.Errorf("loaded.com: first %d new %v, want %d false", first, isNew, t0s)
 	}
 	got := s.Drain()
-	if !slices.Contains(got, SeenChange{"gone.com", t0s + 11*day + 60, t0s + 11*day + 60}) {
+	if !slices.Contains(got, SeenChange{"gone.com", t0s + 11*daySecs + 60, t0s + 11*daySecs + 60}) {
 		t.Errorf("Drain = %+v, want gone.com stored as a first sight again", got)
 	}
 	// A stored sighting older than the retention, loaded at start, is
 	// forgotten at the first sweep.
 	s2 := NewSeen(0, 10*24*time.Hour)
-	s2.Load("stale.com", t0s-30*day, t0s-20*day)
-	s2.Load("fresh.com", t0s-30*day, t0s-1*day)
+	s2.Load("stale.com", t0s-30*daySecs, t0s-20*daySecs)
+	s2.Load("fresh.com", t0s-30*daySecs, t0s-1*daySecs)
 	observeKey(s2, "x.com", t0s)
 	if _, isNew := observeKey(s2, "stale.com", t0s+60); !isNew {
 		t.Error("stale.com, last seen 20 days before with a 10-day retention, not new")
@@ -278,12 +278,12 @@ func TestSeen_Max(t *testing.T) {
 	}
 	// b.com goes stale (a.com is refreshed): the sweep forgets it, and
 	// c.com gets its room.
-	observeKey(s, "a.com", t0s+9*day)
-	if first, isNew := observeKey(s, "c.com", t0s+11*day); !isNew || first != t0s+11*day {
+	observeKey(s, "a.com", t0s+9*daySecs)
+	if first, isNew := observeKey(s, "c.com", t0s+11*daySecs); !isNew || first != t0s+11*daySecs {
 		t.Errorf("c.com after the sweep: first %d new %v", first, isNew)
 	}
-	if first, isNew := observeKey(s, "c.com", t0s+11*day+60); isNew || first != t0s+11*day {
-		t.Errorf("c.com once remembered: first %d new %v, want %d false", first, isNew, t0s+11*day)
+	if first, isNew := observeKey(s, "c.com", t0s+11*daySecs+60); isNew || first != t0s+11*daySecs {
+		t.Errorf("c.com once remembered: first %d new %v, want %d false", first, isNew, t0s+11*daySecs)
 	}
 	if s.Full() != 4 || s.Len() != 2 {
 		t.Errorf("after the sweep: full %d len %d, want 4 and 2", s.Full(), s.Len())
@@ -292,10 +292,10 @@ func TestSeen_Max(t *testing.T) {
 	// Through an aggregator: of three destinations in a window, the two
 	// first in key order are remembered; the third is new in every window.
 	s3 := NewSeen(2, 0)
-	var lines []line
+	var lines []destLine
 	for _, at := range []float64{1, 61, 121} {
 		for _, h := range []string{"c.org", "a.org", "b.org"} {
-			lines = append(lines, line{s: at, client: "10.0.0.1", host: h})
+			lines = append(lines, destLine{s: at, client: "10.0.0.1", host: h})
 		}
 	}
 	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, Seen: s3}, filled(record.KindProxy, lines, true), false)
@@ -321,36 +321,36 @@ func TestSeen_FullSweepMakesRoom(t *testing.T) {
 	const h = 3600
 	s := NewSeen(2, 10*24*time.Hour)
 	observeKey(s, "a.com", t0s)
-	observeKey(s, "b.com", t0s+9*day+12*h)
+	observeKey(s, "b.com", t0s+9*daySecs+12*h)
 	// 10.2 days on: a.com (last seen 10.2 days before) is stale, though
 	// the last regular sweep was less than a day ago.
-	if first, isNew := observeKey(s, "c.com", t0s+10*day+5*h); !isNew || first != t0s+10*day+5*h {
+	if first, isNew := observeKey(s, "c.com", t0s+10*daySecs+5*h); !isNew || first != t0s+10*daySecs+5*h {
 		t.Fatalf("c.com: first %d new %v", first, isNew)
 	}
 	if s.Full() != 0 || s.Len() != 2 {
 		t.Fatalf("c.com did not take a.com's room: full %d len %d", s.Full(), s.Len())
 	}
-	if _, isNew := observeKey(s, "a.com", t0s+10*day+5*h); !isNew || s.Full() != 1 {
+	if _, isNew := observeKey(s, "a.com", t0s+10*daySecs+5*h); !isNew || s.Full() != 1 {
 		t.Fatalf("a.com back when the set is full of fresh ones: new %v full %d, want new and full 1", isNew, s.Full())
 	}
 	for i := range 3 {
-		if _, isNew := observeKey(s, fmt.Sprintf("x%d.com", i), t0s+10*day+5*h); !isNew {
+		if _, isNew := observeKey(s, fmt.Sprintf("x%d.com", i), t0s+10*daySecs+5*h); !isNew {
 			t.Fatalf("x%d.com not new", i)
 		}
 	}
 	if s.Full() != 4 || s.Len() != 2 {
 		t.Fatalf("full %d len %d, want 4 and 2", s.Full(), s.Len())
 	}
-	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"a.com", t0s, t0s}, {"b.com", t0s + 9*day + 12*h, t0s + 9*day + 12*h},
-		{"c.com", t0s + 10*day + 5*h, t0s + 10*day + 5*h}}) {
+	if got := s.Drain(); !slices.Equal(got, []SeenChange{{"a.com", t0s, t0s}, {"b.com", t0s + 9*daySecs + 12*h, t0s + 9*daySecs + 12*h},
+		{"c.com", t0s + 10*daySecs + 5*h, t0s + 10*daySecs + 5*h}}) {
 		t.Fatalf("Drain = %+v", got)
 	}
 
 	// Loaded full at start, a stale stored destination is forgotten at the
 	// first new one.
 	s = NewSeen(2, 10*24*time.Hour)
-	s.Load("stale.com", t0s-30*day, t0s-20*day)
-	s.Load("fresh.com", t0s-30*day, t0s)
+	s.Load("stale.com", t0s-30*daySecs, t0s-20*daySecs)
+	s.Load("fresh.com", t0s-30*daySecs, t0s)
 	if _, isNew := observeKey(s, "new.com", t0s); !isNew || s.Full() != 0 || s.Len() != 2 {
 		t.Fatalf("new.com: new %v full %d len %d, want new, remembered in stale.com's room", isNew, s.Full(), s.Len())
 	}
@@ -364,12 +364,12 @@ func TestSeen_FullSweepMakesRoom(t *testing.T) {
 // or first seen in the window itself.
 func TestAccum_DNSNewDomainShare(t *testing.T) {
 	seen := NewSeen(0, 0)
-	seen.Load("example.com", t0s-10*day, t0s-3600)
+	seen.Load("example.com", t0s-10*daySecs, t0s-3600)
 	seen.Load("bbc.co.uk", t0s-60, t0s-60) // the window before
-	seen.Load("192.0.2.53", t0s-day, t0s-day)
+	seen.Load("192.0.2.53", t0s-daySecs, t0s-daySecs)
 	seen.Load("same.net", t0s, t0s) // first seen in this very window (a destination aggregator closed it first)
 	a := newAgg(t, WindowConfig{Kind: record.KindDNS, Seen: seen})
-	lines := []line{
+	lines := []destLine{
 		// 10.0.0.1: 8 queries, 4 of them to unknown domains
 		// (evil.net twice, new.org, same.net).
 		{s: 1, client: "10.0.0.1", host: "www.example.com"},
