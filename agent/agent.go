@@ -77,6 +77,7 @@ type Agent struct {
 	// their events.
 	dests   []closedDest
 	seen    *detect.Seen
+	destKey detect.DestKey // the state file's (state.Store.DestKey)
 	domains domainReport
 	// enrichBuf is the committer's LookupAll scratch.
 	enrichBuf []*event.Enrichment

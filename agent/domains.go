@@ -232,7 +232,14 @@ func (a *Agent) domainEvent(d *closedDest, vec []float64, cat string, categorize
 // loadSeen fills the agent's set of seen destinations from the state.
 func (a *Agent) loadSeen(st *state.Store) error {
 	dc := a.cfg.Detect.Domains
-	a.seen = detect.NewSeen(dc.MaxSeen, dc.SeenRetention.Std())
+	kb, err := st.DestKey()
+	if err != nil {
+		return err
+	}
+	if a.destKey, err = detect.DestKeyFrom(kb); err != nil {
+		return err
+	}
+	a.seen = detect.NewSeen(dc.MaxSeen, dc.SeenRetention.Std(), a.destKey)
 	damaged, err := st.Seen(a.seen.Load)
 	if err != nil {
 		return err

@@ -145,7 +145,7 @@ func (a *Agent) open(ctx context.Context) error {
 		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now(), destNames: detect.DestFeatureNames(ic.Kind())}
 		m := a.models.byKind[ic.Kind().String()]
 		pipe, err := pipeline.New(pipeline.Config{
-			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m, Seen: a.seen,
+			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m, Seen: a.seen, DestKey: a.destKey,
 			Window: detect.WindowConfig{
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
 				CloseBatch: a.cfg.Detect.CloseBatch,

@@ -49,7 +49,7 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
-		dests := detect.NewDestinations() // one per worker: its suffix cache is its own
+		dests := detect.NewDestinations(a.destKey) // one per worker: its suffix cache is its own
 		go func() {
 			defer wg.Done()
 			for pb := range work {

@@ -17,12 +17,14 @@ import (
 type Destinations struct {
 	suf  *domain.Suffixes
 	name []byte
+	key  DestKey
 }
 
-// NewDestinations returns a Destinations with a suffix cache of the default
-// size.
-func NewDestinations() *Destinations {
-	return &Destinations{suf: domain.NewSuffixes(0), name: make([]byte, 0, domain.MaxName)}
+// NewDestinations returns a Destinations hashing with key (the one of the
+// aggregators and seen set the records go to), with a suffix cache of the
+// default size.
+func NewDestinations(key DestKey) *Destinations {
+	return &Destinations{suf: domain.NewSuffixes(0), name: make([]byte, 0, domain.MaxName), key: key}
 }
 
 // Fill sets r's destination fields for a record of kind k (web records
@@ -51,7 +53,7 @@ func (d *Destinations) Fill(k record.Kind, r *record.Record, arena *[]byte) {
 			dest = reg
 		}
 	}
-	r.Name, r.Dest, r.DestHash, r.DestIP = full, dest, keyHash(dest), isIP
+	r.Name, r.Dest, r.DestHash, r.DestIP = full, dest, d.key.hash(dest), isIP
 }
 
 // subdomain is the part of a record's name before its registrable domain

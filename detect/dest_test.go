@@ -95,8 +95,8 @@ func checkFill(t *testing.T, kind record.Kind, c fillCase, r *record.Record) {
 	if string(r.Name) != c.name || string(r.Dest) != c.dest || r.DestIP != c.ip {
 		t.Errorf("%s %q: Name %q Dest %q DestIP %v, want %q %q %v", kind, c.host, r.Name, r.Dest, r.DestIP, c.name, c.dest, c.ip)
 	}
-	if r.DestHash != keyHashString(c.dest) {
-		t.Errorf("%s %q: DestHash %x is not the key hash of %q (%x)", kind, c.host, r.DestHash, c.dest, keyHashString(c.dest))
+	if r.DestHash != testDestKey.hashString(c.dest) {
+		t.Errorf("%s %q: DestHash %x is not the key hash of %q (%x)", kind, c.host, r.DestHash, c.dest, testDestKey.hashString(c.dest))
 	}
 	// Dest is the end of Name (the aggregators slice the subdomain off
 	// it), and neither can be appended to over the next record's name.
@@ -110,7 +110,7 @@ func checkFill(t *testing.T, kind record.Kind, c fillCase, r *record.Record) {
 }
 
 func TestDestinations_Fill(t *testing.T) {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	for _, tc := range []struct {
 		kind  record.Kind
 		cases []fillCase
@@ -145,7 +145,7 @@ func TestDestinations_Fill(t *testing.T) {
 // The same host twice: the second answer comes from the suffix cache and
 // must be the first one.
 func TestDestinations_FillCached(t *testing.T) {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	var arena []byte
 	for pass := range 3 {
 		for _, c := range proxyFillCases {
@@ -161,7 +161,7 @@ func TestDestinations_FillCached(t *testing.T) {
 
 // Web records carry no destination, whatever their Host (the vhost).
 func TestDestinations_FillWebHasNone(t *testing.T) {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	var arena []byte
 	for _, k := range []record.Kind{record.KindWeb, record.KindUnknown} {
 		r := record.Record{Host: []byte("www.example.com"), Name: []byte("x"), Dest: []byte("x"), DestHash: 7, DestIP: true}
@@ -179,7 +179,7 @@ func TestDestinations_FillWebHasNone(t *testing.T) {
 // names, addresses (IPv6 made canonical included) nor hosts that name no
 // destination.
 func TestDestinations_FillAllocatesNothing(t *testing.T) {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	arena := make([]byte, 0, 1<<14)
 	var recs []record.Record
 	kinds := []record.Kind{}
@@ -206,7 +206,7 @@ func TestDestinations_FillAllocatesNothing(t *testing.T) {
 }
 
 func TestSubdomainAndRegLabel(t *testing.T) {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	var arena []byte
 	for _, c := range []struct{ host, sub, label string }{
 		{"www.example.com", "www", "example"},
@@ -228,3 +228,6 @@ func TestSubdomainAndRegLabel(t *testing.T) {
 		}
 	}
 }
+
+// testDestKey is the destination hash key of the tests.
+var testDestKey = NewDestKey()

@@ -111,7 +111,7 @@ func (l destLine) record() record.Record {
 // filled returns lines' records through Destinations.Fill (and Prehash if
 // prehash is set), each name in an arena of its own.
 func filled(kind record.Kind, lines []destLine, prehash bool) []record.Record {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	recs := make([]record.Record, len(lines))
 	for i, l := range lines {
 		recs[i] = l.record()
@@ -249,7 +249,7 @@ func TestAggregator_ByDestProxy(t *testing.T) {
 		for _, addAll := range []bool{false, true} {
 			t.Run(fmt.Sprintf("prehash=%v/addAll=%v", prehash, addAll), func(t *testing.T) {
 				recs := filled(record.KindProxy, proxyLines, prehash)
-				got, a := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true}, recs, addAll)
+				got, a := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey}, recs, addAll)
 				m := byWindowKey(t, got)
 				if len(m) != len(wants) {
 					t.Errorf("%d results, want %d: %v", len(m), len(wants), got)
@@ -348,7 +348,7 @@ func TestAggregator_ByDestDNS(t *testing.T) {
 	}
 	for _, prehash := range []bool{true, false} {
 		t.Run(fmt.Sprintf("prehash=%v", prehash), func(t *testing.T) {
-			got, a := runDest(t, WindowConfig{Kind: record.KindDNS, ByDest: true}, filled(record.KindDNS, dnsLines, prehash), false)
+			got, a := runDest(t, WindowConfig{Kind: record.KindDNS, ByDest: true, DestKey: testDestKey}, filled(record.KindDNS, dnsLines, prehash), false)
 			m := byWindowKey(t, got)
 			if len(m) != len(wants) {
 				t.Errorf("%d results, want %d: %v", len(m), len(wants), got)
@@ -377,7 +377,7 @@ func TestAggregator_ByDestDNS(t *testing.T) {
 // whose row has counters but no destination fields, and which is never
 // remembered as seen.
 func TestAggregator_ByDestOverflow(t *testing.T) {
-	seen := NewSeen(0, 0)
+	seen := NewSeen(0, 0, testDestKey)
 	lines := []destLine{
 		{s: 1, client: "10.0.0.1", user: "u1", host: "a.example", status: 200, bytes: 1},
 		{s: 2, client: "10.0.0.1", host: "b.example", status: 200, bytes: 2},
@@ -385,7 +385,7 @@ func TestAggregator_ByDestOverflow(t *testing.T) {
 		{s: 4, client: "10.0.0.3", host: "192.0.2.1", status: 200, bytes: 8},
 		{s: 5, client: "10.0.0.1", host: "www.a.example", status: 200, bytes: 16},
 	}
-	got, a := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, MaxKeys: 2, Seen: seen}, filled(record.KindProxy, lines, true), false)
+	got, a := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey, MaxKeys: 2, Seen: seen}, filled(record.KindProxy, lines, true), false)
 	if len(got) != 3 || got[0].Key != "a.example" || got[1].Key != "b.example" || got[2].Key != OverflowKey {
 		t.Fatalf("results %v, want a.example, b.example and the overflow", got)
 	}
@@ -410,7 +410,7 @@ func TestAggregator_ByDestOverflow(t *testing.T) {
 // at t0: names under the destination, now and then a bare address.
 func benchDestRecords(dests, perDest int) []record.Record {
 	rng := rand.New(rand.NewPCG(8, 9))
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	var recs []record.Record
 	for k := range dests {
 		for j := range perDest {
@@ -451,9 +451,9 @@ func BenchmarkAggregator_ByDest(b *testing.B) {
 	width := int64(time.Minute)
 	for _, withSeen := range []bool{false, true} {
 		b.Run(fmt.Sprintf("seen=%v", withSeen), func(b *testing.B) {
-			cfg := WindowConfig{Kind: record.KindProxy, ByDest: true}
+			cfg := WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey}
 			if withSeen {
-				cfg.Seen = NewSeen(0, 0)
+				cfg.Seen = NewSeen(0, 0, testDestKey)
 			}
 			a := newAgg(b, cfg)
 			emitted := 0
@@ -501,7 +501,7 @@ func BenchmarkAggregator_ByDest(b *testing.B) {
 // is the hash of the normalized name: every spelling of a name counts once
 // in a destination's hosts.
 func TestNameHash_IsHashOfName(t *testing.T) {
-	d := NewDestinations()
+	d := NewDestinations(testDestKey)
 	for _, tc := range []struct {
 		kind  record.Kind
 		cases []fillCase
@@ -538,9 +538,9 @@ func TestNameHash_IsHashOfName(t *testing.T) {
 func TestAggregator_ByDestAddAllocatesNothing(t *testing.T) {
 	for _, kind := range []record.Kind{record.KindProxy, record.KindDNS} {
 		t.Run(kind.String(), func(t *testing.T) {
-			a := newAgg(t, WindowConfig{Kind: kind, ByDest: true, Seen: NewSeen(0, 0)})
+			a := newAgg(t, WindowConfig{Kind: kind, ByDest: true, DestKey: testDestKey, Seen: NewSeen(0, 0, testDestKey)})
 			recs := steadyRecords(kind, 64, 16)
-			d := NewDestinations()
+			d := NewDestinations(testDestKey)
 			arena := make([]byte, 0, 1<<16)
 			for i := range recs {
 				recs[i].User = []byte([]string{"-", "alice", "bob"}[i%3])

@@ -3,7 +3,6 @@ package detect
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
@@ -68,7 +67,7 @@ type destNode struct {
 }
 
 func newDestNode() *destNode {
-	return &destNode{seen: NewSeen(0, 0), stored: map[string]SeenChange{}, dests: NewDestinations()}
+	return &destNode{seen: NewSeen(0, 0, testDestKey), stored: map[string]SeenChange{}, dests: NewDestinations(testDestKey)}
 }
 
 // commit stores the seen set's changes.
@@ -82,11 +81,11 @@ func (n *destNode) commit() {
 // seen set are hashed again), and the seen set loaded from what was stored.
 func (n *destNode) restart() {
 	keySeed = maphash.MakeSeed()
-	n.seen = NewSeen(0, 0)
+	n.seen = NewSeen(0, 0, testDestKey)
 	for _, c := range n.stored {
 		n.seen.Load(c.Key, c.First, c.Last)
 	}
-	n.dests = NewDestinations()
+	n.dests = NewDestinations(testDestKey)
 }
 
 // record parses l as the parse workers do (prehashed, filled) with the
@@ -127,7 +126,7 @@ func TestAggregator_ByDestSnapshotResume(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			lines := destLines(rand.New(rand.NewPCG(11, uint64(kind))), 3000)
 			run := func(split, closeBatch int) string {
-				cfg := WindowConfig{Kind: kind, ByDest: true, MaxKeys: 20, CloseBatch: closeBatch}
+				cfg := WindowConfig{Kind: kind, ByDest: true, DestKey: testDestKey, MaxKeys: 20, CloseBatch: closeBatch}
 				var out bytes.Buffer
 				emit := destEmitter(&out)
 				n := newDestNode()
@@ -203,7 +202,7 @@ func TestAggregator_ByDestIncrementalSnapshotResume(t *testing.T) {
 			lines := destLines(rng, 3000)
 			for _, closeBatch := range []int{1, 3, 40} {
 				run := func(restartAt map[int]bool) (string, *snapStore) {
-					cfg := WindowConfig{Kind: kind, ByDest: true, MaxKeys: 25, CloseBatch: closeBatch}
+					cfg := WindowConfig{Kind: kind, ByDest: true, DestKey: testDestKey, MaxKeys: 25, CloseBatch: closeBatch}
 					var out bytes.Buffer
 					emit := destEmitter(&out)
 					n := newDestNode()
@@ -271,7 +270,7 @@ func TestAggregator_ByDestSnapshotKinds(t *testing.T) {
 			lines := destLines(rand.New(rand.NewPCG(13, uint64(kind))), 400)
 			cfgs := map[bool]WindowConfig{
 				false: {Kind: kind, CloseBatch: 2},
-				true:  {Kind: kind, ByDest: true, CloseBatch: 2},
+				true:  {Kind: kind, ByDest: true, DestKey: testDestKey, CloseBatch: 2},
 			}
 			snaps := map[bool]Snapshot{}
 			for byDest, cfg := range cfgs {
@@ -355,7 +354,7 @@ func destFuzzSeeds(tb testing.TB) (seeds []fuzzSeed) {
 		{s: 5, client: "10.0.0.6", host: "", method: "GET", qtyp: "A", status: 200},
 	}
 	for _, kind := range []record.Kind{record.KindProxy, record.KindDNS} {
-		a := newAgg(tb, WindowConfig{Kind: kind, ByDest: true, MaxKeys: 3, CloseBatch: 1, Seen: NewSeen(0, 0)})
+		a := newAgg(tb, WindowConfig{Kind: kind, ByDest: true, DestKey: testDestKey, MaxKeys: 3, CloseBatch: 1, Seen: NewSeen(0, 0, testDestKey)})
 		n := newDestNode()
 		for _, l := range lines {
 			a.Add(n.record(kind, l))
@@ -390,7 +389,7 @@ func FuzzAggregator_RestoreDest(f *testing.F) {
 		if dns {
 			kind = record.KindDNS
 		}
-		cfg := WindowConfig{Kind: kind, ByDest: true, MaxKeys: 12, CloseBatch: 3, Seen: NewSeen(4, time.Hour)}
+		cfg := WindowConfig{Kind: kind, ByDest: true, DestKey: testDestKey, MaxKeys: 12, CloseBatch: 3, Seen: NewSeen(4, time.Hour, testDestKey)}
 		b, _ := NewAggregator(cfg)
 		frozen := map[int64][]byte{start: blob}
 		if blob == nil {
@@ -432,23 +431,19 @@ func FuzzAggregator_RestoreDest(f *testing.F) {
 // both aggregators restored) at a split: the clients' results must be
 // those of one uninterrupted run.
 //
-// Known bug, skipped: a DNS client's per-domain counts (accExt.perDomain,
-// behind distinct_domains, distinct_subdomains, new_domain_share and
-// subdomain_entropy) are keyed by record.Record.DestHash, a hash seeded
-// per process, and stored so in snapshots: after a restart the same
-// domain's queries land under a second key, and the restored keys are
-// never found in the reloaded seen set (their queries count as new).
+// A DNS client's per-domain counts (behind distinct_domains,
+// distinct_subdomains, new_domain_share and subdomain_entropy) are kept
+// by destination hash, and stored so in snapshots: the hash is keyed by
+// the node's DestKey, not by the process, so that they still match the
+// destinations after a restart.
 func TestAggregator_DNSClientSnapshotAcrossRestart(t *testing.T) {
-	if !*runKnownBugs {
-		t.Skip("known bug: DNS client per-domain counts are keyed by a per-process hash (see the comment); -known-bugs runs it")
-	}
 	keepSeed(t)
 	lines := destLines(rand.New(rand.NewPCG(15, 3)), 3000)
 	run := func(split int) string {
 		var out bytes.Buffer
 		n := newDestNode()
 		cfg := WindowConfig{Kind: record.KindDNS, Seen: n.seen}
-		dcfg := WindowConfig{Kind: record.KindDNS, ByDest: true, Seen: n.seen}
+		dcfg := WindowConfig{Kind: record.KindDNS, ByDest: true, DestKey: testDestKey, Seen: n.seen}
 		clients, dests := newAgg(t, cfg), newAgg(t, dcfg)
 		emit := func(r *Result) { fmt.Fprintf(&out, "%d %s %v\n", r.Start, r.Key, r.Vector) }
 		for i, l := range lines {
@@ -482,5 +477,3 @@ func TestAggregator_DNSClientSnapshotAcrossRestart(t *testing.T) {
 		}
 	}
 }
-
-var runKnownBugs = flag.Bool("known-bugs", false, "run the tests of known, unfixed bugs")

@@ -45,8 +45,14 @@ var keySeed = maphash.MakeSeed()
 // keyHash is the hash of a window key.
 func keyHash(b []byte) uint64 { return maphash.Bytes(keySeed, b) }
 
-// keyHashString is keyHash of a string.
-func keyHashString(s string) uint64 { return maphash.String(keySeed, s) }
+// keyHash is the hash of a's window keys: keyHash for clients, the
+// destination key's for destinations (as Destinations.Fill computes it).
+func (a *Aggregator) keyHash(b []byte) uint64 {
+	if a.cfg.ByDest {
+		return a.cfg.DestKey.hash(b)
+	}
+	return keyHash(b)
+}
 
 // sizedKeyTable returns an empty table with room for n keys without growing (a
 // new window is sized like the last one closed, to at most maxSizedKeys).

@@ -23,6 +23,8 @@ type Seen struct {
 	full      int64
 	newest    int64 // newest window start observed, Unix seconds
 	swept     int64 // newest when the last sweep ran
+	key       DestKey
+	discard   bool // keep no changes (nothing stores them)
 }
 
 type seenEntry struct{ first, last uint32 } // Unix seconds
@@ -45,15 +47,15 @@ const (
 
 // NewSeen returns an empty set holding up to max destinations
 // (DefaultSeenMax when max <= 0) for retention (DefaultSeenRetention when
-// <= 0).
-func NewSeen(max int, retention time.Duration) *Seen {
+// <= 0), hashing them with key (the Destinations' and aggregators').
+func NewSeen(max int, retention time.Duration, key DestKey) *Seen {
 	if max <= 0 {
 		max = DefaultSeenMax
 	}
 	if retention <= 0 {
 		retention = DefaultSeenRetention
 	}
-	return &Seen{m: make(map[uint64]seenEntry), max: max, retention: int64(retention / time.Second)}
+	return &Seen{m: make(map[uint64]seenEntry), max: max, retention: int64(retention / time.Second), key: key}
 }
 
 // Load adds a stored destination (at start, before counting).
@@ -62,7 +64,7 @@ func (s *Seen) Load(key string, first, last int64) {
 		s.full++
 		return
 	}
-	s.m[keyHashString(key)] = seenEntry{u32(first), u32(last)}
+	s.m[s.key.hashString(key)] = seenEntry{u32(first), u32(last)}
 	s.newest = max(s.newest, last)
 }
 
@@ -110,7 +112,7 @@ func (s *Seen) observe(h uint64, key string, start int64) (first int64, isNew bo
 			return start, true
 		}
 		s.m[h] = seenEntry{u32(start), u32(start)}
-		s.changes = append(s.changes, SeenChange{Key: key, First: start, Last: start})
+		s.record(SeenChange{Key: key, First: start, Last: start})
 		return start, true
 	}
 	changed := false
@@ -122,7 +124,7 @@ func (s *Seen) observe(h uint64, key string, start int64) (first int64, isNew bo
 	}
 	if changed {
 		s.m[h] = e
-		s.changes = append(s.changes, SeenChange{Key: key, First: int64(e.first), Last: int64(e.last)})
+		s.record(SeenChange{Key: key, First: int64(e.first), Last: int64(e.last)})
 	}
 	return int64(e.first), false
 }
@@ -135,6 +137,20 @@ func (s *Seen) sweep() {
 		if int64(e.last) < cut {
 			delete(s.m, h)
 		}
+	}
+}
+
+// DiscardChanges stops keeping the changes for Drain: for a set nothing
+// stores (`sharkfin score`), whose changes would pile up for the run.
+func (s *Seen) DiscardChanges() {
+	s.discard = true
+	s.changes = nil
+}
+
+// record keeps a change for Drain.
+func (s *Seen) record(c SeenChange) {
+	if !s.discard {
+		s.changes = append(s.changes, c)
 	}
 }
 

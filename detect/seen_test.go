@@ -18,16 +18,16 @@ var t0s = t0.Unix()
 // observeKey is what an aggregator does when a destination's window
 // closes (Aggregator.vector).
 func observeKey(s *Seen, key string, start int64) (first int64, isNew bool) {
-	return s.observe(keyHashString(key), key, start)
+	return s.observe(testDestKey.hashString(key), key, start)
 }
 
 // A destination is New in the first window it is counted in and only
 // then; later windows give that window's start as FirstSeen. Two
 // aggregators sharing a Seen (a node's proxy and DNS inputs) agree.
 func TestAggregator_ByDestNewOnce(t *testing.T) {
-	seen := NewSeen(0, 0)
-	proxy := newAgg(t, WindowConfig{Kind: record.KindProxy, ByDest: true, Seen: seen})
-	dns := newAgg(t, WindowConfig{Kind: record.KindDNS, ByDest: true, Seen: seen})
+	seen := NewSeen(0, 0, testDestKey)
+	proxy := newAgg(t, WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey, Seen: seen})
+	dns := newAgg(t, WindowConfig{Kind: record.KindDNS, ByDest: true, DestKey: testDestKey, Seen: seen})
 	var got []destResult
 	fn := destCollector(t, &got)
 	feed := func(a *Aggregator, kind record.Kind, lines ...destLine) {
@@ -120,7 +120,7 @@ func TestAggregator_ByDestNewOnce(t *testing.T) {
 
 // Without a Seen nothing is new, and FirstSeen is the window's start.
 func TestAggregator_ByDestWithoutSeen(t *testing.T) {
-	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true},
+	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey},
 		filled(record.KindProxy, []destLine{{s: 1, client: "10.0.0.1", host: "example.com"}, {s: 61, client: "10.0.0.1", host: "example.com"}}, true), false)
 	if len(got) != 2 {
 		t.Fatalf("results %v", got)
@@ -135,7 +135,7 @@ func TestAggregator_ByDestWithoutSeen(t *testing.T) {
 // A sighting is stored again (Drain) once the stored one is a day old or
 // more, and not before.
 func TestSeen_RefreshAfterADay(t *testing.T) {
-	s := NewSeen(0, 0)
+	s := NewSeen(0, 0, testDestKey)
 	if first, isNew := observeKey(s, "example.com", t0s); first != t0s || !isNew {
 		t.Fatalf("first sight: %d %v", first, isNew)
 	}
@@ -177,7 +177,7 @@ func TestSeen_RefreshAfterADay(t *testing.T) {
 // sighting the stored one, nothing to store again within a day of the
 // stored last sighting.
 func TestSeen_LoadThenObserve(t *testing.T) {
-	s := NewSeen(0, 0)
+	s := NewSeen(0, 0, testDestKey)
 	s.Load("example.com", t0s-30*daySecs, t0s-3600)
 	s.Load("old.org", t0s-60*daySecs, t0s-2*daySecs)
 	if s.Len() != 2 || len(s.Drain()) != 0 {
@@ -197,7 +197,7 @@ func TestSeen_LoadThenObserve(t *testing.T) {
 	}
 	// Through an aggregator: the loaded destination's window is not new
 	// and reports the stored first sighting.
-	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, Seen: s},
+	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey, Seen: s},
 		filled(record.KindProxy, []destLine{{s: 1, client: "10.0.0.1", host: "www.example.com"}}, true), false)
 	if len(got) != 1 || got[0].Dest.New || got[0].Dest.FirstSeen != (t0s-30*daySecs)*1e9 {
 		t.Errorf("results %v, want example.com not new, first seen 30 days before", got)
@@ -208,7 +208,7 @@ func TestSeen_LoadThenObserve(t *testing.T) {
 // forgotten, and new again when it comes back; one seen within the
 // retention is kept.
 func TestSeen_RetentionSweep(t *testing.T) {
-	s := NewSeen(0, 10*24*time.Hour)
+	s := NewSeen(0, 10*24*time.Hour, testDestKey)
 	observeKey(s, "gone.com", t0s)
 	observeKey(s, "kept.com", t0s)
 	observeKey(s, "loaded.com", t0s) // refreshed below
@@ -239,7 +239,7 @@ func TestSeen_RetentionSweep(t *testing.T) {
 	}
 	// A stored sighting older than the retention, loaded at start, is
 	// forgotten at the first sweep.
-	s2 := NewSeen(0, 10*24*time.Hour)
+	s2 := NewSeen(0, 10*24*time.Hour, testDestKey)
 	s2.Load("stale.com", t0s-30*daySecs, t0s-20*daySecs)
 	s2.Load("fresh.com", t0s-30*daySecs, t0s-1*daySecs)
 	observeKey(s2, "x.com", t0s)
@@ -255,7 +255,7 @@ func TestSeen_RetentionSweep(t *testing.T) {
 // is new again next time) and counted in Full; the remembered ones are
 // unaffected; a sweep that forgets one makes room.
 func TestSeen_Max(t *testing.T) {
-	s := NewSeen(2, 10*24*time.Hour)
+	s := NewSeen(2, 10*24*time.Hour, testDestKey)
 	observeKey(s, "a.com", t0s)
 	observeKey(s, "b.com", t0s)
 	for i, at := range []int64{0, 60, 120} {
@@ -291,14 +291,14 @@ func TestSeen_Max(t *testing.T) {
 
 	// Through an aggregator: of three destinations in a window, the two
 	// first in key order are remembered; the third is new in every window.
-	s3 := NewSeen(2, 0)
+	s3 := NewSeen(2, 0, testDestKey)
 	var lines []destLine
 	for _, at := range []float64{1, 61, 121} {
 		for _, h := range []string{"c.org", "a.org", "b.org"} {
 			lines = append(lines, destLine{s: at, client: "10.0.0.1", host: h})
 		}
 	}
-	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, Seen: s3}, filled(record.KindProxy, lines, true), false)
+	got, _ := runDest(t, WindowConfig{Kind: record.KindProxy, ByDest: true, DestKey: testDestKey, Seen: s3}, filled(record.KindProxy, lines, true), false)
 	var news []string
 	for _, r := range got {
 		if r.Dest.New {
@@ -319,7 +319,7 @@ func TestSeen_Max(t *testing.T) {
 // to forget, new destinations are counted in Full.
 func TestSeen_FullSweepMakesRoom(t *testing.T) {
 	const h = 3600
-	s := NewSeen(2, 10*24*time.Hour)
+	s := NewSeen(2, 10*24*time.Hour, testDestKey)
 	observeKey(s, "a.com", t0s)
 	observeKey(s, "b.com", t0s+9*daySecs+12*h)
 	// 10.2 days on: a.com (last seen 10.2 days before) is stale, though
@@ -348,7 +348,7 @@ func TestSeen_FullSweepMakesRoom(t *testing.T) {
 
 	// Loaded full at start, a stale stored destination is forgotten at the
 	// first new one.
-	s = NewSeen(2, 10*24*time.Hour)
+	s = NewSeen(2, 10*24*time.Hour, testDestKey)
 	s.Load("stale.com", t0s-30*daySecs, t0s-20*daySecs)
 	s.Load("fresh.com", t0s-30*daySecs, t0s)
 	if _, isNew := observeKey(s, "new.com", t0s); !isNew || s.Full() != 0 || s.Len() != 2 {
@@ -363,7 +363,7 @@ func TestSeen_FullSweepMakesRoom(t *testing.T) {
 // destinations the Seen does not know from before the window: unknown,
 // or first seen in the window itself.
 func TestAccum_DNSNewDomainShare(t *testing.T) {
-	seen := NewSeen(0, 0)
+	seen := NewSeen(0, 0, testDestKey)
 	seen.Load("example.com", t0s-10*daySecs, t0s-3600)
 	seen.Load("bbc.co.uk", t0s-60, t0s-60) // the window before
 	seen.Load("192.0.2.53", t0s-daySecs, t0s-daySecs)
@@ -419,7 +419,7 @@ func TestAccum_DNSNewDomainShare(t *testing.T) {
 // is reported new and counted in Full.
 func BenchmarkSeen_ObserveFull(b *testing.B) {
 	const size = 1 << 17
-	s := NewSeen(size, 0)
+	s := NewSeen(size, 0, testDestKey)
 	keys := make([]string, size+4096)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("d%d.example", i)
@@ -430,7 +430,7 @@ func BenchmarkSeen_ObserveFull(b *testing.B) {
 	s.Drain()
 	hs := make([]uint64, 4096)
 	for i := range hs {
-		hs[i] = keyHashString(keys[size+i])
+		hs[i] = testDestKey.hashString(keys[size+i])
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -442,5 +442,18 @@ func BenchmarkSeen_ObserveFull(b *testing.B) {
 	b.StopTimer()
 	if s.Full() != int64(b.N) || s.Len() != size {
 		b.Fatalf("full %d len %d, want %d and %d", s.Full(), s.Len(), b.N, size)
+	}
+}
+
+// A set whose changes nothing stores keeps none.
+func TestSeen_DiscardChanges(t *testing.T) {
+	s := NewSeen(0, 0, testDestKey)
+	s.DiscardChanges()
+	for i := range 1000 {
+		k := fmt.Sprintf("d%d.example", i)
+		s.observe(testDestKey.hashString(k), k, int64(i)*60)
+	}
+	if n := len(s.Drain()); n != 0 || s.Len() != 1000 {
+		t.Errorf("%d changes kept, %d destinations remembered", n, s.Len())
 	}
 }

@@ -377,7 +377,7 @@ func (a *Aggregator) decodeKeys(d *decoder, w *Window, limit uint64, ver byte, o
 			return
 		}
 		kb := d.Next(d.UvarintMax(limit))
-		h := keyHash(kb)
+		h := a.keyHash(kb)
 		// A frozen window's keys are stored in emit order: sorted, so a
 		// key out of order is damage (and so is a duplicate anywhere).
 		if w.keys.find(h, kb) != nil || (order != nil && i > 0 && string(kb) <= prev) {

@@ -44,6 +44,10 @@ type WindowConfig struct {
 	// new_domain_share is the share of its queries to destinations first
 	// seen in that window. Aggregators of one node share one.
 	Seen *Seen
+	// DestKey is the key of the destinations' hash (record.Record.DestHash,
+	// see DestKey): a ByDest aggregator hashes the keys it restores with
+	// it. It must be the key of the Destinations that fill the records.
+	DestKey DestKey
 }
 
 // SetDefaults fills zero fields.
@@ -431,13 +435,14 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 			return false
 		}
 		*budget--
+		h := w.keys.entries[w.order[w.next]].hash
 		k, acc := w.keys.take(w.order[w.next])
 		w.next++
 		if acc == nil { // cannot happen: order is the keys not taken
 			continue
 		}
 		res.Key = k
-		a.vec = a.vector(acc, w, k, a.vec)
+		a.vec = a.vector(acc, w, k, h, a.vec)
 		res.Vector = a.vec
 		fn(&res)
 		acc.reset()
@@ -450,7 +455,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 		}
 		*budget--
 		res.Key = OverflowKey
-		a.vec = a.vector(w.overflow, w, "", a.vec)
+		a.vec = a.vector(w.overflow, w, "", 0, a.vec)
 		res.Vector = a.vec
 		fn(&res)
 		w.overflow.reset()
@@ -469,7 +474,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 // client's (accum.vector), or a destination's counters (destVector),
 // filling a.destRes and marking the destination seen. key is "" for the
 // overflow row, which is not remembered.
-func (a *Aggregator) vector(acc *accum, w *Window, key string, out []float64) []float64 {
+func (a *Aggregator) vector(acc *accum, w *Window, key string, h uint64, out []float64) []float64 {
 	if !a.cfg.ByDest {
 		return acc.vector(a.cfg.Kind, out, a.cfg.Seen, w.Start)
 	}
@@ -479,7 +484,7 @@ func (a *Aggregator) vector(acc *accum, w *Window, key string, out []float64) []
 		a.destRes = DestResult{}
 	}
 	if key != "" && a.cfg.Seen != nil {
-		first, isNew := a.cfg.Seen.observe(keyHashString(key), key, w.Start/1e9)
+		first, isNew := a.cfg.Seen.observe(h, key, w.Start/1e9)
 		a.destRes.New, a.destRes.FirstSeen = isNew, first*1e9
 	} else if key != "" {
 		a.destRes.FirstSeen = w.Start

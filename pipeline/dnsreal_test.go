@@ -125,7 +125,7 @@ func dnsEvents(t *testing.T, lines []string, m *detect.Model, seen *detect.Seen)
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	evs, st := runFile(t, path, Config{Host: "h", Source: "dns", Model: m, Seen: seen,
+	evs, st := runFile(t, path, Config{Host: "h", Source: "dns", Model: m, Seen: seen, DestKey: nodeKey,
 		Parser: format.Parser{Format: format.Bind, Location: time.UTC},
 		Window: detect.WindowConfig{Window: 5 * time.Second}})
 	if st.Rejected != 0 || st.Late != 0 {
@@ -134,11 +134,14 @@ func dnsEvents(t *testing.T, lines []string, m *detect.Model, seen *detect.Seen)
 	return evs
 }
 
+// nodeKey is the destination hash key of the node the tests run as.
+var nodeKey = detect.NewDestKey()
+
 // warmSeen returns a Seen that knows the destinations of lines: what a
 // node that has resolved them before remembers.
 func warmSeen(t *testing.T, lines []string) *detect.Seen {
 	t.Helper()
-	seen := detect.NewSeen(0, 0)
+	seen := detect.NewSeen(0, 0, nodeKey)
 	dnsEvents(t, lines, nil, seen)
 	return seen
 }

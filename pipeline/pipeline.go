@@ -25,6 +25,9 @@ type Config struct {
 	// Seen remembers the destinations counted (see detect.Seen): the
 	// pipelines of one node share one. Nil: a set of the pipeline's own.
 	Seen *detect.Seen
+	// DestKey keys the destinations' hash (detect.DestKey): the node's,
+	// the Seen's. Zero: a random key of the pipeline's own.
+	DestKey detect.DestKey
 }
 
 // Stats are cumulative counts of one pipeline.
@@ -94,10 +97,14 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 		}
 		p.sc.setScorer(s, cfg.Model.ID())
 	}
-	if cfg.Seen == nil && (kind == record.KindProxy || kind == record.KindDNS) {
-		cfg.Seen = detect.NewSeen(0, 0)
+	if cfg.DestKey == (detect.DestKey{}) {
+		cfg.DestKey = detect.NewDestKey()
 	}
-	cfg.Window.Seen = cfg.Seen
+	if cfg.Seen == nil && (kind == record.KindProxy || kind == record.KindDNS) {
+		cfg.Seen = detect.NewSeen(0, 0, cfg.DestKey)
+		cfg.Seen.DiscardChanges() // the pipeline's own: nothing stores them
+	}
+	cfg.Window.Seen, cfg.Window.DestKey = cfg.Seen, cfg.DestKey
 	agg, err := detect.NewAggregator(cfg.Window)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
@@ -109,7 +116,7 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 		if p.dest, err = detect.NewAggregator(dc); err != nil {
 			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
 		}
-		p.dests = detect.NewDestinations()
+		p.dests = detect.NewDestinations(cfg.DestKey)
 	}
 	p.cfg = cfg
 	return p, nil

@@ -104,7 +104,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 	for range workers {
 		wg.Add(1)
 		parser := p.cfg.Parser
-		dests := detect.NewDestinations()
+		dests := detect.NewDestinations(p.cfg.DestKey)
 		go func() {
 			defer wg.Done()
 			for c := range work {

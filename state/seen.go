@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -135,4 +136,31 @@ func (s *Store) expireSeen(tx *bolt.Tx) (int, error) {
 		return err != nil || last < cut, nil
 	})
 	return n, err
+}
+
+// destKeyLen is the length of the destinations' hash key.
+const destKeyLen = 16
+
+// DestKey returns the node's key of the destinations' hash (16 random
+// bytes made with the file; see detect.DestKey): the hashes stored in the
+// snapshots of open windows are keyed by it, so it outlives restarts.
+func (s *Store) DestKey() ([]byte, error) {
+	var key []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta, err := bucket(tx, bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get([]byte(metaDestKey)); len(v) == destKeyLen {
+			key = slices.Clone(v)
+		}
+		return nil
+	})
+	if err == nil && key == nil {
+		err = errors.New("no destination hash key in the state file")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read destination hash key: %w", err)
+	}
+	return key, nil
 }

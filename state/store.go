@@ -1,6 +1,7 @@
 package state
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -60,6 +61,7 @@ const (
 	metaSweepDomain  = "history.domain.sweep"  // the same, for domains
 	metaCacheSweep   = "cache.sweep."          // + cache name: the key its expiry sweep is past
 	metaSeenSweep    = "seen.domain.sweep"     // the key the seen retention sweep is past
+	metaDestKey      = "dest.key"              // 16 random bytes: the destinations' hash key (DestKey)
 )
 
 // topBuckets are created by Open.
@@ -263,6 +265,15 @@ func (s *Store) init() error {
 				return err
 			}
 			if err := meta.Put([]byte(metaCreated), be64(nil, uint64(s.now().UnixNano()))); err != nil {
+				return err
+			}
+		}
+		if v := meta.Get([]byte(metaDestKey)); len(v) != destKeyLen {
+			key := make([]byte, destKeyLen)
+			if _, err := rand.Read(key); err != nil {
+				return fmt.Errorf("destination hash key: %w", err)
+			}
+			if err := meta.Put([]byte(metaDestKey), key); err != nil {
 				return err
 			}
 		}
