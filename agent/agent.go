@@ -75,12 +75,14 @@ type Agent struct {
 	// (their counters in vecs too); seen is the destinations ever seen,
 	// shared by the inputs' pipelines; domains what the committer adds to
 	// their events.
-	dests   []closedDest
-	seen    *detect.Seen
-	destKey detect.DestKey // the state file's (state.Store.DestKey)
-	domains domainReport
-	// enrichBuf is the committer's LookupAll scratch.
+	dests    []closedDest
+	destStrs []string // the dests' client, user and host names
+	seen     *detect.Seen
+	destKey  detect.DestKey // the state file's (state.Store.DestKey)
+	domains  domainReport
+	// enrichBuf and domBuf are the committer's scratch of domain events.
 	enrichBuf []*event.Enrichment
+	domBuf    domainBufs
 	// segments is the committer's: the outbox segments a cut's events are
 	// encoded into.
 	segments   state.Segments

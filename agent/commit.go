@@ -24,10 +24,11 @@ import (
 // neither. Encoding the events and writing the transaction overlap with the
 // main loop counting the next lines.
 type commitJob struct {
-	commit  state.Commit // Events and History filled by the committer
-	results []closedKey  // closed key results, their features in vecs
-	dests   []closedDest // closed destination windows, their counters in vecs
-	vecs    []float64
+	commit   state.Commit // Events and History filled by the committer
+	results  []closedKey  // closed key results, their features in vecs
+	dests    []closedDest // closed destination windows, their counters in vecs
+	destStrs []string     // their names (closedDest.lists)
+	vecs     []float64
 	// domainEmit is detect.domains.emit when the cut was taken.
 	domainEmit config.DomainEmit
 	emitAll    bool // detect.emit: all (else anomalies only)
@@ -47,6 +48,7 @@ func (a *Agent) cut() *commitJob {
 		commit:     state.Commit{Windows: map[string][]byte{}, Closing: map[string][]byte{}},
 		results:    a.results,
 		dests:      a.dests,
+		destStrs:   a.destStrs,
 		domainEmit: a.cfg.Detect.Domains.Emit,
 		vecs:       a.vecs,
 		emitAll:    a.cfg.Detect.Emit == config.EmitAll,
@@ -103,18 +105,19 @@ func (a *Agent) cut() *commitJob {
 	// The committer hands back the memory of a written cut's results.
 	select {
 	case sp := <-a.spare:
-		a.results, a.vecs = sp.results, sp.vecs
+		a.results, a.vecs, a.dests, a.destStrs = sp.results, sp.vecs, sp.dests, sp.destStrs
 	default:
 		// None written back yet (the committer is still on the last cut):
 		// room for as many as this cut has, rather than growing by copies
 		// through a catch-up's twenty thousand results per cut.
 		n := min(len(job.results), maxSpare)
 		a.results, a.vecs = make([]closedKey, 0, n), make([]float64, 0, min(len(job.vecs), n*16))
+		nd := min(len(job.dests), maxSpare)
+		a.dests, a.destStrs = make([]closedDest, 0, nd), make([]string, 0, min(len(job.destStrs), nd*12))
 	}
 	if a.seen != nil {
 		c.Seen = seenUpdates(a.seen.Drain())
 	}
-	a.dests = nil
 	a.notices = nil
 	a.closed = 0
 	a.dirty = false
@@ -367,20 +370,24 @@ func (a *Agent) recycle(job *commitJob) {
 	} else {
 		a.historyBuf = nil
 	}
-	if cap(job.results) > maxSpare {
+	if cap(job.results) > maxSpare || cap(job.dests) > maxSpare {
 		return
 	}
 	clear(job.results) // keys and scorings
+	clear(job.dests)   // keys and inputs
+	clear(job.destStrs)
 	select {
-	case a.spare <- spareResults{results: job.results[:0], vecs: job.vecs[:0]}:
+	case a.spare <- spareResults{results: job.results[:0], vecs: job.vecs[:0], dests: job.dests[:0], destStrs: job.destStrs[:0]}:
 	default:
 	}
 }
 
 // spareResults is the memory of a written cut's results, for the next cut.
 type spareResults struct {
-	results []closedKey
-	vecs    []float64
+	results  []closedKey
+	vecs     []float64
+	dests    []closedDest
+	destStrs []string
 }
 
 // overflowNotice logs an overflow result (ev) and returns its agent event.

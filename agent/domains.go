@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,8 +35,19 @@ type closedDest struct {
 	off, n     int32 // its counters: vecs[off : off+n]
 	isIP, new  bool
 	firstSeen  int64 // Unix ns
-	// The first few clients, users and full host names (copies).
-	clients, users, hosts []string
+	// The first few clients, users and full host names: strs[str :
+	// str+nc], then nu users, then nh hosts, in the cut's strs.
+	str        int32
+	nc, nu, nh uint8
+}
+
+// lists returns d's clients, users and hosts from strs.
+func (d *closedDest) lists(strs []string) (clients, users, hosts []string) {
+	c := int(d.str)
+	u := c + int(d.nc)
+	h := u + int(d.nu)
+	e := h + int(d.nh)
+	return strs[c:u:u], strs[u:h:h], strs[h:e:e]
 }
 
 // deferDest returns the callback that keeps an input's closed destination
@@ -46,17 +58,12 @@ func (a *Agent) deferDest(in *input) func(*detect.Result) {
 		off := len(a.vecs)
 		a.vecs = append(a.vecs, r.Vector...)
 		d := r.Dest
+		str := len(a.destStrs)
+		a.destStrs = append(append(append(a.destStrs, d.Clients...), d.Users...), d.Names...)
 		a.dests = append(a.dests, closedDest{in: in, start: r.Start, end: r.End, key: r.Key,
 			off: int32(off), n: int32(len(r.Vector)), isIP: d.IsIP, new: d.New, firstSeen: d.FirstSeen,
-			clients: clone(d.Clients), users: clone(d.Users), hosts: clone(d.Names)})
+			str: int32(str), nc: uint8(len(d.Clients)), nu: uint8(len(d.Users)), nh: uint8(len(d.Names))})
 	}
-}
-
-func clone(l []string) []string {
-	if len(l) == 0 {
-		return nil
-	}
-	return append([]string(nil), l...)
 }
 
 // domainReport is what the committer needs to turn destinations' windows
@@ -127,13 +134,14 @@ func (a *Agent) checkCategories() {
 // category returns the category of a destination: that of the most
 // specific of its host names the list knows (a listing of cdn.example.com
 // is more specific than one of example.com), else its own.
-func (r *domainReport) category(d *closedDest) (string, bool) {
+func (r *domainReport) category(d *closedDest, strs []string) (string, bool) {
 	if r.cats == nil {
 		return "", false
 	}
 	l := r.cats.List()
 	if !d.isIP {
-		for _, h := range d.hosts {
+		_, _, hosts := d.lists(strs)
+		for _, h := range hosts {
 			if c, ok := l.Lookup([]byte(h)); ok {
 				return c, true
 			}
@@ -149,18 +157,22 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 	emit := job.domainEmit
 	var ev event.Event
 	domainEvents := a.metrics.events.WithLabelValues(event.TypeDomain)
-	cats := make([]string, len(job.dests))
-	categorized := make([]bool, len(job.dests))
-	var ask []string // the destinations whose enrichment is wanted
-	var askAt []int
+	n := len(job.dests)
+	b := &a.domBuf
+	b.cats = slices.Grow(b.cats[:0], n)[:n]
+	b.categorized = slices.Grow(b.categorized[:0], n)[:n]
+	b.enrichment = slices.Grow(b.enrichment[:0], n)[:n]
+	clear(b.enrichment)
+	cats, categorized, enrichment := b.cats, b.categorized, b.enrichment
+	ask, askAt := b.ask[:0], b.askAt[:0] // the destinations whose enrichment is wanted
 	for i := range job.dests {
 		d := &job.dests[i]
-		cats[i], categorized[i] = a.domains.category(d)
+		cats[i], categorized[i] = a.domains.category(d, job.destStrs)
 		if a.domains.enr != nil && d.key != detect.OverflowKey && (!categorized[i] || d.isIP) {
 			ask, askAt = append(ask, d.key), append(askAt, i)
 		}
 	}
-	enrichment := make([]*event.Enrichment, len(job.dests))
+	b.ask, b.askAt = ask, askAt
 	if len(ask) > 0 {
 		a.enrichBuf = a.domains.enr.LookupAll(ask, a.enrichBuf)
 		for j, i := range askAt {
@@ -194,7 +206,7 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 				continue
 			}
 		}
-		a.domainEvent(d, vec, cat, categorized, enrichment[i], &ev)
+		a.domainEvent(d, job.destStrs, vec, cat, categorized, enrichment[i], &ev)
 		if err := c.Segments.Append(ev.AppendJSON); err != nil {
 			return fmt.Errorf("encode domain event of %s in window %s: %w", d.key, ev.WindowStart, err)
 		}
@@ -203,9 +215,20 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 	return nil
 }
 
+// domainBufs is the committer's scratch for buildDomainEvents, reused
+// from cut to cut.
+type domainBufs struct {
+	cats        []string
+	categorized []bool
+	enrichment  []*event.Enrichment
+	ask         []string
+	askAt       []int
+}
+
 // domainEvent fills ev with the domain event of d.
-func (a *Agent) domainEvent(d *closedDest, vec []float64, cat string, categorized bool, enr *event.Enrichment, ev *event.Event) {
+func (a *Agent) domainEvent(d *closedDest, strs []string, vec []float64, cat string, categorized bool, enr *event.Enrichment, ev *event.Event) {
 	in := d.in
+	clients, users, hosts := d.lists(strs)
 	feats := ev.Features[:0]
 	for j, n := range in.destNames {
 		if j != detect.DestHits && j != detect.DestBytes && j != detect.DestClients {
@@ -218,7 +241,7 @@ func (a *Agent) domainEvent(d *closedDest, vec []float64, cat string, categorize
 		Domain: d.key, Uncategorized: !categorized, New: d.new, IsIP: d.isIP,
 		FirstSeen: time.Unix(0, d.firstSeen).UTC(),
 		Hits:      int64(vec[detect.DestHits]), Bytes: int64(vec[detect.DestBytes]), Clients: int64(vec[detect.DestClients]),
-		ClientIPs: d.clients, Users: d.users, Hosts: d.hosts, Features: feats,
+		ClientIPs: clients, Users: users, Hosts: hosts, Features: feats,
 	}
 	if categorized {
 		ev.Category = &cat

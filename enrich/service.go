@@ -3,8 +3,10 @@ package enrich
 import (
 	"context"
 	"encoding/json"
+	"hash/maphash"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,8 +104,20 @@ type Service struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
+	// asked holds, by name hash, when each destination was last
+	// requested (Unix s) and its lookup has not finished: for askedFor,
+	// LookupAll does not read the cache for it (nothing can be there yet)
+	// and Request does not try the queue again. Hashes and times only, so
+	// the collector never scans it (a map of strings here cost a proxy's
+	// catch-up a tenth of its time in garbage collection); bounded by
+	// maxAsked (emptied when full).
+	asked map[uint64]uint32
+	seed  maphash.Seed
 
 	queued, dropped, done, failed, skipped atomic.Int64
+	// LookupAll's scratch (one caller at a time: the agent's committer).
+	readBuf []string
+	readAt  []int
 }
 
 type request struct {
@@ -111,11 +125,24 @@ type request struct {
 	isIP bool
 }
 
+const (
+	askedFor = 60 // seconds
+	maxAsked = 1 << 16
+)
+
+// recentlyAsked reports whether name was requested within askedFor and
+// its lookup has not finished (s.mu held).
+func (s *Service) recentlyAsked(name string, now int64) bool {
+	at, ok := s.asked[maphash.String(s.seed, name)]
+	return ok && now-int64(at) < askedFor
+}
+
 // New returns a Service; Run starts its workers.
 func New(cfg Config, cache Cache, log *slog.Logger) *Service {
 	cfg.setDefaults()
 	return &Service{cfg: cfg, cache: cache, log: log, queue: make(chan request, cfg.Queue),
-		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), inflight: map[string]bool{}}
+		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), inflight: map[string]bool{},
+		asked: map[uint64]uint32{}, seed: maphash.MakeSeed()}
 }
 
 // Stats returns the counts so far.
@@ -134,11 +161,16 @@ func (s *Service) Request(name string, isIP bool) bool {
 	if !s.cfg.TLS && !s.cfg.Whois && !s.cfg.RDAP {
 		return false
 	}
+	now := time.Now().Unix()
 	s.mu.Lock()
-	if s.inflight[name] {
+	if s.inflight[name] || s.recentlyAsked(name, now) {
 		s.mu.Unlock()
 		return false
 	}
+	if len(s.asked) >= maxAsked {
+		clear(s.asked)
+	}
+	s.asked[maphash.String(s.seed, name)] = uint32(now)
 	s.inflight[name] = true
 	s.mu.Unlock()
 	select {
@@ -146,8 +178,12 @@ func (s *Service) Request(name string, isIP bool) bool {
 		s.queued.Add(1)
 		return true
 	default:
+		// Dropped: asked again after askedFor at the earliest (the
+		// queue is full of lookups that take that long).
 		s.dropped.Add(1)
-		s.finish(name)
+		s.mu.Lock()
+		delete(s.inflight, name)
+		s.mu.Unlock()
 		return false
 	}
 }
@@ -171,11 +207,24 @@ func (s *Service) Lookup(name string) (*event.Enrichment, bool) {
 // is nil when nothing is cached for names[i]. found is reused: pass the
 // last result back.
 func (s *Service) LookupAll(names []string, found []*event.Enrichment) []*event.Enrichment {
-	found = append(found[:0], make([]*event.Enrichment, len(names))...)
-	err := s.cache.CacheGetEach(cacheName, names, func(i int, val []byte, _ time.Time) {
+	found = slices.Grow(found[:0], len(names))[:len(names)]
+	clear(found)
+	// Names asked for lately, whose lookups have not finished, cannot be
+	// cached: not read.
+	now := time.Now().Unix()
+	read, at := s.readBuf[:0], s.readAt[:0]
+	s.mu.Lock()
+	for i, n := range names {
+		if !s.recentlyAsked(n, now) {
+			read, at = append(read, n), append(at, i)
+		}
+	}
+	s.mu.Unlock()
+	s.readBuf, s.readAt = read, at
+	err := s.cache.CacheGetEach(cacheName, read, func(j int, val []byte, _ time.Time) {
 		var e event.Enrichment
 		if json.Unmarshal(val, &e) == nil {
-			found[i] = &e
+			found[at[j]] = &e
 		}
 	})
 	if err != nil {
@@ -187,6 +236,7 @@ func (s *Service) LookupAll(names []string, found []*event.Enrichment) []*event.
 func (s *Service) finish(name string) {
 	s.mu.Lock()
 	delete(s.inflight, name)
+	delete(s.asked, maphash.String(s.seed, name)) // its result (if any) is cached: read it next time
 	s.mu.Unlock()
 }
 

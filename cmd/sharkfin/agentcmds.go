@@ -17,6 +17,7 @@ import (
 	"github.com/socx/sharkfin/agent/config"
 	"github.com/socx/sharkfin/detect/category"
 	"github.com/socx/sharkfin/detect/domain"
+	"github.com/socx/sharkfin/record"
 	"github.com/socx/sharkfin/state"
 )
 
@@ -277,10 +278,26 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // A lateness of more than a window keeps more windows open, each with up to
 // max_keys keys: the room grows with them (one window's worth for the
 // lateness of up to a window, as before).
+//
+// A proxy or DNS input counts per destination too, in windows of up to
+// max_keys keys of their own; and the node remembers up to
+// detect.domains.max_seen destinations (about 48 bytes each, in memory).
 func memoryLimit(c *config.Config) int64 {
-	const base, perKey = 24 << 20, 192
+	const base, perKey, perSeen = 24 << 20, 192, 48
 	windows := int64(max(1, c.Detect.OpenWindows()-1))
-	return base + windows*int64(len(c.Inputs))*int64(c.Detect.MaxKeys)*perKey
+	tables, seen := int64(0), false
+	for _, in := range c.Inputs {
+		tables++
+		if k := in.Kind(); k == record.KindProxy || k == record.KindDNS {
+			tables++
+			seen = true
+		}
+	}
+	limit := base + windows*tables*int64(c.Detect.MaxKeys)*perKey
+	if seen {
+		limit += int64(c.Detect.Domains.MaxSeen) * perSeen
+	}
+	return limit
 }
 
 // hasProblem reports whether problems hold one about the setting at path.
