@@ -269,6 +269,7 @@ func (a *Agent) reload() {
 		return
 	}
 	a.cfg.Detect.Emit = cfg.Detect.Emit
+	a.cfg.Detect.Domains.Emit = cfg.Detect.Domains.Emit
 	a.cfg.Detect.TrustedKeys = cfg.Detect.TrustedKeys
 	a.cfg.Detect.ModelCheck = cfg.Detect.ModelCheck
 	a.cfg.Detect.MaxModelAge = cfg.Detect.MaxModelAge
@@ -307,6 +308,10 @@ func restartOnly(old, new *config.Config) []string {
 		{"detect.close_batch", old.Detect.CloseBatch, new.Detect.CloseBatch},
 		{"detect.models (URLs)", old.Detect.ModelURLs, new.Detect.ModelURLs},
 		{"detect.model_pull", old.Detect.ModelPull, new.Detect.ModelPull},
+		{"detect.domains.categories", old.Detect.Domains.Categories, new.Detect.Domains.Categories},
+		{"detect.domains.seen_retention", old.Detect.Domains.SeenRetention, new.Detect.Domains.SeenRetention},
+		{"detect.domains.max_seen", old.Detect.Domains.MaxSeen, new.Detect.Domains.MaxSeen},
+		{"detect.domains.enrich", old.Detect.Domains.Enrich, new.Detect.Domains.Enrich},
 		{"host", old.Host, new.Host},
 		{"log", old.Log, new.Log},
 	} {
