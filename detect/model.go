@@ -61,6 +61,10 @@ type Training struct {
 	Dropped    []DroppedCluster   `json:"dropped_clusters,omitempty"`
 	Sizes      []int              `json:"sizes,omitempty"`
 	Silhouette map[string]float64 `json:"silhouette,omitempty"`
+	// Severity calibrates scores against the training windows' (models
+	// trained before it was recorded have none: their events carry no
+	// severity).
+	Severity *Severity `json:"severity,omitempty"`
 }
 
 // DroppedCluster is a cluster fitted on too few rows to be normal; it is
@@ -241,6 +245,23 @@ func (m *Model) Validate() error {
 	for i, t := range m.Thresholds {
 		if !finite(t) || t <= 0 {
 			return fieldErr(fmt.Sprintf("thresholds[%d]", i), retrain, "is %v, must be a finite number > 0", t)
+		}
+	}
+	if c := m.Training.Severity; c != nil {
+		if len(c.Shares) < 2 || len(c.Shares) != len(c.Scores) {
+			return fieldErr("training.severity", retrain, "has %d shares and %d scores; want as many of each, at least 2", len(c.Shares), len(c.Scores))
+		}
+		for i := range c.Shares {
+			p, s := c.Shares[i], c.Scores[i]
+			switch {
+			case !finite(p) || p < 0 || p > 1 || (i > 0 && p <= c.Shares[i-1]):
+				return fieldErr(fmt.Sprintf("training.severity.shares[%d]", i), retrain, "is %v; shares rise strictly from 0 to 1", p)
+			case !finite(s) || s < 0 || (i > 0 && s < c.Scores[i-1]):
+				return fieldErr(fmt.Sprintf("training.severity.scores[%d]", i), retrain, "is %v; scores are finite, >= 0 and never fall", s)
+			}
+		}
+		if c.Shares[len(c.Shares)-1] != 1 {
+			return fieldErr("training.severity.shares", retrain, "ends at %v; the last share is 1", c.Shares[len(c.Shares)-1])
 		}
 	}
 	return nil

@@ -265,6 +265,13 @@ func finishModel(x *mat.Dense, res *kmeans.Result, tr Transform, read int64, cfg
 		}
 		thresholds[c] = t
 	}
+	// Severity: the scores of every training window (those of dropped
+	// clusters too, scored against the kept ones, as they would be).
+	scores := make([]float64, n)
+	for i := range n {
+		best, d := nearest(x.RawRowView(i), centroids)
+		scores[i] = d / thresholds[best]
+	}
 	sil := make(map[string]float64, len(rep.Silhouette))
 	for kk, v := range rep.Silhouette {
 		sil[fmt.Sprint(kk)] = v
@@ -284,7 +291,7 @@ func finishModel(x *mat.Dense, res *kmeans.Result, tr Transform, read int64, cfg
 			RowsRead: sampledFrom(read, n),
 			Created:  cfg.Now().UTC().Truncate(time.Second), Sources: cfg.Sources,
 			Seed: cfg.Seed, Restarts: cfg.Restarts, MinShare: cfg.MinShare,
-			Dropped: dropped, Sizes: sizes, Silhouette: sil,
+			Dropped: dropped, Sizes: sizes, Silhouette: sil, Severity: calibrate(scores),
 		},
 	}
 	if err := m.Validate(); err != nil {

@@ -47,7 +47,40 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = appendScoring(b, e.Cluster, e.Distance, e.Threshold, e.Score, e.Anomalous)
 	b = append(b, `,"model":`...)
 	b = appendString(b, e.Model)
+	b = appendVerdict(b, e.HasSeverity, e.Severity, len(e.Explain), func(i int) (string, float64, float64, float64) {
+		x := &e.Explain[i]
+		return x.Feature, x.Value, x.Z, x.Contribution
+	})
 	return append(b, '}'), nil
+}
+
+// appendVerdict appends an anomalous ip_score's severity (when has) and
+// explanation (n entries, from at), each after a comma.
+func appendVerdict(b []byte, has bool, severity float64, n int, at func(int) (string, float64, float64, float64)) []byte {
+	if has {
+		b = append(b, `,"severity":`...)
+		b = appendNumber(b, severity)
+	}
+	if n == 0 {
+		return b
+	}
+	b = append(b, `,"explain":[`...)
+	for i := range n {
+		f, v, z, c := at(i)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"feature":`...)
+		b = appendString(b, f)
+		b = append(b, `,"value":`...)
+		b = appendNumber(b, v)
+		b = append(b, `,"z":`...)
+		b = appendNumber(b, z)
+		b = append(b, `,"contribution":`...)
+		b = appendNumber(b, c)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendDomain appends a domain event as MarshalJSON writes it: by hand,

@@ -75,6 +75,12 @@ func randIPScore(rng *rand.Rand) *Event {
 	for range rng.IntN(12) {
 		e.Features = append(e.Features, Feature{Name: randString(rng), Value: randNumber(rng)})
 	}
+	if rng.IntN(3) == 0 {
+		e.HasSeverity, e.Severity = true, randNumber(rng)
+	}
+	for range rng.IntN(3) {
+		e.Explain = append(e.Explain, Explanation{Feature: randString(rng), Value: randNumber(rng), Z: randNumber(rng), Contribution: randNumber(rng)})
+	}
 	return e
 }
 

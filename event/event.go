@@ -73,6 +73,12 @@ type Event struct {
 	Score     float64
 	Anomalous bool
 	Model     string
+	// Severity (0-100, set when HasSeverity: the model is calibrated) and
+	// Explain (the features that put the window out, largest part
+	// first) are set on anomalous windows only.
+	HasSeverity bool
+	Severity    float64
+	Explain     []Explanation
 
 	// domain
 	Domain        string
@@ -96,6 +102,15 @@ type Event struct {
 	Message string
 	Level   string
 	Detail  map[string]string
+}
+
+// Explanation is one feature's part in an anomalous window's distance to
+// its cluster: the feature's value, Z its signed distance from the
+// cluster's centre along it (in the model's space: log1p, standard
+// deviations), and Contribution its share (0-1) of the squared distance.
+type Explanation struct {
+	Feature                string
+	Value, Z, Contribution float64
 }
 
 // Enrichment is what is known of a destination from TLS and WHOIS.
@@ -144,6 +159,7 @@ func appendID[K string | []byte](dst []byte, host, source, typ string, key K, st
 func (e *Event) Clone() *Event {
 	c := *e
 	c.Features = slices.Clone(e.Features)
+	c.Explain = slices.Clone(e.Explain)
 	c.Users = slices.Clone(e.Users)
 	c.ClientIPs = slices.Clone(e.ClientIPs)
 	c.Hosts = slices.Clone(e.Hosts)

@@ -99,15 +99,24 @@ type common struct {
 
 type ipScoreJSON struct {
 	common
-	SrcIP     string   `json:"src_ip"`
-	Overflow  bool     `json:"overflow,omitempty"`
-	Features  Features `json:"features"`
-	Cluster   int      `json:"cluster"`
-	Distance  number   `json:"distance"`
-	Threshold number   `json:"threshold"`
-	Score     number   `json:"score"`
-	Anomalous bool     `json:"anomalous"`
-	Model     string   `json:"model"`
+	SrcIP     string        `json:"src_ip"`
+	Overflow  bool          `json:"overflow,omitempty"`
+	Features  Features      `json:"features"`
+	Cluster   int           `json:"cluster"`
+	Distance  number        `json:"distance"`
+	Threshold number        `json:"threshold"`
+	Score     number        `json:"score"`
+	Anomalous bool          `json:"anomalous"`
+	Model     string        `json:"model"`
+	Severity  *number       `json:"severity,omitempty"`
+	Explain   []explainJSON `json:"explain,omitempty"`
+}
+
+type explainJSON struct {
+	Feature      string `json:"feature"`
+	Value        number `json:"value"`
+	Z            number `json:"z"`
+	Contribution number `json:"contribution"`
 }
 
 type domainJSON struct {
@@ -154,11 +163,19 @@ func (e *Event) common() common {
 func (e *Event) MarshalJSON() ([]byte, error) {
 	switch e.Type {
 	case TypeIPScore:
-		return json.Marshal(ipScoreJSON{
+		j := ipScoreJSON{
 			common: e.common(), SrcIP: e.SrcIP, Overflow: e.Overflow, Features: e.Features, Cluster: e.Cluster,
 			Distance: number(e.Distance), Threshold: number(e.Threshold), Score: number(e.Score),
 			Anomalous: e.Anomalous, Model: e.Model,
-		})
+		}
+		if e.HasSeverity {
+			s := number(e.Severity)
+			j.Severity = &s
+		}
+		for _, x := range e.Explain {
+			j.Explain = append(j.Explain, explainJSON{Feature: x.Feature, Value: number(x.Value), Z: number(x.Z), Contribution: number(x.Contribution)})
+		}
+		return json.Marshal(j)
 	case TypeDomain:
 		return json.Marshal(domainJSON{
 			common: e.common(), Domain: e.Domain, Category: e.Category, Uncategorized: e.Uncategorized,
@@ -182,22 +199,29 @@ func nonNil(l []string) []string {
 
 // wire is the union of all fields, for decoding.
 type wire struct {
-	EventID       string            `json:"event_id"`
-	Type          string            `json:"type"`
-	Kind          string            `json:"kind"`
-	Host          string            `json:"host"`
-	Source        string            `json:"source"`
-	WindowStart   wireTime          `json:"window_start"`
-	WindowEnd     wireTime          `json:"window_end"`
-	SrcIP         string            `json:"src_ip"`
-	Overflow      bool              `json:"overflow"`
-	Features      Features          `json:"features"`
-	Cluster       int               `json:"cluster"`
-	Distance      float64           `json:"distance"`
-	Threshold     float64           `json:"threshold"`
-	Score         float64           `json:"score"`
-	Anomalous     bool              `json:"anomalous"`
-	Model         string            `json:"model"`
+	EventID     string   `json:"event_id"`
+	Type        string   `json:"type"`
+	Kind        string   `json:"kind"`
+	Host        string   `json:"host"`
+	Source      string   `json:"source"`
+	WindowStart wireTime `json:"window_start"`
+	WindowEnd   wireTime `json:"window_end"`
+	SrcIP       string   `json:"src_ip"`
+	Overflow    bool     `json:"overflow"`
+	Features    Features `json:"features"`
+	Cluster     int      `json:"cluster"`
+	Distance    float64  `json:"distance"`
+	Threshold   float64  `json:"threshold"`
+	Score       float64  `json:"score"`
+	Anomalous   bool     `json:"anomalous"`
+	Model       string   `json:"model"`
+	Severity    *float64 `json:"severity"`
+	Explain     []struct {
+		Feature      string  `json:"feature"`
+		Value        float64 `json:"value"`
+		Z            float64 `json:"z"`
+		Contribution float64 `json:"contribution"`
+	} `json:"explain"`
 	Domain        string            `json:"domain"`
 	Category      *string           `json:"category"`
 	Uncategorized bool              `json:"uncategorized"`
@@ -243,6 +267,12 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Clients: w.Clients, Users: w.Users, ClientIPs: w.ClientIPs, Hosts: w.Hosts, Enrichment: w.Enrichment, Level: w.Level,
 		Message: w.Message, Detail: w.Detail, FirstSeen: w.FirstSeen.Time,
 	}
+	if w.Severity != nil {
+		e.HasSeverity, e.Severity = true, *w.Severity
+	}
+	for _, x := range w.Explain {
+		e.Explain = append(e.Explain, Explanation{Feature: x.Feature, Value: x.Value, Z: x.Z, Contribution: x.Contribution})
+	}
 	return nil
 }
 
@@ -268,6 +298,17 @@ func (e *Event) Map() (map[string]any, error) {
 		m["score"] = numberValue(e.Score)
 		m["anomalous"] = e.Anomalous
 		m["model"] = e.Model
+		if e.HasSeverity {
+			m["severity"] = numberValue(e.Severity)
+		}
+		if len(e.Explain) > 0 {
+			l := make([]any, len(e.Explain))
+			for i, x := range e.Explain {
+				l[i] = map[string]any{"feature": x.Feature, "value": numberValue(x.Value), "z": numberValue(x.Z),
+					"contribution": numberValue(x.Contribution)}
+			}
+			m["explain"] = l
+		}
 	case TypeDomain:
 		m = e.commonMap(18)
 		m["domain"] = e.Domain

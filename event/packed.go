@@ -124,6 +124,17 @@ type Packed struct {
 	Threshold  float64
 	Score      float64
 	Anomalous  bool
+	// HasSeverity, Severity and Explain as in Event; an explanation
+	// names its feature by index in Values (and the Context's Names).
+	HasSeverity bool
+	Severity    float64
+	Explain     []PackedExplanation
+}
+
+// PackedExplanation is an Explanation in a Packed event.
+type PackedExplanation struct {
+	Index           int
+	Z, Contribution float64
 }
 
 // AppendBinary appends the packed record of p to b. It allocates nothing
@@ -134,6 +145,12 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 	var flags byte
 	if p.Anomalous {
 		flags |= 1
+	}
+	if p.HasSeverity {
+		flags |= flagSeverity
+	}
+	if len(p.Explain) > 0 {
+		flags |= flagExplain
 	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, p.Start)
@@ -146,8 +163,27 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, int64(p.Cluster))
 	b = appendPackedNumber(b, p.Distance)
 	b = appendPackedNumber(b, p.Threshold)
-	return appendPackedNumber(b, p.Score), nil
+	b = appendPackedNumber(b, p.Score)
+	if p.HasSeverity {
+		b = appendPackedNumber(b, p.Severity)
+	}
+	if len(p.Explain) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(p.Explain)))
+		for _, x := range p.Explain {
+			b = binary.AppendUvarint(b, uint64(x.Index))
+			b = appendPackedNumber(b, x.Z)
+			b = appendPackedNumber(b, x.Contribution)
+		}
+	}
+	return b, nil
 }
+
+// Flags of a packed record besides bit 0 (anomalous): a severity, an
+// explanation follow the score.
+const (
+	flagSeverity = 2
+	flagExplain  = 4
+)
 
 // UnmarshalBinary decodes a packed record into p, reusing p.Values. Key
 // is a copy: p keeps nothing of b.
@@ -166,10 +202,11 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 		return nil, errors.New("packed event: unknown version or cut short")
 	}
 	p.Context = binary.LittleEndian.Uint64(b[1:9])
-	if b[9]&^1 != 0 {
+	if b[9]&^(1|flagSeverity|flagExplain) != 0 {
 		return nil, fmt.Errorf("packed event: unknown flags %#x", b[9])
 	}
 	p.Anomalous = b[9]&1 != 0
+	p.HasSeverity = b[9]&flagSeverity != 0
 	d := decoder{codec.NewReader(b[10:], nil)}
 	p.Start = d.Varint()
 	p.End = p.Start + d.Varint()
@@ -186,6 +223,24 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 	p.Distance = d.number()
 	p.Threshold = d.number()
 	p.Score = d.number()
+	p.Severity = 0
+	if p.HasSeverity {
+		p.Severity = d.number()
+	}
+	p.Explain = p.Explain[:0]
+	if b[9]&flagExplain != 0 {
+		n := d.Uvarint()
+		if n == 0 || n > uint64(d.Len()) || n > uint64(len(p.Values)) {
+			d.Fail()
+		}
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			idx := d.Uvarint()
+			if idx >= uint64(len(p.Values)) {
+				d.Fail()
+			}
+			p.Explain = append(p.Explain, PackedExplanation{Index: int(idx), Z: d.number(), Contribution: d.number()})
+		}
+	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("packed event: %w", err)
 	}
@@ -223,6 +278,11 @@ func (p *Packed) Event(c *Context, ev *Event) error {
 		Score:       p.Score,
 		Anomalous:   p.Anomalous,
 		Model:       c.Model,
+		HasSeverity: p.HasSeverity,
+		Severity:    p.Severity,
+	}
+	for _, x := range p.Explain {
+		ev.Explain = append(ev.Explain, Explanation{Feature: c.Names[x.Index], Value: p.Values[x.Index], Z: x.Z, Contribution: x.Contribution})
 	}
 	if ev.Overflow {
 		ev.SrcIP = OverflowSrcIP
@@ -293,7 +353,7 @@ type Renderer struct {
 type contextJSON struct {
 	head  []byte   // `,"type":…,"source":…,"window_start":`
 	names [][]byte // `"name":` per feature, with its comma
-	tail  []byte   // `,"model":…}`
+	tail  []byte   // `,"model":…`
 }
 
 func renderContext(c *Context) *contextJSON {
@@ -309,8 +369,7 @@ func renderContext(c *Context) *contextJSON {
 		j.names = append(j.names, append(k, ':'))
 	}
 	t := append([]byte(nil), `,"model":`...)
-	t = appendString(t, c.Model)
-	j.tail = append(t, '}')
+	j.tail = appendString(t, c.Model)
 	return j
 }
 
@@ -387,7 +446,12 @@ func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) 
 	}
 	b = append(b, '}')
 	b = r.appendScoring(b, p)
-	return append(b, j.tail...), nil
+	b = append(b, j.tail...)
+	b = appendVerdict(b, p.HasSeverity, p.Severity, len(p.Explain), func(i int) (string, float64, float64, float64) {
+		x := &p.Explain[i]
+		return c.Names[x.Index], p.Values[x.Index], x.Z, x.Contribution
+	})
+	return append(b, '}'), nil
 }
 
 // appendScoring is appendScoring of p, rendering a score equal to the

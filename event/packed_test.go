@@ -30,7 +30,22 @@ func randPacked(rng *rand.Rand) (*Context, *Packed) {
 		c.Names = append(c.Names, randString(rng))
 		p.Values = append(p.Values, randNumber(rng))
 	}
+	randVerdict(rng, p)
 	return c, p
+}
+
+// randVerdict gives some packed events a severity and an explanation (of
+// their features, by index).
+func randVerdict(rng *rand.Rand, p *Packed) {
+	p.HasSeverity, p.Severity, p.Explain = false, 0, nil
+	if rng.IntN(3) == 0 {
+		p.HasSeverity, p.Severity = true, randNumber(rng)
+	}
+	if len(p.Values) > 0 && rng.IntN(3) == 0 {
+		for range 1 + rng.IntN(min(3, len(p.Values))) {
+			p.Explain = append(p.Explain, PackedExplanation{Index: rng.IntN(len(p.Values)), Z: randNumber(rng), Contribution: randNumber(rng)})
+		}
+	}
 }
 
 // eventOf is the event a pipeline builds for the packed fields (what
@@ -43,6 +58,10 @@ func eventOf(c *Context, p *Packed) *Event {
 	for i, n := range c.Names {
 		e.Features = append(e.Features, Feature{Name: n, Value: p.Values[i]})
 	}
+	e.HasSeverity, e.Severity = p.HasSeverity, p.Severity
+	for _, x := range p.Explain {
+		e.Explain = append(e.Explain, Explanation{Feature: c.Names[x.Index], Value: p.Values[x.Index], Z: x.Z, Contribution: x.Contribution})
+	}
 	return e
 }
 
@@ -51,8 +70,15 @@ func sameFloat(a, b float64) bool { return math.Float64bits(a) == math.Float64bi
 func samePacked(a, b *Packed) bool {
 	if a.Context != b.Context || a.Start != b.Start || a.End != b.End || a.Key != b.Key || len(a.Values) != len(b.Values) ||
 		a.Cluster != b.Cluster || !sameFloat(a.Distance, b.Distance) || !sameFloat(a.Threshold, b.Threshold) ||
-		!sameFloat(a.Score, b.Score) || a.Anomalous != b.Anomalous {
+		!sameFloat(a.Score, b.Score) || a.Anomalous != b.Anomalous || a.HasSeverity != b.HasSeverity ||
+		!sameFloat(a.Severity, b.Severity) || len(a.Explain) != len(b.Explain) {
 		return false
+	}
+	for i := range a.Explain {
+		x, y := a.Explain[i], b.Explain[i]
+		if x.Index != y.Index || !sameFloat(x.Z, y.Z) || !sameFloat(x.Contribution, y.Contribution) {
+			return false
+		}
 	}
 	for i := range a.Values {
 		if !sameFloat(a.Values[i], b.Values[i]) {
@@ -79,6 +105,7 @@ func TestPacked_RendersAsTheEventItPacks(t *testing.T) {
 			for range c.Names {
 				p.Values = append(p.Values, randNumber(rng))
 			}
+			randVerdict(rng, p)
 			switch rng.IntN(3) {
 			case 0: // same window as the last event
 				p.Start, p.End = back.Start, back.End

@@ -308,6 +308,34 @@ type Scoring struct {
 	// with the model on the main loop: read-only once the committer has it.
 	ctx   []byte
 	ctxID uint64
+	// explain and packed are the scratch of an anomaly's explanation.
+	explain []detect.Contribution
+	packed  []event.PackedExplanation
+}
+
+// explainTop is how many features an anomaly's explanation names at most.
+const explainTop = 3
+
+// packVerdict sets what an anomalous window's packed event adds: its
+// severity (with a calibrated model) and the features that put it out.
+// vec is the vector sc scored last; ex and px are scratch.
+func packVerdict(sc *detect.Scorer, vec []float64, s detect.Score, p *event.Packed, ex *[]detect.Contribution, px *[]event.PackedExplanation) {
+	p.Severity, p.HasSeverity = sc.Severity(s)
+	*ex = sc.Explain(vec, s, explainTop, *ex)
+	*px = (*px)[:0]
+	for _, c := range *ex {
+		*px = append(*px, event.PackedExplanation{Index: c.Feature, Z: c.Z, Contribution: c.Share})
+	}
+	p.Explain = *px
+}
+
+// verdict sets what an anomalous window's event adds: its severity (with
+// a calibrated model) and the features that put it out. vec is the vector
+// Score scored last.
+func (s *Scoring) verdict(vec []float64, sc detect.Score) (has bool, severity float64, explain []detect.Contribution) {
+	severity, has = s.scorer.Severity(sc)
+	s.explain = s.scorer.Explain(vec, sc, explainTop, s.explain)
+	return has, severity, s.explain
 }
 
 func newScoring(kind record.Kind, host, source string) *Scoring {
@@ -360,6 +388,9 @@ func (s *Scoring) Pack(r *detect.Result, sc detect.Score, scored bool, p *event.
 	*p = event.Packed{Context: s.ctxID, Start: r.Start, End: r.End, Key: r.Key, Values: r.Vector, Cluster: -1}
 	if scored {
 		p.Cluster, p.Distance, p.Threshold, p.Score, p.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
+		if sc.Anomalous {
+			packVerdict(s.scorer, r.Vector, sc, p, &s.explain, &s.packed)
+		}
 	}
 }
 
@@ -388,5 +419,12 @@ func (s *Scoring) Event(r *detect.Result, sc detect.Score, scored bool, ev *even
 	if scored {
 		ev.Cluster, ev.Distance, ev.Threshold, ev.Score, ev.Anomalous = sc.Cluster, sc.Distance, sc.Threshold, sc.Score, sc.Anomalous
 		ev.Model = s.modelID
+		if sc.Anomalous {
+			var ex []detect.Contribution
+			ev.HasSeverity, ev.Severity, ex = s.verdict(r.Vector, sc)
+			for _, c := range ex {
+				ev.Explain = append(ev.Explain, event.Explanation{Feature: s.names[c.Feature], Value: c.Value, Z: c.Z, Contribution: c.Share})
+			}
+		}
 	}
 }

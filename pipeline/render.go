@@ -113,6 +113,8 @@ func (r *renderer) dispatch() {
 func (r *renderer) renderLoop(sc *detect.Scorer, ctx *event.Context, anomaliesOnly bool, ctxID uint64) {
 	var rd event.Renderer
 	var pk event.Packed
+	var ex []detect.Contribution
+	var px []event.PackedExplanation
 	for b := range r.work {
 		b.out, b.err, b.events, b.anm = b.out[:0], nil, 0, 0
 		if r.failed.Load() {
@@ -127,6 +129,7 @@ func (r *renderer) renderLoop(sc *detect.Scorer, ctx *event.Context, anomaliesOn
 				pk.Cluster, pk.Distance, pk.Threshold, pk.Score, pk.Anomalous = s.Cluster, s.Distance, s.Threshold, s.Score, s.Anomalous
 				if s.Anomalous {
 					b.anm++
+					packVerdict(sc, vec, s, &pk, &ex, &px)
 				}
 			}
 			if anomaliesOnly && !pk.Anomalous { // without a model, none is

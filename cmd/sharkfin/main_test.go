@@ -253,3 +253,54 @@ func TestScore_StopsOnWriteError(t *testing.T) {
 		t.Errorf("read %d of %d lines after the first write failed", src.served, src.limit)
 	}
 }
+
+// Anomalous events carry an explanation (and a severity, with a model that
+// has a calibration: one trained now); score --explain prints the same
+// windows readably, each with its features.
+func TestScore_ExplainAndSeverity(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "web.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--seed", "1", "-o", model, "../../examples/logs/web-train.log.gz"); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	code, out, errs := run(t, "score", "--format", "combined", "--model", model, "--anomalies-only", webLog)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var anomalies []event.Event
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev event.Event
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		anomalies = append(anomalies, ev)
+		if !ev.HasSeverity || ev.Severity < 90 || ev.Severity > 100 || len(ev.Explain) == 0 || len(ev.Explain) > 3 {
+			t.Fatalf("anomalous event without a severity over 90 or an explanation: %s", l)
+		}
+		sum := 0.0
+		for i, x := range ev.Explain {
+			v, ok := ev.Features.Get(x.Feature)
+			if !ok || v != x.Value || (i > 0 && x.Contribution > ev.Explain[i-1].Contribution) {
+				t.Fatalf("explanation %+v of %s: not the event's feature value, or out of order", x, l)
+			}
+			sum += x.Contribution
+		}
+		if sum > 1+1e-9 {
+			t.Fatalf("contributions sum to %v: %s", sum, l)
+		}
+	}
+	if len(anomalies) == 0 {
+		t.Fatal("no anomalies in the sample")
+	}
+	code, text, _ := run(t, "score", "--format", "combined", "--model", model, "--explain", webLog)
+	if code != 0 {
+		t.Fatalf("--explain: exit %d", code)
+	}
+	if n := strings.Count(text, "  score "); n != len(anomalies) {
+		t.Errorf("--explain printed %d windows, want the %d anomalies", n, len(anomalies))
+	}
+	first := anomalies[0]
+	want := fmt.Sprintf("%s  %-15s  score %.2f  severity %.2f", first.WindowStart.Format(time.RFC3339), first.SrcIP, first.Score, first.Severity)
+	if !strings.Contains(text, want) || !strings.Contains(text, "    "+first.Explain[0].Feature) {
+		t.Errorf("--explain output lacks %q and its features:\n%.600s", want, text)
+	}
+}

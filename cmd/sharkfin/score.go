@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,14 +22,21 @@ func newScoreCmd(e *env) *cobra.Command {
 		in         inputFlags
 		modelPath  string
 		anomalies  bool
+		explain    bool
 		cpuProfile string
 	)
 	cmd := &cobra.Command{
-		Use:   "score --format F --model M [--window 60s] [--anomalies-only] FILE...",
+		Use:   "score --format F --model M [--window 60s] [--anomalies-only] [--explain] FILE...",
 		Short: "Score whole log files offline: one JSON event per IP-window on stdout",
 		Long: `Reads whole files once (no follow) through the agent's own pipeline and
 prints one ip_score event per source IP and window as JSON lines. A summary
-goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
+goes to stderr. FILE may be "-" for standard input and may be gzipped.
+
+--explain prints the anomalous windows only, readably instead of as JSON:
+the window, the source, its score and severity, and the features that put
+it out of its cluster, largest part first (the events' "explain": the
+value, z = signed distance from the cluster's centre in standard
+deviations of the model's space, and the share of the squared distance).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if modelPath == "" {
@@ -56,15 +64,23 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 				Parser:        parser,
 				Window:        detect.WindowConfig{Window: in.window, Lateness: in.lateness, MaxKeys: in.maxKeys},
 				Model:         m,
-				AnomaliesOnly: anomalies,
-			}, func(*event.Event) {})
+				AnomaliesOnly: anomalies || explain,
+			}, func(ev *event.Event) {
+				if explain {
+					printExplained(out, ev)
+				}
+			})
 			if err != nil {
 				return err
 			}
 			// Closed keys are scored and rendered on workers, written in
 			// order: the goroutine that counts lines goes on meanwhile.
-			p.RenderTo(out, 0)
-			defer func() { _ = p.FinishRender() }() // stops the workers when feeding fails; no-op after the call below
+			if !explain {
+				p.RenderTo(out, 0)
+			}
+			if !explain {
+				defer func() { _ = p.FinishRender() }() // stops the workers when feeding fails; no-op after the call below
+			}
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {
 				return err
@@ -82,7 +98,10 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 				return err
 			}
 			p.Flush()
-			werr := p.FinishRender()
+			var werr error
+			if !explain {
+				werr = p.FinishRender()
+			}
 			if err := out.Flush(); err != nil && werr == nil {
 				werr = err
 			}
@@ -98,6 +117,7 @@ goes to stderr. FILE may be "-" for standard input and may be gzipped.`,
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (for performance work)")
 	_ = cmd.Flags().MarkHidden("cpuprofile")
 	cmd.Flags().BoolVar(&anomalies, "anomalies-only", false, "print only anomalous events")
+	cmd.Flags().BoolVar(&explain, "explain", false, "print the anomalous windows readably, with the features that put them out")
 	return cmd
 }
 
@@ -120,4 +140,19 @@ func (s *stopOnError) Write(p []byte) (int, error) {
 		s.stop(err)
 	}
 	return n, err
+}
+
+// printExplained writes an anomalous window and its explanation readably
+// (score --explain).
+func printExplained(w io.Writer, ev *event.Event) {
+	sev := "-"
+	if ev.HasSeverity {
+		sev = fmt.Sprintf("%.2f", ev.Severity)
+	}
+	src := ev.SrcIP
+	fmt.Fprintf(w, "%s  %-15s  score %.2f  severity %s  cluster %d  (%s)\n",
+		ev.WindowStart.Format(time.RFC3339), src, ev.Score, sev, ev.Cluster, ev.Model)
+	for _, x := range ev.Explain {
+		fmt.Fprintf(w, "    %-20s %12s   z %+6.2f   %3.0f%%\n", x.Feature, strconv.FormatFloat(x.Value, 'g', 6, 64), x.Z, 100*x.Contribution)
+	}
 }

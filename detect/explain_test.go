@@ -1,0 +1,132 @@
+package detect
+
+import (
+	"math"
+	"testing"
+
+	"github.com/socx/sharkfin/record"
+)
+
+// A hand-made model: web features hits and post, no log1p, mean 0, std 1,
+// so the model space is the raw values; two clusters.
+func handModel(t *testing.T) *Model {
+	t.Helper()
+	m := &Model{Format: ModelFormat, Name: "hand", Version: "1", Kind: "web", Window: "60s",
+		Features:   []string{"hits", "post"},
+		Transform:  Transform{Log1p: false, Mean: []float64{0, 0}, Std: []float64{1, 1}},
+		Centroids:  [][]float64{{0, 0}, {10, 10}},
+		Thresholds: []float64{1, 2},
+		Training: Training{Rows: 10, K: 2, Quantile: 0.99,
+			Severity: &Severity{Shares: []float64{0, 0.5, 0.9, 1}, Scores: []float64{0, 1, 2, 4}}},
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// explain on a window worked out by hand: hits 3, post 4 is at distance
+// 5 from centroid (0,0), score 5/1; post holds 16/25 of the squared
+// distance, hits 9/25.
+func TestExplain_Golden(t *testing.T) {
+	s, err := NewScorer(handModel(t), record.KindWeb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec := make([]float64, len(FeatureNames(record.KindWeb)))
+	vec[WebHits], vec[WebPost] = 3, 4
+	sc := s.Score(vec)
+	if sc.Cluster != 0 || sc.Distance != 5 || sc.Score != 5 || !sc.Anomalous {
+		t.Fatalf("score %+v", sc)
+	}
+	got := s.Explain(vec, sc, 3, nil)
+	want := []Contribution{{Feature: WebPost, Value: 4, Z: 4, Share: 16.0 / 25}, {Feature: WebHits, Value: 3, Z: 3, Share: 9.0 / 25}}
+	if len(got) != len(want) {
+		t.Fatalf("explain %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Feature != w.Feature || g.Value != w.Value || math.Abs(g.Z-w.Z) > 1e-12 || math.Abs(g.Share-w.Share) > 1e-12 {
+			t.Errorf("explain[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	// Below the centre: z is signed. hits 12, post 9 is nearest (10,10):
+	// z +2 and -1, distance sqrt(5), score sqrt(5)/2 (not anomalous, but
+	// explained all the same); a third feature at its centre is left out.
+	vec[WebHits], vec[WebPost] = 12, 9
+	sc = s.Score(vec)
+	got = s.Explain(vec, sc, 1, nil)
+	if sc.Cluster != 1 || math.Abs(sc.Score-math.Sqrt(5)/2) > 1e-12 || len(got) != 1 ||
+		got[0].Feature != WebHits || got[0].Z != 2 || math.Abs(got[0].Share-0.8) > 1e-12 {
+		t.Errorf("score %+v explain %+v (max 1)", sc, got)
+	}
+	got = s.Explain(vec, sc, 3, got)
+	if len(got) != 2 || got[1].Feature != WebPost || got[1].Z != -1 || math.Abs(got[1].Share-0.2) > 1e-12 {
+		t.Errorf("explain %+v", got)
+	}
+	// Severity of score 5: past the highest training score (4): 100.
+	if sev, ok := s.Severity(Score{Score: 5}); !ok || sev != 100 {
+		t.Errorf("severity %v %v", sev, ok)
+	}
+}
+
+// Severity interpolates between the calibration's points, worked out by
+// hand on shares 0, 0.5, 0.9, 1 at scores 0, 1, 2, 4.
+func TestSeverity_Golden(t *testing.T) {
+	c := &Severity{Shares: []float64{0, 0.5, 0.9, 1}, Scores: []float64{0, 1, 2, 4}}
+	for _, x := range []struct{ score, want float64 }{
+		{0, 0}, {0.5, 25}, {1, 50}, {1.5, 70}, {2, 90}, {3, 95}, {3.9, 99.5}, {4, 100}, {7, 100},
+	} {
+		if got := c.Of(x.score); math.Abs(got-x.want) > 1e-9 {
+			t.Errorf("severity of score %v = %v, want %v", x.score, got, x.want)
+		}
+	}
+	// calibrate on scores 1..100: the score at share p is the ceil(100p)-th.
+	scores := make([]float64, 100)
+	for i := range scores {
+		scores[i] = float64(100 - i) // order does not matter
+	}
+	cal := calibrate(scores)
+	at := func(p float64) float64 {
+		for i, s := range cal.Shares {
+			if math.Abs(s-p) < 1e-12 {
+				return cal.Scores[i]
+			}
+		}
+		t.Fatalf("no share %v", p)
+		return 0
+	}
+	if at(0) != 1 || at(0.5) != 50 || at(0.9) != 90 || at(0.99) != 99 || at(0.999) != 100 || at(1) != 100 {
+		t.Errorf("calibration %v", cal)
+	}
+	// A score between training scores 50 and 60 (shares 0.5 and 0.6):
+	// 55 is half way, severity 55.
+	if got := cal.Of(55); math.Abs(got-55) > 1e-9 {
+		t.Errorf("severity of 55 = %v", got)
+	}
+}
+
+// A trained model carries its calibration at every share of the grid,
+// and a damaged one is refused.
+func TestTrain_SeverityCalibrated(t *testing.T) {
+	rows := make([][]float64, 0, 400)
+	for i := range 400 {
+		rows = append(rows, []float64{float64(i % 20), float64(i % 7), float64(i % 3), float64(i % 11), 0.1 * float64(i%5)})
+	}
+	m, _, err := Train(rows, TrainConfig{Kind: record.KindWeb, Seed: 1, K: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Training.Severity
+	if c == nil || len(c.Shares) != len(severityShares) || c.Shares[len(c.Shares)-1] != 1 {
+		t.Fatalf("calibration %+v", c)
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Tampering is refused with the field named.
+	c.Scores[3] = -1
+	if err := m.Validate(); err == nil {
+		t.Error("a negative calibration score passed validation")
+	}
+}
