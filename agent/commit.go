@@ -316,6 +316,10 @@ func (a *Agent) buildEvents(job *commitJob) error {
 		r := detect.Result{Start: k.start, End: k.end, Key: k.key, Vector: job.vecs[k.off : k.off+k.n : k.off+k.n]}
 		sc, scored := k.sc.Score(r.Vector)
 		over := k.key == detect.OverflowKey
+		if !over && k.in.allowlisted(k.key) {
+			sc.Anomalous = false // counted, scored, never flagged
+			a.metrics.allowlisted.WithLabelValues(k.in.cfg.Name).Inc()
+		}
 		k.in.share.add(a.metrics, k.in.cfg.Name, k.start, sc.Anomalous) // the overflow row too, as anomalies counts it
 		if !over {
 			hits, bytes := k.sc.HitsBytes(r.Vector)

@@ -13,7 +13,8 @@ type e2eInput struct {
 	Name         string
 	Path         string // glob
 	Poll         bool
-	PollInterval string // "" for the default
+	PollInterval string   // "" for the default
+	Allow        []string // inputs[].allow.cidrs
 }
 
 // e2eConfig is what a test chooses of the agent's configuration. The rest
@@ -81,6 +82,9 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 		}
 		if in.PollInterval != "" {
 			fmt.Fprintf(&b, "    poll_interval: %s\n", in.PollInterval)
+		}
+		if len(in.Allow) > 0 {
+			fmt.Fprintf(&b, "    allow:\n      cidrs: [%s]\n", strings.Join(in.Allow, ", "))
 		}
 	}
 	fmt.Fprintf(&b, "state:\n  path: %q\n  flush_interval: 200ms\n  lock_timeout: 1s\n", filepath.Join(dir, "state", "state.db"))

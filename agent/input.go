@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/socx/sharkfin/agent/config"
@@ -36,6 +38,34 @@ type input struct {
 	// destNames are the names of the per-destination counters (proxy and
 	// DNS inputs).
 	destNames []string
+	// allow is the input's allowlist (inputs[].allow), swapped whole by a
+	// reload on the main loop and read by the committer.
+	allow atomic.Pointer[[]netip.Prefix]
+}
+
+// allowlisted reports whether the source key is on the input's allowlist.
+func (in *input) allowlisted(key string) bool {
+	nets := in.allow.Load()
+	if nets == nil || len(*nets) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(key)
+	if err != nil {
+		return false // the overflow row, or a key that is no address
+	}
+	a = a.Unmap()
+	for _, p := range *nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// setAllow sets the input's allowlist from its configuration.
+func (in *input) setAllow(c config.Allow) {
+	nets := c.Prefixes()
+	in.allow.Store(&nets)
 }
 
 // idleAfter is how long an input must deliver nothing before its windows
@@ -143,6 +173,7 @@ func (a *Agent) open(ctx context.Context) error {
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
 	for _, ic := range a.cfg.Inputs {
 		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now(), destNames: detect.DestFeatureNames(ic.Kind())}
+		in.setAllow(ic.Allow)
 		m := a.models.byKind[ic.Kind().String()]
 		pipe, err := pipeline.New(pipeline.Config{
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m, Seen: a.seen, DestKey: a.destKey,

@@ -58,6 +58,7 @@ type metrics struct {
 	destWindows     *prometheus.CounterVec
 	categoryDomains prometheus.Gauge
 	categoryRejects prometheus.Counter
+	allowlisted     *prometheus.CounterVec
 	// last holds the pipeline counts already added to the counters, per
 	// input (setPipeline adds what they grew by).
 	last map[string]pipeline.Stats
@@ -133,13 +134,15 @@ func newMetrics() *metrics {
 			Help: "Names in the category list in use."}),
 		categoryRejects: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_category_list_rejections_total",
 			Help: "Category list reloads rejected (the last good list stays in use)."}),
+		allowlisted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_allowlisted_windows_total",
+			Help: "Source windows of allowlisted sources (inputs[].allow): scored, never flagged."}, []string{"input"}),
 		last: map[string]pipeline.Stats{},
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
-		m.noDest, m.destWindows, m.categoryDomains, m.categoryRejects,
+		m.noDest, m.destWindows, m.categoryDomains, m.categoryRejects, m.allowlisted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,6 +269,13 @@ func (a *Agent) reload() {
 		a.notice("error", "configuration rejected", map[string]string{"path": a.cfgPath, "error": err.Error()})
 		return
 	}
+	// Allowlists apply from the next commit on (inputs are matched by
+	// name; other input changes wait for a restart).
+	for _, ic := range cfg.Inputs {
+		if in := a.byName[ic.Name]; in != nil {
+			in.setAllow(ic.Allow)
+		}
+	}
 	a.cfg.Detect.Emit = cfg.Detect.Emit
 	a.cfg.Detect.Domains.Emit = cfg.Detect.Domains.Emit
 	a.cfg.Detect.TrustedKeys = cfg.Detect.TrustedKeys
@@ -298,7 +306,7 @@ func restartOnly(old, new *config.Config) []string {
 		name     string
 		old, new any
 	}{
-		{"inputs", old.Inputs, new.Inputs},
+		{"inputs", withoutAllow(old.Inputs), withoutAllow(new.Inputs)},
 		{"state", old.State, new.State},
 		{"output", old.Output, new.Output},
 		{"metrics", old.Metrics, new.Metrics},
@@ -320,4 +328,14 @@ func restartOnly(old, new *config.Config) []string {
 		}
 	}
 	return changed
+}
+
+// withoutAllow is inputs without their allowlists, which a reload applies
+// (restartOnly compares the rest).
+func withoutAllow(inputs []config.Input) []config.Input {
+	out := slices.Clone(inputs)
+	for i := range out {
+		out[i].Allow = config.Allow{}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -68,6 +69,42 @@ type Input struct {
 	// MaxLineBytes is the longest line read; longer ones are skipped and
 	// counted.
 	MaxLineBytes ByteSize `yaml:"max_line_bytes"`
+	// Allow lists the sources whose windows are counted, scored and
+	// kept in the history like any other but never flagged anomalous
+	// (health checkers, uptime monitors, the company's own crawler).
+	// Reloaded with the configuration (SIGHUP).
+	Allow Allow `yaml:"allow,omitempty"`
+}
+
+// Allow is an input's allowlist.
+type Allow struct {
+	// CIDRs are networks (10.0.0.0/8, 2001:db8::/32) or single
+	// addresses of sources never flagged.
+	CIDRs []string `yaml:"cidrs,omitempty"`
+}
+
+// Prefixes returns the networks of CIDRs (valid after Validate).
+func (a *Allow) Prefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range a.CIDRs {
+		if p, err := parseCIDR(c); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseCIDR reads a network, or a single address as its /32 or /128.
+func parseCIDR(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // UnmarshalYAML decodes an input over its defaults, so that a key the file
@@ -128,6 +165,11 @@ func (in *Input) Validate() error {
 				continue
 			}
 			p.add(indexPath("paths", i), checkGlob(g))
+		}
+	}
+	for i, c := range in.Allow.CIDRs {
+		if _, err := parseCIDR(c); err != nil {
+			p.addf(indexPath("allow.cidrs", i), "%q is not a network or address; use e.g. 10.0.0.0/8, 2001:db8::/32 or 192.0.2.7", c)
 		}
 	}
 	for i, pat := range in.Exclude {
