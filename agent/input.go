@@ -151,6 +151,7 @@ func (a *Agent) open(ctx context.Context) error {
 	for kind, m := range a.models.byKind {
 		a.notice("info", "model loaded", map[string]string{"kind": kind, "model": m.ID()})
 		a.metrics.setModel(kind, m.ID())
+		a.checkFeatures(kind, m)
 	}
 	if err := a.loadSeen(st); err != nil {
 		return fail(err)

@@ -246,6 +246,22 @@ func (a *Agent) swapModel(kind, path string, grace time.Time) {
 	a.log.Info("model loaded", "kind", kind, "model", m.ID(), "previous", old.ID())
 	a.notice("info", "model loaded", map[string]string{"kind": kind, "model": m.ID(), "previous": old.ID()})
 	a.metrics.setModel(kind, m.ID())
+	a.checkFeatures(kind, m)
+}
+
+// checkFeatures says when a model scores with other features than
+// detect.features lists for its kind: the model's win (it was trained on
+// them), but the operator asked for others.
+func (a *Agent) checkFeatures(kind string, m *detect.Model) {
+	want, ok := a.cfg.Detect.Features[kind]
+	if !ok || slices.Equal(want, m.Features) {
+		return
+	}
+	a.log.Warn("the model scores with other features than detect.features lists; the model's are used",
+		"kind", kind, "model", m.ID(), "model_features", strings.Join(m.Features, ","), "configured", strings.Join(want, ","),
+		"fix", "train a model with --features "+strings.Join(want, ",")+", or change detect.features."+kind)
+	a.notice("warn", "model features differ from detect.features", map[string]string{"kind": kind, "model": m.ID(),
+		"model_features": strings.Join(m.Features, ","), "configured": strings.Join(want, ","), "used": "model"})
 }
 
 // reload re-reads the configuration file (SIGHUP). A bad file is rejected
@@ -278,6 +294,12 @@ func (a *Agent) reload() {
 	}
 	a.cfg.Detect.Emit = cfg.Detect.Emit
 	a.cfg.Detect.Domains.Emit = cfg.Detect.Domains.Emit
+	if !reflect.DeepEqual(a.cfg.Detect.Features, cfg.Detect.Features) {
+		a.cfg.Detect.Features = cfg.Detect.Features
+		for kind, m := range a.models.byKind {
+			a.checkFeatures(kind, m)
+		}
+	}
 	a.cfg.Detect.TrustedKeys = cfg.Detect.TrustedKeys
 	a.cfg.Detect.ModelCheck = cfg.Detect.ModelCheck
 	a.cfg.Detect.MaxModelAge = cfg.Detect.MaxModelAge

@@ -210,6 +210,11 @@ func TestParse_InvalidValues(t *testing.T) {
 		{"max_model_age short", topDoc("detect: {max_model_age: 10m, models: {web: /m.json}}"), 5, "detect.max_model_age", []string{"shorter than an hour", "0s for no check"}},
 		{"max_keys zero", topDoc("detect: {max_keys: 0, models: {web: /m.json}}"), 5, "detect.max_keys", []string{"at least 1"}},
 		{"close_batch zero", topDoc("detect: {close_batch: 0, models: {web: /m.json}}"), 5, "detect.close_batch", []string{"at least 1"}},
+		{"features unknown kind", topDoc("detect: {features: {mail: [hits]}, models: {web: /m.json}}"), 5, "detect.features.mail", []string{"not a kind", "web, proxy or dns"}},
+		{"features unknown feature", topDoc("detect: {features: {web: [hits, paths]}, models: {web: /m.json}}"), 5, "detect.features.web[1]", []string{`"paths" is not a web feature`, "distinct_paths"}},
+		{"features twice", topDoc("detect: {features: {web: [hits, hits]}, models: {web: /m.json}}"), 5, "detect.features.web[1]", []string{"twice"}},
+		{"features empty", topDoc("detect: {features: {web: []}, models: {web: /m.json}}"), 5, "detect.features.web", []string{"is empty"}},
+		{"allow not a network", inputDoc("allow: {cidrs: [10.0.0.0/8, 10.0.0.300]}"), 4, "inputs[0].allow.cidrs[1]", []string{`"10.0.0.300" is not a network`}},
 		{"model kind", topDoc("detect: {models: {web: /m.json, http: /h.json}}"), 5, "detect.models.http", []string{`"http"`, `"web", "proxy" or "dns"`}},
 		{"model empty", topDoc("detect:", "  models:", `    web: ""`), 7, "detect.models.web", []string{"empty"}},
 		{"model missing for kind", doc(

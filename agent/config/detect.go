@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/record"
 )
 
@@ -83,6 +84,12 @@ type Detect struct {
 	Emit Emit `yaml:"emit"`
 	// Domains configures the per-domain report of proxy inputs.
 	Domains Domains `yaml:"domains,omitempty"`
+	// Features lists, per kind, the features its model is expected to
+	// score with, from the kind's known set (what `sharkfin train
+	// --features` fits). A model that uses others still scores with its
+	// own (the model's features win: it was trained on them), and the
+	// agent says so when it loads it.
+	Features map[string][]string `yaml:"features,omitempty"`
 }
 
 // ModelPull configures fetching models given as URLs.
@@ -285,6 +292,25 @@ func (d *Detect) Validate() error {
 	}
 	if e := &d.Domains.Enrich; e.Rate < 0 || e.Workers < 0 || e.Timeout < 0 || e.TTL < 0 || e.NegativeTTL < 0 {
 		p.addf("domains.enrich", "rate, workers, timeout, ttl and negative_ttl must not be negative; leave them out for the defaults")
+	}
+	for kind, names := range d.Features {
+		k, ok := record.ParseKind(kind)
+		if !ok {
+			p.addf("features."+kind, "%q is not a kind; use web, proxy or dns", kind)
+			continue
+		}
+		known := detect.FeatureNames(k)
+		if len(names) == 0 {
+			p.addf("features."+kind, "is empty; list features of %v, or leave the kind out", known)
+		}
+		for i, n := range names {
+			switch {
+			case !slices.Contains(known, n):
+				p.addf(fmt.Sprintf("features.%s[%d]", kind, i), "%q is not a %s feature; use one of %v", n, kind, known)
+			case slices.Index(names[:i], n) >= 0:
+				p.addf(fmt.Sprintf("features.%s[%d]", kind, i), "%q is listed twice; remove one", n)
+			}
+		}
 	}
 	if d.MaxKeys < 1 {
 		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)

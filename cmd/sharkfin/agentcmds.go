@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,8 +124,15 @@ func newCheckCmd(e *env) *cobra.Command {
 						continue // not fetched yet: Check warned
 					}
 				}
-				if _, err := agent.LoadModel(path, cfg.Detect.TrustedKeys); err != nil {
+				m, err := agent.LoadModel(path, cfg.Detect.TrustedKeys)
+				if err != nil {
 					problems = append(problems, fmt.Errorf("detect.models.%s: %w", kind, err))
+					continue
+				}
+				if want, ok := cfg.Detect.Features[kind]; ok && !slices.Equal(want, m.Features) {
+					problems = append(problems, &config.Problem{File: cfgPath, Path: "detect.features." + kind, Warning: true,
+						Msg: fmt.Sprintf("model %s scores with %v, not %v; the model's features are used (train with --features %s, or change the list)",
+							m.ID(), m.Features, want, strings.Join(want, ","))})
 				}
 			}
 			// Warnings (an input whose files do not exist yet: it waits

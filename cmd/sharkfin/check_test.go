@@ -49,6 +49,10 @@ metrics: { listen: "" }
 		// A category list is read as the agent would: a bad line is
 		// named by file and line.
 		{"bad categories", withCats(badCats), 1, "bad-cats.csv:3: \"http://x.org/\" looks like a URL"},
+		// A model scoring with other features than detect.features lists
+		// is a warning naming both (the model's win).
+		{"features differ", strings.Replace(strings.Replace(good, "MODEL", model, 1), "  models:", "  features: { web: [hits, post] }\n  models:", 1),
+			0, "detect.features.web: model web@example-1 scores with [hits_2xx hits_non2xx distinct_paths post error_ratio], not [hits post]"},
 		{"missing log dir", strings.Replace(strings.Replace(good, "MODEL", model, 1), logPath, filepath.Join(dir, "nginx", "access.log*"), 1), 0, "does not exist (yet)"},
 	}
 	for _, tc := range cases {
