@@ -489,6 +489,7 @@ type closedKey struct {
 	start, end int64
 	key        string
 	off, n     int32 // the features: vecs[off : off+n]
+	allowed    bool  // every line matched the input's allowlist (detect.Allow)
 }
 
 // deferFor returns the callback that keeps an input's closed key results
@@ -499,7 +500,7 @@ func (a *Agent) deferFor(in *input) func(*pipeline.Scoring, *detect.Result) {
 		off := len(a.vecs)
 		a.vecs = append(a.vecs, r.Vector...)
 		a.results = append(a.results, closedKey{in: in, sc: sc, start: r.Start, end: r.End, key: r.Key,
-			off: int32(off), n: int32(len(r.Vector))})
+			off: int32(off), n: int32(len(r.Vector)), allowed: r.Allowed})
 	}
 }
 

@@ -316,7 +316,7 @@ func (a *Agent) buildEvents(job *commitJob) error {
 		r := detect.Result{Start: k.start, End: k.end, Key: k.key, Vector: job.vecs[k.off : k.off+k.n : k.off+k.n]}
 		sc, scored := k.sc.Score(r.Vector)
 		over := k.key == detect.OverflowKey
-		if !over && k.in.allowlisted(k.key) {
+		if !over && (k.allowed || k.in.allowlisted(k.key)) {
 			sc.Anomalous = false // counted, scored, never flagged
 			a.metrics.allowlisted.WithLabelValues(k.in.cfg.Name).Inc()
 		}

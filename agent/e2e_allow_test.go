@@ -13,12 +13,13 @@ import (
 // healthLines is an uptime monitor's traffic: GET /health every second
 // from ip, for the minutes from base (the bundled web model flags such a
 // window: 60 hits of one path in a minute is nobody's browsing).
-func healthLines(base time.Time, minutes int, ips ...string) string {
+// healthLines: each source is an address and its user agent.
+func healthLines(base time.Time, minutes int, sources ...[2]string) string {
 	var b strings.Builder
 	for s := range minutes * 60 {
 		ts := base.Add(time.Duration(s) * time.Second).Format("02/Jan/2006:15:04:05 -0700")
-		for _, ip := range ips {
-			fmt.Fprintf(&b, "%s - - [%s] \"GET /health HTTP/1.1\" 200 2 \"-\" \"UptimeRobot/2.0\"\n", ip, ts)
+		for _, src := range sources {
+			fmt.Fprintf(&b, "%s - - [%s] \"GET /health HTTP/1.1\" 200 2 \"-\" \"%s\"\n", src[0], ts, src[1])
 		}
 	}
 	return b.String()
@@ -33,10 +34,16 @@ func TestAgent_AllowlistedMonitorNeverFlagged(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	if err := os.WriteFile(logPath, []byte(healthLines(base, 5, "198.51.100.7", "198.51.100.8")), 0o644); err != nil {
+	// .7 is listed by address; .9 by its user agent (a monitor whose
+	// addresses change); .8 sends the same lines as .7 and is listed by
+	// neither.
+	lines := healthLines(base, 5, [2]string{"198.51.100.7", "curl/8.5"}, [2]string{"198.51.100.8", "curl/8.5"},
+		[2]string{"198.51.100.9", "Mozilla/5.0 UptimeRobot/2.0"})
+	if err := os.WriteFile(logPath, []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath, Allow: []string{"198.51.100.7/32", "2001:db8::/32"}}}}
+	cfg := e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath, Allow: []string{"198.51.100.7/32", "2001:db8::/32"},
+		AllowAgents: []string{"UptimeRobot/"}}}}
 	h := newAgent(t, dir, cfg)
 	h.startReady()
 	events := newEventLog(h)
@@ -55,18 +62,22 @@ func TestAgent_AllowlistedMonitorNeverFlagged(t *testing.T) {
 		events.refresh()
 		_, a := windows("198.51.100.7")
 		_, b := windows("198.51.100.8")
-		return a == 5 && b == 5
+		_, c := windows("198.51.100.9")
+		return a == 5 && b == 5 && c == 5
 	}) {
 		t.Fatalf("not every window scored within 30s")
 	}
 	if f, _ := windows("198.51.100.7"); f != 0 {
 		t.Errorf("the allowlisted monitor was flagged in %d windows", f)
 	}
+	if f, _ := windows("198.51.100.9"); f != 0 {
+		t.Errorf("the monitor allowlisted by its user agent was flagged in %d windows", f)
+	}
 	if f, _ := windows("198.51.100.8"); f != 5 {
 		t.Errorf("the same traffic from another address flagged in %d of 5 windows", f)
 	}
-	if n := h.sample("sharkfin_allowlisted_windows_total", "input", "web"); n != 5 {
-		t.Errorf("allowlisted windows %v, want 5", n)
+	if n := h.sample("sharkfin_allowlisted_windows_total", "input", "web"); n != 10 {
+		t.Errorf("allowlisted windows %v, want 10", n)
 	}
 	// Off the list (SIGHUP): the monitor's next windows are flagged.
 	cfg.Inputs[0].Allow = nil
@@ -81,7 +92,7 @@ func TestAgent_AllowlistedMonitorNeverFlagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString(healthLines(base.Add(5*time.Minute), 2, "198.51.100.7")); err != nil {
+	if _, err := f.WriteString(healthLines(base.Add(5*time.Minute), 2, [2]string{"198.51.100.7", "curl/8.5"})); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

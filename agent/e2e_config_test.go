@@ -15,6 +15,7 @@ type e2eInput struct {
 	Poll         bool
 	PollInterval string   // "" for the default
 	Allow        []string // inputs[].allow.cidrs
+	AllowAgents  []string // inputs[].allow.user_agents
 }
 
 // e2eConfig is what a test chooses of the agent's configuration. The rest
@@ -83,8 +84,8 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 		if in.PollInterval != "" {
 			fmt.Fprintf(&b, "    poll_interval: %s\n", in.PollInterval)
 		}
-		if len(in.Allow) > 0 {
-			fmt.Fprintf(&b, "    allow:\n      cidrs: [%s]\n", strings.Join(in.Allow, ", "))
+		if len(in.Allow) > 0 || len(in.AllowAgents) > 0 {
+			fmt.Fprintf(&b, "    allow:\n      cidrs: [%s]\n      user_agents: [%s]\n", strings.Join(in.Allow, ", "), strings.Join(in.AllowAgents, ", "))
 		}
 	}
 	fmt.Fprintf(&b, "state:\n  path: %q\n  flush_interval: 200ms\n  lock_timeout: 1s\n", filepath.Join(dir, "state", "state.db"))

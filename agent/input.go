@@ -62,10 +62,13 @@ func (in *input) allowlisted(key string) bool {
 	return false
 }
 
-// setAllow sets the input's allowlist from its configuration.
+// setAllow sets the input's allowlist from its configuration: the
+// networks (read by the committer) and the lines' matcher (the main
+// loop's aggregator; the input's pipeline must exist).
 func (in *input) setAllow(c config.Allow) {
 	nets := c.Prefixes()
 	in.allow.Store(&nets)
+	in.pipe.Aggregator().SetAllow(detect.NewAllow(c.Paths, c.UserAgents))
 }
 
 // idleAfter is how long an input must deliver nothing before its windows
@@ -174,7 +177,6 @@ func (a *Agent) open(ctx context.Context) error {
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
 	for _, ic := range a.cfg.Inputs {
 		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now(), destNames: detect.DestFeatureNames(ic.Kind())}
-		in.setAllow(ic.Allow)
 		m := a.models.byKind[ic.Kind().String()]
 		pipe, err := pipeline.New(pipeline.Config{
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m, Seen: a.seen, DestKey: a.destKey,
@@ -189,6 +191,7 @@ func (a *Agent) open(ctx context.Context) error {
 		pipe.Defer(a.deferFor(in))
 		pipe.DeferDest(a.deferDest(in))
 		in.pipe = pipe
+		in.setAllow(ic.Allow)
 		if snap, ok := windows[windowKey(ic.Name)]; ok {
 			closing := closingWindows(ic.Name, closingStored)
 			if len(closing) > 0 {

@@ -357,7 +357,7 @@ func restartOnly(old, new *config.Config) []string {
 func withoutAllow(inputs []config.Input) []config.Input {
 	out := slices.Clone(inputs)
 	for i := range out {
-		out[i].Allow = config.Allow{}
+		out[i].Allow = config.Allow{UserAgents: out[i].Allow.UserAgents} // the parser reads user agents only with some
 	}
 	return out
 }

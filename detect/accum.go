@@ -17,6 +17,9 @@ type accum struct {
 	// holds max_keys accumulators, so every byte here counts.
 	s2xx, s3xx, s4xx, s5xx uint32
 	post                   uint32
+	// allowed counts the lines WindowConfig.Allow matched (saturating):
+	// a window all of whose lines matched is allowlisted.
+	allowed uint32
 	// distinct: web paths, proxy destination hosts, dns query names.
 	distinct u64set
 	*accExt  // proxy and dns only; nil for web

@@ -20,7 +20,8 @@ import (
 const (
 	snapshotV2      = 2
 	snapshotV3      = 3
-	snapshotVersion = 4
+	snapshotV4      = 4
+	snapshotVersion = 5 // version 4 and the allowlisted lines of a key (read as 0 from older)
 	snapshotDest    = 0x41
 )
 
@@ -166,6 +167,9 @@ func (acc *accum) appendBinary(b []byte, kind record.Kind, dest bool) []byte {
 	for _, v := range [...]int64{acc.hits, int64(acc.s2xx), int64(acc.s3xx), int64(acc.s4xx), int64(acc.s5xx), acc.bytes, int64(acc.post)} {
 		b = binary.AppendVarint(b, v)
 	}
+	if !dest {
+		b = binary.AppendUvarint(b, uint64(acc.allowed))
+	}
 	if kind == record.KindWeb {
 		return appendSet(b, &acc.distinct)
 	}
@@ -257,7 +261,7 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 	ver := main[0]
 	switch {
 	case a.cfg.ByDest && ver == snapshotDest:
-	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV3 || ver == snapshotV2):
+	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV4 || ver == snapshotV3 || ver == snapshotV2):
 	default:
 		return fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, ver)
 	}
@@ -402,6 +406,9 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 	}
 	acc.hits, acc.bytes = vs[0], vs[5]
 	acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.post = d.u32(vs[1]), d.u32(vs[2]), d.u32(vs[3]), d.u32(vs[4]), d.u32(vs[6])
+	if ver == snapshotVersion {
+		acc.allowed = uint32(min(d.Uvarint(), math.MaxUint32))
+	}
 	if kind == record.KindWeb && !v2 {
 		d.set(limit, &acc.distinct)
 		return acc

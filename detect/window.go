@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/socx/sharkfin/event"
+	"math"
 	"slices"
 	"time"
 
@@ -44,6 +45,9 @@ type WindowConfig struct {
 	// new_domain_share is the share of its queries to destinations first
 	// seen in that window. Aggregators of one node share one.
 	Seen *Seen
+	// Allow, if set, matches allowlisted lines (client windows): a key's
+	// window all of whose lines match is Result.Allowed.
+	Allow *Allow
 	// DestKey is the key of the destinations' hash (record.Record.DestHash,
 	// see DestKey): a ByDest aggregator hashes the keys it restores with
 	// it. It must be the key of the Destinations that fill the records.
@@ -201,6 +205,9 @@ func (a *Aggregator) count(acc *accum, r *record.Record) {
 		acc.addDest(a.cfg.Kind, r)
 	} else {
 		acc.add(a.cfg.Kind, r)
+		if a.cfg.Allow != nil && a.cfg.Allow.match(r) {
+			inc(&acc.allowed)
+		}
 	}
 }
 
@@ -215,6 +222,13 @@ func (a *Aggregator) AddAll(recs []record.Record, fn func(*Result)) (late int) {
 		if a.cfg.ByDest {
 			for _, p := range pend {
 				p.acc.addDest(a.cfg.Kind, p.r)
+			}
+		} else if al := a.cfg.Allow; al != nil {
+			for _, p := range pend {
+				p.acc.add(a.cfg.Kind, p.r)
+				if al.match(p.r) {
+					inc(&p.acc.allowed)
+				}
 			}
 		} else {
 			for _, p := range pend {
@@ -330,6 +344,8 @@ type Result struct {
 	// Dest is set for a destination's window (WindowConfig.ByDest); it is
 	// reused after the callback returns too.
 	Dest *DestResult
+	// Allowed: every line of the key's window matched WindowConfig.Allow.
+	Allowed bool
 }
 
 // Due reports whether Advance would close a window now.
@@ -442,6 +458,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 			continue
 		}
 		res.Key = k
+		res.Allowed = acc.allowed > 0 && int64(acc.allowed) == min(acc.hits, math.MaxUint32)
 		a.vec = a.vector(acc, w, k, h, a.vec)
 		res.Vector = a.vec
 		fn(&res)
@@ -455,6 +472,7 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 		}
 		*budget--
 		res.Key = OverflowKey
+		res.Allowed = false
 		a.vec = a.vector(w.overflow, w, "", 0, a.vec)
 		res.Vector = a.vec
 		fn(&res)

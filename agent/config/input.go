@@ -81,6 +81,13 @@ type Allow struct {
 	// CIDRs are networks (10.0.0.0/8, 2001:db8::/32) or single
 	// addresses of sources never flagged.
 	CIDRs []string `yaml:"cidrs,omitempty"`
+	// Paths are request path prefixes (/health), UserAgents substrings of
+	// the user agent (UptimeRobot/): a source's window all of whose lines
+	// match one of them is never flagged (one other line and it is
+	// judged as usual). Case-sensitive; web inputs. A change of
+	// user_agents needs a restart (the parser then reads user agents).
+	Paths      []string `yaml:"paths,omitempty"`
+	UserAgents []string `yaml:"user_agents,omitempty"`
 }
 
 // Prefixes returns the networks of CIDRs (valid after Validate).
@@ -167,6 +174,16 @@ func (in *Input) Validate() error {
 			p.add(indexPath("paths", i), checkGlob(g))
 		}
 	}
+	for i, x := range in.Allow.Paths {
+		if !strings.HasPrefix(x, "/") {
+			p.addf(indexPath("allow.paths", i), "%q is not a path prefix; use e.g. /health", x)
+		}
+	}
+	for i, x := range in.Allow.UserAgents {
+		if x == "" {
+			p.addf(indexPath("allow.user_agents", i), "is empty (it would match every line); remove it, or give e.g. UptimeRobot/")
+		}
+	}
 	for i, c := range in.Allow.CIDRs {
 		if _, err := parseCIDR(c); err != nil {
 			p.addf(indexPath("allow.cidrs", i), "%q is not a network or address; use e.g. 10.0.0.0/8, 2001:db8::/32 or 192.0.2.7", c)
@@ -204,7 +221,7 @@ func (in *Input) Kind() record.Kind { return in.Format.Kind() }
 // Parser returns the line parser of the input. It skips the referer and
 // user agent, which nothing counts (format.Parser.SkipAgent).
 func (in *Input) Parser() format.Parser {
-	return format.Parser{Format: in.Format.Format, Location: in.Timezone.Location(), SkipAgent: true}
+	return format.Parser{Format: in.Format.Format, Location: in.Timezone.Location(), SkipAgent: len(in.Allow.UserAgents) == 0}
 }
 
 // Tailer returns the tailer configuration of the input, with
