@@ -464,6 +464,26 @@ func TestAgent_BeaconFlaggedNewOnceThroughKill(t *testing.T) {
 		len(beaconWindows), len(sites), events.dups)
 }
 
+// waitDomainEvent waits up to 20 s for the domain event of domain in the
+// window starting at start.
+func waitDomainEvent(t *testing.T, events *eventLog, domain string, start time.Time) *jsonEvent {
+	t.Helper()
+	var ev *jsonEvent
+	if !waitFor(20*time.Second, func() bool {
+		events.refresh()
+		for _, p := range events.domainEvents() {
+			if p.ev.Domain == domain && p.ev.WindowStart.Equal(start) {
+				ev = &p.ev
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no event of %s in the window of %s", domain, start)
+	}
+	return ev
+}
+
 // writeAtomic replaces path with data by a rename, as a deployment tool
 // does.
 func writeAtomic(t *testing.T, path, data string) {
@@ -501,20 +521,7 @@ func TestAgent_CategoriesReloadAndRejection(t *testing.T) {
 	}
 	category := func(m int, domain string) (cat string, found bool) {
 		t.Helper()
-		start := base.Add(time.Duration(m) * time.Minute)
-		var ev *jsonEvent
-		if !waitFor(20*time.Second, func() bool {
-			events.refresh()
-			for _, p := range events.domainEvents() {
-				if p.ev.Domain == domain && p.ev.WindowStart.Equal(start) {
-					ev = &p.ev
-					return true
-				}
-			}
-			return false
-		}) {
-			t.Fatalf("no event of %s in minute %d", domain, m)
-		}
+		ev := waitDomainEvent(t, events, domain, base.Add(time.Duration(m)*time.Minute))
 		if ev.Category == nil {
 			if !ev.Uncategorized {
 				t.Errorf("%s minute %d: no category, not uncategorized", domain, m)
@@ -588,21 +595,7 @@ func TestAgent_EnrichmentFromLoopbackServers(t *testing.T) {
 	}
 	event := func(m int, domain string) *jsonEvent {
 		t.Helper()
-		start := base.Add(time.Duration(m) * time.Minute)
-		var ev *jsonEvent
-		if !waitFor(20*time.Second, func() bool {
-			events.refresh()
-			for _, p := range events.domainEvents() {
-				if p.ev.Domain == domain && p.ev.WindowStart.Equal(start) {
-					ev = &p.ev
-					return true
-				}
-			}
-			return false
-		}) {
-			t.Fatalf("no event of %s in minute %d", domain, m)
-		}
-		return ev
+		return waitDomainEvent(t, events, domain, base.Add(time.Duration(m)*time.Minute))
 	}
 	lookupsDone := func(n float64) {
 		t.Helper()

@@ -87,18 +87,7 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 	if kind != record.KindWeb && a.accExt == nil {
 		a.accExt = &accExt{}
 	}
-	a.hits++
-	a.bytes += r.Bytes
-	switch {
-	case r.Status >= 200 && r.Status < 300:
-		inc(&a.s2xx)
-	case r.Status >= 300 && r.Status < 400:
-		inc(&a.s3xx)
-	case r.Status >= 400 && r.Status < 500:
-		inc(&a.s4xx)
-	case r.Status >= 500 && r.Status < 600:
-		inc(&a.s5xx)
-	}
+	a.countLine(r)
 	switch kind {
 	case record.KindWeb:
 		if bytes.Equal(r.Method, methodPOST) {
@@ -121,6 +110,22 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 		}
 	case record.KindDNS:
 		a.addQuery(r)
+	}
+}
+
+// countLine counts r's hit, bytes and status class: what every key counts.
+func (a *accum) countLine(r *record.Record) {
+	a.hits++
+	a.bytes += r.Bytes
+	switch {
+	case r.Status >= 200 && r.Status < 300:
+		inc(&a.s2xx)
+	case r.Status >= 300 && r.Status < 400:
+		inc(&a.s3xx)
+	case r.Status >= 400 && r.Status < 500:
+		inc(&a.s4xx)
+	case r.Status >= 500 && r.Status < 600:
+		inc(&a.s5xx)
 	}
 }
 

@@ -42,18 +42,7 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 		e.dest = &destExt{}
 	}
 	d := e.dest
-	a.hits++
-	a.bytes += r.Bytes
-	switch {
-	case r.Status >= 200 && r.Status < 300:
-		inc(&a.s2xx)
-	case r.Status >= 300 && r.Status < 400:
-		inc(&a.s3xx)
-	case r.Status >= 400 && r.Status < 500:
-		inc(&a.s4xx)
-	case r.Status >= 500 && r.Status < 600:
-		inc(&a.s5xx)
-	}
+	a.countLine(r)
 	d.isIP = r.DestIP
 	// Clients by a hash of their own, not r.ClientHash: that one is set
 	// only by Prehash, and is seeded per process, while this set is

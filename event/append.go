@@ -22,28 +22,13 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 		}
 		return append(b, j...), nil
 	}
-	b = append(b, `{"event_id":`...)
-	b = appendString(b, e.EventID)
-	b = appendOrigin(b, e.Type, e.Kind, e.Host, e.Source)
-	b = append(b, `,"window_start":`...)
-	b = appendTime(b, e.WindowStart)
-	b = append(b, `,"window_end":`...)
-	b = appendTime(b, e.WindowEnd)
+	b = e.appendHead(b)
 	b = append(b, `,"src_ip":`...)
 	b = appendString(b, e.SrcIP)
 	if e.Overflow {
 		b = append(b, `,"overflow":true`...)
 	}
-	b = append(b, `,"features":{`...)
-	for i, f := range e.Features {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, f.Name)
-		b = append(b, ':')
-		b = appendNumber(b, f.Value)
-	}
-	b = append(b, '}')
+	b = appendFeatures(b, e.Features)
 	b = appendScoring(b, e.Cluster, e.Distance, e.Threshold, e.Score, e.Anomalous)
 	b = append(b, `,"model":`...)
 	b = appendString(b, e.Model)
@@ -88,13 +73,7 @@ func appendVerdict(b []byte, has bool, severity float64, n int, at func(int) (st
 // encoding/json's reflection cost the committer more than the rest of its
 // work. The enrichment, on few events, goes through encoding/json.
 func (e *Event) appendDomain(b []byte) ([]byte, error) {
-	b = append(b, `{"event_id":`...)
-	b = appendString(b, e.EventID)
-	b = appendOrigin(b, e.Type, e.Kind, e.Host, e.Source)
-	b = append(b, `,"window_start":`...)
-	b = appendTime(b, e.WindowStart)
-	b = append(b, `,"window_end":`...)
-	b = appendTime(b, e.WindowEnd)
+	b = e.appendHead(b)
 	b = append(b, `,"domain":`...)
 	b = appendString(b, e.Domain)
 	b = append(b, `,"category":`...)
@@ -115,16 +94,7 @@ func (e *Event) appendDomain(b []byte) ([]byte, error) {
 	b = appendStrings(append(b, `,"users":`...), e.Users)
 	b = appendStrings(append(b, `,"hosts":`...), e.Hosts)
 	if len(e.Features) > 0 {
-		b = append(b, `,"features":{`...)
-		for i, f := range e.Features {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, f.Name)
-			b = append(b, ':')
-			b = appendNumber(b, f.Value)
-		}
-		b = append(b, '}')
+		b = appendFeatures(b, e.Features)
 	}
 	if e.Enrichment != nil {
 		j, err := json.Marshal(e.Enrichment)
@@ -134,6 +104,31 @@ func (e *Event) appendDomain(b []byte) ([]byte, error) {
 		b = append(append(b, `,"enrichment":`...), j...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendHead opens an event: its event_id, origin and window members.
+func (e *Event) appendHead(b []byte) []byte {
+	b = append(b, `{"event_id":`...)
+	b = appendString(b, e.EventID)
+	b = appendOrigin(b, e.Type, e.Kind, e.Host, e.Source)
+	b = append(b, `,"window_start":`...)
+	b = appendTime(b, e.WindowStart)
+	b = append(b, `,"window_end":`...)
+	return appendTime(b, e.WindowEnd)
+}
+
+// appendFeatures appends the features member, after a comma.
+func appendFeatures(b []byte, fs Features) []byte {
+	b = append(b, `,"features":{`...)
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Name)
+		b = append(b, ':')
+		b = appendNumber(b, f.Value)
+	}
+	return append(b, '}')
 }
 
 func appendBool(b []byte, v bool) []byte {

@@ -53,29 +53,8 @@ func (s *Store) CachePut(cache, key string, val []byte, ttl time.Duration) error
 // and when it expires (the zero Time for never). ok is false when there is
 // no entry or it has expired.
 func (s *Store) CacheGet(cache, key string) (val []byte, expires time.Time, ok bool, err error) {
-	now := s.now()
-	err = s.db.View(func(tx *bolt.Tx) error {
-		root, err := bucket(tx, bucketCache)
-		if err != nil {
-			return err
-		}
-		b := root.Bucket([]byte(cache))
-		if b == nil {
-			return nil
-		}
-		v := b.Get([]byte(key))
-		if v == nil {
-			return nil
-		}
-		exp, err := cacheExpiry(v)
-		if err != nil {
-			return err
-		}
-		if exp != 0 && exp <= now.UnixNano() {
-			return nil
-		}
-		val, expires, ok = slices.Clone(v[cacheHeader:]), fromUnixNano(exp), true
-		return nil
+	err = s.CacheGetEach(cache, []string{key}, func(_ int, v []byte, exp time.Time) {
+		val, expires, ok = slices.Clone(v), exp, true
 	})
 	if err != nil {
 		return nil, time.Time{}, false, fmt.Errorf("cache get %s %q: %w", cache, key, err)
