@@ -80,6 +80,9 @@ type Agent struct {
 	seen     *detect.Seen
 	destKey  detect.DestKey // the state file's (state.Store.DestKey)
 	domains  domainReport
+	// catChecks carries what the category list's reloads found
+	// (runCategories) to the main loop.
+	catChecks chan categoryCheck
 	// enrichBuf and domBuf are the committer's scratch of domain events.
 	enrichBuf []*event.Enrichment
 	domBuf    domainBufs
@@ -158,6 +161,7 @@ func New(cfgPath string, opt Options) (*Agent, error) {
 		commitIdle: make(chan struct{}, 1),
 		commitErr:  make(chan error, 1),
 		spare:      make(chan spareResults, 1),
+		catChecks:  make(chan categoryCheck, 1),
 	}, nil
 }
 
@@ -182,6 +186,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		pwg.Go(func() { p.run(runCtx) })
 	}
 	pwg.Go(func() { a.runEnrich(runCtx) })
+	pwg.Go(func() { a.runCategories(runCtx) })
 	var wg sync.WaitGroup
 	errc := make(chan error, len(a.inputs)+3)
 	tailCtx, stopTailers := context.WithCancel(runCtx)
@@ -352,8 +357,9 @@ func (a *Agent) loop(ctx context.Context, hup <-chan os.Signal, errc <-chan erro
 				return err
 			}
 			a.models.maybeReload(a)
-			a.checkCategories()
 			a.checkAge(now)
+		case c := <-a.catChecks:
+			a.categoryChecked(c)
 		case <-watchdog:
 			if ctx.Err() == nil {
 				a.watchdog(time.Now())

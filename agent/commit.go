@@ -117,6 +117,8 @@ func (a *Agent) cut() *commitJob {
 	}
 	if a.seen != nil {
 		c.Seen = seenUpdates(a.seen.Drain())
+		a.metrics.seen.Set(float64(a.seen.Len()))
+		a.metrics.seenFull.Set(float64(a.seen.Full()))
 	}
 	a.notices = nil
 	a.closed = 0
@@ -262,7 +264,7 @@ func (a *Agent) write(job *commitJob) error {
 		c.DeleteThrough = sent // delivered: delete them in this transaction
 	}
 	if base := a.opt.MemoryLimit; base > 0 {
-		debug.SetMemoryLimit(base + 3*a.segments.Bytes() + int64(len(job.results))*resultBytes)
+		debug.SetMemoryLimit(base + 3*a.segments.Bytes() + int64(len(job.results)+len(job.dests))*resultBytes)
 		defer debug.SetMemoryLimit(base)
 	}
 	for _, ev := range job.notices {

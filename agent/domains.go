@@ -107,14 +107,46 @@ func (a *Agent) runEnrich(ctx context.Context) {
 	}
 }
 
-// checkCategories reloads the category list when its files changed (main
-// loop, every model check). A list that fails to load is rejected with its
-// file and line, and the last good one stays in use.
-func (a *Agent) checkCategories() {
+// categoryCheck is what a look at the category list's files found.
+type categoryCheck struct {
+	swapped bool
+	err     error
+}
+
+// runCategories looks at the category list's files every
+// detect.model_check and reloads it when they changed, off the main loop
+// (a list of a million names takes half a second to load): the list in
+// use is swapped atomically, and what happened goes to the main loop
+// (categoryChecked) to be logged and said. It returns when ctx ends.
+func (a *Agent) runCategories(ctx context.Context) {
 	if a.domains.cats == nil {
 		return
 	}
-	swapped, err := a.domains.cats.Check()
+	tick := time.NewTicker(a.cfg.Detect.ModelCheck.Std())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		swapped, err := a.domains.cats.Check()
+		if !swapped && err == nil {
+			continue
+		}
+		select {
+		case a.catChecks <- categoryCheck{swapped, err}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// categoryChecked logs and says what a look at the category list found
+// (main loop). A list that fails to load is rejected with its file and
+// line, and the last good one stays in use.
+func (a *Agent) categoryChecked(c categoryCheck) {
+	swapped, err := c.swapped, c.err
 	if err != nil {
 		a.metrics.categoryRejects.Inc()
 		a.log.Error("category list rejected; keeping the last good one", "path", a.cfg.Detect.Domains.Categories, "err", err)
@@ -168,7 +200,7 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 	for i := range job.dests {
 		d := &job.dests[i]
 		cats[i], categorized[i] = a.domains.category(d, job.destStrs)
-		if a.domains.enr != nil && d.key != detect.OverflowKey && (!categorized[i] || d.isIP) {
+		if a.domains.enr != nil && d.key != detect.OverflowKey && (!categorized[i] || d.isIP) && a.domains.enr.Wants(d.isIP) {
 			ask, askAt = append(ask, d.key), append(askAt, i)
 		}
 	}
@@ -189,11 +221,11 @@ func (a *Agent) buildDomainEvents(job *commitJob) error {
 		hits, bytes := int64(vec[detect.DestHits]), int64(vec[detect.DestBytes])
 		cat, categorized := cats[i], categorized[i]
 		flagged := !categorized || d.new
-		c.History = append(c.History, state.HistoryUpdate{Kind: state.KindDomain, Key: d.key,
-			WindowStart: time.Unix(0, d.start).UTC(), Hits: hits, Bytes: bytes, Anomalous: flagged && d.key != detect.OverflowKey})
 		if d.key == detect.OverflowKey {
-			continue // counted under max_keys' notice already (the client side's)
+			continue // no destination: counted under max_keys' notice (the client side's)
 		}
+		c.History = append(c.History, state.HistoryUpdate{Kind: state.KindDomain, Key: d.key,
+			WindowStart: time.Unix(0, d.start).UTC(), Hits: hits, Bytes: bytes, Anomalous: flagged})
 		switch emit {
 		case config.DomainEmitNone:
 			continue

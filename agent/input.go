@@ -125,7 +125,11 @@ func (a *Agent) open(ctx context.Context) error {
 		Path:      a.cfg.State.Path,
 		Timeout:   a.cfg.State.LockTimeout.Std(),
 		Retention: a.cfg.State.Retention.Std(),
-		Logger:    a.opt.Logger,
+		// The destinations remembered in the file are kept as long as in
+		// memory (detect.Seen): a shorter retention here made them new
+		// again at the next restart.
+		SeenRetention: a.cfg.Detect.Domains.SeenRetention.Std(),
+		Logger:        a.opt.Logger,
 	})
 	if err != nil {
 		return err

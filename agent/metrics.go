@@ -59,6 +59,7 @@ type metrics struct {
 	categoryDomains prometheus.Gauge
 	categoryRejects prometheus.Counter
 	allowlisted     *prometheus.CounterVec
+	seen, seenFull  prometheus.Gauge
 	// last holds the pipeline counts already added to the counters, per
 	// input (setPipeline adds what they grew by).
 	last map[string]pipeline.Stats
@@ -136,13 +137,17 @@ func newMetrics() *metrics {
 			Help: "Category list reloads rejected (the last good list stays in use)."}),
 		allowlisted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_allowlisted_windows_total",
 			Help: "Source windows of allowlisted sources (inputs[].allow): scored, never flagged."}, []string{"input"}),
+		seen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_domains_seen",
+			Help: "Destinations this node remembers (detect.domains: seen_retention, max_seen)."}),
+		seenFull: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_domains_seen_unremembered",
+			Help: "Destinations not remembered since the start because max_seen was reached (they will be new again)."}),
 		last: map[string]pipeline.Stats{},
 	}
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
-		m.noDest, m.destWindows, m.categoryDomains, m.categoryRejects, m.allowlisted,
+		m.noDest, m.destWindows, m.categoryDomains, m.categoryRejects, m.allowlisted, m.seen, m.seenFull,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

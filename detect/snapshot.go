@@ -346,9 +346,13 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 // restoreFrozen decodes the stored keys of a frozen window, of which the
 // first next are emitted.
 func (a *Aggregator) restoreFrozen(w *Window, blob []byte, next uint64, ver byte) error {
-	if len(blob) == 0 || blob[0] != ver || ver == snapshotV2 {
+	// A closing window's keys are stored once: under a Main written
+	// since, by a newer release, they keep the version of the release
+	// that began closing it (client snapshots, from version 3 on).
+	if len(blob) == 0 || ver == snapshotV2 || (blob[0] != ver && !(!a.cfg.ByDest && blob[0] >= snapshotV3 && blob[0] < ver)) {
 		return fmt.Errorf("%w: closing window %d: unknown version", ErrBadSnapshot, w.Start)
 	}
+	ver = blob[0]
 	d := &decoder{codec.NewReader(blob[1:], ErrBadSnapshot)}
 	if s := d.Varint(); d.Err() == nil && s != w.Start {
 		return fmt.Errorf("%w: closing window %d: keys stored for window %d", ErrBadSnapshot, w.Start, s)
@@ -441,6 +445,12 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 				st.entropy = math.Float64frombits(d.Uint64())
 			}
 			e.perDomain[k] = st
+		}
+		if v2 || v3 {
+			// Keyed by a hash this release no longer computes (the
+			// destinations' is keyed now: DestKey): kept, the same
+			// domains would count twice and as never seen.
+			e.perDomain = nil
 		}
 	}
 	if ver == snapshotDest {

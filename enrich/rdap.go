@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openrdap/rdap"
+	"github.com/openrdap/rdap/bootstrap"
 )
 
 // RDAPConfig says where and how RDAP (RFC 9082/9083, registration data as
@@ -26,6 +27,10 @@ type RDAPConfig struct {
 	Timeout time.Duration
 	// HTTP is the client used (default: a client with Timeout).
 	HTTP *http.Client
+	// Bootstrap, if set, is the bootstrap client to reuse (it caches the
+	// IANA registry; without one each query fetches it again). It is not
+	// safe for concurrent use: callers sharing one take turns.
+	Bootstrap *bootstrap.Client
 }
 
 // RDAP asks about query (a registrable domain, or an IP address when
@@ -60,7 +65,7 @@ func RDAP(ctx context.Context, query string, isIP bool, cfg RDAPConfig) (*WhoisR
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	req.Timeout = cfg.Timeout
-	client := &rdap.Client{HTTP: hc, UserAgent: "sharkfin"}
+	client := &rdap.Client{HTTP: hc, UserAgent: "sharkfin", Bootstrap: cfg.Bootstrap}
 	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("rdap %s: %w", query, err)

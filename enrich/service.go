@@ -1,8 +1,11 @@
 package enrich
 
 import (
+	"net/http"
+
 	"context"
 	"encoding/json"
+	"github.com/openrdap/rdap/bootstrap"
 	"hash/maphash"
 	"log/slog"
 	"net"
@@ -104,6 +107,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
+	rdapMu   sync.Mutex // RDAP lookups, one at a time (the shared bootstrap)
 	// asked holds, by name hash, when each destination was last
 	// requested (Unix s) and its lookup has not finished: for askedFor,
 	// LookupAll does not read the cache for it (nothing can be there yet)
@@ -149,6 +153,13 @@ func New(cfg Config, cache Cache, log *slog.Logger) *Service {
 func (s *Service) Stats() Stats {
 	return Stats{Queued: s.queued.Load(), Dropped: s.dropped.Load(), Done: s.done.Load(), Failed: s.failed.Load(),
 		Skipped: s.skipped.Load()}
+}
+
+// Wants reports whether a destination of this sort (an address, or a
+// domain) has anything to look up: certificates are asked of addresses
+// only, registrations of both.
+func (s *Service) Wants(isIP bool) bool {
+	return s.cfg.Whois || s.cfg.RDAP || (isIP && s.cfg.TLS)
 }
 
 // Request asks for name (a registrable domain, or an IP address when isIP)
@@ -262,7 +273,14 @@ func (s *Service) Run(ctx context.Context) {
 // configured (falling back to WHOIS when it tells nothing), else WHOIS.
 func (s *Service) registration(ctx context.Context, r request) (*WhoisRecord, error) {
 	if s.cfg.RDAP {
+		// One bootstrap client (its copy of the IANA registry) for the
+		// workers, in turn: RDAP lookups are few (the rate limit).
+		s.rdapMu.Lock()
+		if s.cfg.RDAPCfg.Bootstrap == nil && s.cfg.RDAPCfg.Server == "" {
+			s.cfg.RDAPCfg.Bootstrap = &bootstrap.Client{HTTP: &http.Client{Timeout: s.cfg.RDAPCfg.Timeout}}
+		}
 		rec, err := RDAP(ctx, r.name, r.isIP, s.cfg.RDAPCfg)
+		s.rdapMu.Unlock()
 		if err == nil && !rec.Empty() {
 			return rec, nil
 		}
