@@ -99,7 +99,11 @@ func (d *delivery) checkCommon(e entry, tag, kind, source string, keys []string)
 	}
 	var got []string
 	for k := range maps.Keys(r) {
-		if k != "detail" || tag != tagAgent {
+		switch {
+		case k == "detail" && tag == tagAgent:
+		case (k == "explain" || k == "severity") && tag == tagIPScore && r["anomalous"] == true:
+			// an anomaly's explanation and severity (checked by addScore)
+		default:
 			got = append(got, k)
 		}
 	}
@@ -165,6 +169,9 @@ func (d *delivery) addScore(e entry) {
 	if _, ok := r["anomalous"].(bool); !ok {
 		d.problem("event %s: anomalous %#v, want a bool", id, r["anomalous"])
 	}
+	if r["anomalous"] == true {
+		d.checkVerdict(id, r, feats)
+	}
 	if r["model"] != d.model.ID {
 		d.problem("event %s: model %#v, want %q", id, r["model"], d.model.ID)
 	}
@@ -174,6 +181,40 @@ func (d *delivery) addScore(e entry) {
 	}
 	d.scores[k] = e
 	d.arrivals[ip] = append(d.arrivals[ip], k.Start)
+}
+
+// checkVerdict checks an anomaly's explanation (1 to 3 of its features,
+// with their values, largest contribution first) and severity (0-100,
+// when the model is calibrated).
+func (d *delivery) checkVerdict(id string, r map[string]any, feats map[string]any) {
+	d.t.Helper()
+	ex, _ := r["explain"].([]any)
+	if len(ex) == 0 || len(ex) > 3 {
+		d.problem("event %s: explain %#v, want 1 to 3 features", id, r["explain"])
+		return
+	}
+	last := 2.0
+	for _, x := range ex {
+		m, _ := x.(map[string]any)
+		name, _ := m["feature"].(string)
+		v, known := feats[name]
+		c, isNum := m["contribution"].(float64)
+		if ci, isInt := m["contribution"].(int64); isInt {
+			c, isNum = float64(ci), true
+		}
+		if !known || m["value"] != v || !isNum || c > last || c < 0 {
+			d.problem("event %s: explain entry %#v: not a feature of the event with its value, or out of order", id, x)
+			return
+		}
+		last = c
+		checkNumber(d, id, "explain.z", m["z"])
+	}
+	if s, ok := r["severity"]; ok {
+		checkNumber(d, id, "severity", s)
+		if f, _ := s.(float64); f < 0 || f > 100 {
+			d.problem("event %s: severity %v, want 0-100", id, s)
+		}
+	}
 }
 
 // checkNumber checks that a number went as the contract's JSON writes it:
