@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -459,6 +460,17 @@ func TestAgent_BeaconFlaggedNewOnceThroughKill(t *testing.T) {
 	}
 	if len(events.badJSON)+len(events.diff) != 0 {
 		t.Errorf("bad %v diff %v", events.badJSON, events.diff)
+	}
+	// The state says the same, read while the agent runs: by any host of
+	// the domain, and among the top domains.
+	out, err := exec.Command(sharkfinBinary(t), "state", "-c", h.cfg, "domain", "UPD.zqxjcdn.xyz").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "domain zqxjcdn.xyz first seen on this node in the window of 2026-11-02T09:00:00Z") ||
+		!strings.Contains(string(out), fmt.Sprintf("hits %d bytes %d windows %d flagged %d", minutes, 311*minutes, minutes, minutes)) {
+		t.Errorf("sharkfin state domain: %v\n%s", err, out)
+	}
+	out, err = exec.Command(sharkfinBinary(t), "state", "-c", h.cfg, "top", "--kind", "domain", "-n", "50").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "zqxjcdn.xyz") || !strings.Contains(string(out), "site-00.com") || !strings.Contains(string(out), "flagged") {
+		t.Errorf("sharkfin state top --kind domain: %v\n%s", err, out)
 	}
 	t.Logf("beacon: %d windows flagged uncategorized, new once; %d sites new once each; %d events re-sent after the kill (same ids)",
 		len(beaconWindows), len(sites), events.dups)
