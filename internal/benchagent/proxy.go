@@ -8,8 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/socx/sharkfin/internal/enrichtest"
 )
 
 // proxyLog writes a forward proxy's day in Squid's native format: clients
@@ -57,36 +58,6 @@ func proxyLog(path string, minutes, perMinute, clients int) (int, error) {
 	return lines, w.Flush()
 }
 
-// blackHole accepts connections on loopback and never answers, until
-// stop; it returns its address.
-func blackHole() (addr string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	return ln.Addr().String(), func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}, nil
-}
-
 // proxyEnrich measures a proxy's catch-up (every line counted, every event
 // delivered) with the enrichment lookups off, and on with every target a
 // black hole (WHOIS and TLS servers that accept and never answer): the
@@ -112,7 +83,7 @@ func proxyEnrich(bin string, runs int) error {
 	if out, err := exec.Command(bin, "train", "--format", "squid", "--k", "4", "--seed", "1", "-o", model, path).CombinedOutput(); err != nil {
 		return fmt.Errorf("train the proxy model: %v\n%s", err, out)
 	}
-	hole, stop, err := blackHole()
+	hole, stop, err := enrichtest.ListenBlackHole()
 	if err != nil {
 		return err
 	}

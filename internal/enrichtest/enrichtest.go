@@ -147,20 +147,24 @@ func ServeTLS(t testing.TB, cfg *tls.Config) string {
 // test ends; it returns its port.
 func BlackHole(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := ListenBlackHole()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(stop)
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+// ListenBlackHole accepts connections on loopback and never answers them
+// until stop (for benchmarks, outside a test); it returns its address.
+func ListenBlackHole() (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
 	var mu sync.Mutex
 	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -172,6 +176,12 @@ func BlackHole(t testing.TB) string {
 			mu.Unlock()
 		}
 	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return ln.Addr().String(), func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}, nil
 }
