@@ -101,6 +101,7 @@ const parsePart = 2048
 func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	parser := pb.in.parser
 	kind := parser.Format.Kind()
+	vocab := pb.in.pipe.Vocab()
 	pb.recs = slices.Grow(pb.recs[:0], len(pb.lines))
 	pb.names = pb.names[:0]
 	for _, line := range pb.lines {
@@ -112,6 +113,7 @@ func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 			continue
 		}
 		detect.Prehash(kind, r)
+		vocab.Mark(kind, r)
 		dests.Fill(kind, r, &pb.names)
 	}
 }

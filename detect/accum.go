@@ -20,6 +20,10 @@ type accum struct {
 	// allowed counts the lines WindowConfig.Allow matched (saturating):
 	// a window all of whose lines matched is allowlisted.
 	allowed uint32
+	// rare counts the web requests to paths the model's vocabulary does
+	// not know (record.Record.Rare), rareErr those of them that failed
+	// (4xx/5xx); both saturate.
+	rare, rareErr uint32
 	// distinct: web paths, proxy destination hosts, dns query names.
 	distinct u64set
 	*accExt  // proxy and dns only; nil for web
@@ -92,6 +96,12 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 	case record.KindWeb:
 		if bytes.Equal(r.Method, methodPOST) {
 			inc(&a.post)
+		}
+		if r.Rare {
+			inc(&a.rare)
+			if r.Status >= 400 && r.Status < 600 {
+				inc(&a.rareErr)
+			}
 		}
 		a.distinct.Add(distinctHash(record.KindWeb, r))
 	case record.KindProxy:
@@ -263,12 +273,17 @@ func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64)
 	non2xx := a.hits - int64(a.s2xx)
 	switch kind {
 	case record.KindWeb:
-		ratio := 0.0
+		ratio, rareShare, rareErrRatio := 0.0, 0.0, 0.0
 		if a.hits > 0 {
 			ratio = (u(a.s4xx) + u(a.s5xx)) / float64(a.hits)
+			rareShare = u(a.rare) / float64(a.hits)
+		}
+		if a.rare > 0 {
+			rareErrRatio = u(a.rareErr) / u(a.rare)
 		}
 		out = append(out, f(a.hits), u(a.s2xx), u(a.s3xx), u(a.s4xx), u(a.s5xx), f(non2xx),
-			f(a.bytes), float64(a.distinct.Len()), u(a.post), ratio)
+			f(a.bytes), float64(a.distinct.Len()), u(a.post), ratio,
+			u(a.rare), u(a.rareErr), rareShare, rareErrRatio)
 	case record.KindProxy:
 		e := a.ext()
 		out = append(out, f(a.hits), u(a.s2xx), f(non2xx), f(a.bytes), float64(a.distinct.Len()),

@@ -68,10 +68,15 @@ func TestAccum_WebFeatures(t *testing.T) {
 		web("", "/x", 0, 0), // no status (e.g. "-"): not 2xx
 		web("post", "/login?a", 101, 0),
 	}
+	for _, i := range []int{3, 4, 6} { // not in the model's path vocabulary
+		recs[i].Rare = true
+	}
 	got := features(t, record.KindWeb, recs)
 	checkVector(t, record.KindWeb, got, map[string]float64{
 		"hits": 8, "hits_2xx": 3, "hits_3xx": 1, "hits_4xx": 1, "hits_5xx": 1, "hits_non2xx": 5,
 		"bytes": 2000, "distinct_paths": 5, "post": 1, "error_ratio": 2.0 / 8,
+		// 3 rare, 2 of them failed (the one without a status did not).
+		"rare_hits": 3, "rare_errors": 2, "rare_share": 3.0 / 8, "rare_error_ratio": 2.0 / 3,
 	})
 }
 
@@ -141,7 +146,9 @@ func TestPathOf(t *testing.T) {
 func TestAccum_ReuseDoesNotLeak(t *testing.T) {
 	big := map[record.Kind]func(i int) record.Record{
 		record.KindWeb: func(i int) record.Record {
-			return web("POST", fmt.Sprintf("/p%d", i), 500, 1)
+			r := web("POST", fmt.Sprintf("/p%d", i), 500, 1)
+			r.Rare = true
+			return r
 		},
 		record.KindProxy: func(i int) record.Record {
 			return proxy("CONNECT", fmt.Sprintf("10.0.%d.%d", i/256, i%256), "TCP_DENIED", 403, 1)
@@ -157,7 +164,8 @@ func TestAccum_ReuseDoesNotLeak(t *testing.T) {
 	}
 	want := map[record.Kind]map[string]float64{
 		record.KindWeb: {"hits": 1, "hits_2xx": 1, "hits_3xx": 0, "hits_4xx": 0, "hits_5xx": 0,
-			"hits_non2xx": 0, "bytes": 10, "distinct_paths": 1, "post": 0, "error_ratio": 0},
+			"hits_non2xx": 0, "bytes": 10, "distinct_paths": 1, "post": 0, "error_ratio": 0,
+			"rare_hits": 0, "rare_errors": 0, "rare_share": 0, "rare_error_ratio": 0},
 		record.KindProxy: {"hits": 1, "hits_2xx": 1, "hits_non2xx": 0, "bytes": 10,
 			"distinct_domains": 1, "denied": 0, "connect": 0, "ip_destinations": 0},
 		record.KindDNS: {"hits": 1, "hits_2xx": 0, "hits_non2xx": 0, "queries": 1,

@@ -6,7 +6,11 @@ import (
 	"github.com/socx/sharkfin/record"
 )
 
-// Feature indexes for web logs (Apache/Nginx), in event order.
+// Feature indexes for web logs (Apache/Nginx), in event order. The rare_
+// features count requests to paths the model's path vocabulary does not
+// know (see Vocabulary): rare_hits, rare_errors (those that failed),
+// rare_share (of hits) and rare_error_ratio (of rare_hits). They are 0
+// under a model without a vocabulary.
 const (
 	WebHits = iota
 	WebHits2xx
@@ -18,6 +22,10 @@ const (
 	WebDistinctPaths
 	WebPost
 	WebErrorRatio
+	WebRareHits
+	WebRareErrors
+	WebRareShare
+	WebRareErrorRatio
 	webFeatureCount
 )
 
@@ -62,7 +70,8 @@ func FeatureNames(k record.Kind) []string {
 	switch k {
 	case record.KindWeb:
 		return []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx",
-			"bytes", "distinct_paths", "post", "error_ratio"}
+			"bytes", "distinct_paths", "post", "error_ratio",
+			"rare_hits", "rare_errors", "rare_share", "rare_error_ratio"}
 	case record.KindProxy:
 		return []string{"hits", "hits_2xx", "hits_non2xx", "bytes", "distinct_domains", "denied",
 			"connect", "ip_destinations"}

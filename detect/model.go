@@ -17,7 +17,8 @@ import (
 // ModelFormat is the format tag of model files this version reads.
 const ModelFormat = "sharkfin.model/v1"
 
-// maxModelBytes bounds what LoadModel reads: a model is a few KiB.
+// maxModelBytes bounds what LoadModel reads: a model is a few KiB, a few
+// MiB with the largest path vocabulary.
 const maxModelBytes = 16 << 20
 
 // Model is a trained K-Means model (the `sharkfin.model/v1` file).
@@ -32,6 +33,9 @@ type Model struct {
 	Centroids  [][]float64 `json:"centroids"`
 	Thresholds []float64   `json:"thresholds"`
 	Training   Training    `json:"training"`
+	// Vocabulary is a web model's path vocabulary, which its rare_
+	// features are counted against (absent: none, they are 0).
+	Vocabulary *Vocabulary `json:"vocabulary,omitempty"`
 }
 
 // Transform maps raw features to the space the centroids live in:
@@ -171,7 +175,7 @@ func ReadModelFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("model %s: read: %w", path, err)
 	}
 	if buf.Len() > maxModelBytes {
-		return nil, fmt.Errorf("model %s: larger than %d bytes; a model is a few KiB: is this the right file?", path, maxModelBytes)
+		return nil, fmt.Errorf("model %s: larger than %d bytes; a model is a few KiB (a few MiB with a path vocabulary): is this the right file?", path, maxModelBytes)
 	}
 	return buf.Bytes(), nil
 }
@@ -210,6 +214,18 @@ func (m *Model) Validate() error {
 			return fieldErr(fmt.Sprintf("features[%d]", i), "list each feature once", "%q is repeated", name)
 		}
 		seen[name] = true
+		if strings.HasPrefix(name, "rare_") && m.Vocabulary == nil {
+			return fieldErr(fmt.Sprintf("features[%d]", i), "train the model from logs, which learns the vocabulary, or with --vocabulary-from the model whose vocabulary the events were scored with",
+				"%q needs the path vocabulary, and the model has none", name)
+		}
+	}
+	if m.Vocabulary != nil {
+		if kind != record.KindWeb {
+			return fieldErr("vocabulary", "remove it: only web models have a path vocabulary", "is set in a %s model", kind)
+		}
+		if err := m.Vocabulary.validate("vocabulary"); err != nil {
+			return err
+		}
 	}
 	if len(m.Transform.Mean) != d {
 		return fieldErr("transform.mean", retrain, "has %d values for %d features", len(m.Transform.Mean), d)

@@ -21,7 +21,8 @@ const (
 	snapshotV2      = 2
 	snapshotV3      = 3
 	snapshotV4      = 4
-	snapshotVersion = 5 // version 4 and the allowlisted lines of a key (read as 0 from older)
+	snapshotV5      = 5 // version 4 and the allowlisted lines of a key (read as 0 from older)
+	snapshotVersion = 6 // version 5 and a web key's rare-path counts (read as 0 from older)
 	snapshotDest    = 0x41
 )
 
@@ -171,6 +172,8 @@ func (acc *accum) appendBinary(b []byte, kind record.Kind, dest bool) []byte {
 		b = binary.AppendUvarint(b, uint64(acc.allowed))
 	}
 	if kind == record.KindWeb {
+		b = binary.AppendUvarint(b, uint64(acc.rare))
+		b = binary.AppendUvarint(b, uint64(acc.rareErr))
 		return appendSet(b, &acc.distinct)
 	}
 	b = acc.appendExt(b)
@@ -261,7 +264,7 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 	ver := main[0]
 	switch {
 	case a.cfg.ByDest && ver == snapshotDest:
-	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV4 || ver == snapshotV3 || ver == snapshotV2):
+	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV5 || ver == snapshotV4 || ver == snapshotV3 || ver == snapshotV2):
 	default:
 		return fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, ver)
 	}
@@ -410,8 +413,12 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 	}
 	acc.hits, acc.bytes = vs[0], vs[5]
 	acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.post = d.u32(vs[1]), d.u32(vs[2]), d.u32(vs[3]), d.u32(vs[4]), d.u32(vs[6])
-	if ver == snapshotVersion {
+	if ver == snapshotVersion || ver == snapshotV5 {
 		acc.allowed = uint32(min(d.Uvarint(), math.MaxUint32))
+	}
+	if kind == record.KindWeb && ver == snapshotVersion {
+		acc.rare = uint32(min(d.Uvarint(), math.MaxUint32))
+		acc.rareErr = uint32(min(d.Uvarint(), math.MaxUint32))
 	}
 	if kind == record.KindWeb && !v2 {
 		d.set(limit, &acc.distinct)

@@ -42,7 +42,10 @@ type TrainConfig struct {
 	// otherwise get threshold 0 and flag any difference at all.
 	MinThreshold float64
 	Sources      []string
-	Now          func() time.Time
+	// Vocabulary is stored in a web model: the path vocabulary its rare_
+	// features were counted against (required when Features has one).
+	Vocabulary *Vocabulary
+	Now        func() time.Time
 	// Progress, when set, is told of every k-means restart done: while
 	// choosing k (choosing true) and in the final fit.
 	Progress func(choosing bool, k, done, total int)
@@ -293,6 +296,7 @@ func finishModel(x *mat.Dense, res *kmeans.Result, tr Transform, read int64, cfg
 			Seed: cfg.Seed, Restarts: cfg.Restarts, MinShare: cfg.MinShare,
 			Dropped: dropped, Sizes: sizes, Silhouette: sil, Severity: calibrate(scores),
 		},
+		Vocabulary: cfg.Vocabulary,
 	}
 	if err := m.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("trained model failed validation (a bug): %w", err)

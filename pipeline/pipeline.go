@@ -28,6 +28,13 @@ type Config struct {
 	// DestKey keys the destinations' hash (detect.DestKey): the node's,
 	// the Seen's. Zero: a random key of the pipeline's own.
 	DestKey detect.DestKey
+	// Vocabulary is the path vocabulary web windows count rare paths
+	// against when Model has none (training's second pass): Model's wins.
+	Vocabulary *detect.Vocabulary
+	// Learn, if set, takes every parsed record instead of the windows
+	// (training's first pass, which learns the vocabulary): nothing is
+	// counted or emitted.
+	Learn *detect.VocabBuilder
 }
 
 // Stats are cumulative counts of one pipeline.
@@ -54,6 +61,7 @@ type Pipeline struct {
 	dest    *detect.Aggregator
 	destTo  func(*detect.Result)
 	dests   *detect.Destinations // Line's
+	vocab   detect.PathVocab     // the model's path vocabulary (web)
 	arena   []byte               // Line's destination names
 	sc      *Scoring
 	rec     record.Record
@@ -96,6 +104,10 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 			return nil, fmt.Errorf("input %s: %w", cfg.Source, err)
 		}
 		p.sc.setScorer(s, cfg.Model.ID())
+	}
+	p.vocab.Set(cfg.Vocabulary)
+	if cfg.Model != nil && cfg.Model.Vocabulary != nil {
+		p.vocab.Set(cfg.Model.Vocabulary)
 	}
 	if cfg.DestKey == (detect.DestKey{}) {
 		cfg.DestKey = detect.NewDestKey()
@@ -168,8 +180,13 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 	sc := *p.sc // a new Scoring: results deferred earlier keep theirs
 	sc.setScorer(s, m.ID())
 	p.sc, p.cfg.Model = &sc, m
+	p.vocab.Set(m.Vocabulary)
 	return nil
 }
+
+// Vocab is the path vocabulary of the model in use: parse workers mark
+// records with it (detect.PathVocab.Mark) before AddAll.
+func (p *Pipeline) Vocab() *detect.PathVocab { return &p.vocab }
 
 // Defer hands each closed window's key results to fn instead of building
 // and emitting their events: the agent builds them on its committer
@@ -189,6 +206,11 @@ func (p *Pipeline) Line(line []byte) {
 		return
 	}
 	p.stats.Parsed++
+	if p.cfg.Learn != nil {
+		p.cfg.Learn.Add(&p.rec)
+		return
+	}
+	p.vocab.Mark(p.kind, &p.rec)
 	if p.dest != nil {
 		p.arena = p.arena[:0]
 		p.dests.Fill(p.kind, &p.rec, &p.arena)

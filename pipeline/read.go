@@ -108,7 +108,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				parseChunk(&parser, p.kind, c, dests)
+				parseChunk(&parser, p.kind, c, dests, &p.vocab)
 				c.ready <- struct{}{}
 			}
 		}()
@@ -139,6 +139,12 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 func (p *Pipeline) AddAll(recs []record.Record) {
 	p.stats.Lines += int64(len(recs))
 	p.stats.Parsed += int64(len(recs))
+	if p.cfg.Learn != nil {
+		for i := range recs {
+			p.cfg.Learn.Add(&recs[i])
+		}
+		return
+	}
 	p.agg.AddAll(recs, p.result)
 	if p.dest != nil {
 		p.dest.AddAll(recs, p.destResult)
@@ -150,7 +156,7 @@ type parser interface {
 	Parse(line []byte, r *record.Record) error
 }
 
-func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destinations) {
+func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destinations, vocab *detect.PathVocab) {
 	c.lines = c.lines[:0]
 	c.names = c.names[:0]
 	skip := c.skipFirst
@@ -165,6 +171,7 @@ func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destination
 			continue
 		}
 		detect.Prehash(kind, r)
+		vocab.Mark(kind, r)
 		dests.Fill(kind, r, &c.names)
 	}
 }

@@ -67,6 +67,9 @@ type Record struct {
 	Hash       uint64
 	ClientHash uint64
 	Hashed     bool
+	// Rare is set, for a web record, when the model's path vocabulary
+	// does not know its path (detect.PathVocab.Mark).
+	Rare bool
 	// Method is the request method (GET, POST, CONNECT, ...); nil when "-".
 	Method []byte
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/socx/sharkfin/detect"
 	"io"
 	"math"
 	"os"
@@ -30,6 +31,11 @@ type inputFlags struct {
 	host     string
 	maxLine  int
 	maxKeys  int
+	// vocab is the path vocabulary web windows count rare paths against;
+	// learn, if set, is filled from the logs by a first pass, whose
+	// vocabulary is then used (train).
+	vocab *detect.Vocabulary
+	learn *detect.VocabBuilder
 }
 
 func (f *inputFlags) add(cmd *cobra.Command) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"encoding/csv"
 	"encoding/json"
@@ -184,6 +185,9 @@ which share changes verdict.`,
 			if in.window == 0 {
 				in.window = oldM.WindowDuration()
 			}
+			// Logs' rare_ features are counted against the new model's
+			// path vocabulary (the old model's verdicts too).
+			in.vocab = cmp.Or(newM.Vocabulary, oldM.Vocabulary)
 			var cmp *detect.VerdictCounter
 			var cmpErr error
 			if _, err := forEachRow(cmd, e, &in, data, func(r *windowRow) {
@@ -269,6 +273,7 @@ PICTURE ends in .png, .svg or .pdf.`,
 			if in.window == 0 {
 				in.window = m.WindowDuration()
 			}
+			in.vocab = m.Vocabulary
 			var shown *detect.Sample
 			got, err := forEachRow(cmd, e, &in, data, func(r *windowRow) {
 				if shown == nil {

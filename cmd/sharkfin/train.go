@@ -39,6 +39,10 @@ func newTrainCmd(e *env) *cobra.Command {
 		sampleRows       int
 		excludeAnomalous bool
 		exportDir        string
+		// The path vocabulary (web): learnt from the logs, or taken from
+		// a model (--vocabulary-from).
+		vocabSize, vocabMin int
+		vocabFrom           string
 	)
 	cmd := &cobra.Command{
 		Use:   "train --format F [--window 60s] [--k N|auto] [--features a,b,c] [--quantile 0.99] [--seed N] -o MODEL FILE...",
@@ -71,6 +75,24 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			}
 			if features != "" {
 				cfg.Features = strings.Split(features, ",")
+			}
+			switch {
+			case vocabSize < 0 || vocabSize > detect.MaxVocabularyPaths:
+				return usagef("--vocabulary-size %d: want 0 (none) to %d", vocabSize, detect.MaxVocabularyPaths)
+			case vocabMin < 1:
+				return usagef("--vocabulary-min-clients %d: want at least 1", vocabMin)
+			case vocabFrom != "":
+				vm, err := detect.LoadModel(vocabFrom)
+				if err != nil {
+					return fmt.Errorf("--vocabulary-from: %w", err)
+				}
+				if vm.Vocabulary == nil {
+					return usagef("--vocabulary-from %s: model %s has no path vocabulary", vocabFrom, vm.ID())
+				}
+				in.vocab = vm.Vocabulary
+			case vocabSize > 0:
+				in.learn = detect.NewVocabBuilder()
+				in.learn.MaxPaths, in.learn.MinClients = vocabSize, vocabMin
 			}
 			start := time.Now()
 			// Rows stream into a uniform sample (detect.Sample): any
@@ -130,6 +152,14 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			if sample == nil || sample.Len() == 0 {
 				return detect.ErrNoRows
 			}
+			if got.kind == record.KindWeb {
+				cfg.Vocabulary = in.vocab
+			}
+			for _, f := range cfg.Features {
+				if strings.HasPrefix(f, "rare_") && cfg.Vocabulary == nil {
+					return usagef("--features %s: rare_ features are counted against a path vocabulary, and there is none: train from web logs (with --vocabulary-size > 0), or give --vocabulary-from the model whose vocabulary the events were scored with", f)
+				}
+			}
 			cfg.Kind, cfg.Window = got.kind, got.window
 			cfg.Sources = append(cfg.Sources, files...)
 			rowsRead := sample.Seen()
@@ -182,6 +212,9 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			fmt.Fprintf(e.stderr, "sharkfin: trained %s: rows=%d k=%d kept=%d dropped_rows=%d inertia=%.4g sizes=%v log_lines=%d elapsed=%s -> %s\n",
 				m.ID(), m.Training.Rows, m.Training.K, len(m.Centroids), rep.Dropped, m.Training.Inertia, rep.Sizes,
 				stats.Lines, time.Since(start).Round(time.Millisecond), out)
+			if m.Vocabulary != nil {
+				fmt.Fprintf(e.stderr, "sharkfin: path vocabulary: %s\n", m.Vocabulary)
+			}
 			trainingReport(e.stderr, m)
 			if plotPath != "" {
 				plotOpt.RowsRead = got.rows
@@ -208,6 +241,9 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	fl.IntVar(&sampleRows, "sample-rows", 1_000_000, "train on a uniform random sample of at most this many windows (memory: ~100 bytes each), however many are read")
 	fl.BoolVar(&excludeAnomalous, "exclude-anomalous", false, "leave out ip_score events the collecting model flagged, so known attacks are not learnt as normal")
 	fl.StringVar(&exportDir, "export-features", "", "write every window's model-space vector (log1p, z-scored) as JSON lines to DIR for Spark MLlib, with the transform in DIR/"+exportDescFile+"; -o optional then")
+	fl.IntVar(&vocabSize, "vocabulary-size", detect.DefaultVocabularyPaths, "web: most paths in the model's path vocabulary, learnt from the logs (8 bytes each in the model; 0: none, rare_ features stay 0)")
+	fl.IntVar(&vocabMin, "vocabulary-min-clients", detect.DefaultVocabularyMin, "web: a path is in the vocabulary when served (status < 400) to at least this many clients")
+	fl.StringVar(&vocabFrom, "vocabulary-from", "", "web: take the path vocabulary of this model instead of learning one (training on ip_score events scored with it)")
 	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
 	fl.StringVar(&plotOpt.X, "plot-x", "", "feature on the plot's x axis (with --plot-y; default: the principal axes)")
 	fl.StringVar(&plotOpt.Y, "plot-y", "", "feature on the plot's y axis")
@@ -266,9 +302,27 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 			got.window = time.Minute
 		}
 		row.kind = got.kind
+		logs = orderByTime(logs, parser)
+		if in.learn != nil && got.kind == record.KindWeb && slices.Contains(logs, "-") {
+			// Standard input cannot be read twice.
+			fmt.Fprintln(e.stderr, "sharkfin: no path vocabulary: it is learnt in a first pass over the logs, and standard input cannot be read twice; give files (rare_ features stay 0)")
+			in.learn = nil
+		}
+		if in.learn != nil && got.kind == record.KindWeb {
+			// First pass: the paths the site serves.
+			lp, err := pipeline.New(pipeline.Config{Source: "vocabulary", Parser: parser, Learn: in.learn}, nil)
+			if err != nil {
+				return got, err
+			}
+			if err := feed(cmd.Context(), e, logs, in.maxLine, lp); err != nil {
+				return got, err
+			}
+			in.vocab = in.learn.Vocabulary()
+		}
 		p, err := pipeline.New(pipeline.Config{
 			Host: in.hostName(), Source: sourceName(in.source, got.kind.String()), Parser: parser,
-			Window: detect.WindowConfig{Window: got.window, Lateness: in.lateness, MaxKeys: in.maxKeys},
+			Window:     detect.WindowConfig{Window: got.window, Lateness: in.lateness, MaxKeys: in.maxKeys},
+			Vocabulary: in.vocab,
 		}, func(ev *event.Event) {
 			if ev.Overflow {
 				return
@@ -283,7 +337,6 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 		if err != nil {
 			return got, err
 		}
-		logs = orderByTime(logs, parser)
 		if err := feed(cmd.Context(), e, logs, in.maxLine, p); err != nil {
 			return got, err
 		}

@@ -1,0 +1,362 @@
+package detect
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync/atomic"
+
+	"github.com/dchest/siphash"
+	"github.com/socx/sharkfin/record"
+)
+
+// The path vocabulary of a web model: the request paths the site serves,
+// learnt at training, so that a window can count the requests to paths the
+// site never served. A scanner asking five never-seen paths that all fail
+// differs from a reader who follows one broken link, though both have a
+// few 404s.
+//
+// What is learnt. A path (normalised: NormalizePath) is in the vocabulary
+// when it was served successfully (status below 400) to at least MinClients
+// clients in the training logs. Paths that only ever failed are not: they
+// are what scanners ask. The vocabulary keeps at most MaxPaths paths, the
+// ones served to the most clients.
+//
+// What is stored. Only SipHash-2-4 hashes of the normalised paths, under a
+// random key kept with them: the model file carries no path, and no one
+// without the file can choose a path that passes for a known one. 8 bytes
+// a path, base64: the default 50,000 paths are 534 KB of the model file;
+// MaxVocabularyPaths (500,000) are 5.3 MB.
+//
+// Counting distinct clients in bounded memory. The training pass counts,
+// per path, the clients served it, adding one when the client differs from
+// the last one counted for that path (a client that comes back after
+// another counts again: a slight overcount). The count table holds at most
+// VocabBuilder.MaxEntries paths (default 2,000,000, about 64 MiB); when it
+// is full, the paths served to the fewest clients are forgotten (the
+// lossy-counting prune), which can only leave rare paths out.
+
+// VocabNormalize names the normalisation of NormalizePath.
+const VocabNormalize = "path/v1"
+
+// Vocabulary limits and defaults.
+const (
+	MaxVocabularyPaths      = 500_000
+	DefaultVocabularyPaths  = 50_000
+	DefaultVocabularyMin    = 2
+	DefaultVocabularyAskers = 5
+	DefaultVocabularyTrack  = 2_000_000
+	maxNormalizedPath       = 256
+	vocabKeyLen             = 16
+)
+
+// Vocabulary is the path vocabulary stored in a web model (Model.Vocabulary).
+type Vocabulary struct {
+	// Normalize is the path normalisation (VocabNormalize).
+	Normalize string `json:"normalize"`
+	// Key is the hex SipHash key of the hashes.
+	Key string `json:"key"`
+	// MinClients is the clients a path had to be served to.
+	MinClients int `json:"min_clients"`
+	// PathsSeen is the distinct paths the training logs asked for (as
+	// counted: paths forgotten by a prune are not), Size those kept.
+	PathsSeen int64 `json:"paths_seen"`
+	Size      int   `json:"size"`
+	// Hashes are the kept paths' hashes: sorted, 8 bytes each,
+	// little-endian, base64 (standard, padded).
+	Hashes string `json:"hashes"`
+
+	k0, k1 uint64
+	set    []uint64 // decoded Hashes, sorted
+}
+
+// validate decodes and checks v; errors are *FieldError under field.
+func (v *Vocabulary) validate(field string) error {
+	if v.Normalize != VocabNormalize {
+		return fieldErr(field+".normalize", retrain, "is %q; this version knows %q", v.Normalize, VocabNormalize)
+	}
+	key, err := hex.DecodeString(v.Key)
+	if err != nil || len(key) != vocabKeyLen {
+		return fieldErr(field+".key", retrain, "is not %d hex bytes", vocabKeyLen)
+	}
+	if v.MinClients < 1 {
+		return fieldErr(field+".min_clients", retrain, "is %d, want >= 1", v.MinClients)
+	}
+	if v.Size < 0 || v.Size > MaxVocabularyPaths {
+		return fieldErr(field+".size", "retrain with a smaller --vocabulary-size", "is %d, want 0 to %d", v.Size, MaxVocabularyPaths)
+	}
+	raw, err := base64.StdEncoding.DecodeString(v.Hashes)
+	if err != nil {
+		return fieldErr(field+".hashes", retrain, "is not base64: %v", err)
+	}
+	if len(raw) != 8*v.Size {
+		return fieldErr(field+".hashes", retrain, "holds %d bytes for %d paths (8 each)", len(raw), v.Size)
+	}
+	set := make([]uint64, v.Size)
+	for i := range set {
+		set[i] = binary.LittleEndian.Uint64(raw[8*i:])
+		if i > 0 && set[i] <= set[i-1] {
+			return fieldErr(field+".hashes", retrain, "are not sorted and distinct (at path %d)", i)
+		}
+	}
+	v.k0, v.k1 = binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[8:])
+	v.set = set
+	return nil
+}
+
+// Known reports whether the target's normalised path is in the vocabulary.
+// It allocates nothing.
+func (v *Vocabulary) Known(target []byte) bool {
+	var buf [maxNormalizedPath]byte
+	p := NormalizePath(buf[:0], target)
+	_, ok := slices.BinarySearch(v.set, siphash.Hash(v.k0, v.k1, p))
+	return ok
+}
+
+// NormalizePath appends target's normalised path (VocabNormalize) to dst,
+// at most 256 bytes of it (dst should have that capacity):
+//   - the query string and fragment are dropped, and the scheme and host of
+//     an absolute target ("http://host/x" is "/x");
+//   - ASCII letters are lower-cased;
+//   - a segment that looks like an identifier becomes "*": 8 or more hex
+//     digits and dashes with at least one digit (hashes, UUIDs), or 20 or
+//     more letters, digits, '-' and '_' with at least one digit (tokens);
+//   - in other segments every run of digits becomes one '0'
+//     ("/2019/05/post-12" is "/0/0/post-0");
+//   - a trailing '/' is dropped, except from "/" itself.
+func NormalizePath(dst, target []byte) []byte {
+	t := target
+	for i, c := range t {
+		if c == '?' || c == '#' {
+			t = t[:i]
+			break
+		}
+	}
+	if len(t) > 0 && t[0] != '/' { // absolute form: skip scheme://host
+		if i := indexOf(t, "://"); i >= 0 {
+			t = t[i+3:]
+			j := 0
+			for j < len(t) && t[j] != '/' {
+				j++
+			}
+			t = t[j:]
+		}
+	}
+	limit := len(dst) + maxNormalizedPath
+	for len(t) > 0 && len(dst) < limit {
+		if t[0] == '/' {
+			dst = append(dst, '/')
+			t = t[1:]
+			continue
+		}
+		j := 0
+		for j < len(t) && t[j] != '/' {
+			j++
+		}
+		seg := t[:j]
+		t = t[j:]
+		if isIdentifier(seg) {
+			dst = append(dst, '*')
+			continue
+		}
+		digits := false
+		for _, c := range seg {
+			if len(dst) >= limit {
+				break
+			}
+			switch {
+			case c >= '0' && c <= '9':
+				if !digits {
+					dst = append(dst, '0')
+				}
+				digits = true
+				continue
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			digits = false
+			dst = append(dst, c)
+		}
+	}
+	if len(dst) > limit {
+		dst = dst[:limit]
+	}
+	if n := len(dst); n > 1 && dst[n-1] == '/' {
+		dst = dst[:n-1]
+	}
+	return dst
+}
+
+func indexOf(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if string(b[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// isIdentifier reports whether a path segment looks like an ID (see
+// NormalizePath).
+func isIdentifier(seg []byte) bool {
+	if len(seg) < 8 {
+		return false
+	}
+	hex, digit := true, false
+	for _, c := range seg {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == '-':
+		case c >= 'g' && c <= 'z', c >= 'G' && c <= 'Z', c == '_':
+			hex = false
+		default: // not a letter, digit, '-' or '_'
+			return false
+		}
+	}
+	return digit && (hex || len(seg) >= 20)
+}
+
+// PathVocab holds the vocabulary windows count rare paths against, for the
+// goroutines that parse (Mark) while the model it came from is swapped.
+// The zero value holds none. Safe for concurrent use.
+type PathVocab struct{ v atomic.Pointer[Vocabulary] }
+
+// Set replaces the vocabulary (nil: none, no path is rare).
+func (p *PathVocab) Set(v *Vocabulary) { p.v.Store(v) }
+
+// Load returns the vocabulary in use, or nil.
+func (p *PathVocab) Load() *Vocabulary {
+	if p == nil {
+		return nil
+	}
+	return p.v.Load()
+}
+
+// Mark sets r.Rare for a web record whose path is not in the vocabulary
+// (never with none). Parse workers call it beside Prehash.
+func (p *PathVocab) Mark(k record.Kind, r *record.Record) {
+	r.Rare = false
+	if k != record.KindWeb {
+		return
+	}
+	if v := p.Load(); v != nil {
+		r.Rare = !v.Known(r.Target)
+	}
+}
+
+// VocabBuilder learns a Vocabulary from parsed web records (the training
+// pass over the logs). Not safe for concurrent use.
+type VocabBuilder struct {
+	// MaxPaths is the most paths kept (default DefaultVocabularyPaths),
+	// MinClients the clients a path must be served to (default
+	// DefaultVocabularyMin), MaxEntries the most paths counted at once
+	// (default DefaultVocabularyTrack).
+	MaxPaths, MinClients, MaxEntries int
+	// MinAskers: a path asked for by this many clients, whatever the
+	// answer, is known too (default DefaultVocabularyAskers).
+	MinAskers int
+
+	k0, k1 uint64
+	key    [vocabKeyLen]byte
+	counts map[uint64]vocabCount
+	seen   int64 // distinct paths counted
+	floor  uint32
+	buf    [maxNormalizedPath]byte
+}
+
+type vocabCount struct {
+	clients uint32 // served to (status 1xx-3xx)
+	asked   uint32 // asked by, whatever the answer
+	last    uint64 // hash of the last client counted in clients
+	lastAsk uint64 // in asked
+}
+
+// NewVocabBuilder returns an empty builder with a random key.
+func NewVocabBuilder() *VocabBuilder {
+	b := &VocabBuilder{counts: make(map[uint64]vocabCount)}
+	_, _ = rand.Read(b.key[:]) // never fails (crypto/rand)
+	b.k0, b.k1 = binary.LittleEndian.Uint64(b.key[:]), binary.LittleEndian.Uint64(b.key[8:])
+	return b
+}
+
+// Add counts a web record's path: the clients that asked for it, and
+// those served it (status 1xx-3xx).
+func (b *VocabBuilder) Add(r *record.Record) {
+	h := siphash.Hash(b.k0, b.k1, NormalizePath(b.buf[:0], r.Target))
+	c := keyHash(r.Client)
+	served := r.Status >= 100 && r.Status < 400
+	e, ok := b.counts[h]
+	if !ok {
+		b.seen++
+		if limit := cmp.Or(b.MaxEntries, DefaultVocabularyTrack); len(b.counts) >= limit {
+			b.prune(limit / 2)
+		}
+	}
+	if !ok || e.lastAsk != c {
+		e.asked++
+		e.lastAsk = c
+	}
+	if served && (e.clients == 0 || e.last != c) {
+		e.clients++
+		e.last = c
+	}
+	b.counts[h] = e
+}
+
+// prune forgets the paths served to the fewest clients until at most keep
+// are left.
+func (b *VocabBuilder) prune(keep int) {
+	for len(b.counts) > keep {
+		b.floor++
+		for h, e := range b.counts {
+			if max(e.clients, e.asked) <= b.floor {
+				delete(b.counts, h)
+			}
+		}
+	}
+}
+
+// Vocabulary returns what was learnt.
+func (b *VocabBuilder) Vocabulary() *Vocabulary {
+	minC := cmp.Or(b.MinClients, DefaultVocabularyMin)
+	maxP := min(cmp.Or(b.MaxPaths, DefaultVocabularyPaths), MaxVocabularyPaths)
+	type kept struct {
+		h uint64
+		n uint32
+	}
+	var ks []kept
+	minA := cmp.Or(b.MinAskers, DefaultVocabularyAskers)
+	for h, e := range b.counts {
+		if int(e.clients) >= minC || int(e.asked) >= minA {
+			ks = append(ks, kept{h, max(e.clients, e.asked)})
+		}
+	}
+	if len(ks) > maxP { // the most-served paths
+		slices.SortFunc(ks, func(x, y kept) int {
+			return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.h, y.h))
+		})
+		ks = ks[:maxP]
+	}
+	set := make([]uint64, len(ks))
+	for i, k := range ks {
+		set[i] = k.h
+	}
+	slices.Sort(set)
+	raw := make([]byte, 0, 8*len(set))
+	for _, h := range set {
+		raw = binary.LittleEndian.AppendUint64(raw, h)
+	}
+	return &Vocabulary{Normalize: VocabNormalize, Key: hex.EncodeToString(b.key[:]), MinClients: minC,
+		PathsSeen: b.seen, Size: len(set), Hashes: base64.StdEncoding.EncodeToString(raw),
+		k0: b.k0, k1: b.k1, set: set}
+}
+
+// String summarises v for reports.
+func (v *Vocabulary) String() string {
+	return fmt.Sprintf("%d of %d paths (served to >= %d clients)", v.Size, v.PathsSeen, v.MinClients)
+}
