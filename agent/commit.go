@@ -78,6 +78,20 @@ func (a *Agent) cut() *commitJob {
 				c.Closing[closingKey(destPrefix+in.cfg.Name, start)] = nil
 			}
 		}
+		if in.horizon != nil {
+			// Changed by the keys closed since the last cut: stored with
+			// the snapshot that records them closed.
+			if ch := in.horizon.Drain(); len(ch) > 0 {
+				if c.Horizons == nil {
+					c.Horizons = map[string][]state.HorizonUpdate{}
+				}
+				us := make([]state.HorizonUpdate, len(ch))
+				for i, x := range ch {
+					us[i] = state.HorizonUpdate{Key: x.Key, Last: x.Last, Values: x.Values, Delete: x.Delete}
+				}
+				c.Horizons[in.cfg.Name] = us
+			}
+		}
 		for _, k := range in.staleClosing {
 			c.Closing[k] = nil
 		}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/socx/sharkfin/record"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type input struct {
 	// allow is the input's allowlist (inputs[].allow), swapped whole by a
 	// reload on the main loop and read by the committer.
 	allow atomic.Pointer[[]netip.Prefix]
+	// horizon keeps a web input's client hour and day sums; the main loop
+	// drains its changes into each commit (nil for proxy and DNS).
+	horizon *detect.Horizon
 }
 
 // allowlisted reports whether the source key is on the input's allowlist.
@@ -179,11 +183,24 @@ func (a *Agent) open(ctx context.Context) error {
 		return fail(fmt.Errorf("read closing windows: %w", err))
 	}
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
+	names := make([]string, 0, len(a.cfg.Inputs))
+	for _, ic := range a.cfg.Inputs {
+		names = append(names, ic.Name)
+	}
+	if err := st.KeepHorizons(names); err != nil {
+		return fail(err)
+	}
 	for _, ic := range a.cfg.Inputs {
 		in := &input{cfg: ic, parser: ic.Parser(), lastBatch: a.opt.Now(), destNames: detect.DestFeatureNames(ic.Kind())}
 		m := a.models.byKind[ic.Kind().String()]
+		if ic.Kind() == record.KindWeb {
+			if in.horizon, err = a.loadHorizon(st, ic.Name); err != nil {
+				return fail(err)
+			}
+		}
 		pipe, err := pipeline.New(pipeline.Config{
 			Host: a.cfg.Host, Source: ic.Name, Parser: ic.Parser(), Model: m, Seen: a.seen, DestKey: a.destKey,
+			Horizon: in.horizon,
 			Window: detect.WindowConfig{
 				Window: a.cfg.Detect.Window.Std(), Lateness: a.cfg.Detect.Lateness.Std(), MaxKeys: a.cfg.Detect.MaxKeys,
 				CloseBatch: a.cfg.Detect.CloseBatch,
@@ -248,4 +265,19 @@ func (a *Agent) open(ctx context.Context) error {
 	}
 	a.lastFlush = a.opt.Now()
 	return nil
+}
+
+// loadHorizon returns a web input's client sums as the state has them.
+func (a *Agent) loadHorizon(st *state.Store, input string) (*detect.Horizon, error) {
+	h := detect.NewHorizon(a.cfg.Detect.HorizonClients, a.destKey, true)
+	damaged, err := st.Horizons(input, func(u *state.HorizonUpdate) {
+		h.Load(u.Key, u.Last, detect.HorizonValues(u.Values))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if damaged > 0 {
+		a.log.Warn("skipped damaged client horizon entries in the state file; those clients' hour and day sums restart", "input", input, "entries", damaged)
+	}
+	return h, nil
 }

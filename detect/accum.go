@@ -265,8 +265,10 @@ func (e *accExt) dnsExtra(hits int64, seen *Seen, start int64) (newShare, subEnt
 	return newShare, subEntropy
 }
 
-// vector writes the kind's features (in FeatureNames order) into out.
-func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64) []float64 {
+// vector writes the kind's features (in FeatureNames order) into out: a
+// web client's horizon sums from hv, or (nil: the overflow row, or no
+// Horizon) the window's own counts.
+func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64, hv *HorizonValues) []float64 {
 	out = out[:0]
 	f := func(v int64) float64 { return float64(v) }
 	u := func(v uint32) float64 { return float64(v) }
@@ -284,6 +286,13 @@ func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64)
 		out = append(out, f(a.hits), u(a.s2xx), u(a.s3xx), u(a.s4xx), u(a.s5xx), f(non2xx),
 			f(a.bytes), float64(a.distinct.Len()), u(a.post), ratio,
 			u(a.rare), u(a.rareErr), rareShare, rareErrRatio)
+		if hv == nil {
+			out = append(out, u(a.s4xx), u(a.rareErr), u(a.s4xx), u(a.rareErr))
+		} else {
+			for _, v := range hv {
+				out = append(out, float64(v))
+			}
+		}
 	case record.KindProxy:
 		e := a.ext()
 		out = append(out, f(a.hits), u(a.s2xx), f(non2xx), f(a.bytes), float64(a.distinct.Len()),

@@ -77,6 +77,8 @@ func TestAccum_WebFeatures(t *testing.T) {
 		"bytes": 2000, "distinct_paths": 5, "post": 1, "error_ratio": 2.0 / 8,
 		// 3 rare, 2 of them failed (the one without a status did not).
 		"rare_hits": 3, "rare_errors": 2, "rare_share": 3.0 / 8, "rare_error_ratio": 2.0 / 3,
+		// No Horizon: the window's own.
+		"hour_4xx": 1, "hour_rare_errors": 2, "day_4xx": 1, "day_rare_errors": 2,
 	})
 }
 
@@ -165,7 +167,8 @@ func TestAccum_ReuseDoesNotLeak(t *testing.T) {
 	want := map[record.Kind]map[string]float64{
 		record.KindWeb: {"hits": 1, "hits_2xx": 1, "hits_3xx": 0, "hits_4xx": 0, "hits_5xx": 0,
 			"hits_non2xx": 0, "bytes": 10, "distinct_paths": 1, "post": 0, "error_ratio": 0,
-			"rare_hits": 0, "rare_errors": 0, "rare_share": 0, "rare_error_ratio": 0},
+			"rare_hits": 0, "rare_errors": 0, "rare_share": 0, "rare_error_ratio": 0,
+			"hour_4xx": 0, "hour_rare_errors": 0, "day_4xx": 0, "day_rare_errors": 0},
 		record.KindProxy: {"hits": 1, "hits_2xx": 1, "hits_non2xx": 0, "bytes": 10,
 			"distinct_domains": 1, "denied": 0, "connect": 0, "ip_destinations": 0},
 		record.KindDNS: {"hits": 1, "hits_2xx": 0, "hits_non2xx": 0, "queries": 1,
@@ -216,7 +219,7 @@ func TestFeatureNames_MatchVectors(t *testing.T) {
 			}
 		}
 		var acc accum
-		if v := acc.vector(kind, nil, nil, 0); len(v) != len(names) {
+		if v := acc.vector(kind, nil, nil, 0, nil); len(v) != len(names) {
 			t.Errorf("%s: vector has %d values for %d names", kind, len(v), len(names))
 		}
 		names[0] = "changed"

@@ -27,6 +27,9 @@ type FeatureExport struct {
 	Rows      int64     `json:"rows"`
 	Sources   []string  `json:"sources,omitempty"`
 	Created   time.Time `json:"created"`
+	// Vocabulary is the path vocabulary the web windows' rare_ features
+	// were counted against: the imported model takes it.
+	Vocabulary *Vocabulary `json:"vocabulary,omitempty"`
 }
 
 // Validate checks an export description read from a file.
@@ -43,6 +46,11 @@ func (e *FeatureExport) Validate() error {
 	for i, s := range e.Transform.Std {
 		if !(s > 0) || math.IsInf(s, 0) || !finite(e.Transform.Mean[i]) {
 			return fmt.Errorf("transform of %s: mean %v std %v", e.Features[i], e.Transform.Mean[i], s)
+		}
+	}
+	if e.Vocabulary != nil {
+		if err := e.Vocabulary.validate("vocabulary"); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -98,6 +106,7 @@ func ImportCenters(centers [][]float64, exp *FeatureExport, sample []float64, cf
 		return nil, nil, ErrNoRows
 	}
 	cfg.Features = append([]string(nil), exp.Features...)
+	cfg.Vocabulary = exp.Vocabulary
 	w, err := time.ParseDuration(exp.Window)
 	if err != nil {
 		return nil, nil, fmt.Errorf("export window %q: %w", exp.Window, err)

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/socx/sharkfin/record"
 )
@@ -10,7 +11,8 @@ import (
 // features count requests to paths the model's path vocabulary does not
 // know (see Vocabulary): rare_hits, rare_errors (those that failed),
 // rare_share (of hits) and rare_error_ratio (of rare_hits). They are 0
-// under a model without a vocabulary.
+// under a model without a vocabulary. The hour_ and day_ features are
+// the client's 4xx and rare errors over its recent windows (see Horizon).
 const (
 	WebHits = iota
 	WebHits2xx
@@ -26,6 +28,10 @@ const (
 	WebRareErrors
 	WebRareShare
 	WebRareErrorRatio
+	WebHour4xx
+	WebHourRareErrors
+	WebDay4xx
+	WebDayRareErrors
 	webFeatureCount
 )
 
@@ -71,7 +77,8 @@ func FeatureNames(k record.Kind) []string {
 	case record.KindWeb:
 		return []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx",
 			"bytes", "distinct_paths", "post", "error_ratio",
-			"rare_hits", "rare_errors", "rare_share", "rare_error_ratio"}
+			"rare_hits", "rare_errors", "rare_share", "rare_error_ratio",
+			"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors"}
 	case record.KindProxy:
 		return []string{"hits", "hits_2xx", "hits_non2xx", "bytes", "distinct_domains", "denied",
 			"connect", "ip_destinations"}
@@ -89,7 +96,7 @@ func FeatureNames(k record.Kind) []string {
 func DefaultModelFeatures(k record.Kind) []string {
 	switch k {
 	case record.KindWeb:
-		return []string{"hits_2xx", "hits_non2xx", "distinct_paths", "post", "error_ratio"}
+		return []string{"hits_2xx", "hits_non2xx", "distinct_paths", "post", "error_ratio", "hour_rare_errors"}
 	case record.KindProxy:
 		return []string{"hits", "hits_non2xx", "distinct_domains", "denied", "connect", "ip_destinations"}
 	case record.KindDNS:
@@ -97,6 +104,22 @@ func DefaultModelFeatures(k record.Kind) []string {
 			"max_label_entropy", "txt_any_ratio", "distinct_domains", "random_domains", "new_domain_share"}
 	}
 	return nil
+}
+
+// NeedsVocabulary reports whether a feature counts rare paths, which needs
+// the model's path vocabulary (rare_hits, hour_rare_errors, ...).
+func NeedsVocabulary(name string) bool { return strings.Contains(name, "rare_") }
+
+// WithoutVocabulary returns the names that do not need a vocabulary (the
+// defaults of a model trained without one).
+func WithoutVocabulary(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !NeedsVocabulary(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // featureIndex returns the position of name among the kind's features.

@@ -214,7 +214,7 @@ func (m *Model) Validate() error {
 			return fieldErr(fmt.Sprintf("features[%d]", i), "list each feature once", "%q is repeated", name)
 		}
 		seen[name] = true
-		if strings.HasPrefix(name, "rare_") && m.Vocabulary == nil {
+		if NeedsVocabulary(name) && m.Vocabulary == nil {
 			return fieldErr(fmt.Sprintf("features[%d]", i), "train the model from logs, which learns the vocabulary, or with --vocabulary-from the model whose vocabulary the events were scored with",
 				"%q needs the path vocabulary, and the model has none", name)
 		}

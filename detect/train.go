@@ -54,6 +54,9 @@ type TrainConfig struct {
 func (c *TrainConfig) setDefaults() {
 	if len(c.Features) == 0 {
 		c.Features = DefaultModelFeatures(c.Kind)
+		if c.Vocabulary == nil {
+			c.Features = WithoutVocabulary(c.Features)
+		}
 	}
 	if c.Window == 0 {
 		c.Window = time.Minute

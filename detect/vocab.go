@@ -127,7 +127,8 @@ func (v *Vocabulary) Known(target []byte) bool {
 //     more letters, digits, '-' and '_' with at least one digit (tokens);
 //   - in other segments every run of digits becomes one '0'
 //     ("/2019/05/post-12" is "/0/0/post-0");
-//   - a trailing '/' is dropped, except from "/" itself.
+//   - a trailing '/' is dropped, except from "/" itself;
+//   - an empty path ("", "?q", "http://host") is "/".
 func NormalizePath(dst, target []byte) []byte {
 	t := target
 	for i, c := range t {
@@ -146,7 +147,8 @@ func NormalizePath(dst, target []byte) []byte {
 			t = t[j:]
 		}
 	}
-	limit := len(dst) + maxNormalizedPath
+	base := len(dst)
+	limit := base + maxNormalizedPath
 	for len(t) > 0 && len(dst) < limit {
 		if t[0] == '/' {
 			dst = append(dst, '/')
@@ -185,8 +187,11 @@ func NormalizePath(dst, target []byte) []byte {
 	if len(dst) > limit {
 		dst = dst[:limit]
 	}
-	if n := len(dst); n > 1 && dst[n-1] == '/' {
+	if n := len(dst); n-base > 1 && dst[n-1] == '/' {
 		dst = dst[:n-1]
+	}
+	if len(dst) == base { // "" or an absolute target without a path
+		dst = append(dst, '/')
 	}
 	return dst
 }

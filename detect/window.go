@@ -48,6 +48,10 @@ type WindowConfig struct {
 	// Allow, if set, matches allowlisted lines (client windows): a key's
 	// window all of whose lines match is Result.Allowed.
 	Allow *Allow
+	// Horizon, if set, keeps the web clients' hour and day sums (see
+	// Horizon): their windows' hour_ and day_ features. Without one those
+	// are the window's own counts.
+	Horizon *Horizon
 	// DestKey is the key of the destinations' hash (record.Record.DestHash,
 	// see DestKey): a ByDest aggregator hashes the keys it restores with
 	// it. It must be the key of the Destinations that fill the records.
@@ -494,7 +498,12 @@ func (a *Aggregator) emit(w *Window, fn func(*Result), budget *int) bool {
 // overflow row, which is not remembered.
 func (a *Aggregator) vector(acc *accum, w *Window, key string, h uint64, out []float64) []float64 {
 	if !a.cfg.ByDest {
-		return acc.vector(a.cfg.Kind, out, a.cfg.Seen, w.Start)
+		var hv *HorizonValues
+		if a.cfg.Kind == record.KindWeb && key != "" && a.cfg.Horizon != nil {
+			v := a.cfg.Horizon.update(key, w.Start/1e9, acc.s4xx, acc.rareErr)
+			hv = &v
+		}
+		return acc.vector(a.cfg.Kind, out, a.cfg.Seen, w.Start, hv)
 	}
 	if acc.accExt != nil && acc.dest != nil {
 		acc.dest.fill(&a.destRes)

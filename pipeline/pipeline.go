@@ -31,6 +31,10 @@ type Config struct {
 	// Vocabulary is the path vocabulary web windows count rare paths
 	// against when Model has none (training's second pass): Model's wins.
 	Vocabulary *detect.Vocabulary
+	// Horizon keeps a web input's client hour and day sums (see
+	// detect.Horizon): the agent's, which it stores and loads. Nil: one of
+	// the pipeline's own, in memory only.
+	Horizon *detect.Horizon
 	// Learn, if set, takes every parsed record instead of the windows
 	// (training's first pass, which learns the vocabulary): nothing is
 	// counted or emitted.
@@ -116,7 +120,10 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 		cfg.Seen = detect.NewSeen(0, 0, cfg.DestKey)
 		cfg.Seen.DiscardChanges() // the pipeline's own: nothing stores them
 	}
-	cfg.Window.Seen, cfg.Window.DestKey = cfg.Seen, cfg.DestKey
+	if cfg.Horizon == nil && kind == record.KindWeb {
+		cfg.Horizon = detect.NewHorizon(0, cfg.DestKey, false)
+	}
+	cfg.Window.Seen, cfg.Window.DestKey, cfg.Window.Horizon = cfg.Seen, cfg.DestKey, cfg.Horizon
 	agg, err := detect.NewAggregator(cfg.Window)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", cfg.Source, err)

@@ -48,6 +48,9 @@ type Commit struct {
 	History []HistoryUpdate
 	// Seen stores destinations first seen, or seen again (seen.go).
 	Seen []SeenUpdate
+	// Horizons stores, by input, the web clients' hour and day sums that
+	// changed (horizon.go).
+	Horizons map[string][]HorizonUpdate
 	// DeleteThrough, if not 0, removes the outbox events up to and
 	// including it first (delivered ones: see OutboxDelete), so that a
 	// sender's deletes ride on the commits instead of costing writes of
@@ -58,7 +61,7 @@ type Commit struct {
 
 func (c *Commit) empty() bool {
 	return len(c.Checkpoints) == 0 && len(c.DropCheckpoints) == 0 && len(c.Windows) == 0 && len(c.Closing) == 0 &&
-		len(c.Events) == 0 && len(c.Contexts) == 0 && len(c.History) == 0 && len(c.Seen) == 0 && (c.Segments == nil || c.Segments.Len() == 0) && c.DeleteThrough == 0
+		len(c.Events) == 0 && len(c.Contexts) == 0 && len(c.History) == 0 && len(c.Seen) == 0 && len(c.Horizons) == 0 && (c.Segments == nil || c.Segments.Len() == 0) && c.DeleteThrough == 0
 }
 
 // arenaChunk is the least an arena grows by.
@@ -120,6 +123,9 @@ func (s *Store) Apply(c *Commit) (last uint64, err error) {
 			return err
 		}
 		if err := applySeen(tx, c.Seen, &arena); err != nil {
+			return err
+		}
+		if err := applyHorizons(tx, c.Horizons, &arena); err != nil {
 			return err
 		}
 		unfolded, err = applyHistory(tx, c.History, &arena)

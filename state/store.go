@@ -43,6 +43,7 @@ const (
 	bucketUnfoldedDomain = "history.domain.unfolded"
 	bucketCache          = "cache"
 	bucketSeen           = "seen.domain" // destination -> first and last window (seen.go)
+	bucketHorizon        = "horizon"     // input -> client hash -> hour and day sums (horizon.go)
 	// Buckets of schema 2, dropped by upgradeTo3.
 	bucketWindowsIPv2     = "history.ip.windows"
 	bucketWindowsDomainv2 = "history.domain.windows"
@@ -68,7 +69,7 @@ const (
 var topBuckets = []string{
 	bucketMeta, bucketCheckpoints, bucketWindows, bucketClosing, bucketOutbox, bucketContexts,
 	bucketHistoryIP, bucketHistoryDomain, bucketSegmentsIP, bucketSegmentsDomain, bucketUnfoldedIP, bucketUnfoldedDomain,
-	bucketCache, bucketSeen,
+	bucketCache, bucketSeen, bucketHorizon,
 }
 
 var (

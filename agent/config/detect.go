@@ -17,10 +17,12 @@ const (
 	DefaultLateness   = Duration(5 * time.Second)
 	DefaultMaxKeys    = 100_000
 	DefaultCloseBatch = 16384
-	DefaultEmit       = EmitAll
-	DefaultModelCheck = Duration(5 * time.Second)
-	DefaultPullEvery  = Duration(5 * time.Minute)
-	DefaultPullWait   = Duration(30 * time.Second)
+	// DefaultHorizonClients is detect.DefaultHorizonClients.
+	DefaultHorizonClients = 50_000
+	DefaultEmit           = EmitAll
+	DefaultModelCheck     = Duration(5 * time.Second)
+	DefaultPullEvery      = Duration(5 * time.Minute)
+	DefaultPullWait       = Duration(30 * time.Second)
 	// DefaultSeenRetention is detect.domains.seen_retention's default.
 	DefaultSeenRetention = Duration(90 * 24 * time.Hour)
 	DefaultMaxSeen       = 1 << 20
@@ -56,6 +58,11 @@ type Detect struct {
 	// a window of more keys (a flood's) is spread over several commits,
 	// bounding the memory and the transaction size.
 	CloseBatch int `yaml:"close_batch"`
+	// HorizonClients caps the web clients whose hour and day sums (the
+	// hour_ and day_ features) are kept per input: about 80 bytes each in
+	// memory and in the state. When full, the quarter idle longest is
+	// forgotten.
+	HorizonClients int `yaml:"horizon_clients"`
 	// Models maps a kind ("web", "proxy", "dns") to its model file. Every
 	// input's kind needs one. A model may be an https:// URL instead: the
 	// agent fetches it (and URL.sig) every model_pull.interval into the
@@ -205,6 +212,9 @@ func (d *Detect) SetDefaults() {
 	if d.CloseBatch == 0 {
 		d.CloseBatch = DefaultCloseBatch
 	}
+	if d.HorizonClients == 0 {
+		d.HorizonClients = DefaultHorizonClients
+	}
 	if d.Emit == "" {
 		d.Emit = DefaultEmit
 	}
@@ -311,6 +321,9 @@ func (d *Detect) Validate() error {
 				p.addf(fmt.Sprintf("features.%s[%d]", kind, i), "%q is listed twice; remove one", n)
 			}
 		}
+	}
+	if d.HorizonClients < 4 || d.HorizonClients > 10_000_000 {
+		p.addf("horizon_clients", "%d is out of range; use 4 to 10000000, e.g. %d", d.HorizonClients, DefaultHorizonClients)
 	}
 	if d.MaxKeys < 1 {
 		p.addf("max_keys", "%d is too small; use at least 1, e.g. %d", d.MaxKeys, DefaultMaxKeys)

@@ -291,17 +291,20 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // max_keys keys of their own; and the node remembers up to
 // detect.domains.max_seen destinations (about 48 bytes each, in memory).
 func memoryLimit(c *config.Config) int64 {
-	const base, perKey, perSeen = 24 << 20, 192, 48
+	const base, perKey, perSeen, perHorizon = 24 << 20, 192, 48, 80
 	windows := int64(max(1, c.Detect.OpenWindows()-1))
-	tables, seen := int64(0), false
+	tables, seen, horizons := int64(0), false, int64(0)
 	for _, in := range c.Inputs {
 		tables++
+		if in.Kind() == record.KindWeb {
+			horizons++
+		}
 		if k := in.Kind(); k == record.KindProxy || k == record.KindDNS {
 			tables++
 			seen = true
 		}
 	}
-	limit := base + windows*tables*int64(c.Detect.MaxKeys)*perKey
+	limit := base + windows*tables*int64(c.Detect.MaxKeys)*perKey + horizons*int64(c.Detect.HorizonClients)*perHorizon
 	if seen {
 		limit += int64(c.Detect.Domains.MaxSeen) * perSeen
 	}

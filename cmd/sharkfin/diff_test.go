@@ -14,7 +14,7 @@ import (
 func TestModelDiff(t *testing.T) {
 	dir := t.TempDir()
 	strict := filepath.Join(dir, "strict.json")
-	if code, _, errs := run(t, "train", "--format", "combined", "--quantile", "0.9", "--seed", "3", "-o", strict, webLog); code != 0 {
+	if code, _, errs := run(t, "train", "--format", "combined", "--quantile", "0.9", "--seed", "3", "--features", "hits_2xx,hits_non2xx,distinct_paths,post,error_ratio", "-o", strict, webLog); code != 0 {
 		t.Fatalf("train: %s", errs)
 	}
 	flagged := func(model string) int {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,9 @@ func TestTrain_FromLogsAndEvents(t *testing.T) {
 	evfile := filepath.Join(dir, "events.jsonl")
 	os.WriteFile(evfile, []byte(out), 0o644)
 	m2 := filepath.Join(dir, "m2.json")
-	code, _, errs = run(t, "train", "--k", "3", "--seed", "5", "--version", "t", "-o", m2, evfile)
+	// The events' rare-path counts are m1's vocabulary's: training on them
+	// takes it along.
+	code, _, errs = run(t, "train", "--k", "3", "--seed", "5", "--version", "t", "--vocabulary-from", m1, "-o", m2, evfile)
 	if code != 0 {
 		t.Fatalf("train from events: %s", errs)
 	}
@@ -151,13 +154,27 @@ func TestTrain_FromLogsAndEvents(t *testing.T) {
 	}
 
 	// The same from standard input ("-"), a log and events: telling
-	// which it is must not eat its first bytes.
+	// which it is must not eat its first bytes. A log on standard input
+	// cannot be read twice, so no vocabulary is learnt: it trains as the
+	// file does without one.
+	m0 := filepath.Join(dir, "m0.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--seed", "5", "--version", "t", "--vocabulary-size", "0", "-o", m0, webLog); code != 0 {
+		t.Fatalf("train without a vocabulary: %s", errs)
+	}
+	noVocab, err := detect.LoadModel(m0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, in := range []struct{ name, data string }{{"log", mustRead(t, webLog)}, {"events", mustRead(t, evfile)}} {
 		m3 := filepath.Join(dir, "m3-"+in.name+".json")
 		var errb bytes.Buffer
 		args := []string{"train", "--k", "3", "--seed", "5", "--version", "t", "-o", m3, "-"}
+		want := a
 		if in.name == "log" {
 			args = append(args[:1], append([]string{"--format", "combined"}, args[1:]...)...)
+			want = noVocab
+		} else {
+			args = append(args[:1], append([]string{"--vocabulary-from", m1}, args[1:]...)...)
 		}
 		if code := Main(context.Background(), args, strings.NewReader(in.data), io.Discard, &errb); code != 0 {
 			t.Fatalf("train from %s on stdin: %s", in.name, errb.String())
@@ -166,8 +183,9 @@ func TestTrain_FromLogsAndEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Training.Rows != a.Training.Rows || c.Training.Inertia != a.Training.Inertia {
-			t.Errorf("from %s on stdin: rows %d inertia %v, want %d %v", in.name, c.Training.Rows, c.Training.Inertia, a.Training.Rows, a.Training.Inertia)
+		if c.Training.Rows != want.Training.Rows || c.Training.Inertia != want.Training.Inertia || !slices.Equal(c.Features, want.Features) {
+			t.Errorf("from %s on stdin: rows %d inertia %v features %v, want %d %v %v", in.name, c.Training.Rows, c.Training.Inertia, c.Features,
+				want.Training.Rows, want.Training.Inertia, want.Features)
 		}
 	}
 }

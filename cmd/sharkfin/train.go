@@ -117,6 +117,10 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				if proj == nil && projErr == nil {
 					if len(cfg.Features) == 0 {
 						cfg.Features = detect.DefaultModelFeatures(r.kind)
+						if r.kind == record.KindWeb && in.vocab == nil {
+							cfg.Features = detect.WithoutVocabulary(cfg.Features)
+							fmt.Fprintf(e.stderr, "sharkfin: no path vocabulary (training from events without --vocabulary-from, or from standard input): default features without rare paths: %s\n", strings.Join(cfg.Features, ","))
+						}
 					}
 					if proj, projErr = detect.NewProjection(r.kind, cfg.Features); projErr != nil {
 						return
@@ -156,7 +160,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				cfg.Vocabulary = in.vocab
 			}
 			for _, f := range cfg.Features {
-				if strings.HasPrefix(f, "rare_") && cfg.Vocabulary == nil {
+				if detect.NeedsVocabulary(f) && cfg.Vocabulary == nil {
 					return usagef("--features %s: rare_ features are counted against a path vocabulary, and there is none: train from web logs (with --vocabulary-size > 0), or give --vocabulary-from the model whose vocabulary the events were scored with", f)
 				}
 			}
@@ -182,7 +186,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				}
 				exp := &detect.FeatureExport{Format: detect.FeatureExportFormat, Kind: cfg.Kind.String(),
 					Window: fmt.Sprintf("%ds", int64(cfg.Window/time.Second)), Features: cfg.Features, Transform: tr,
-					Sources: cfg.Sources, Created: time.Now().UTC().Truncate(time.Second)}
+					Sources: cfg.Sources, Created: time.Now().UTC().Truncate(time.Second), Vocabulary: cfg.Vocabulary}
 				if err := spool.export(exp); err != nil {
 					return fmt.Errorf("--export-features %s: %w", exportDir, err)
 				}
@@ -305,7 +309,7 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 		logs = orderByTime(logs, parser)
 		if in.learn != nil && got.kind == record.KindWeb && slices.Contains(logs, "-") {
 			// Standard input cannot be read twice.
-			fmt.Fprintln(e.stderr, "sharkfin: no path vocabulary: it is learnt in a first pass over the logs, and standard input cannot be read twice; give files (rare_ features stay 0)")
+			fmt.Fprintln(e.stderr, "sharkfin: no path vocabulary: it is learnt in a first pass over the logs, and standard input cannot be read twice; give files")
 			in.learn = nil
 		}
 		if in.learn != nil && got.kind == record.KindWeb {

@@ -1,0 +1,197 @@
+package detect
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// Horizons: what a client did over its last hour and day, so that a slow
+// scanner, one or two probes a minute, piles up evidence that no single
+// window shows. A web client's window carries, beside its own counts,
+// hour_4xx, hour_rare_errors, day_4xx and day_rare_errors: its 4xx
+// responses and its failed requests to paths the vocabulary does not know
+// (rare_errors), summed over its windows with exponentially decaying
+// weights, time constants one hour and one day, the window itself
+// included with weight 1. A window an hour old weighs 1/e (0.37) in the
+// hour sums and 0.96 in the day sums. A client that never failed has 0s.
+//
+// Decayed sums need one entry per client, not a window list: 36 bytes,
+// about 80 with the map's overhead, kept only for clients whose windows
+// had 4xx or rare errors. At most Horizon.max clients are kept (default
+// DefaultHorizonClients, ~4 MiB); when the table is full a quarter of it,
+// the clients idle longest, is forgotten. A client idle for 3 days (its
+// day sums down to 5%) is forgotten too, in a sweep every hour of event
+// time. The agent stores the changes with each commit (Drain), in the same
+// transaction as the counts and offsets, and loads them at start, so the
+// sums survive restarts and crashes.
+
+// Horizon feature positions (in HorizonValues).
+const (
+	Hour4xx = iota
+	HourRareErrors
+	Day4xx
+	DayRareErrors
+	horizonCount
+)
+
+// HorizonValues are a client's decayed sums.
+type HorizonValues [horizonCount]float32
+
+// Horizon time constants and bounds.
+const (
+	hourTau               = 3600
+	dayTau                = 86400
+	horizonIdle           = 3 * dayTau // seconds idle before a client is forgotten
+	horizonSweep          = 3600       // seconds of event time between sweeps
+	DefaultHorizonClients = 50_000
+)
+
+// HorizonChange is a client's entry to store (Delete: to remove), keyed by
+// the client's hash.
+type HorizonChange struct {
+	Key    uint64
+	Last   int64 // window start of the last update, Unix seconds
+	Values HorizonValues
+	Delete bool
+}
+
+type hzEntry struct {
+	last int64
+	v    HorizonValues
+}
+
+// Horizon keeps the decayed sums of one input's clients. Not safe for
+// concurrent use: the aggregator that owns it updates it.
+type Horizon struct {
+	key       DestKey
+	max       int
+	m         map[uint64]hzEntry
+	dirty     map[uint64]struct{} // changed since Drain; nil: not tracked
+	lastSweep int64
+	lasts     []int64 // evict's scratch
+	evicted   int64
+}
+
+// NewHorizon returns an empty horizon of at most max clients (0: the
+// default), hashing clients with key (the node's, so that stored entries
+// match after a restart). track keeps the changes for Drain.
+func NewHorizon(max int, key DestKey, track bool) *Horizon {
+	h := &Horizon{key: key, max: cmp.Or(max, DefaultHorizonClients), m: make(map[uint64]hzEntry)}
+	if track {
+		h.dirty = make(map[uint64]struct{})
+	}
+	return h
+}
+
+// Len is the clients kept; Evicted counts those forgotten for room.
+func (h *Horizon) Len() int       { return len(h.m) }
+func (h *Horizon) Evicted() int64 { return h.evicted }
+
+// decayed returns e's sums carried to time t (Unix seconds).
+func (e *hzEntry) decayed(t int64) HorizonValues {
+	dt := float64(max(t-e.last, 0))
+	fh, fd := float32(math.Exp(-dt/hourTau)), float32(math.Exp(-dt/dayTau))
+	v := e.v
+	v[Hour4xx] *= fh
+	v[HourRareErrors] *= fh
+	v[Day4xx] *= fd
+	v[DayRareErrors] *= fd
+	return v
+}
+
+// update adds a client's window (start in Unix seconds) with n4xx 4xx
+// responses and rareErr rare errors, and returns the client's sums.
+func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) HorizonValues {
+	if start-h.lastSweep >= horizonSweep {
+		h.sweep(start)
+	}
+	k := h.key.hashString(client)
+	e, ok := h.m[k]
+	if !ok && n4xx == 0 && rareErr == 0 {
+		return HorizonValues{}
+	}
+	if !ok && len(h.m) >= h.max {
+		h.evict()
+	}
+	if ok {
+		e.v = e.decayed(start)
+	}
+	x, r := float32(n4xx), float32(rareErr)
+	e.v[Hour4xx] += x
+	e.v[Day4xx] += x
+	e.v[HourRareErrors] += r
+	e.v[DayRareErrors] += r
+	e.last = max(e.last, start)
+	h.m[k] = e
+	h.mark(k)
+	return e.v
+}
+
+func (h *Horizon) mark(k uint64) {
+	if h.dirty != nil {
+		h.dirty[k] = struct{}{}
+	}
+}
+
+// sweep forgets the clients idle for horizonIdle before t.
+func (h *Horizon) sweep(t int64) {
+	h.lastSweep = t
+	for k, e := range h.m {
+		if t-e.last >= horizonIdle {
+			delete(h.m, k)
+			h.mark(k)
+		}
+	}
+}
+
+// evict forgets the quarter of the clients idle longest.
+func (h *Horizon) evict() {
+	h.lasts = h.lasts[:0]
+	for _, e := range h.m {
+		h.lasts = append(h.lasts, e.last)
+	}
+	slices.Sort(h.lasts)
+	cut := h.lasts[len(h.lasts)/4]
+	for k, e := range h.m {
+		if e.last <= cut {
+			delete(h.m, k)
+			h.mark(k)
+			h.evicted++
+		}
+	}
+}
+
+// Drain returns the entries changed since the last Drain, in key order,
+// and forgets the changes.
+func (h *Horizon) Drain() []HorizonChange {
+	if len(h.dirty) == 0 {
+		return nil
+	}
+	out := make([]HorizonChange, 0, len(h.dirty))
+	for k := range h.dirty {
+		e, ok := h.m[k]
+		out = append(out, HorizonChange{Key: k, Last: e.last, Values: e.v, Delete: !ok})
+	}
+	clear(h.dirty)
+	slices.SortFunc(out, func(a, b HorizonChange) int { return cmp.Compare(a.Key, b.Key) })
+	return out
+}
+
+// Load adds a stored entry (at start, before any window closes); entries
+// past the bound are dropped.
+func (h *Horizon) Load(key uint64, last int64, v HorizonValues) {
+	if len(h.m) < h.max {
+		h.m[key] = hzEntry{last: last, v: v}
+		h.lastSweep = max(h.lastSweep, last)
+	}
+}
+
+// Values returns a client's sums carried to t (Unix seconds), for `state`.
+func (h *Horizon) Values(client string, t int64) (HorizonValues, bool) {
+	e, ok := h.m[h.key.hashString(client)]
+	if !ok {
+		return HorizonValues{}, false
+	}
+	return e.decayed(t), true
+}

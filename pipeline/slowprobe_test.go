@@ -1,0 +1,384 @@
+package pipeline
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socx/sharkfin/detect"
+	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/record"
+	"github.com/socx/sharkfin/tailer/format"
+)
+
+// A real site's log: its lines with their event times, in time order.
+type siteLog struct {
+	name  string
+	lines []timedLine
+}
+
+type timedLine struct {
+	at     int64 // Unix ns
+	client string
+	text   string
+}
+
+// realSites reads the team's real web logs (../shared/data), one site each.
+func realSites(t *testing.T) []siteLog {
+	t.Helper()
+	root := sharedData(t)
+	sets := []struct {
+		name  string
+		files []string
+	}{
+		{"realserver-2020", nil},
+		{"wordpress-2025", []string{"wordpress-2025/access.log"}},
+		{"elastic-apache", []string{"elastic-apache/apache_logs"}},
+	}
+	for i := 14; i >= 1; i-- { // the rotation set, oldest first
+		sets[0].files = append(sets[0].files, fmt.Sprintf("realserver-2020/access.log.%d", i))
+	}
+	p := format.Parser{Format: format.Combined, Location: time.UTC}
+	var sites []siteLog
+	for _, set := range sets {
+		s := siteLog{name: set.name}
+		for _, f := range set.files {
+			fh, err := os.Open(filepath.Join(root, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(fh)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			var r record.Record
+			for sc.Scan() {
+				if p.Parse(sc.Bytes(), &r) != nil {
+					continue
+				}
+				s.lines = append(s.lines, timedLine{r.Time, string(r.Client), sc.Text()})
+			}
+			fh.Close()
+			if err := sc.Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		slices.SortStableFunc(s.lines, func(a, b timedLine) int { return cmp.Compare(a.at, b.at) })
+		sites = append(sites, s)
+	}
+	return sites
+}
+
+// Planted traffic labels.
+const (
+	labelReal    = "real"
+	labelProber  = "slow prober"
+	labelTrickle = "trickle scanner"
+	// labelClean are the real windows of clients without a 4xx response
+	// that day (day_4xx 0): not scanners.
+	labelClean  = "real, no 4xx that day"
+	labelScan   = "directory scan"
+	labelBrute  = "brute force"
+	labelScrape = "scraper"
+)
+
+// probePaths are what a slow prober asks: sensitive files no site serves.
+var probePaths = []string{
+	"/.env.bak", "/wp-config.php.bak", "/.git/config", "/backup.sql", "/config.php~", "/.aws/credentials",
+	"/db.sql.gz", "/.svn/entries", "/admin/.htpasswd", "/dump.sql", "/site.tar.gz", "/.ssh/id_rsa",
+	"/web.config.old", "/phpinfo.php", "/.DS_Store", "/wp-content/debug.log", "/config.json.bak",
+	"/database.yml", "/.npmrc", "/server-status", "/backup.zip", "/old/index.php.bak", "/.htaccess.bak",
+	"/secrets.yml", "/api/.env", "/app/config/parameters.yml", "/storage/logs/laravel.log", "/.vscode/sftp.json",
+	"/credentials.json", "/www.zip",
+}
+
+// plant writes the planted attackers' lines over a site's time span: each
+// label's clients are from their own documentation range, so no real
+// client is one of them.
+func plant(rng *rand.Rand, first, last int64, realPaths []string) ([]timedLine, map[string]string) {
+	labels := map[string]string{}
+	var out []timedLine
+	line := func(at time.Time, ip, method, path string, status, size int, ua string) {
+		out = append(out, timedLine{at.UnixNano(), ip, fmt.Sprintf(`%s - - [%s] "%s %s HTTP/1.1" %d %d "-" "%s"`,
+			ip, at.Format("02/Jan/2006:15:04:05 -0700"), method, path, status, size, ua)})
+		labels[ip] = labelOf(ip)
+	}
+	minute := func() time.Time { // a random whole minute within the span
+		m := (first + rng.Int64N(max(last-first, 1))) / int64(time.Minute) * int64(time.Minute)
+		return time.Unix(0, m).UTC()
+	}
+	// Slow probers: 4 addresses, 8 minutes each spread over the span,
+	// 3-6 never-served sensitive paths a minute, all 404.
+	for p := range 4 {
+		ip := fmt.Sprintf("198.51.100.%d", 10+p)
+		for range 8 {
+			at := minute()
+			n := 3 + rng.IntN(4)
+			for _, j := range rng.Perm(len(probePaths))[:n] {
+				at = at.Add(time.Duration(1+rng.IntN(10)) * time.Second)
+				line(at, ip, "GET", probePaths[j], 404, 180+rng.IntN(40), "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
+			}
+		}
+	}
+	// Trickle scanners: 2 addresses, each 90 minutes of one or two
+	// never-served paths a minute, all 404.
+	for p := range 2 {
+		ip := fmt.Sprintf("198.51.100.%d", 50+p)
+		at := minute()
+		for range 90 {
+			for range 1 + rng.IntN(2) {
+				line(at.Add(time.Duration(rng.IntN(50))*time.Second), ip, "GET", probePaths[rng.IntN(len(probePaths))]+fmt.Sprint(rng.IntN(100)), 404, 180+rng.IntN(40), "Mozilla/5.0 (X11; Linux x86_64)")
+			}
+			at = at.Add(time.Minute)
+		}
+	}
+	// Fast attackers, 5 minutes each of 3 addresses a kind.
+	for a := range 3 {
+		scan, brute, scrape := fmt.Sprintf("203.0.113.%d", 10+a), fmt.Sprintf("203.0.113.%d", 40+a), fmt.Sprintf("203.0.113.%d", 70+a)
+		for range 5 {
+			at := minute()
+			for i := range 90 { // a directory scan: 90 guesses a minute
+				line(at.Add(time.Duration(i)*600*time.Millisecond), scan, "GET", fmt.Sprintf("/%s%d/", []string{"admin", "backup", "test", "old", "dev"}[i%5], rng.IntN(1000)), 404, 200, "gobuster/3.6")
+			}
+			at = minute()
+			for i := range 40 { // password guessing
+				line(at.Add(time.Duration(i)*1400*time.Millisecond), brute, "POST", "/wp-login.php", 200, 4200, "Mozilla/5.0")
+			}
+			at = minute()
+			for i := range 150 { // a scraper taking the site's pages
+				line(at.Add(time.Duration(i)*390*time.Millisecond), scrape, "GET", realPaths[rng.IntN(len(realPaths))], 200, 9000+rng.IntN(9000), "python-requests/2.31")
+			}
+		}
+	}
+	return out, labels
+}
+
+func labelOf(ip string) string {
+	switch {
+	case strings.HasPrefix(ip, "198.51.100.5"):
+		return labelTrickle
+	case strings.HasPrefix(ip, "198.51.100."):
+		return labelProber
+	case strings.HasPrefix(ip, "203.0.113.1"):
+		return labelScan
+	case strings.HasPrefix(ip, "203.0.113.4"):
+		return labelBrute
+	case strings.HasPrefix(ip, "203.0.113.7"):
+		return labelScrape
+	}
+	return labelReal
+}
+
+// windowsOf runs lines through a pipeline.
+func windowsOf(t *testing.T, lines []timedLine, cfg Config) []*event.Event {
+	t.Helper()
+	cfg.Host, cfg.Source = "h", "eval"
+	cfg.Parser = format.Parser{Format: format.Combined, Location: time.UTC}
+	var evs []*event.Event
+	p, err := New(cfg, func(ev *event.Event) {
+		if !ev.Overflow {
+			evs = append(evs, ev.Clone())
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		p.Line([]byte(l.text))
+	}
+	p.Flush()
+	if st := p.Stats(); st.Rejected > 0 {
+		t.Fatalf("%d lines rejected: %v", st.Rejected, st.Reasons)
+	}
+	return evs
+}
+
+type evalResult map[string]*rate
+
+func (r evalResult) add(label string, flagged bool) {
+	if r[label] == nil {
+		r[label] = &rate{}
+	}
+	r[label].total++
+	if flagged {
+		r[label].hit++
+	}
+}
+
+// evaluateSites measures detection on the real sites: each site's log is
+// split in two halves in time; a model (and its path vocabulary) is
+// trained on one half and scores the other with the planted attackers
+// merged in, and the other way round, so no real window is scored by a
+// model that learnt it.
+func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bool, seed uint64) (evalResult, map[string]evalResult) {
+	t.Helper()
+	total := evalResult{}
+	per := map[string]evalResult{}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for _, s := range sites {
+		per[s.name] = evalResult{}
+		var realPaths []string
+		for _, l := range s.lines {
+			if strings.Contains(l.text, `" 200 `) {
+				if _, rest, ok := strings.Cut(l.text, `"GET `); ok {
+					p, _, _ := strings.Cut(rest, " ")
+					realPaths = append(realPaths, p)
+				}
+			}
+		}
+		mid := len(s.lines) / 2
+		for half := range 2 {
+			train, test := s.lines[:mid], s.lines[mid:]
+			if half == 1 {
+				train, test = test, train
+			}
+			if inSample {
+				if half == 1 {
+					break
+				}
+				train, test = s.lines, s.lines
+			}
+			planted, labels := plant(rng, test[0].at, test[len(test)-1].at, realPaths)
+			test = append(slices.Clip(test), planted...)
+			slices.SortStableFunc(test, func(a, b timedLine) int { return cmp.Compare(a.at, b.at) })
+			var v *detect.Vocabulary
+			{
+				b := detect.NewVocabBuilder()
+				p := format.Parser{Format: format.Combined, Location: time.UTC}
+				var r record.Record
+				for _, l := range train {
+					if p.Parse([]byte(l.text), &r) == nil {
+						b.Add(&r)
+					}
+				}
+				v = b.Vocabulary()
+			}
+			evs := windowsOf(t, train, Config{Vocabulary: v})
+			rows := make([][]float64, len(evs))
+			for i, ev := range evs {
+				rows[i] = make([]float64, len(features))
+				for j, n := range features {
+					rows[i][j], _ = ev.Features.Get(n)
+				}
+			}
+			q, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_Q"), 64)
+			m, _, err := detect.Train(rows, detect.TrainConfig{Kind: record.KindWeb, Seed: 1, Features: features, Vocabulary: v, Quantile: q,
+				Now: func() time.Time { return time.Unix(0, 0) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range windowsOf(t, test, Config{Model: m}) {
+				label := labels[ev.SrcIP]
+				if label == "" {
+					label = labelReal
+				}
+				total.add(label, ev.Anomalous)
+				if d, _ := ev.Features.Get("day_4xx"); label == labelReal && d == 0 {
+					total.add(labelClean, ev.Anomalous)
+					per[s.name].add(labelClean, ev.Anomalous)
+				}
+				if os.Getenv("SHARKFIN_EVAL_DUMP") == s.name && label == labelReal && ev.Anomalous {
+					e2xx, _ := ev.Features.Get("hits_2xx")
+					non, _ := ev.Features.Get("hits_non2xx")
+					dp, _ := ev.Features.Get("distinct_paths")
+					rh, _ := ev.Features.Get("rare_hits")
+					re, _ := ev.Features.Get("rare_errors")
+					po, _ := ev.Features.Get("post")
+					d4, _ := ev.Features.Get("day_4xx")
+					hr, _ := ev.Features.Get("hour_rare_errors")
+					t.Logf("FLAG %s 2xx=%v non2xx=%v paths=%v post=%v rare=%v rare_err=%v hre=%.1f d4=%.1f score=%.2f", ev.SrcIP, e2xx, non, dp, po, rh, re, hr, d4, ev.Score)
+				}
+				per[s.name].add(label, ev.Anomalous)
+			}
+		}
+	}
+	return total, per
+}
+
+func (r evalResult) String() string {
+	var b strings.Builder
+	for _, l := range []string{labelProber, labelTrickle, labelScan, labelBrute, labelScrape, labelReal, labelClean} {
+		if x := r[l]; x != nil {
+			fmt.Fprintf(&b, " %s %d/%d (%.1f%%);", l, x.hit, x.total, 100*x.frac())
+		}
+	}
+	return b.String()
+}
+
+// TestDetection_SlowProbersOnRealSites plants, in each real web log of
+// ../shared/data, slow probers (3-6 never-served sensitive paths a minute,
+// all 404, 8 minutes each spread over the log's span), trickle scanners
+// (one or two such probes a minute for 90 minutes) and fast attackers
+// (directory scan, brute force, scraper), and measures the share of each
+// one's windows the default web model flags, and of the real
+// client-windows, in two set-ups:
+//   - in-sample: the model (and its path vocabulary) learnt from the whole
+//     real log scores it with the attackers merged in (the issue's "a real
+//     site's traffic with planted probers");
+//   - split: trained on one half of the log in time, scoring the other
+//     half, both ways round: a model meeting traffic it never saw.
+//
+// The figures are in the README (Detection). The thresholds below are the
+// measured figures less a margin: a change that costs detection fails here.
+// Where they fall short of issue #16's goals (>= 50% of probers' windows,
+// <= 1% of real client-windows, fast attackers >= 95%) the README says so.
+// SHARKFIN_EVAL_FEATURES (comma-separated), SHARKFIN_EVAL_Q (quantile),
+// SHARKFIN_EVAL_SEED and SHARKFIN_EVAL_MODE (insample or split) explore
+// other choices; SHARKFIN_EVAL_DUMP=<site> lists its flagged real windows.
+func TestDetection_SlowProbersOnRealSites(t *testing.T) {
+	sites := realSites(t)
+	features := detect.DefaultModelFeatures(record.KindWeb)
+	explore := os.Getenv("SHARKFIN_EVAL_FEATURES") != "" || os.Getenv("SHARKFIN_EVAL_Q") != "" || os.Getenv("SHARKFIN_EVAL_SEED") != ""
+	if f := os.Getenv("SHARKFIN_EVAL_FEATURES"); f != "" {
+		features = strings.Split(f, ",")
+	}
+	seed := uint64(1)
+	if v, err := strconv.ParseUint(os.Getenv("SHARKFIN_EVAL_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	type floor struct {
+		label string
+		min   float64 // share flagged at least
+		max   float64 // at most
+	}
+	modes := []struct {
+		name   string
+		floors []floor
+	}{
+		{"insample", []floor{{labelProber, 0.45, 1}, {labelTrickle, 0.6, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.02}, {labelClean, 0, 0.01}}},
+		{"split", []floor{{labelProber, 0.5, 1}, {labelTrickle, 0.85, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.8, 1},
+			{labelScrape, 0.8, 1}, {labelReal, 0, 0.05}, {labelClean, 0, 0.02}}},
+	}
+	for _, mode := range modes {
+		if m := os.Getenv("SHARKFIN_EVAL_MODE"); m != "" && m != mode.name {
+			continue
+		}
+		t.Run(mode.name, func(t *testing.T) {
+			total, per := evaluateSites(t, sites, features, mode.name == "insample", seed)
+			for _, s := range sites {
+				t.Logf("%s:%s", s.name, per[s.name])
+			}
+			t.Logf("all sites, features %v:%s", features, total)
+			if explore {
+				return
+			}
+			for _, f := range mode.floors {
+				r := total[f.label]
+				if r == nil || r.total == 0 {
+					t.Errorf("%s: no windows", f.label)
+					continue
+				}
+				if x := r.frac(); x < f.min || x > f.max {
+					t.Errorf("%s: %d/%d windows flagged (%.1f%%), want %.0f%% to %.0f%%", f.label, r.hit, r.total, 100*x, 100*f.min, 100*f.max)
+				}
+			}
+		})
+	}
+}
