@@ -21,8 +21,8 @@ import (
 // had 4xx or rare errors. At most Horizon.max clients are kept (default
 // DefaultHorizonClients, ~4 MiB); when the table is full a quarter of it,
 // the clients idle longest, is forgotten. A client idle for 3 days (its
-// day sums down to 5%) is forgotten too, in a sweep every hour of event
-// time. The agent stores the changes with each commit (Drain), in the same
+// day sums down to 5%) is forgotten too, in a sweep at the first window of
+// every hour of event time. The agent stores the changes with each commit (Drain), in the same
 // transaction as the counts and offsets, and loads them at start, so the
 // sums survive restarts and crashes.
 
@@ -68,8 +68,8 @@ type Horizon struct {
 	max       int
 	m         map[uint64]hzEntry
 	dirty     map[uint64]struct{} // changed since Drain; nil: not tracked
-	lastSweep int64
-	lasts     []int64 // evict's scratch
+	sweptHour int64               // the hour of event time last swept
+	idle      []hzIdle            // evict's scratch
 	evicted   int64
 }
 
@@ -103,8 +103,8 @@ func (e *hzEntry) decayed(t int64) HorizonValues {
 // update adds a client's window (start in Unix seconds) with n4xx 4xx
 // responses and rareErr rare errors, and returns the client's sums.
 func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) HorizonValues {
-	if start-h.lastSweep >= horizonSweep {
-		h.sweep(start)
+	if hour := start - start%horizonSweep; hour != h.sweptHour {
+		h.sweep(hour)
 	}
 	k := h.key.hashString(client)
 	e, ok := h.m[k]
@@ -134,31 +134,38 @@ func (h *Horizon) mark(k uint64) {
 	}
 }
 
-// sweep forgets the clients idle for horizonIdle before t.
-func (h *Horizon) sweep(t int64) {
-	h.lastSweep = t
+// sweep forgets the clients idle for horizonIdle before hour, the start
+// of an hour of event time. It depends on the hour alone, not on when in
+// the hour it runs, and sweeping again changes nothing: an agent restarted
+// from its last commit sweeps the hour again and forgets what the
+// uninterrupted run would have.
+func (h *Horizon) sweep(hour int64) {
+	h.sweptHour = hour
 	for k, e := range h.m {
-		if t-e.last >= horizonIdle {
+		if hour-e.last >= horizonIdle {
 			delete(h.m, k)
 			h.mark(k)
 		}
 	}
 }
 
-// evict forgets the quarter of the clients idle longest.
+type hzIdle struct {
+	last int64
+	key  uint64
+}
+
+// evict forgets the quarter of the clients idle longest (ties broken by
+// key, so that the same table always loses the same clients).
 func (h *Horizon) evict() {
-	h.lasts = h.lasts[:0]
-	for _, e := range h.m {
-		h.lasts = append(h.lasts, e.last)
-	}
-	slices.Sort(h.lasts)
-	cut := h.lasts[len(h.lasts)/4]
+	h.idle = h.idle[:0]
 	for k, e := range h.m {
-		if e.last <= cut {
-			delete(h.m, k)
-			h.mark(k)
-			h.evicted++
-		}
+		h.idle = append(h.idle, hzIdle{e.last, k})
+	}
+	slices.SortFunc(h.idle, func(a, b hzIdle) int { return cmp.Or(cmp.Compare(a.last, b.last), cmp.Compare(a.key, b.key)) })
+	for _, x := range h.idle[:max(1, len(h.idle)/4)] {
+		delete(h.m, x.key)
+		h.mark(x.key)
+		h.evicted++
 	}
 }
 
@@ -179,11 +186,11 @@ func (h *Horizon) Drain() []HorizonChange {
 }
 
 // Load adds a stored entry (at start, before any window closes); entries
-// past the bound are dropped.
+// past the bound are dropped. The first window closed after loading
+// sweeps its hour (again: see sweep).
 func (h *Horizon) Load(key uint64, last int64, v HorizonValues) {
 	if len(h.m) < h.max {
 		h.m[key] = hzEntry{last: last, v: v}
-		h.lastSweep = max(h.lastSweep, last)
 	}
 }
 

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/rand"
 	"encoding/base64"
@@ -22,8 +23,10 @@ import (
 //
 // What is learnt. A path (normalised: NormalizePath) is in the vocabulary
 // when it was served successfully (status below 400) to at least MinClients
-// clients in the training logs. Paths that only ever failed are not: they
-// are what scanners ask. The vocabulary keeps at most MaxPaths paths, the
+// clients in the training logs, or asked for by at least MinAskers clients
+// whatever the answer (a missing /favicon.ico every browser asks for).
+// Paths a few clients asked and that only ever failed are not: they are
+// what scanners ask. The vocabulary keeps at most MaxPaths paths, the
 // ones served to the most clients.
 //
 // What is stored. Only SipHash-2-4 hashes of the normalised paths, under a
@@ -60,8 +63,10 @@ type Vocabulary struct {
 	Normalize string `json:"normalize"`
 	// Key is the hex SipHash key of the hashes.
 	Key string `json:"key"`
-	// MinClients is the clients a path had to be served to.
+	// MinClients is the clients a path had to be served to, MinAskers
+	// those it had to be asked by (whatever the answer).
 	MinClients int `json:"min_clients"`
+	MinAskers  int `json:"min_askers"`
 	// PathsSeen is the distinct paths the training logs asked for (as
 	// counted: paths forgotten by a prune are not), Size those kept.
 	PathsSeen int64 `json:"paths_seen"`
@@ -71,7 +76,7 @@ type Vocabulary struct {
 	Hashes string `json:"hashes"`
 
 	k0, k1 uint64
-	set    []uint64 // decoded Hashes, sorted
+	set    hashSet // decoded Hashes
 }
 
 // validate decodes and checks v; errors are *FieldError under field.
@@ -85,6 +90,9 @@ func (v *Vocabulary) validate(field string) error {
 	}
 	if v.MinClients < 1 {
 		return fieldErr(field+".min_clients", retrain, "is %d, want >= 1", v.MinClients)
+	}
+	if v.MinAskers < 1 {
+		return fieldErr(field+".min_askers", retrain, "is %d, want >= 1", v.MinAskers)
 	}
 	if v.Size < 0 || v.Size > MaxVocabularyPaths {
 		return fieldErr(field+".size", "retrain with a smaller --vocabulary-size", "is %d, want 0 to %d", v.Size, MaxVocabularyPaths)
@@ -104,7 +112,7 @@ func (v *Vocabulary) validate(field string) error {
 		}
 	}
 	v.k0, v.k1 = binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[8:])
-	v.set = set
+	v.set = newHashSet(set)
 	return nil
 }
 
@@ -112,9 +120,7 @@ func (v *Vocabulary) validate(field string) error {
 // It allocates nothing.
 func (v *Vocabulary) Known(target []byte) bool {
 	var buf [maxNormalizedPath]byte
-	p := NormalizePath(buf[:0], target)
-	_, ok := slices.BinarySearch(v.set, siphash.Hash(v.k0, v.k1, p))
-	return ok
+	return v.set.has(siphash.Hash(v.k0, v.k1, buf[:normalize(&buf, target)]))
 }
 
 // NormalizePath appends target's normalised path (VocabNormalize) to dst,
@@ -130,101 +136,118 @@ func (v *Vocabulary) Known(target []byte) bool {
 //   - a trailing '/' is dropped, except from "/" itself;
 //   - an empty path ("", "?q", "http://host") is "/".
 func NormalizePath(dst, target []byte) []byte {
+	var buf [maxNormalizedPath]byte
+	return append(dst, buf[:normalize(&buf, target)]...)
+}
+
+// normalize writes target's normalised path (NormalizePath) into buf and
+// returns its length.
+func normalize(buf *[maxNormalizedPath]byte, target []byte) int {
 	t := target
-	for i, c := range t {
-		if c == '?' || c == '#' {
-			t = t[:i]
-			break
-		}
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		t = t[:i]
+	}
+	if i := bytes.IndexByte(t, '#'); i >= 0 {
+		t = t[:i]
 	}
 	if len(t) > 0 && t[0] != '/' { // absolute form: skip scheme://host
-		if i := indexOf(t, "://"); i >= 0 {
+		if i := bytes.Index(t, schemeSep); i >= 0 {
 			t = t[i+3:]
-			j := 0
-			for j < len(t) && t[j] != '/' {
-				j++
+			if j := bytes.IndexByte(t, '/'); j >= 0 {
+				t = t[j:]
+			} else {
+				t = nil
 			}
-			t = t[j:]
 		}
 	}
-	base := len(dst)
-	limit := base + maxNormalizedPath
-	for len(t) > 0 && len(dst) < limit {
+	n := 0
+	for len(t) > 0 && n < len(buf) {
 		if t[0] == '/' {
-			dst = append(dst, '/')
+			buf[n] = '/'
+			n++
 			t = t[1:]
 			continue
 		}
-		j := 0
-		for j < len(t) && t[j] != '/' {
-			j++
+		seg := t
+		if j := bytes.IndexByte(t, '/'); j >= 0 {
+			seg, t = t[:j], t[j:]
+		} else {
+			t = nil
 		}
-		seg := t[:j]
-		t = t[j:]
-		if isIdentifier(seg) {
-			dst = append(dst, '*')
-			continue
-		}
+		// One pass: copy with digit runs folded and letters lowered,
+		// classifying the segment as it goes; an identifier is then
+		// replaced by '*'.
+		start := n
+		var seen uint8 // the classes met
 		digits := false
 		for _, c := range seg {
-			if len(dst) >= limit {
-				break
+			cl := pathClass[c]
+			seen |= cl
+			if n >= len(buf) {
+				continue // classify the rest, copy no more
 			}
-			switch {
-			case c >= '0' && c <= '9':
+			if cl == classDigit {
 				if !digits {
-					dst = append(dst, '0')
+					buf[n] = '0'
+					n++
 				}
 				digits = true
 				continue
-			case c >= 'A' && c <= 'Z':
-				c += 'a' - 'A'
 			}
 			digits = false
-			dst = append(dst, c)
+			buf[n] = pathLower[c]
+			n++
+		}
+		if len(seg) >= 8 && seen&classDigit != 0 && seen&classOther == 0 &&
+			(seen&classToken == 0 || len(seg) >= 20) {
+			buf[start] = '*'
+			n = start + 1
 		}
 	}
-	if len(dst) > limit {
-		dst = dst[:limit]
+	if n > 1 && buf[n-1] == '/' {
+		n--
 	}
-	if n := len(dst); n-base > 1 && dst[n-1] == '/' {
-		dst = dst[:n-1]
+	if n == 0 { // "" or an absolute target without a path
+		buf[0] = '/'
+		n = 1
 	}
-	if len(dst) == base { // "" or an absolute target without a path
-		dst = append(dst, '/')
-	}
-	return dst
+	return n
 }
 
-func indexOf(b []byte, s string) int {
-	for i := 0; i+len(s) <= len(b); i++ {
-		if string(b[i:i+len(s)]) == s {
-			return i
-		}
-	}
-	return -1
-}
+var schemeSep = []byte("://")
 
-// isIdentifier reports whether a path segment looks like an ID (see
-// NormalizePath).
-func isIdentifier(seg []byte) bool {
-	if len(seg) < 8 {
-		return false
-	}
-	hex, digit := true, false
-	for _, c := range seg {
+// Byte classes of a path segment (NormalizePath): digits; hex letters and
+// '-'; other letters and '_'; anything else. An identifier has a digit,
+// nothing of classOther, and either no classToken (hex and dashes) or 20
+// bytes or more.
+const (
+	classDigit uint8 = 1 << iota
+	classHex
+	classToken
+	classOther
+)
+
+var pathClass, pathLower = func() (cl, lo [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		lo[c] = b
 		switch {
-		case c >= '0' && c <= '9':
-			digit = true
-		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == '-':
-		case c >= 'g' && c <= 'z', c >= 'G' && c <= 'Z', c == '_':
-			hex = false
-		default: // not a letter, digit, '-' or '_'
-			return false
+		case b >= '0' && b <= '9':
+			cl[c] = classDigit
+		case b >= 'a' && b <= 'f', b == '-':
+			cl[c] = classHex
+		case b >= 'A' && b <= 'F':
+			cl[c], lo[c] = classHex, b+'a'-'A'
+		case b >= 'g' && b <= 'z', b == '_':
+			cl[c] = classToken
+		case b >= 'G' && b <= 'Z':
+			cl[c], lo[c] = classToken, b+'a'-'A'
+		default:
+			cl[c] = classOther
 		}
 	}
-	return digit && (hex || len(seg) >= 20)
-}
+	return cl, lo
+}()
 
 // PathVocab holds the vocabulary windows count rare paths against, for the
 // goroutines that parse (Mark) while the model it came from is swapped.
@@ -292,7 +315,7 @@ func NewVocabBuilder() *VocabBuilder {
 // Add counts a web record's path: the clients that asked for it, and
 // those served it (status 1xx-3xx).
 func (b *VocabBuilder) Add(r *record.Record) {
-	h := siphash.Hash(b.k0, b.k1, NormalizePath(b.buf[:0], r.Target))
+	h := siphash.Hash(b.k0, b.k1, b.buf[:normalize(&b.buf, r.Target)])
 	c := keyHash(r.Client)
 	served := r.Status >= 100 && r.Status < 400
 	e, ok := b.counts[h]
@@ -356,12 +379,59 @@ func (b *VocabBuilder) Vocabulary() *Vocabulary {
 	for _, h := range set {
 		raw = binary.LittleEndian.AppendUint64(raw, h)
 	}
-	return &Vocabulary{Normalize: VocabNormalize, Key: hex.EncodeToString(b.key[:]), MinClients: minC,
+	return &Vocabulary{Normalize: VocabNormalize, Key: hex.EncodeToString(b.key[:]), MinClients: minC, MinAskers: minA,
 		PathsSeen: b.seen, Size: len(set), Hashes: base64.StdEncoding.EncodeToString(raw),
-		k0: b.k0, k1: b.k1, set: set}
+		k0: b.k0, k1: b.k1, set: newHashSet(set)}
 }
 
 // String summarises v for reports.
 func (v *Vocabulary) String() string {
-	return fmt.Sprintf("%d of %d paths (served to >= %d clients)", v.Size, v.PathsSeen, v.MinClients)
+	return fmt.Sprintf("%d of %d paths (served to >= %d clients, or asked by >= %d)", v.Size, v.PathsSeen, v.MinClients, v.MinAskers)
+}
+
+// hashSet is a set of uniform 64-bit hashes: open addressing with linear
+// probing in a table of at least twice as many slots (8 bytes each), so a
+// lookup reads one or two adjacent slots. 0 marks an empty slot; the hash
+// 0 is kept apart.
+type hashSet struct {
+	slots   []uint64
+	mask    uint64
+	hasZero bool
+}
+
+func newHashSet(hs []uint64) hashSet {
+	n := 16
+	for n < 2*len(hs) {
+		n *= 2
+	}
+	s := hashSet{slots: make([]uint64, n), mask: uint64(n - 1)}
+	for _, h := range hs {
+		if h == 0 {
+			s.hasZero = true
+			continue
+		}
+		i := h & s.mask
+		for s.slots[i] != 0 && s.slots[i] != h {
+			i = (i + 1) & s.mask
+		}
+		s.slots[i] = h
+	}
+	return s
+}
+
+func (s *hashSet) has(h uint64) bool {
+	if h == 0 {
+		return s.hasZero
+	}
+	if len(s.slots) == 0 {
+		return false
+	}
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		switch s.slots[i] {
+		case h:
+			return true
+		case 0:
+			return false
+		}
+	}
 }
