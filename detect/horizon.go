@@ -13,14 +13,17 @@ import (
 // responses and its failed requests to paths the vocabulary does not know
 // (rare_errors), summed over its windows with exponentially decaying
 // weights, time constants one hour and one day, the window itself
-// included with weight 1. A window an hour old weighs 1/e (0.37) in the
+// included with weight 1 (the sums are decayed from the client's last
+// window with a failure: windows without one add nothing and change no
+// entry, so only windows with evidence are written to the state). A window an hour old weighs 1/e (0.37) in the
 // hour sums and 0.96 in the day sums. A client that never failed has 0s.
 //
 // Decayed sums need one entry per client, not a window list: 36 bytes,
 // about 80 with the map's overhead, kept only for clients whose windows
 // had 4xx or rare errors. At most Horizon.max clients are kept (default
 // DefaultHorizonClients, ~4 MiB); when the table is full a quarter of it,
-// the clients idle longest, is forgotten. A client idle for 3 days (its
+// the clients whose last failure is oldest, is forgotten. A client
+// without a failure for 3 days (its
 // day sums down to 5%) is forgotten too, in a sweep at the first window of
 // every hour of event time. The agent stores the changes with each commit (Drain), in the same
 // transaction as the counts and offsets, and loads them at start, so the
@@ -42,7 +45,7 @@ type HorizonValues [horizonCount]float32
 const (
 	hourTau               = 3600
 	dayTau                = 86400
-	horizonIdle           = 3 * dayTau // seconds idle before a client is forgotten
+	horizonIdle           = 3 * dayTau // seconds without a failure before a client is forgotten
 	horizonSweep          = 3600       // seconds of event time between sweeps
 	DefaultHorizonClients = 50_000
 )
@@ -67,9 +70,10 @@ type Horizon struct {
 	key       DestKey
 	max       int
 	m         map[uint64]hzEntry
-	dirty     map[uint64]struct{} // changed since Drain; nil: not tracked
-	sweptHour int64               // the hour of event time last swept
-	idle      []hzIdle            // evict's scratch
+	track     bool
+	dirty     []uint64 // changed since Drain (repeats possible)
+	sweptHour int64    // the hour of event time last swept
+	idle      []hzIdle // evict's scratch
 	evicted   int64
 }
 
@@ -78,9 +82,7 @@ type Horizon struct {
 // match after a restart). track keeps the changes for Drain.
 func NewHorizon(max int, key DestKey, track bool) *Horizon {
 	h := &Horizon{key: key, max: cmp.Or(max, DefaultHorizonClients), m: make(map[uint64]hzEntry)}
-	if track {
-		h.dirty = make(map[uint64]struct{})
-	}
+	h.track = track
 	return h
 }
 
@@ -108,8 +110,13 @@ func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) Horiz
 	}
 	k := h.key.hashString(client)
 	e, ok := h.m[k]
-	if !ok && n4xx == 0 && rareErr == 0 {
-		return HorizonValues{}
+	if n4xx == 0 && rareErr == 0 {
+		// Nothing to add: the sums decayed to now, the entry (and the
+		// state) unchanged, so that only windows with evidence are written.
+		if !ok {
+			return HorizonValues{}
+		}
+		return e.decayed(start)
 	}
 	if !ok && len(h.m) >= h.max {
 		h.evict()
@@ -129,12 +136,12 @@ func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) Horiz
 }
 
 func (h *Horizon) mark(k uint64) {
-	if h.dirty != nil {
-		h.dirty[k] = struct{}{}
+	if h.track {
+		h.dirty = append(h.dirty, k)
 	}
 }
 
-// sweep forgets the clients idle for horizonIdle before hour, the start
+// sweep forgets the clients whose last failure is horizonIdle before hour, the start
 // of an hour of event time. It depends on the hour alone, not on when in
 // the hour it runs, and sweeping again changes nothing: an agent restarted
 // from its last commit sweeps the hour again and forgets what the
@@ -154,7 +161,7 @@ type hzIdle struct {
 	key  uint64
 }
 
-// evict forgets the quarter of the clients idle longest (ties broken by
+// evict forgets the quarter of the clients whose last failure is oldest (ties broken by
 // key, so that the same table always loses the same clients).
 func (h *Horizon) evict() {
 	h.idle = h.idle[:0]
@@ -175,13 +182,14 @@ func (h *Horizon) Drain() []HorizonChange {
 	if len(h.dirty) == 0 {
 		return nil
 	}
-	out := make([]HorizonChange, 0, len(h.dirty))
-	for k := range h.dirty {
+	slices.Sort(h.dirty)
+	keys := slices.Compact(h.dirty)
+	out := make([]HorizonChange, 0, len(keys))
+	for _, k := range keys {
 		e, ok := h.m[k]
 		out = append(out, HorizonChange{Key: k, Last: e.last, Values: e.v, Delete: !ok})
 	}
-	clear(h.dirty)
-	slices.SortFunc(out, func(a, b HorizonChange) int { return cmp.Compare(a.Key, b.Key) })
+	h.dirty = h.dirty[:0]
 	return out
 }
 
