@@ -290,7 +290,9 @@ func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64,
 			out = append(out, u(a.s4xx), u(a.rareErr), u(a.s4xx), u(a.rareErr))
 		} else {
 			for _, v := range hv {
-				out = append(out, float64(v))
+				// Three decimals: the sums are float32, whose float64
+				// renders as 17 digits ("2.819592237472534") in every event.
+				out = append(out, math.Round(float64(v)*1000)/1000)
 			}
 		}
 	case record.KindProxy:

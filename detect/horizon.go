@@ -48,7 +48,23 @@ const (
 	horizonIdle           = 3 * dayTau // seconds without a failure before a client is forgotten
 	horizonSweep          = 3600       // seconds of event time between sweeps
 	DefaultHorizonClients = 50_000
+	filterBits            = 1 << 20 // Horizon.filter: 128 KiB
 )
+
+func filterBit(k uint64) (word int, mask uint64) {
+	b := k >> (64 - 20)
+	return int(b >> 6), 1 << (b & 63)
+}
+
+func (h *Horizon) mayHave(k uint64) bool {
+	w, m := filterBit(k)
+	return h.filter[w]&m != 0
+}
+
+func (h *Horizon) setFilter(k uint64) {
+	w, m := filterBit(k)
+	h.filter[w] |= m
+}
 
 // HorizonChange is a client's entry to store (Delete: to remove), keyed by
 // the client's hash.
@@ -73,15 +89,20 @@ type Horizon struct {
 	track     bool
 	dirty     []uint64 // changed since Drain (repeats possible)
 	sweptHour int64    // the hour of event time last swept
-	idle      []hzIdle // evict's scratch
-	evicted   int64
+	// filter has a bit set for every key with an entry (and, until the
+	// next sweep rebuilds it, for some forgotten since): most clients
+	// never fail, and a clear bit spares their window the map lookup.
+	filter  []uint64
+	idle    []hzIdle // evict's scratch
+	evicted int64
 }
 
 // NewHorizon returns an empty horizon of at most max clients (0: the
 // default), hashing clients with key (the node's, so that stored entries
 // match after a restart). track keeps the changes for Drain.
 func NewHorizon(max int, key DestKey, track bool) *Horizon {
-	h := &Horizon{key: key, max: cmp.Or(max, DefaultHorizonClients), m: make(map[uint64]hzEntry)}
+	h := &Horizon{key: key, max: cmp.Or(max, DefaultHorizonClients), m: make(map[uint64]hzEntry),
+		filter: make([]uint64, filterBits/64)}
 	h.track = track
 	return h
 }
@@ -109,6 +130,9 @@ func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) Horiz
 		h.sweep(hour)
 	}
 	k := h.key.hashString(client)
+	if n4xx == 0 && rareErr == 0 && !h.mayHave(k) {
+		return HorizonValues{}
+	}
 	e, ok := h.m[k]
 	if n4xx == 0 && rareErr == 0 {
 		// Nothing to add: the sums decayed to now, the entry (and the
@@ -131,6 +155,7 @@ func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) Horiz
 	e.v[DayRareErrors] += r
 	e.last = max(e.last, start)
 	h.m[k] = e
+	h.setFilter(k)
 	h.mark(k)
 	return e.v
 }
@@ -148,11 +173,14 @@ func (h *Horizon) mark(k uint64) {
 // uninterrupted run would have.
 func (h *Horizon) sweep(hour int64) {
 	h.sweptHour = hour
+	clear(h.filter)
 	for k, e := range h.m {
 		if hour-e.last >= horizonIdle {
 			delete(h.m, k)
 			h.mark(k)
+			continue
 		}
+		h.setFilter(k)
 	}
 }
 
@@ -199,8 +227,13 @@ func (h *Horizon) Drain() []HorizonChange {
 func (h *Horizon) Load(key uint64, last int64, v HorizonValues) {
 	if len(h.m) < h.max {
 		h.m[key] = hzEntry{last: last, v: v}
+		h.setFilter(key)
 	}
 }
+
+// HorizonKey is the key a client's entry is stored under, for a node
+// whose destination key is k (the state's).
+func HorizonKey(k DestKey, client string) uint64 { return k.hashString(client) }
 
 // Values returns a client's sums carried to t (Unix seconds), for `state`.
 func (h *Horizon) Values(client string, t int64) (HorizonValues, bool) {

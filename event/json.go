@@ -74,6 +74,9 @@ func (f *Features) UnmarshalJSON(data []byte) error {
 // appendNumber writes v as a JSON number; NaN and Inf (never expected) are
 // written as null so the line stays valid JSON.
 func appendNumber(b []byte, v float64) []byte {
+	if v == 0 { // most features of most windows (-0 too: JSON has no -0)
+		return append(b, '0')
+	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(b, "null"...)
 	}

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,18 +13,36 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// The web clients' hour and day sums (detect.Horizon), one sub-bucket per
-// input, keyed by the client's 8-byte hash. They are written with the
-// commit that closed the windows they sum, so a crash neither loses nor
-// counts a window twice, and deleted when detect.Horizon forgets a client
-// (idle three days, or evicted for room): the bucket holds at most what
-// the agent keeps in memory.
+// The web clients' hour and day sums (detect.Horizon), a sub-bucket per
+// input. They are written with the commit that closed the windows they
+// sum, so a crash neither loses nor counts a window twice, and deleted
+// when detect.Horizon forgets a client (three days without a failure, or
+// evicted for room): what is stored is at most what the agent keeps.
+//
+// Layout. A commit changes a few thousand clients out of tens of
+// thousands, at random: stored one key per client, each commit would
+// rewrite most of the bucket's pages (it did: a second of wall time and
+// 5 MiB of file in the busy benchmark). So a commit appends its changes
+// as one delta record ("d" and an 8-byte sequence number), and when the
+// deltas outgrow twice the table ("t": every entry, in key order; at
+// least 256 KiB), the commit folds them into a new table instead and
+// drops them. A commit writes its changes plus, amortised, about as much
+// again; the sub-bucket holds at most the table and twice its size in
+// deltas.
 
 const (
 	horizonVersion = 1
-	horizonLen     = 1 + 8 + 4*HorizonValues
 	// HorizonValues is the number of sums of an entry.
-	HorizonValues = 4
+	HorizonValues  = 4
+	horizonRecLen  = 8 + 1 + 8 + 4*HorizonValues // key, op, last, sums
+	horizonDelLen  = 8 + 1
+	horizonMinFold = 256 << 10
+)
+
+var (
+	horizonTable = []byte("t")
+	horizonDelta = []byte("d")
+	horizonSize  = []byte("n") // bytes of the deltas, 8 bytes big-endian
 )
 
 // HorizonUpdate stores (or, with Delete, removes) a client's sums.
@@ -33,24 +53,93 @@ type HorizonUpdate struct {
 	Delete bool
 }
 
-func appendHorizon(b []byte, u *HorizonUpdate) []byte {
+// appendHorizons encodes updates as one record: the version, then per
+// update its key, 0 and its window and sums, or 1 for a delete.
+func appendHorizons(b []byte, us []HorizonUpdate) []byte {
 	b = append(b, horizonVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(u.Last))
-	for _, v := range u.Values {
-		b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
+	for i := range us {
+		u := &us[i]
+		b = binary.BigEndian.AppendUint64(b, u.Key)
+		if u.Delete {
+			b = append(b, 1)
+			continue
+		}
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint64(b, uint64(u.Last))
+		for _, v := range u.Values {
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
+		}
 	}
 	return b
 }
 
-func decodeHorizon(v []byte, u *HorizonUpdate) error {
-	if len(v) != horizonLen || v[0] != horizonVersion {
-		return errors.New("unknown horizon record version or length")
+var errHorizonRecord = errors.New("unknown horizon record version, or truncated")
+
+// decodeHorizons calls fn for each update of a record.
+func decodeHorizons(v []byte, fn func(u *HorizonUpdate)) error {
+	if len(v) == 0 || v[0] != horizonVersion {
+		return errHorizonRecord
 	}
-	u.Last = int64(binary.BigEndian.Uint64(v[1:]))
-	for i := range u.Values {
-		u.Values[i] = math.Float32frombits(binary.BigEndian.Uint32(v[9+4*i:]))
+	v = v[1:]
+	var u HorizonUpdate
+	for len(v) > 0 {
+		if len(v) < horizonDelLen {
+			return errHorizonRecord
+		}
+		u = HorizonUpdate{Key: binary.BigEndian.Uint64(v)}
+		switch v[8] {
+		case 1:
+			u.Delete = true
+			v = v[horizonDelLen:]
+		case 0:
+			if len(v) < horizonRecLen {
+				return errHorizonRecord
+			}
+			u.Last = int64(binary.BigEndian.Uint64(v[9:]))
+			for i := range u.Values {
+				u.Values[i] = math.Float32frombits(binary.BigEndian.Uint32(v[17+4*i:]))
+			}
+			v = v[horizonRecLen:]
+		default:
+			return errHorizonRecord
+		}
+		fn(&u)
 	}
 	return nil
+}
+
+// horizonEntries merges an input's table and deltas, in order: the entries
+// stored, by key. A damaged record is skipped and counted.
+func horizonEntries(b *bolt.Bucket) (m map[uint64]HorizonUpdate, damaged int) {
+	m = map[uint64]HorizonUpdate{}
+	apply := func(u *HorizonUpdate) {
+		if u.Delete {
+			delete(m, u.Key)
+		} else {
+			m[u.Key] = *u
+		}
+	}
+	if t := b.Get(horizonTable); t != nil {
+		if decodeHorizons(t, apply) != nil {
+			damaged++
+		}
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(horizonDelta); k != nil && bytes.HasPrefix(k, horizonDelta); k, v = c.Next() {
+		if len(k) != 1+8 || v == nil || decodeHorizons(v, apply) != nil {
+			damaged++
+		}
+	}
+	return m, damaged
+}
+
+func sortedHorizons(m map[uint64]HorizonUpdate) []HorizonUpdate {
+	out := make([]HorizonUpdate, 0, len(m))
+	for _, u := range m {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b HorizonUpdate) int { return cmp.Compare(a.Key, b.Key) })
+	return out
 }
 
 func applyHorizons(tx *bolt.Tx, updates map[string][]HorizonUpdate, arena *[]byte) error {
@@ -66,38 +155,81 @@ func applyHorizons(tx *bolt.Tx, updates map[string][]HorizonUpdate, arena *[]byt
 		if len(us) == 0 {
 			continue
 		}
+		for i := range us {
+			if !us[i].Delete && us[i].Last < 0 {
+				return fmt.Errorf("horizon of input %q: negative window %d", input, us[i].Last)
+			}
+		}
 		b, err := top.CreateBucketIfNotExists([]byte(input))
 		if err != nil {
 			return fmt.Errorf("horizon of input %q: %w", input, err)
 		}
-		for i := range us {
-			u := &us[i]
-			reserve(arena, 8+horizonLen)
-			start := len(*arena)
-			*arena = binary.BigEndian.AppendUint64(*arena, u.Key)
-			key := (*arena)[start:len(*arena):len(*arena)]
-			if u.Delete {
-				if err := b.Delete(key); err != nil {
-					return fmt.Errorf("horizon of input %q: %w", input, err)
-				}
-				continue
-			}
-			if u.Last < 0 {
-				return fmt.Errorf("horizon of input %q: negative window %d", input, u.Last)
-			}
-			vs := len(*arena)
-			*arena = appendHorizon(*arena, u)
-			if err := b.Put(key, (*arena)[vs:len(*arena):len(*arena)]); err != nil {
-				return fmt.Errorf("horizon of input %q: %w", input, err)
-			}
+		if err := applyInputHorizons(b, us, arena); err != nil {
+			return fmt.Errorf("horizon of input %q: %w", input, err)
 		}
 	}
 	return nil
 }
 
-// Horizons calls fn for every client entry of an input (at start, to load
-// detect.Horizon). A damaged record is skipped and counted.
+// applyInputHorizons appends us as a delta, or folds every delta and us
+// into a new table once the deltas outgrow it.
+func applyInputHorizons(b *bolt.Bucket, us []HorizonUpdate, arena *[]byte) error {
+	size := len(us) * horizonRecLen
+	var deltas uint64
+	if v := b.Get(horizonSize); len(v) == 8 {
+		deltas = binary.BigEndian.Uint64(v)
+	}
+	table := len(b.Get(horizonTable))
+	if deltas+uint64(size) <= uint64(max(2*table, horizonMinFold)) {
+		reserve(arena, 1+size+2*16)
+		start := len(*arena)
+		*arena = appendHorizons(*arena, us)
+		val := (*arena)[start:len(*arena):len(*arena)]
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		ks := len(*arena)
+		*arena = append(*arena, horizonDelta...)
+		*arena = binary.BigEndian.AppendUint64(*arena, seq)
+		key := (*arena)[ks:len(*arena):len(*arena)]
+		ns := len(*arena)
+		*arena = binary.BigEndian.AppendUint64(*arena, deltas+uint64(len(val)))
+		if err := b.Put(key, val); err != nil {
+			return err
+		}
+		return b.Put(horizonSize, (*arena)[ns:len(*arena):len(*arena)])
+	}
+	// Fold: the table, the deltas and us, into a new table.
+	m, _ := horizonEntries(b) // damaged records are dropped here
+	for i := range us {
+		if us[i].Delete {
+			delete(m, us[i].Key)
+		} else {
+			m[us[i].Key] = us[i]
+		}
+	}
+	var drop [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(horizonDelta); k != nil && bytes.HasPrefix(k, horizonDelta); k, _ = c.Next() {
+		drop = append(drop, slices.Clone(k))
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	// The table is written fresh (not in the arena: it may be megabytes).
+	if err := b.Put(horizonTable, appendHorizons(nil, sortedHorizons(m))); err != nil {
+		return err
+	}
+	return b.Put(horizonSize, make([]byte, 8))
+}
+
+// Horizons calls fn for every client entry of an input, in key order (at
+// start, to load detect.Horizon). A damaged record is skipped and counted.
 func (s *Store) Horizons(input string, fn func(u *HorizonUpdate)) (damaged int, err error) {
+	var entries []HorizonUpdate
 	err = s.db.View(func(tx *bolt.Tx) error {
 		top := tx.Bucket([]byte(bucketHorizon))
 		if top == nil { // a file of an older sharkfin, read-only
@@ -107,21 +239,40 @@ func (s *Store) Horizons(input string, fn func(u *HorizonUpdate)) (damaged int, 
 		if b == nil {
 			return nil
 		}
-		var u HorizonUpdate
-		return b.ForEach(func(k, v []byte) error {
-			if len(k) != 8 || decodeHorizon(v, &u) != nil {
-				damaged++
-				return nil
-			}
-			u.Key = binary.BigEndian.Uint64(k)
-			fn(&u)
-			return nil
-		})
+		var m map[uint64]HorizonUpdate
+		m, damaged = horizonEntries(b)
+		entries = sortedHorizons(m)
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read horizons of input %s: %w", input, err)
 	}
+	for i := range entries {
+		fn(&entries[i])
+	}
 	return damaged, nil
+}
+
+// HorizonOf returns a client's entry (by its key, detect.HorizonKey) on
+// an input; ok false when there is none.
+func (s *Store) HorizonOf(input string, key uint64) (u HorizonUpdate, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		top := tx.Bucket([]byte(bucketHorizon))
+		if top == nil {
+			return nil
+		}
+		b := top.Bucket([]byte(input))
+		if b == nil {
+			return nil
+		}
+		m, _ := horizonEntries(b)
+		u, ok = m[key]
+		return nil
+	})
+	if err != nil {
+		return HorizonUpdate{}, false, fmt.Errorf("read the horizon of a client on input %s: %w", input, err)
+	}
+	return u, ok, nil
 }
 
 // KeepHorizons deletes the horizons of inputs not in keep (inputs taken

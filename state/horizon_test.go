@@ -1,7 +1,6 @@
 package state_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -125,57 +124,106 @@ func TestHorizons_InvalidUpdateFailsTheCommit(t *testing.T) {
 	}
 }
 
-// A damaged record (wrong length or version, or a key not of 8 bytes) is
-// skipped and counted by Horizons; the intact ones are read.
+// A damaged delta record (wrong version, truncated, empty) is skipped and
+// counted by Horizons; the other records are read.
 func TestHorizons_DamagedRecord(t *testing.T) {
 	s := statetest.New(t)
-	var ups []state.HorizonUpdate
-	for k := range uint64(6) {
-		ups = append(ups, state.HorizonUpdate{Key: k, Last: hour(int64(k)), Values: [state.HorizonValues]float32{float32(k), 1, 2, 3}})
+	commits := [][]state.HorizonUpdate{
+		{{Key: 1, Last: hour(1), Values: [state.HorizonValues]float32{1, 1, 1, 1}}},
+		{{Key: 2, Last: hour(2), Values: [state.HorizonValues]float32{2, 2, 2, 2}}},
+		{{Key: 3, Last: hour(3), Values: [state.HorizonValues]float32{3, 3, 3, 3}}},
+		{{Key: 4, Last: hour(4), Values: [state.HorizonValues]float32{4, 4, 4, 4}}},
 	}
-	if _, err := s.Apply(&state.Commit{Horizons: map[string][]state.HorizonUpdate{"web": ups}}); err != nil {
-		t.Fatal(err)
+	for _, c := range commits {
+		if _, err := s.Apply(&state.Commit{Horizons: map[string][]state.HorizonUpdate{"web": c}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	path := s.Path()
 	s.MustClose()
-	key := func(k uint64) []byte { return binary.BigEndian.AppendUint64(nil, k) }
 	updateFile(t, path, func(tx *bolt.Tx) error {
-		top := tx.Bucket([]byte("horizon"))
-		if top == nil {
-			return fmt.Errorf("no horizon bucket")
+		b := tx.Bucket([]byte("horizon")).Bucket([]byte("web"))
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek([]byte("d")); k != nil && k[0] == 'd'; k, _ = c.Next() {
+			keys = append(keys, slices.Clone(k))
 		}
-		b := top.Bucket([]byte("web"))
-		if b == nil {
-			return fmt.Errorf("no horizon bucket of input web")
+		if len(keys) != 4 {
+			return fmt.Errorf("%d delta records, want 4", len(keys))
 		}
-		good := slices.Clone(b.Get(key(0))) // bbolt's memory: not to be handed back to Put
-		if len(good) != 25 {
-			return fmt.Errorf("a horizon record of %d bytes, this test expects 25", len(good))
-		}
-		wrongVersion := append([]byte{good[0] + 1}, good[1:]...)
-		for k, v := range map[uint64][]byte{
-			1: good[:9],                // too short
-			2: append(good[:25:25], 0), // too long
-			3: wrongVersion,            // right length, unknown version
-			4: nil,                     // empty
-		} {
-			if err := b.Put(key(k), v); err != nil {
+		good := slices.Clone(b.Get(keys[0]))
+		for i, v := range [][]byte{append([]byte{good[0] + 1}, good[1:]...), good[:len(good)-1], {}} {
+			if err := b.Put(keys[i+1], v); err != nil {
 				return err
 			}
 		}
-		return b.Put([]byte("short"), good) // a key not of 8 bytes
+		return nil
 	})
 	s.Reopen()
 	got, damaged := horizonsAll(t, s.Store, "web")
-	want := []state.HorizonUpdate{ups[0], ups[5]}
-	if !reflect.DeepEqual(got, want) || damaged != 5 {
-		t.Fatalf("Horizons = %+v, %d damaged; want %+v, 5", got, damaged, want)
+	if want := commits[0]; !reflect.DeepEqual(got, want) || damaged != 3 {
+		t.Fatalf("Horizons = %+v, %d damaged; want %+v, 3", got, damaged, want)
 	}
-	// Deleting a damaged record is an ordinary delete.
-	if _, err := s.Apply(&state.Commit{Horizons: map[string][]state.HorizonUpdate{"web": {{Key: 1, Delete: true}, {Key: 2, Delete: true}}}}); err != nil {
-		t.Fatal(err)
+}
+
+// Deltas are folded into the table once they outgrow it: many commits of
+// random clients leave a table and fewer deltas than twice its size, and
+// read back as the model map says.
+func TestHorizons_FoldKeepsTheBucketBounded(t *testing.T) {
+	s := statetest.New(t)
+	model := map[uint64]state.HorizonUpdate{}
+	r := uint64(1)
+	next := func() uint64 { r = r*6364136223846793005 + 1442695040888963407; return r >> 33 }
+	for c := range 400 {
+		var us []state.HorizonUpdate
+		for range 200 {
+			k := next() % 5000
+			if next()%5 == 0 {
+				us = append(us, state.HorizonUpdate{Key: k, Delete: true})
+				delete(model, k)
+				continue
+			}
+			u := state.HorizonUpdate{Key: k, Last: hour(int64(c)), Values: [state.HorizonValues]float32{float32(c), float32(k), 1, 2}}
+			us = append(us, u)
+			model[k] = u
+		}
+		if _, err := s.Apply(&state.Commit{Horizons: map[string][]state.HorizonUpdate{"web": us}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got, damaged := horizonsAll(t, s.Store, "web"); !reflect.DeepEqual(got, want) || damaged != 3 {
-		t.Fatalf("Horizons after deleting two damaged records = %+v, %d damaged; want %+v, 3", got, damaged, want)
+	got, damaged := horizonsAll(t, s.Store, "web")
+	want := make([]state.HorizonUpdate, 0, len(model))
+	for _, u := range model {
+		want = append(want, u)
 	}
+	slices.SortFunc(want, func(a, b state.HorizonUpdate) int { return cmpUint(a.Key, b.Key) })
+	if damaged != 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after 400 commits: %d entries, %d damaged; want %d", len(got), damaged, len(want))
+	}
+	path := s.Path()
+	s.MustClose()
+	var table, deltas int
+	viewFile(t, path, func(tx *bolt.Tx) {
+		b := tx.Bucket([]byte("horizon")).Bucket([]byte("web"))
+		table = len(b.Get([]byte("t")))
+		c := b.Cursor()
+		for k, v := c.Seek([]byte("d")); k != nil && k[0] == 'd'; k, v = c.Next() {
+			deltas += len(v)
+		}
+	})
+	// 400 commits of ~5.8 KB: 2.3 MB of deltas unless folded.
+	if table == 0 || deltas > max(2*table, 256<<10) {
+		t.Errorf("table %d bytes, deltas %d bytes: not folded (want deltas <= max(2 x table, 256 KiB))", table, deltas)
+	}
+	t.Logf("%d entries: table %d bytes, deltas %d bytes", len(got), table, deltas)
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

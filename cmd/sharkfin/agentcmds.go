@@ -16,6 +16,7 @@ import (
 
 	"github.com/socx/sharkfin/agent"
 	"github.com/socx/sharkfin/agent/config"
+	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/detect/category"
 	"github.com/socx/sharkfin/detect/domain"
 	"github.com/socx/sharkfin/record"
@@ -221,6 +222,11 @@ while the agent runs and never makes it wait.
 						fmt.Fprintf(e.stdout, "domain %s first seen on this node in the window of %s\n", key, first.Format(time.RFC3339))
 					}
 				}
+				if kind == state.KindIP {
+					if err := printHorizons(e.stdout, cfg, st, key); err != nil {
+						return err
+					}
+				}
 				h, ok, err := st.History(kind, key)
 				if err != nil {
 					return err
@@ -247,6 +253,36 @@ while the agent runs and never makes it wait.
 	cmd.Flags().StringVar(&by, "by", "hits", "top order: hits, bytes, anomalies or last_seen")
 	cmd.Flags().StringVar(&kindFlag, "kind", state.KindIP, "top of: ip or domain")
 	return cmd
+}
+
+// printHorizons writes a client's hour and day sums on each web input
+// that keeps some (clients that failed a request in the last days).
+func printHorizons(w io.Writer, cfg *config.Config, st *state.Store, ip string) error {
+	kb, err := st.DestKey()
+	if err != nil {
+		return err
+	}
+	dk, err := detect.DestKeyFrom(kb)
+	if err != nil {
+		return err
+	}
+	for _, in := range cfg.Inputs {
+		if in.Kind() != record.KindWeb {
+			continue
+		}
+		u, ok, err := st.HorizonOf(in.Name, detect.HorizonKey(dk, ip))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "input %s: failures, summed at its last one (window of %s; they decay from there):\n"+
+			"  hour_4xx %.2f  hour_rare_errors %.2f  day_4xx %.2f  day_rare_errors %.2f\n",
+			in.Name, time.Unix(u.Last, 0).UTC().Format(time.RFC3339), u.Values[detect.Hour4xx], u.Values[detect.HourRareErrors],
+			u.Values[detect.Day4xx], u.Values[detect.DayRareErrors])
+	}
+	return nil
 }
 
 // printStateSummary writes what `sharkfin state summary` shows.
