@@ -183,9 +183,11 @@ func (a *Agent) open(ctx context.Context) error {
 		return fail(fmt.Errorf("read closing windows: %w", err))
 	}
 	a.batches = make(chan *tailer.Batch, len(a.cfg.Inputs))
-	names := make([]string, 0, len(a.cfg.Inputs))
+	names := make([]string, 0, len(a.cfg.Inputs)) // web inputs keep their clients' sums
 	for _, ic := range a.cfg.Inputs {
-		names = append(names, ic.Name)
+		if ic.Kind() == record.KindWeb {
+			names = append(names, ic.Name)
+		}
 	}
 	if err := st.KeepHorizons(names); err != nil {
 		return fail(err)
@@ -276,6 +278,7 @@ func (a *Agent) loadHorizon(st *state.Store, input string) (*detect.Horizon, err
 	if err != nil {
 		return nil, err
 	}
+	h.Trim()
 	if damaged > 0 {
 		a.log.Warn("skipped damaged client horizon entries in the state file; those clients' hour and day sums restart", "input", input, "entries", damaged)
 	}

@@ -18,7 +18,7 @@ import (
 // entry, so only windows with evidence are written to the state). A window an hour old weighs 1/e (0.37) in the
 // hour sums and 0.96 in the day sums. A client that never failed has 0s.
 //
-// Decayed sums need one entry per client, not a window list: 36 bytes,
+// Decayed sums need one entry per client, not a window list: 32 bytes,
 // about 80 with the map's overhead, kept only for clients whose windows
 // had 4xx or rare errors. At most Horizon.max clients are kept (default
 // DefaultHorizonClients, ~4 MiB); when the table is full a quarter of it,
@@ -189,14 +189,19 @@ type hzIdle struct {
 	key  uint64
 }
 
-// evict forgets the quarter of the clients whose last failure is oldest (ties broken by
-// key, so that the same table always loses the same clients).
-func (h *Horizon) evict() {
+// sortIdle fills h.idle with the entries, last failure first.
+func (h *Horizon) sortIdle() {
 	h.idle = h.idle[:0]
 	for k, e := range h.m {
 		h.idle = append(h.idle, hzIdle{e.last, k})
 	}
 	slices.SortFunc(h.idle, func(a, b hzIdle) int { return cmp.Or(cmp.Compare(a.last, b.last), cmp.Compare(a.key, b.key)) })
+}
+
+// evict forgets the quarter of the clients whose last failure is oldest (ties broken by
+// key, so that the same table always loses the same clients).
+func (h *Horizon) evict() {
+	h.sortIdle()
 	for _, x := range h.idle[:max(1, len(h.idle)/4)] {
 		delete(h.m, x.key)
 		h.mark(x.key)
@@ -221,13 +226,26 @@ func (h *Horizon) Drain() []HorizonChange {
 	return out
 }
 
-// Load adds a stored entry (at start, before any window closes); entries
-// past the bound are dropped. The first window closed after loading
-// sweeps its hour (again: see sweep).
+// Load adds a stored entry (at start, before any window closes; then
+// Trim). The first window closed after loading sweeps its hour (again:
+// see sweep).
 func (h *Horizon) Load(key uint64, last int64, v HorizonValues) {
-	if len(h.m) < h.max {
-		h.m[key] = hzEntry{last: last, v: v}
-		h.setFilter(key)
+	h.m[key] = hzEntry{last: last, v: v}
+	h.setFilter(key)
+}
+
+// Trim forgets, after Load, the entries past the bound (a lowered
+// detect.horizon_clients): those whose last failure is oldest, as evict
+// does. Drain then deletes them from the state too.
+func (h *Horizon) Trim() {
+	if len(h.m) <= h.max {
+		return
+	}
+	h.sortIdle()
+	for _, x := range h.idle[:len(h.m)-h.max] {
+		delete(h.m, x.key)
+		h.mark(x.key)
+		h.evicted++
 	}
 }
 

@@ -30,18 +30,22 @@ import (
 // ones served to the most clients.
 //
 // What is stored. Only SipHash-2-4 hashes of the normalised paths, under a
-// random key kept with them: the model file carries no path, and no one
-// without the file can choose a path that passes for a known one. 8 bytes
-// a path, base64: the default 50,000 paths are 534 KB of the model file;
-// MaxVocabularyPaths (500,000) are 5.3 MB.
+// key kept with them (random, or derived from `train --seed`): the model
+// file carries no path. 8 bytes a path, about 10.7 in base64: the default
+// 50,000 paths are 534 KB of the model file; MaxVocabularyPaths (500,000)
+// are 5.3 MB. In memory a hash set of twice as many slots: 16 to 32 bytes
+// a path (1.6 MiB at 50,000).
 //
 // Counting distinct clients in bounded memory. The training pass counts,
-// per path, the clients served it, adding one when the client differs from
-// the last one counted for that path (a client that comes back after
-// another counts again: a slight overcount). The count table holds at most
-// VocabBuilder.MaxEntries paths (default 2,000,000, about 64 MiB); when it
-// is full, the paths served to the fewest clients are forgotten (the
-// lossy-counting prune), which can only leave rare paths out.
+// per path, the clients served it and those that asked it, adding one when
+// the client differs from the last one counted for that path (a client
+// that comes back after another counts again: a slight overcount). The
+// count table holds at most VocabBuilder.MaxEntries paths (default
+// 2,000,000, about 100 MiB with the map's overhead); when it is full, it
+// forgets the half of the paths with the fewest clients. A path forgotten
+// had, at that point, no more clients than half the paths counted; one that
+// keeps coming is counted again from then on (undercounted: it may miss
+// the vocabulary). PathsSeen counts a path again after it was forgotten.
 
 // VocabNormalize names the normalisation of NormalizePath.
 const VocabNormalize = "path/v1"
@@ -289,12 +293,12 @@ type VocabBuilder struct {
 	// answer, is known too (default DefaultVocabularyAskers).
 	MinAskers int
 
-	k0, k1 uint64
-	key    [vocabKeyLen]byte
-	counts map[uint64]vocabCount
-	seen   int64 // distinct paths counted
-	floor  uint32
-	buf    [maxNormalizedPath]byte
+	k0, k1  uint64
+	key     [vocabKeyLen]byte
+	counts  map[uint64]vocabCount
+	seen    int64    // distinct paths counted
+	scratch []uint32 // prune's
+	buf     [maxNormalizedPath]byte
 }
 
 type vocabCount struct {
@@ -306,8 +310,25 @@ type vocabCount struct {
 
 // NewVocabBuilder returns an empty builder with a random key.
 func NewVocabBuilder() *VocabBuilder {
-	b := &VocabBuilder{counts: make(map[uint64]vocabCount)}
-	_, _ = rand.Read(b.key[:]) // never fails (crypto/rand)
+	var key [vocabKeyLen]byte
+	_, _ = rand.Read(key[:]) // never fails (crypto/rand)
+	return newVocabBuilder(key)
+}
+
+// NewVocabBuilderSeeded returns an empty builder whose key derives from
+// seed: the same logs and seed give the same vocabulary (`sharkfin train
+// --seed`). The key only needs to be unknown to those who cannot read the
+// model: no one can make a probe pass for a known path by its hash anyway,
+// since a probe's path is what it probes.
+func NewVocabBuilderSeeded(seed uint64) *VocabBuilder {
+	var key [vocabKeyLen]byte
+	binary.LittleEndian.PutUint64(key[:], siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("vocabulary k0")))
+	binary.LittleEndian.PutUint64(key[8:], siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("vocabulary k1")))
+	return newVocabBuilder(key)
+}
+
+func newVocabBuilder(key [vocabKeyLen]byte) *VocabBuilder {
+	b := &VocabBuilder{counts: make(map[uint64]vocabCount), key: key}
 	b.k0, b.k1 = binary.LittleEndian.Uint64(b.key[:]), binary.LittleEndian.Uint64(b.key[8:])
 	return b
 }
@@ -339,12 +360,17 @@ func (b *VocabBuilder) Add(r *record.Record) {
 // prune forgets the paths served to the fewest clients until at most keep
 // are left.
 func (b *VocabBuilder) prune(keep int) {
-	for len(b.counts) > keep {
-		b.floor++
-		for h, e := range b.counts {
-			if max(e.clients, e.asked) <= b.floor {
-				delete(b.counts, h)
-			}
+	// The count at which at most keep paths have more: everything at or
+	// below it goes (ties go together: a prune may leave fewer than keep).
+	b.scratch = b.scratch[:0]
+	for _, e := range b.counts {
+		b.scratch = append(b.scratch, max(e.clients, e.asked))
+	}
+	slices.Sort(b.scratch)
+	cut := b.scratch[len(b.scratch)-keep-1]
+	for h, e := range b.counts {
+		if max(e.clients, e.asked) <= cut {
+			delete(b.counts, h)
 		}
 	}
 }

@@ -30,7 +30,9 @@ import (
 //	window start                               varint, Unix nanoseconds
 //	window length                              varint, nanoseconds
 //	key (the source IP)                        uvarint length, then its bytes
-//	feature values                             uvarint count, then a number each
+//	feature values                             uvarint count, then a number each;
+//	                                           trailing zeros are left out (the
+//	                                           context's other names are 0)
 //	cluster                                    varint
 //	distance, threshold, score                 a number each
 //
@@ -156,8 +158,17 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, p.Start)
 	b = binary.AppendVarint(b, p.End-p.Start)
 	b = appendBytes(b, p.Key)
-	b = binary.AppendUvarint(b, uint64(len(p.Values)))
-	for _, v := range p.Values {
+	// Trailing zeros are left out (the features most windows have none
+	// of come last), but not past a feature an explanation names.
+	n := len(p.Values)
+	for n > 0 && p.Values[n-1] == 0 && !math.Signbit(p.Values[n-1]) {
+		n--
+	}
+	for _, x := range p.Explain {
+		n = max(n, min(x.Index+1, len(p.Values)))
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	for _, v := range p.Values[:n] {
 		b = appendPackedNumber(b, v)
 	}
 	b = binary.AppendVarint(b, int64(p.Cluster))
@@ -250,9 +261,18 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 	return key, nil
 }
 
+// padValues restores the trailing zeros MarshalBinary left out, up to n
+// values (the context's names).
+func (p *Packed) padValues(n int) {
+	for len(p.Values) < n {
+		p.Values = append(p.Values, 0)
+	}
+}
+
 // Event fills ev with the ip_score event p packs, its shared part from c,
 // reusing ev.Features. It fails when p has not one value per name of c.
 func (p *Packed) Event(c *Context, ev *Event) error {
+	p.padValues(len(c.Names))
 	if len(p.Values) != len(c.Names) {
 		return fmt.Errorf("packed event %s: %d feature values for the %d names of its context", p.Key, len(p.Values), len(c.Names))
 	}
@@ -403,6 +423,7 @@ func PackedContext(data []byte) (uint64, bool) {
 
 func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) {
 	p := &r.pk
+	p.padValues(len(c.Names))
 	if len(p.Values) != len(c.Names) {
 		return b, fmt.Errorf("packed event %s: %d feature values for the %d names of its context", key, len(p.Values), len(c.Names))
 	}

@@ -75,8 +75,16 @@ func appendHorizons(b []byte, us []HorizonUpdate) []byte {
 
 var errHorizonRecord = errors.New("unknown horizon record version, or truncated")
 
-// decodeHorizons calls fn for each update of a record.
+// decodeHorizons calls fn for each update of a record, once the whole
+// record has decoded: a damaged record applies none of its updates.
 func decodeHorizons(v []byte, fn func(u *HorizonUpdate)) error {
+	if err := scanHorizons(v, func(*HorizonUpdate) {}); err != nil {
+		return err
+	}
+	return scanHorizons(v, fn)
+}
+
+func scanHorizons(v []byte, fn func(u *HorizonUpdate)) error {
 	if len(v) == 0 || v[0] != horizonVersion {
 		return errHorizonRecord
 	}
@@ -275,24 +283,41 @@ func (s *Store) HorizonOf(input string, key uint64) (u HorizonUpdate, ok bool, e
 	return u, ok, nil
 }
 
-// KeepHorizons deletes the horizons of inputs not in keep (inputs taken
-// out of the configuration).
+// KeepHorizons deletes the horizons of inputs not in keep (the web inputs
+// configured): an input taken out of the configuration, or no longer web,
+// forgets its clients' sums. A start that drops nothing writes nothing.
 func (s *Store) KeepHorizons(keep []string) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		top, err := bucket(tx, bucketHorizon)
-		if err != nil {
-			return err
-		}
-		var drop [][]byte
+	stale := func(top *bolt.Bucket) (drop [][]byte, err error) {
 		err = top.ForEachBucket(func(k []byte) error {
 			if !slices.Contains(keep, string(k)) {
 				drop = append(drop, slices.Clone(k))
 			}
 			return nil
 		})
+		return drop, err
+	}
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error { // most starts drop nothing: no write
+		top, err := bucket(tx, bucketHorizon)
+		if err != nil {
+			return err
+		}
+		drop, err := stale(top)
+		n = len(drop)
+		return err
+	})
+	if err != nil || n == 0 {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		top, err := bucket(tx, bucketHorizon)
+		if err != nil {
+			return err
+		}
+		drop, err := stale(top)
 		if err != nil {
 			return err
 		}

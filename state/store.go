@@ -43,7 +43,7 @@ const (
 	bucketUnfoldedDomain = "history.domain.unfolded"
 	bucketCache          = "cache"
 	bucketSeen           = "seen.domain" // destination -> first and last window (seen.go)
-	bucketHorizon        = "horizon"     // input -> client hash -> hour and day sums (horizon.go)
+	bucketHorizon        = "horizon"     // input -> the clients' hour and day sums: a table and deltas (horizon.go)
 	// Buckets of schema 2, dropped by upgradeTo3.
 	bucketWindowsIPv2     = "history.ip.windows"
 	bucketWindowsDomainv2 = "history.domain.windows"

@@ -36,6 +36,9 @@ type inputFlags struct {
 	// vocabulary is then used (train).
 	vocab *detect.Vocabulary
 	learn *detect.VocabBuilder
+	// need, if set, names the features events must carry (the model's);
+	// others they lack are taken as 0.
+	need func(string) bool
 }
 
 func (f *inputFlags) add(cmd *cobra.Command) {

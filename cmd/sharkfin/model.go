@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -188,6 +189,11 @@ which share changes verdict.`,
 			// Logs' rare_ features are counted against the new model's
 			// path vocabulary (the old model's verdicts too).
 			in.vocab = cmp.Or(newM.Vocabulary, oldM.Vocabulary)
+			if oldM.Vocabulary != nil && newM.Vocabulary != nil && oldM.Vocabulary.Key != newM.Vocabulary.Key &&
+				slices.ContainsFunc(oldM.Features, detect.NeedsVocabulary) {
+				fmt.Fprintf(w, "\nnote: the logs' rare-path features are counted against the new model's vocabulary, the old model's verdicts too\n")
+			}
+			in.need = func(n string) bool { return slices.Contains(oldM.Features, n) || slices.Contains(newM.Features, n) }
 			var cmp *detect.VerdictCounter
 			var cmpErr error
 			if _, err := forEachRow(cmd, e, &in, data, func(r *windowRow) {
@@ -274,6 +280,7 @@ PICTURE ends in .png, .svg or .pdf.`,
 				in.window = m.WindowDuration()
 			}
 			in.vocab = m.Vocabulary
+			in.need = func(n string) bool { return slices.Contains(m.Features, n) }
 			var shown *detect.Sample
 			got, err := forEachRow(cmd, e, &in, data, func(r *windowRow) {
 				if shown == nil {

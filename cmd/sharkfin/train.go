@@ -91,7 +91,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				}
 				in.vocab = vm.Vocabulary
 			case vocabSize > 0:
-				in.learn = detect.NewVocabBuilder()
+				in.learn = detect.NewVocabBuilderSeeded(cfg.Seed)
 				in.learn.MaxPaths, in.learn.MinClients = vocabSize, vocabMin
 			}
 			start := time.Now()
@@ -113,6 +113,18 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				projErr error
 				buf     []float64
 			)
+			in.need = func(name string) bool {
+				fs := cfg.Features
+				if len(fs) == 0 { // the defaults, as the first row will choose them
+					fs = detect.DefaultModelFeatures(record.KindWeb)
+					fs = append(fs, detect.DefaultModelFeatures(record.KindProxy)...)
+					fs = append(fs, detect.DefaultModelFeatures(record.KindDNS)...)
+					if in.vocab == nil {
+						fs = detect.WithoutVocabulary(fs)
+					}
+				}
+				return slices.Contains(fs, name)
+			}
 			got, err := forEachRow(cmd, e, &in, files, func(r *windowRow) {
 				if proj == nil && projErr == nil {
 					if len(cfg.Features) == 0 {
@@ -203,6 +215,9 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			if excl > 0 {
 				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows the collecting model flagged (--exclude-anomalous)\n", excl)
 			}
+			if got.missing > 0 {
+				fmt.Fprintf(e.stderr, "sharkfin: %d feature values the events lacked (agents older than the feature; the model does not use them) taken as 0\n", got.missing)
+			}
 			if rowsRead > int64(m.Training.Rows) {
 				fmt.Fprintf(e.stderr, "sharkfin: trained on a uniform sample of %d of the %d windows read (--sample-rows)\n", m.Training.Rows, rowsRead)
 			}
@@ -270,6 +285,9 @@ type readInput struct {
 	window time.Duration
 	stats  pipeline.Stats // of the logs
 	rows   int64
+	// missing counts the feature values events lacked (taken as 0: agents
+	// older than the feature; never one the model uses).
+	missing int64
 }
 
 // forEachRow reads logs and event files, calling fn for every window in
@@ -295,6 +313,9 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 		}
 	}
 	got.window = in.window
+	if len(logs) > 0 && len(evfiles) > 0 && in.learn != nil {
+		return got, usagef("logs and ip_score events together: the events' rare-path features were counted against the vocabulary of the agents' model, which the logs would not learn; give --vocabulary-from that model (or --vocabulary-size 0), or train them apart")
+	}
 	var row windowRow
 	if len(logs) > 0 {
 		parser, err := in.parser(logs)
@@ -321,7 +342,11 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 			if err := feed(cmd.Context(), e, logs, in.maxLine, lp); err != nil {
 				return got, err
 			}
-			in.vocab = in.learn.Vocabulary()
+			if in.vocab = in.learn.Vocabulary(); in.vocab.Size == 0 {
+				fmt.Fprintf(e.stderr, "sharkfin: no path vocabulary: no path was served to %d clients or asked by %d (too few clients in the logs?); the model has none\n",
+					in.learn.MinClients, detect.DefaultVocabularyAskers)
+				in.vocab = nil
+			}
 		}
 		p, err := pipeline.New(pipeline.Config{
 			Host: in.hostName(), Source: sourceName(in.source, got.kind.String()), Parser: parser,
@@ -350,7 +375,7 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 	bar := newRowsBar(e, len(evfiles) > 0)
 	defer bar.done()
 	for _, f := range evfiles {
-		if err := readEventRows(e, f, &got, bar, fn); err != nil {
+		if err := readEventRows(e, f, &got, bar, in.need, fn); err != nil {
 			return got, err
 		}
 	}
@@ -452,7 +477,7 @@ func isEventFile(e *env, path string) (bool, error) {
 // readEventRows calls fn with the features of every ip_score event in
 // path: JSON lines as sharkfin prints them or Fluentd's out_file writes
 // them (extra keys such as the tag and time are ignored).
-func readEventRows(e *env, path string, got *readInput, bar *rowsBar, fn func(*windowRow)) error {
+func readEventRows(e *env, path string, got *readInput, bar *rowsBar, need func(string) bool, fn func(*windowRow)) error {
 	rc, err := e.openLog(path)
 	if err != nil {
 		return err
@@ -499,8 +524,13 @@ func readEventRows(e *env, path string, got *readInput, bar *rowsBar, fn func(*w
 		for _, n := range names {
 			x, ok := ev.Features.Get(n)
 			if !ok {
-				perr = fmt.Errorf("%s:%d: event lacks feature %q", path, lineNo, n)
-				return
+				// Agents before a feature existed did not send it: 0,
+				// unless the model is to use it.
+				if need != nil && need(n) {
+					perr = fmt.Errorf("%s:%d: event lacks feature %q, which the model uses (an agent older than the feature sent it): leave it out with --features", path, lineNo, n)
+					return
+				}
+				got.missing++
 			}
 			row.features = append(row.features, x)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,45 @@ func TestTrain_PathVocabulary(t *testing.T) {
 	}
 	if got := feature(t, eventsBySrc(t, out)["203.0.113.9"][0], "rare_errors"); got != 5 {
 		t.Errorf("m2: scanner rare_errors %v, want 5", got)
+	}
+}
+
+// Events of agents older than the rare-path and horizon features lack
+// them: training on such events works (they are taken as 0) unless the
+// model is to use one, which is refused naming it.
+func TestTrain_EventsOfOlderAgents(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := run(t, "score", "--format", "combined", "--model", webModel, webLog)
+	if code != 0 {
+		t.Fatalf("score: %s", errs)
+	}
+	old := regexp.MustCompile(`,"(rare_[a-z_]+|hour_[a-z0-9_]+|day_[a-z0-9_]+)":[-0-9.e+]+`).ReplaceAllString(out, "")
+	if old == out || strings.Contains(old, "rare_hits") || strings.Contains(old, "hour_4xx") {
+		t.Fatal("the features were not stripped")
+	}
+	evfile := filepath.Join(dir, "old-events.jsonl")
+	if err := os.WriteFile(evfile, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "m.json")
+	code, _, errs = run(t, "train", "--k", "3", "--seed", "5", "-o", m, evfile)
+	if code != 0 {
+		t.Fatalf("train from older agents' events: %s", errs)
+	}
+	if !strings.Contains(errs, "taken as 0") {
+		t.Errorf("train did not say it took missing features as 0:\n%s", errs)
+	}
+	code, _, errs = run(t, "train", "--k", "3", "--seed", "5", "--features", "hits_2xx,hits_non2xx,hour_4xx", "-o", m, evfile)
+	if code == 0 || !strings.Contains(errs, `"hour_4xx"`) {
+		t.Errorf("train with a feature the events lack: exit %d, %s; want a refusal naming hour_4xx", code, errs)
+	}
+	// Logs and events together would learn a vocabulary the events were
+	// not counted against.
+	code, _, errs = run(t, "train", "--format", "combined", "-o", m, webLog, evfile)
+	if code == 0 || !strings.Contains(errs, "--vocabulary-from") {
+		t.Errorf("train from logs and events: exit %d, %s; want a refusal pointing at --vocabulary-from", code, errs)
+	}
+	if code, _, errs = run(t, "train", "--format", "combined", "--vocabulary-size", "0", "-o", m, webLog, evfile); code != 0 {
+		t.Errorf("train from logs and events without a vocabulary: %s", errs)
 	}
 }
