@@ -348,6 +348,23 @@ func browsing(base time.Time, minutes int, beacon string) (lines [][]string, fir
 	return lines, firstMinute, cats.String()
 }
 
+// killOnceCommitted kills the agent (kill -9) once it has read written
+// lines of input and committed since.
+func (h *agentHarness) killOnceCommitted(input string, written int) {
+	h.t.Helper()
+	if !waitFor(30*time.Second, func() bool {
+		return h.sample("sharkfin_lines_read_total", "input", input) == float64(written)
+	}) {
+		h.t.Fatalf("%d lines of %s not read within 30s", written, input)
+	}
+	commits := h.sample("sharkfin_state_commits_total")
+	if !waitFor(10*time.Second, func() bool { return h.sample("sharkfin_state_commits_total") > commits }) {
+		h.t.Fatal("no commit within 10s")
+	}
+	h.kill()
+}
+
+// appendLines appends the lines of minutes to path and returns how many.
 func appendLines(t *testing.T, path string, minutes [][]string) int {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -388,17 +405,7 @@ func TestAgent_BeaconFlaggedNewOnceThroughKill(t *testing.T) {
 		proxyModel: proxyModel(t, dir), categories: cats, lateness: "2s"})
 	written := appendLines(t, logPath, lines[:minutes/2])
 	h.startReady()
-	// Kill once what was read is committed.
-	if !waitFor(30*time.Second, func() bool {
-		return h.sample("sharkfin_lines_read_total", "input", "proxy") == float64(written)
-	}) {
-		t.Fatal("first half not read within 30s")
-	}
-	commits := h.sample("sharkfin_state_commits_total")
-	if !waitFor(10*time.Second, func() bool { return h.sample("sharkfin_state_commits_total") > commits }) {
-		t.Fatal("no commit within 10s")
-	}
-	h.kill()
+	h.killOnceCommitted("proxy", written)
 	h.startReady()
 	written += appendLines(t, logPath, lines[minutes/2:])
 	events := newEventLog(h)

@@ -35,16 +35,7 @@ func TestAgent_HorizonSumsSurviveKill(t *testing.T) {
 	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}})
 	written := appendLines(t, logPath, lines[:minutes/2])
 	h.startReady()
-	if !waitFor(30*time.Second, func() bool {
-		return h.sample("sharkfin_lines_read_total", "input", "web") == float64(written)
-	}) {
-		t.Fatal("first half not read within 30s")
-	}
-	commits := h.sample("sharkfin_state_commits_total")
-	if !waitFor(10*time.Second, func() bool { return h.sample("sharkfin_state_commits_total") > commits }) {
-		t.Fatal("no commit within 10s")
-	}
-	h.kill()
+	h.killOnceCommitted("web", written)
 	h.startReady()
 	appendLines(t, logPath, lines[minutes/2:])
 	events := newEventLog(h)

@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"reflect"
@@ -196,7 +197,7 @@ func TestHorizons_FoldKeepsTheBucketBounded(t *testing.T) {
 	for _, u := range model {
 		want = append(want, u)
 	}
-	slices.SortFunc(want, func(a, b state.HorizonUpdate) int { return cmpUint(a.Key, b.Key) })
+	slices.SortFunc(want, func(a, b state.HorizonUpdate) int { return cmp.Compare(a.Key, b.Key) })
 	if damaged != 0 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after 400 commits: %d entries, %d damaged; want %d", len(got), damaged, len(want))
 	}
@@ -216,14 +217,4 @@ func TestHorizons_FoldKeepsTheBucketBounded(t *testing.T) {
 		t.Errorf("table %d bytes, deltas %d bytes: not folded (want deltas <= max(2 x table, 256 KiB))", table, deltas)
 	}
 	t.Logf("%d entries: table %d bytes, deltas %d bytes", len(got), table, deltas)
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
