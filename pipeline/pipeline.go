@@ -193,7 +193,12 @@ func (p *Pipeline) SetModel(m *detect.Model) error {
 
 // Vocab is the path vocabulary of the model in use: parse workers mark
 // records with it (detect.PathVocab.Mark) before AddAll.
-func (p *Pipeline) Vocab() *detect.PathVocab { return &p.vocab }
+func (p *Pipeline) Vocab() *detect.PathVocab {
+	if p == nil { // an input without a pipeline (tests): no vocabulary
+		return nil
+	}
+	return &p.vocab
+}
 
 // Defer hands each closed window's key results to fn instead of building
 // and emitting their events: the agent builds them on its committer

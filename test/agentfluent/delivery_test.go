@@ -284,9 +284,17 @@ func (d *delivery) check(truth map[winKey]*keyTruth) {
 		want := kt.features()
 		feats, _ := e.Record["features"].(map[string]any)
 		for _, name := range webFeatures {
+			if slices.Contains(horizonFeatures, name) {
+				continue
+			}
 			if got := number(feats[name]); !near(got, want[name]) {
 				d.problem("event %s (%v): %s %v, want %v", id, k, name, feats[name], want[name])
 			}
+		}
+		if h, dd := number(feats["hour_4xx"]), number(feats["day_4xx"]); h < want["hits_4xx"] || dd < h ||
+			number(feats["hour_rare_errors"]) != 0 || number(feats["day_rare_errors"]) != 0 {
+			d.problem("event %s (%v): hour_4xx %v day_4xx %v (hits_4xx %v), rare errors %v %v: want hits_4xx <= hour_4xx <= day_4xx and no rare errors",
+				id, k, feats["hour_4xx"], feats["day_4xx"], want["hits_4xx"], feats["hour_rare_errors"], feats["day_rare_errors"])
 		}
 		v := d.model.score(want)
 		if got := e.Record["cluster"]; got != int64(v.Cluster) {

@@ -13,7 +13,13 @@ var modelPath = filepath.Join("..", "..", "examples", "models", "web.json")
 
 // webFeatures are the features of a web ip_score event, in event order.
 var webFeatures = []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx",
-	"bytes", "distinct_paths", "post", "error_ratio"}
+	"bytes", "distinct_paths", "post", "error_ratio",
+	"rare_hits", "rare_errors", "rare_share", "rare_error_ratio",
+	"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors"}
+
+// horizonFeatures sum a client's earlier windows too (the lines of one
+// window do not give them): their check is hits_4xx <= hour_4xx <= day_4xx.
+var horizonFeatures = []string{"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors"}
 
 // features returns the feature values the lines of a key must produce.
 func (k *keyTruth) features() map[string]float64 {
@@ -26,6 +32,8 @@ func (k *keyTruth) features() map[string]float64 {
 		"hits_4xx": float64(k.s4xx), "hits_5xx": float64(k.s5xx), "hits_non2xx": float64(k.hits - k.s2xx),
 		"bytes": float64(k.bytes), "distinct_paths": float64(k.distinctPaths()), "post": float64(k.post),
 		"error_ratio": ratio,
+		// The bundled model has no path vocabulary: no path is rare.
+		"rare_hits": 0, "rare_errors": 0, "rare_share": 0, "rare_error_ratio": 0,
 	}
 }
 
