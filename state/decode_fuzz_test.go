@@ -94,3 +94,25 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeHorizons(f *testing.F) {
+	f.Add(appendHorizons(nil, []HorizonUpdate{
+		{Key: 1, Last: 1_700_000_040, Values: [HorizonValues]float32{3, 1, 3.5, 1}},
+		{Key: 1 << 63, Delete: true},
+		{Key: 7, Last: 0, Values: [HorizonValues]float32{0, 0, 1e30, 0}},
+	}))
+	f.Add([]byte{horizonVersion})
+	f.Add([]byte{horizonVersion, 0, 0, 0, 0, 0, 0, 0, 1, 2})
+	f.Fuzz(func(t *testing.T, val []byte) {
+		var got []HorizonUpdate
+		if err := decodeHorizons(val, func(u *HorizonUpdate) { got = append(got, *u) }); err != nil {
+			if len(got) != 0 {
+				t.Fatalf("a damaged record applied %d updates", len(got))
+			}
+			return
+		}
+		if back := appendHorizons(nil, got); !bytes.Equal(back, val) {
+			t.Fatalf("round trip: %x, want %x", back, val)
+		}
+	})
+}
