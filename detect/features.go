@@ -106,6 +106,21 @@ func DefaultModelFeatures(k record.Kind) []string {
 	return nil
 }
 
+// DefaultProbeRareErrors is the rare errors (requests for paths the site
+// never served, that failed) from which training takes a web window for a
+// probe and leaves it out: see IsProbe.
+const DefaultProbeRareErrors = 3
+
+// IsProbe reports whether a web window (its full vector, FeatureNames
+// order) asked for at least minRareErrors paths the site never served and
+// failed: a probe, whatever else it did. Training leaves such windows out,
+// so that a site's real scanners do not become a normal cluster that
+// hides the next one (min-share drops small clusters; scanners on a small
+// server are not small). minRareErrors 0: none is.
+func IsProbe(k record.Kind, full []float64, minRareErrors int) bool {
+	return minRareErrors > 0 && k == record.KindWeb && len(full) > WebRareErrors && full[WebRareErrors] >= float64(minRareErrors)
+}
+
 // NeedsVocabulary reports whether a feature counts rare paths, which needs
 // the model's path vocabulary (rare_hits, hour_rare_errors, ...).
 func NeedsVocabulary(name string) bool { return strings.Contains(name, "rare_") }

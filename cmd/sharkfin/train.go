@@ -43,6 +43,10 @@ func newTrainCmd(e *env) *cobra.Command {
 		// a model (--vocabulary-from).
 		vocabSize, vocabMin int
 		vocabFrom           string
+		// probeRareErrors: web windows with this many rare errors are
+		// probes, left out of training (0: none).
+		probeRareErrors int
+		probes          int64
 	)
 	cmd := &cobra.Command{
 		Use:   "train --format F [--window 60s] [--k N|auto] [--features a,b,c] [--quantile 0.99] [--seed N] -o MODEL FILE...",
@@ -77,6 +81,8 @@ normal cluster; thresholds are the --quantile of member distances.`,
 				cfg.Features = strings.Split(features, ",")
 			}
 			switch {
+			case probeRareErrors < 0:
+				return usagef("--probe-rare-errors %d: want 0 (keep every window) or more", probeRareErrors)
 			case vocabSize < 0 || vocabSize > detect.MaxVocabularyPaths:
 				return usagef("--vocabulary-size %d: want 0 (none) to %d", vocabSize, detect.MaxVocabularyPaths)
 			case vocabMin < 1:
@@ -147,6 +153,10 @@ normal cluster; thresholds are the --quantile of member distances.`,
 					excl++
 					return
 				}
+				if in.vocab != nil && detect.IsProbe(r.kind, r.features, probeRareErrors) {
+					probes++
+					return
+				}
 				buf = proj.Apply(buf[:0], r.features)
 				sample.Add(buf)
 				if spool != nil {
@@ -215,6 +225,9 @@ normal cluster; thresholds are the --quantile of member distances.`,
 			if excl > 0 {
 				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows the collecting model flagged (--exclude-anomalous)\n", excl)
 			}
+			if probes > 0 {
+				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows that asked for %d or more paths the site never served, and failed (probes; --probe-rare-errors)\n", probes, probeRareErrors)
+			}
 			if got.missing > 0 {
 				fmt.Fprintf(e.stderr, "sharkfin: %d feature values the events lacked (agents older than the feature; the model does not use them) taken as 0\n", got.missing)
 			}
@@ -262,6 +275,7 @@ normal cluster; thresholds are the --quantile of member distances.`,
 	fl.StringVar(&exportDir, "export-features", "", "write every window's model-space vector (log1p, z-scored) as JSON lines to DIR for Spark MLlib, with the transform in DIR/"+exportDescFile+"; -o optional then")
 	fl.IntVar(&vocabSize, "vocabulary-size", detect.DefaultVocabularyPaths, "web: most paths in the model's path vocabulary, learnt from the logs (8 bytes each in the model; 0: none, rare_ features stay 0)")
 	fl.IntVar(&vocabMin, "vocabulary-min-clients", detect.DefaultVocabularyMin, "web: a path is in the vocabulary when served (status < 400) to at least this many clients")
+	fl.IntVar(&probeRareErrors, "probe-rare-errors", detect.DefaultProbeRareErrors, "web: leave out of training the windows with this many requests for never-served paths that failed (probes: a site's scanners must not become normal; 0: keep them)")
 	fl.StringVar(&vocabFrom, "vocabulary-from", "", "web: take the path vocabulary of this model instead of learning one (training on ip_score events scored with it)")
 	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
 	fl.StringVar(&plotOpt.X, "plot-x", "", "feature on the plot's x axis (with --plot-y; default: the principal axes)")

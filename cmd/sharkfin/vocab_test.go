@@ -296,3 +296,33 @@ func TestTrain_EventsOfOlderAgents(t *testing.T) {
 		t.Errorf("train from logs and events without a vocabulary: %s", errs)
 	}
 }
+
+// Training leaves out the windows that probe (--probe-rare-errors, 3 by
+// default): the prober's 12 windows are not learnt, and with 0 they are.
+func TestTrain_LeavesProbesOut(t *testing.T) {
+	dir := t.TempDir()
+	logPath := vocabTrainingLog(t, dir, 12)
+	m := filepath.Join(dir, "m.json")
+	code, _, errs := run(t, "train", "--format", "combined", "--k", "2", "--seed", "3", "-o", m, logPath)
+	if code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	if !strings.Contains(errs, "left out 12 windows that asked for 3 or more paths") {
+		t.Errorf("train did not leave the prober's 12 windows out:\n%s", errs)
+	}
+	rows := func(path string) int {
+		mm, err := detect.LoadModel(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mm.Training.Rows
+	}
+	kept := filepath.Join(dir, "kept.json")
+	code, _, errs = run(t, "train", "--format", "combined", "--k", "2", "--seed", "3", "--probe-rare-errors", "0", "-o", kept, logPath)
+	if code != 0 || strings.Contains(errs, "left out") {
+		t.Fatalf("train --probe-rare-errors 0: exit %d\n%s", code, errs)
+	}
+	if a, b := rows(m), rows(kept); b != a+12 {
+		t.Errorf("training rows %d with probes left out, %d with them kept; want 12 more", a, b)
+	}
+}
