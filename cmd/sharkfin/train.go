@@ -55,10 +55,17 @@ func newTrainCmd(e *env) *cobra.Command {
 JSON-lines file of ip_score events collected downstream (detected by its
 first byte '{'), so a model can be trained on what the whole fleet sent.
 
-Robustness: real logs contain attacks. Clusters holding less than
---min-share of the rows are dropped from the model (recorded under
-training.dropped_clusters), so a scanner's windows are not learnt as a
-normal cluster; thresholds are the --quantile of member distances.`,
+Web logs are read twice: the first pass learns the site's path vocabulary
+(the paths it serves), which the model keeps and the rare_ features count
+against (--vocabulary-size, --vocabulary-min-clients; events take the
+vocabulary of the model that scored them: --vocabulary-from).
+
+Robustness: real logs contain attacks. Web windows that asked for
+--probe-rare-errors (3) or more paths the site never served, and failed,
+are probes and are left out. Clusters holding less than --min-share of the
+rows are dropped from the model (recorded under training.dropped_clusters),
+so a scanner's windows are not learnt as a normal cluster; thresholds are
+the --quantile of member distances.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if sampleRows < 1 {
