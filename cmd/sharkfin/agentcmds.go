@@ -327,7 +327,9 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // max_keys keys of their own; and the node remembers up to
 // detect.domains.max_seen destinations (about 48 bytes each, in memory).
 func memoryLimit(c *config.Config) int64 {
-	const base, perKey, perSeen, perHorizon = 24 << 20, 192, 48, 80
+	// perVocab: a web model's path vocabulary at the default size (16-32
+	// bytes a path, 50,000 paths), twice while a reload swaps it.
+	const base, perKey, perSeen, perHorizon, perVocab = 24 << 20, 192, 48, 80, 3 << 20
 	windows := int64(max(1, c.Detect.OpenWindows()-1))
 	tables, seen, horizons := int64(0), false, int64(0)
 	for _, in := range c.Inputs {
@@ -340,7 +342,7 @@ func memoryLimit(c *config.Config) int64 {
 			seen = true
 		}
 	}
-	limit := base + windows*tables*int64(c.Detect.MaxKeys)*perKey + horizons*int64(c.Detect.HorizonClients)*perHorizon
+	limit := base + windows*tables*int64(c.Detect.MaxKeys)*perKey + horizons*(int64(c.Detect.HorizonClients)*perHorizon+perVocab)
 	if seen {
 		limit += int64(c.Detect.Domains.MaxSeen) * perSeen
 	}
