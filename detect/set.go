@@ -63,6 +63,31 @@ func (s *u64set) Add(h uint64) bool {
 	return s.insert(h)
 }
 
+// Has reports whether h was added.
+func (s *u64set) Has(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	if s.table == nil {
+		for _, x := range s.small[:s.n] {
+			if x == h {
+				return true
+			}
+		}
+		return false
+	}
+	t := unsafe.Slice(s.table, s.small[0])
+	mask := uint64(len(t) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t[i] {
+		case h:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
 func (s *u64set) insert(h uint64) bool {
 	t := unsafe.Slice(s.table, s.small[0])
 	mask := uint64(len(t) - 1)

@@ -127,3 +127,28 @@ func TestU64set_SmallAndSpill(t *testing.T) {
 		}
 	}
 }
+
+// Has finds what Add put in, inline and in the table, and nothing else.
+func TestU64Set_Has(t *testing.T) {
+	var s u64set
+	for n := range uint64(200) {
+		h := n*0x9e3779b97f4a7c15 + 7
+		if s.Has(h) {
+			t.Fatalf("%d: Has before Add", n)
+		}
+		s.Add(h)
+		for m := range n + 1 {
+			if !s.Has(m*0x9e3779b97f4a7c15 + 7) {
+				t.Fatalf("after %d adds, %d not found", n+1, m)
+			}
+		}
+	}
+	if s.Has(3) {
+		t.Error("Has(3) of a set without it")
+	}
+	var z u64set
+	z.Add(0)
+	if !z.Has(0) {
+		t.Error("0 added, not found")
+	}
+}

@@ -80,7 +80,7 @@ type Vocabulary struct {
 	Hashes string `json:"hashes"`
 
 	k0, k1 uint64
-	set    hashSet // decoded Hashes
+	set    u64set // decoded Hashes
 }
 
 // validate decodes and checks v; errors are *FieldError under field.
@@ -116,7 +116,7 @@ func (v *Vocabulary) validate(field string) error {
 		}
 	}
 	v.k0, v.k1 = binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[8:])
-	v.set = newHashSet(set)
+	v.set = newVocabSet(set)
 	return nil
 }
 
@@ -124,7 +124,7 @@ func (v *Vocabulary) validate(field string) error {
 // It allocates nothing.
 func (v *Vocabulary) Known(target []byte) bool {
 	var buf [maxNormalizedPath]byte
-	return v.set.has(siphash.Hash(v.k0, v.k1, buf[:normalize(&buf, target)]))
+	return v.set.Has(siphash.Hash(v.k0, v.k1, buf[:normalize(&buf, target)]))
 }
 
 // NormalizePath appends target's normalised path (VocabNormalize) to dst,
@@ -407,7 +407,7 @@ func (b *VocabBuilder) Vocabulary() *Vocabulary {
 	}
 	return &Vocabulary{Normalize: VocabNormalize, Key: hex.EncodeToString(b.key[:]), MinClients: minC, MinAskers: minA,
 		PathsSeen: b.seen, Size: len(set), Hashes: base64.StdEncoding.EncodeToString(raw),
-		k0: b.k0, k1: b.k1, set: newHashSet(set)}
+		k0: b.k0, k1: b.k1, set: newVocabSet(set)}
 }
 
 // String summarises v for reports.
@@ -415,49 +415,12 @@ func (v *Vocabulary) String() string {
 	return fmt.Sprintf("%d of %d paths (served to >= %d clients, or asked by >= %d)", v.Size, v.PathsSeen, v.MinClients, v.MinAskers)
 }
 
-// hashSet is a set of uniform 64-bit hashes: open addressing with linear
-// probing in a table of at least twice as many slots (8 bytes each), so a
-// lookup reads one or two adjacent slots. 0 marks an empty slot; the hash
-// 0 is kept apart.
-type hashSet struct {
-	slots   []uint64
-	mask    uint64
-	hasZero bool
-}
-
-func newHashSet(hs []uint64) hashSet {
-	n := 16
-	for n < 2*len(hs) {
-		n *= 2
-	}
-	s := hashSet{slots: make([]uint64, n), mask: uint64(n - 1)}
+// newVocabSet is the set of a vocabulary's hashes (the distinct-value set
+// of the windows, sized once).
+func newVocabSet(hs []uint64) u64set {
+	var s u64set
 	for _, h := range hs {
-		if h == 0 {
-			s.hasZero = true
-			continue
-		}
-		i := h & s.mask
-		for s.slots[i] != 0 && s.slots[i] != h {
-			i = (i + 1) & s.mask
-		}
-		s.slots[i] = h
+		s.Add(h)
 	}
 	return s
-}
-
-func (s *hashSet) has(h uint64) bool {
-	if h == 0 {
-		return s.hasZero
-	}
-	if len(s.slots) == 0 {
-		return false
-	}
-	for i := h & s.mask; ; i = (i + 1) & s.mask {
-		switch s.slots[i] {
-		case h:
-			return true
-		case 0:
-			return false
-		}
-	}
 }
