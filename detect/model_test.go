@@ -257,6 +257,15 @@ func FuzzDecodeModel(f *testing.F) {
 	dns.Kind, dns.Features = "dns", []string{"queries", "max_label_entropy", "txt_any_ratio"}
 	dns.Transform.Log1p = false
 	f.Add(mustJSON(f, dns))
+	vb := NewVocabBuilderSeeded(1)
+	for _, c := range []string{"a", "b"} {
+		for _, p := range []string{"/", "/about", "/blog/post-1"} {
+			vb.Add(&record.Record{Client: []byte(c), Target: []byte(p), Status: 200})
+		}
+	}
+	rare := validModel()
+	rare.Features[2], rare.Vocabulary = "hour_rare_errors", vb.Vocabulary()
+	f.Add(mustJSON(f, rare))
 	f.Add(append(cloneBytes(valid), ']'))
 	f.Add(valid[:len(valid)/3])
 	f.Add(bytes.Replace(valid, []byte(`"std":[1,`), []byte(`"std":[0,`), 1))

@@ -148,9 +148,10 @@ func FuzzAggregator_Restore(f *testing.F) {
 	cfg := WindowConfig{Kind: record.KindWeb, CloseBatch: 3}
 	a, _ := NewAggregator(cfg)
 	for i := range 10 {
-		r := record.Record{Time: 1e18 + int64(i), Client: fmt.Appendf(nil, "10.0.0.%d", i), Status: 200, Target: []byte("/x")}
+		r := record.Record{Time: 1e18 + int64(i), Client: fmt.Appendf(nil, "10.0.0.%d", i), Status: 200 + 200*(i%2), Target: []byte("/x"), Rare: i%3 == 0}
 		a.Add(&r)
 	}
+	f.Add(a.Snapshot().Main, int64(0), []byte{6}) // open, with rare counts
 	a.CloseThrough(maxInt64, func(*Result) {})
 	snap := a.Snapshot()
 	for start, blob := range snap.Frozen {
