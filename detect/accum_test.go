@@ -67,18 +67,20 @@ func TestAccum_WebFeatures(t *testing.T) {
 		web("GET", "/index.html", 200, 250),
 		web("", "/x", 0, 0), // no status (e.g. "-"): not 2xx
 		web("post", "/login?a", 101, 0),
+		web("POST", "/wp-cron.php", 499, 0), // the client hung up: a 4xx, not a rare error
 	}
-	for _, i := range []int{3, 4, 6} { // not in the model's path vocabulary
+	for _, i := range []int{3, 4, 6, 8} { // not in the model's path vocabulary
 		recs[i].Rare = true
 	}
 	got := features(t, record.KindWeb, recs)
 	checkVector(t, record.KindWeb, got, map[string]float64{
-		"hits": 8, "hits_2xx": 3, "hits_3xx": 1, "hits_4xx": 1, "hits_5xx": 1, "hits_non2xx": 5,
-		"bytes": 2000, "distinct_paths": 5, "post": 1, "error_ratio": 2.0 / 8,
-		// 3 rare, 2 of them failed (the one without a status did not).
-		"rare_hits": 3, "rare_errors": 2, "rare_share": 3.0 / 8, "rare_error_ratio": 2.0 / 3,
+		"hits": 9, "hits_2xx": 3, "hits_3xx": 1, "hits_4xx": 2, "hits_5xx": 1, "hits_non2xx": 6,
+		"bytes": 2000, "distinct_paths": 6, "post": 2, "error_ratio": 3.0 / 9,
+		// 4 rare, 2 of them failed (the one without a status did not,
+		// nor the 499).
+		"rare_hits": 4, "rare_errors": 2, "rare_share": 4.0 / 9, "rare_error_ratio": 2.0 / 4,
 		// No Horizon: the window's own.
-		"hour_4xx": 1, "hour_rare_errors": 2, "day_4xx": 1, "day_rare_errors": 2,
+		"hour_4xx": 2, "hour_rare_errors": 2, "day_4xx": 2, "day_rare_errors": 2,
 	})
 }
 

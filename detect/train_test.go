@@ -129,8 +129,13 @@ func TestTrain_StdFloor(t *testing.T) {
 		r[3] = 0 // post never varies
 	}
 	m, _ := mustTrain(t, rows, TrainConfig{K: 2, Restarts: 1})
+	if m.Transform.Std[3] != 1 {
+		t.Fatalf("std of a constant feature = %v, want a web model's default floor 1", m.Transform.Std[3])
+	}
+	m, _ = mustTrain(t, rows, TrainConfig{K: 2, Restarts: 1, Kind: record.KindProxy,
+		Features: []string{"hits", "hits_non2xx", "distinct_domains", "denied", "connect"}})
 	if m.Transform.Std[3] != 0.25 {
-		t.Fatalf("std of a constant feature = %v, want the default floor 0.25", m.Transform.Std[3])
+		t.Fatalf("std of a constant proxy feature = %v, want the default floor 0.25", m.Transform.Std[3])
 	}
 	m, _ = mustTrain(t, rows, TrainConfig{K: 2, Restarts: 1, StdFloor: 10})
 	for j, s := range m.Transform.Std {

@@ -63,32 +63,45 @@ func (r rate) frac() float64 {
 // TestDetection_Web trains on clean generated traffic, scores traffic with
 // planted attackers and measures recall per attacker type (share of the
 // attacker's IP-windows flagged) and the alert rate on normal IP-windows.
+// It does so for six generated pairs of days and asserts the pooled alert
+// rate: at the 0.99 threshold quantile one pair's rate is 1% give or take
+// the sampling noise of its ~5,400 windows (0.4-1.3% measured), so one
+// pair would measure the seed, not the model.
 func TestDetection_Web(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	var clean, mixed bytes.Buffer
-	if _, err := loggen.Web(&clean, loggen.WebConfig{Seed: 101, Start: start, Windows: 120, Visitors: 300, Crawlers: 4}); err != nil {
-		t.Fatal(err)
-	}
-	truth, err := loggen.Web(&mixed, loggen.WebConfig{Seed: 202, Start: start.Add(24 * time.Hour), Windows: 60, Visitors: 300, Crawlers: 4, AttackersPerType: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := trainOn(t, eventsOf(t, clean.Bytes(), format.Combined, nil), record.KindWeb)
-	evs := eventsOf(t, mixed.Bytes(), format.Combined, m)
-	per := flaggedByLabel(evs, truth)
-	report(t, per)
-	for _, l := range []loggen.Label{loggen.DirScan, loggen.BruteForce, loggen.Scraper} {
-		if r := per[l]; r.total == 0 || r.frac() < 0.95 {
-			t.Errorf("%s recall %.3f (%d/%d), want >= 0.95", l, r.frac(), r.hit, r.total)
+	var normal, slow rate
+	for pair := range uint64(6) {
+		var clean, mixed bytes.Buffer
+		if _, err := loggen.Web(&clean, loggen.WebConfig{Seed: 101 + 7*pair, Start: start, Windows: 120, Visitors: 300, Crawlers: 4}); err != nil {
+			t.Fatal(err)
 		}
+		truth, err := loggen.Web(&mixed, loggen.WebConfig{Seed: 202 + 7*pair, Start: start.Add(24 * time.Hour), Windows: 60, Visitors: 300, Crawlers: 4, AttackersPerType: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := trainOn(t, eventsOf(t, clean.Bytes(), format.Combined, nil), record.KindWeb)
+		evs := eventsOf(t, mixed.Bytes(), format.Combined, m)
+		per := flaggedByLabel(evs, truth)
+		t.Logf("pair %d:", pair)
+		report(t, per)
+		for _, l := range []loggen.Label{loggen.DirScan, loggen.BruteForce, loggen.Scraper} {
+			if r := per[l]; r.total == 0 || r.frac() < 0.95 {
+				t.Errorf("pair %d: %s recall %.3f (%d/%d), want >= 0.95", pair, l, r.frac(), r.hit, r.total)
+			}
+		}
+		for _, l := range []loggen.Label{loggen.Normal, loggen.Crawler} {
+			normal.hit += per[l].hit
+			normal.total += per[l].total
+		}
+		slow.hit += per[loggen.SlowScan].hit
+		slow.total += per[loggen.SlowScan].total
 	}
-	normal := rate{per[loggen.Normal].hit + per[loggen.Crawler].hit, per[loggen.Normal].total + per[loggen.Crawler].total}
 	if normal.frac() > 0.01 {
 		t.Errorf("alert rate on normal IP-windows %.4f (%d/%d), want <= 0.01", normal.frac(), normal.hit, normal.total)
 	}
-	// The slow scanner is reported, not required: a few 404s a minute look
-	// like a visitor with broken links unless error_ratio gives it away.
-	t.Logf("slow scanner recall %.3f (%d/%d)", per[loggen.SlowScan].frac(), per[loggen.SlowScan].hit, per[loggen.SlowScan].total)
+	// The slow scanner (a few 404s a minute) is reported, not required.
+	t.Logf("alert rate on normal IP-windows %.4f (%d/%d); slow scanner recall %.3f (%d/%d)",
+		normal.frac(), normal.hit, normal.total, slow.frac(), slow.hit, slow.total)
 }
 
 // TestDetection_DNS does the same for a DNS tunnel among resolver clients.
