@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -199,6 +200,57 @@ func windowsOf(t *testing.T, lines []timedLine, cfg Config) []*event.Event {
 	return evs
 }
 
+// offlineHorizonNames are horizons the agent does not keep, computed by
+// the evaluation for every client to measure whether they would pay off
+// (SHARKFIN_EVAL_FEATURES=...,day_active): decayed sums, as the agent's
+// (time constants an hour and a day), of the windows' distinct paths,
+// rare hits, and of the windows themselves (windows active).
+var offlineHorizonNames = []string{"hour_paths", "hour_rare_hits", "hour_active", "day_paths", "day_rare_hits", "day_active"}
+
+// offlineHorizons computes offlineHorizonNames for every window of evs.
+func offlineHorizons(evs []*event.Event) [][]float64 {
+	type entry struct {
+		last int64
+		sums [6]float64
+	}
+	clients := map[string]*entry{}
+	order := make([]int, len(evs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return evs[a].WindowStart.Compare(evs[b].WindowStart) })
+	out := make([][]float64, len(evs))
+	for _, i := range order {
+		ev := evs[i]
+		now := ev.WindowStart.Unix()
+		e := clients[ev.SrcIP]
+		if e == nil {
+			e = &entry{last: now}
+			clients[ev.SrcIP] = e
+		}
+		dt := float64(now - e.last)
+		fh, fd := math.Exp(-dt/3600), math.Exp(-dt/86400)
+		paths, _ := ev.Features.Get("distinct_paths")
+		rare, _ := ev.Features.Get("rare_hits")
+		for j, x := range [3]float64{paths, rare, 1} {
+			e.sums[j] = e.sums[j]*fh + x
+			e.sums[3+j] = e.sums[3+j]*fd + x
+		}
+		e.last = now
+		out[i] = slices.Clone(e.sums[:])
+	}
+	return out
+}
+
+// featureOf is a window's feature n, offline horizons included.
+func featureOf(ev *event.Event, hz []float64, n string) float64 {
+	if i := slices.Index(offlineHorizonNames, n); i >= 0 {
+		return hz[i]
+	}
+	v, _ := ev.Features.Get(n)
+	return v
+}
+
 type evalResult map[string]*rate
 
 func (r evalResult) add(label string, flagged bool) {
@@ -272,6 +324,10 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				v = b.Vocabulary()
 			}
 			evs := windowsOf(t, train, Config{Vocabulary: v})
+			// Horizons the agent does not keep (offlineHorizonNames) are
+			// computed here, over every client.
+			offline := slices.ContainsFunc(features, func(n string) bool { return slices.Contains(offlineHorizonNames, n) })
+			hz := offlineHorizons(evs)
 			// As `sharkfin train` does: probes are left out
 			// (SHARKFIN_EVAL_PROBES sets the rare errors of a probe; 0: none).
 			minRare := detect.DefaultProbeRareErrors
@@ -280,7 +336,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 			}
 			rows := make([][]float64, 0, len(evs))
 			full := make([]float64, len(detect.FeatureNames(record.KindWeb)))
-			for _, ev := range evs {
+			for i, ev := range evs {
 				for i, f := range ev.Features {
 					full[i] = f.Value
 				}
@@ -289,22 +345,51 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				}
 				row := make([]float64, len(features))
 				for j, n := range features {
-					row[j], _ = ev.Features.Get(n)
+					row[j] = featureOf(ev, hz[i], n)
 				}
 				rows = append(rows, row)
+			}
+			names := features
+			if offline { // known names to carry them through training
+				names = detect.FeatureNames(record.KindWeb)[:len(features)]
 			}
 			q, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_Q"), 64)
 			sf, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_STDFLOOR"), 64)
 			mt, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_MINTHR"), 64)
 			ms, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_MINSHARE"), 64)
 			kk, _ := strconv.Atoi(os.Getenv("SHARKFIN_EVAL_K"))
-			m, _, err := detect.Train(rows, detect.TrainConfig{Kind: record.KindWeb, Seed: 1, Features: features, Vocabulary: v, Quantile: q,
+			m, _, err := detect.Train(rows, detect.TrainConfig{Kind: record.KindWeb, Seed: 1, Features: names, Vocabulary: v, Quantile: q,
 				StdFloor: sf, MinThreshold: mt, MinShare: ms, K: kk,
 				Now: func() time.Time { return time.Unix(0, 0) }})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, ev := range windowsOf(t, test, Config{Model: m}) {
+			var scored []*event.Event
+			if !offline {
+				scored = windowsOf(t, test, Config{Model: m})
+			} else {
+				scored = windowsOf(t, test, Config{Vocabulary: v})
+				hz := offlineHorizons(scored)
+				x := make([]float64, len(features))
+				for i, ev := range scored {
+					for j, n := range features {
+						x[j] = (math.Log1p(math.Max(featureOf(ev, hz[i], n), 0)) - m.Transform.Mean[j]) / m.Transform.Std[j]
+					}
+					best, d := 0, math.Inf(1)
+					for c, cen := range m.Centroids {
+						var dc float64
+						for j := range x {
+							dc += (x[j] - cen[j]) * (x[j] - cen[j])
+						}
+						if dc < d {
+							best, d = c, dc
+						}
+					}
+					ev.Score = math.Sqrt(d) / m.Thresholds[best]
+					ev.Anomalous = ev.Score > 1
+				}
+			}
+			for _, ev := range scored {
 				label := labels[ev.SrcIP]
 				if label == "" {
 					label = labelReal
