@@ -43,13 +43,24 @@ func realSites(t *testing.T) []siteLog {
 		{"realserver-2020", nil},
 		{"wordpress-2025", []string{"wordpress-2025/access.log"}},
 		{"elastic-apache", []string{"elastic-apache/apache_logs"}},
+		{"realserver-vhosts", nil},
 	}
 	for i := 14; i >= 1; i-- { // the rotation set, oldest first
 		sets[0].files = append(sets[0].files, fmt.Sprintf("realserver-2020/access.log.%d", i))
 	}
+	for i := 7; i >= 0; i-- { // vhost_combined, the same server's other sites
+		f := "realserver-2020/other_vhosts_access.log"
+		if i > 0 {
+			f += fmt.Sprintf(".%d", i)
+		}
+		sets[3].files = append(sets[3].files, f)
+	}
 	p := format.Parser{Format: format.Combined, Location: time.UTC}
 	var sites []siteLog
 	for _, set := range sets {
+		if only := os.Getenv("SHARKFIN_EVAL_SITES"); only != "" && !slices.Contains(strings.Split(only, ","), set.name) {
+			continue
+		}
 		s := siteLog{name: set.name}
 		for _, f := range set.files {
 			fh, err := os.Open(filepath.Join(root, f))
@@ -75,6 +86,13 @@ func realSites(t *testing.T) []siteLog {
 	}
 	return sites
 }
+
+// heldOutSite was added after the model's defaults were chosen on the
+// others, to see them on a site they were not tuned to. Its figures are
+// reported apart from the others' totals, with floors of their own: on it
+// the default model misses the slow prober, brute force and the scraper
+// (see the README, "What it catches").
+const heldOutSite = "realserver-vhosts"
 
 // Planted traffic labels.
 const (
@@ -364,6 +382,16 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 			if err != nil {
 				t.Fatal(err)
 			}
+			if os.Getenv("SHARKFIN_EVAL_DUMP") == s.name {
+				for c, cen := range m.Centroids {
+					raw := make([]string, len(cen))
+					for j, z := range cen {
+						raw[j] = fmt.Sprintf("%s=%.1f", names[j], math.Expm1(z*m.Transform.Std[j]+m.Transform.Mean[j]))
+					}
+					t.Logf("CLUSTER %d size %d threshold %.2f: %s", c, m.Training.Sizes[c], m.Thresholds[c], strings.Join(raw, " "))
+				}
+				t.Logf("STD %v", m.Transform.Std)
+			}
 			var scored []*event.Event
 			if !offline {
 				scored = windowsOf(t, test, Config{Model: m})
@@ -394,12 +422,16 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				if label == "" {
 					label = labelReal
 				}
-				total.add(label, ev.Anomalous)
+				if s.name != heldOutSite {
+					total.add(label, ev.Anomalous)
+				}
 				if d, _ := ev.Features.Get("day_4xx"); label == labelReal && d == 0 {
-					total.add(labelClean, ev.Anomalous)
+					if s.name != heldOutSite {
+						total.add(labelClean, ev.Anomalous)
+					}
 					per[s.name].add(labelClean, ev.Anomalous)
 				}
-				if os.Getenv("SHARKFIN_EVAL_DUMP") == s.name && label == labelReal && ev.Anomalous {
+				if os.Getenv("SHARKFIN_EVAL_DUMP") == s.name && (label == labelReal && ev.Anomalous || os.Getenv("SHARKFIN_EVAL_DUMP_MISSED") != "" && label != labelReal && !ev.Anomalous) {
 					e2xx, _ := ev.Features.Get("hits_2xx")
 					non, _ := ev.Features.Get("hits_non2xx")
 					dp, _ := ev.Features.Get("distinct_paths")
@@ -408,7 +440,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 					po, _ := ev.Features.Get("post")
 					d4, _ := ev.Features.Get("day_4xx")
 					hr, _ := ev.Features.Get("hour_rare_errors")
-					t.Logf("FLAG %s 2xx=%v non2xx=%v paths=%v post=%v rare=%v rare_err=%v hre=%.1f d4=%.1f score=%.2f", ev.SrcIP, e2xx, non, dp, po, rh, re, hr, d4, ev.Score)
+					t.Logf("FLAG %s %s 2xx=%v non2xx=%v paths=%v post=%v rare=%v rare_err=%v hre=%.1f d4=%.1f score=%.2f", label, ev.SrcIP, e2xx, non, dp, po, rh, re, hr, d4, ev.Score)
 				}
 				per[s.name].add(label, ev.Anomalous)
 				if scoreLog != nil {
@@ -475,11 +507,15 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 	modes := []struct {
 		name   string
 		floors []floor
+		// heldOut: the floors of the held-out site (heldOutSite).
+		heldOut []floor
 	}{
 		{"insample", []floor{{labelProber, 0.8, 1}, {labelTrickle, 0.92, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.022}, {labelClean, 0, 0.005}}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.022}, {labelClean, 0, 0.005}},
+			[]floor{{labelTrickle, 0.75, 1}, {labelScan, 0.95, 1}, {labelReal, 0, 0.025}, {labelClean, 0, 0.01}}},
 		{"split", []floor{{labelProber, 0.9, 1}, {labelTrickle, 0.92, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.065}, {labelClean, 0, 0.02}}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.065}, {labelClean, 0, 0.02}},
+			[]floor{{labelProber, 0.25, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelReal, 0, 0.08}, {labelClean, 0, 0.01}}},
 	}
 	for _, mode := range modes {
 		if m := os.Getenv("SHARKFIN_EVAL_MODE"); m != "" && m != mode.name {
@@ -490,20 +526,24 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 			for _, s := range sites {
 				t.Logf("%s:%s", s.name, per[s.name])
 			}
-			t.Logf("all sites, features %v:%s", features, total)
-			if explore {
+			t.Logf("all sites but %s, features %v:%s", heldOutSite, features, total)
+			if explore || os.Getenv("SHARKFIN_EVAL_SITES") != "" {
 				return
 			}
-			for _, f := range mode.floors {
-				r := total[f.label]
-				if r == nil || r.total == 0 {
-					t.Errorf("%s: no windows", f.label)
-					continue
-				}
-				if x := r.frac(); x < f.min || x > f.max {
-					t.Errorf("%s: %d/%d windows flagged (%.1f%%), want %.0f%% to %.0f%%", f.label, r.hit, r.total, 100*x, 100*f.min, 100*f.max)
+			check := func(what string, r evalResult, floors []floor) {
+				for _, f := range floors {
+					x := r[f.label]
+					if x == nil || x.total == 0 {
+						t.Errorf("%s, %s: no windows", what, f.label)
+						continue
+					}
+					if v := x.frac(); v < f.min || v > f.max {
+						t.Errorf("%s, %s: %d/%d windows flagged (%.1f%%), want %.0f%% to %.0f%%", what, f.label, x.hit, x.total, 100*v, 100*f.min, 100*f.max)
+					}
 				}
 			}
+			check("all sites but "+heldOutSite, total, mode.floors)
+			check(heldOutSite, per[heldOutSite], mode.heldOut)
 		})
 	}
 }
