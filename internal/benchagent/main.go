@@ -30,11 +30,21 @@ func main() {
 	model := flag.String("model", "examples/models/web.json", "web model")
 	idle := flag.Duration("idle", 60*time.Second, "idle measurement")
 	runs := flag.Int("runs", 3, "runs per shape (best taken)")
+	floodOnly := flag.Bool("flood", false, "only the flood's peak RSS")
 	proxyOnly := flag.Bool("proxy", false, "only the proxy shape: catch-up with enrichment off and black-holed")
 	proxyOut := flag.String("write-proxy-log", "", "write the proxy shape's log to this file and exit (for profiling)")
 	flag.Parse()
 	if *proxyOut != "" {
 		if _, err := proxyLog(*proxyOut, 120, 5000, 4000); err != nil {
+			fmt.Fprintln(os.Stderr, "benchagent:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *floodOnly {
+		b, _ := filepath.Abs(*bin)
+		m, _ := filepath.Abs(*model)
+		if err := floodRSS(b, m); err != nil {
 			fmt.Fprintln(os.Stderr, "benchagent:", err)
 			os.Exit(1)
 		}
@@ -211,9 +221,12 @@ func run(bin, model string, shapes []shape, runs int, idle time.Duration) error 
 	perMin := (u1 - u0).Seconds() * float64(time.Minute) / float64(idle)
 	fmt.Printf("\n== idle for %s with the file open\nCPU %.3fs (= %.3fs per minute; goal < 0.1s per minute)\n", idle, (u1 - u0).Seconds(), perMin)
 	a.stop()
+	return floodRSS(bin, model)
+}
 
-	// Peak RSS with many distinct IPs in one window, every event emitted
-	// (the close is over when all of them are queued).
+// floodRSS measures the peak RSS with many distinct IPs in one window,
+// every event emitted (the close is over when all of them are queued).
+func floodRSS(bin, model string) error {
 	fmt.Printf("\n== peak RSS (VmHWM) with distinct source IPs in one 60s window (3 lines each, detect.emit: %s)\n"+
 		"(anon/file: the largest anonymous and file-backed parts seen in 10ms samples; file includes the binary)\n"+
 		"%-12s %14s %14s %18s %10s\n", "all", "IPs", "counting MiB", "+close MiB", "anon/file MiB", "seconds")
