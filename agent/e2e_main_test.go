@@ -393,15 +393,24 @@ func sharkfin(t testing.TB, args ...string) {
 
 // sample reads one metric of the running agent by labels (see
 // e2etest.ScrapeSample); the test fails when the agent does not answer.
+//
+// A scrape that fails (a slow answer on a loaded machine) is tried again
+// for up to 10s while the agent runs: callers poll with it.
 func (h *agentHarness) sample(name string, labels ...string) float64 {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	v, err := scrapeSample(ctx, h.metrics, name, labels...)
-	if err != nil {
-		h.t.Fatalf("scrape %s: %v", name, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		v, err := scrapeSample(ctx, h.metrics, name, labels...)
+		cancel()
+		if err == nil {
+			return v
+		}
+		if time.Now().After(deadline) || !h.running() {
+			h.t.Fatalf("scrape %s: %v", name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return v
 }
 
 // scrapeSample reads one metric of the agent, by labels (see

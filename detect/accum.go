@@ -22,7 +22,7 @@ type accum struct {
 	allowed uint32
 	// rare counts the web requests to paths the model's vocabulary does
 	// not know (record.Record.Rare), rareErr those of them that failed
-	// (4xx/5xx); both saturate.
+	// (4xx/5xx, not 499: see add); both saturate.
 	rare, rareErr uint32
 	// distinct: web paths, proxy destination hosts, dns query names.
 	distinct u64set

@@ -11,8 +11,9 @@ import (
 // features count requests to paths the model's path vocabulary does not
 // know (see Vocabulary): rare_hits, rare_errors (those that failed, 4xx
 // or 5xx but not 499), rare_share (of hits) and rare_error_ratio (of
-// rare_hits). They are 0 under a model without a vocabulary. The hour_ and day_ features are
-// the client's 4xx and rare errors over its recent windows (see Horizon).
+// rare_hits). They are 0 under a model without a vocabulary. The hour_
+// and day_ features are the client's 4xx and rare errors over its recent
+// windows (see Horizon).
 const (
 	WebHits = iota
 	WebHits2xx

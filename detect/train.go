@@ -104,12 +104,17 @@ func (c *TrainConfig) setDefaults() {
 // At 0.25, one request of a kind a cluster never saw (log1p(1) = 0.69)
 // was 2.8 standard deviations away, so benign windows with one redirect
 // or one 5xx were flagged while a scraper three times the heaviest reader
-// scored barely above its threshold. On the real web logs
-// (pipeline's SlowProbersOnRealSites) 1 flags a fifth as many benign
-// windows and keeps every planted fast attacker; on generated traffic
-// (TestDetection_Web) it catches every slow scanner's window (78-82% at
-// 0.25) at a similar alert rate. Proxy and DNS models keep 0.25: their
-// lengths and entropies are not counts, and DNS alerts rose at 1.
+// scored barely above its threshold. On every web log measured no
+// feature's spread reaches 1, so a web model in effect compares windows
+// in centred log1p units (and error_ratio, at most 0.69 after log1p,
+// moves a window less than a count can); floors per feature (ratios at
+// 0.25) were worse on every measure. On the real web logs (pipeline's
+// SlowProbersOnRealSites) 1 flags a fifth as many benign windows and
+// every planted fast attacker, at the cost of some in-sample slow-prober
+// windows (100% to 88-95%); on generated traffic (TestDetection_Web) it
+// catches every slow scanner's window (78-82% at 0.25) at a similar alert
+// rate. Proxy and DNS models keep 0.25: their lengths and entropies are
+// not counts, and DNS alerts rose at 1.
 func StdFloorOf(k record.Kind) float64 {
 	if k == record.KindWeb {
 		return 1

@@ -143,6 +143,27 @@ func TestTrain_StdFloor(t *testing.T) {
 			t.Errorf("std[%d] = %v, want the floor 10", j, s)
 		}
 	}
+	// The transform exported for Spark (FitTransform) takes the same floors.
+	for _, c := range []struct {
+		kind     record.Kind
+		features []string
+		want     float64
+	}{
+		{record.KindWeb, nil, 1},
+		{record.KindProxy, []string{"hits", "hits_non2xx", "distinct_domains", "denied", "connect"}, 0.25},
+	} {
+		var flat []float64
+		for _, r := range rows {
+			flat = append(flat, r...)
+		}
+		tr, err := FitTransform(flat, 5, TrainConfig{Kind: c.kind, Features: c.features})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Std[3] != c.want {
+			t.Errorf("%s: FitTransform std of a constant feature = %v, want %v", c.kind, tr.Std[3], c.want)
+		}
+	}
 }
 
 // TestTrain_ThresholdsAtQuantile recomputes each cluster's threshold from

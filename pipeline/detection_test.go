@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,37 +70,53 @@ func (r rate) frac() float64 {
 // pair would measure the seed, not the model.
 func TestDetection_Web(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	var normal, slow rate
-	for pair := range uint64(6) {
-		var clean, mixed bytes.Buffer
-		if _, err := loggen.Web(&clean, loggen.WebConfig{Seed: 101 + 7*pair, Start: start, Windows: 120, Visitors: 300, Crawlers: 4}); err != nil {
-			t.Fatal(err)
+	var (
+		mu           sync.Mutex
+		normal, slow rate
+	)
+	t.Run("pairs", func(t *testing.T) {
+		for pair := range uint64(6) {
+			t.Run(fmt.Sprint(pair), func(t *testing.T) {
+				t.Parallel()
+				var clean, mixed bytes.Buffer
+				if _, err := loggen.Web(&clean, loggen.WebConfig{Seed: 101 + 7*pair, Start: start, Windows: 120, Visitors: 300, Crawlers: 4}); err != nil {
+					t.Fatal(err)
+				}
+				truth, err := loggen.Web(&mixed, loggen.WebConfig{Seed: 202 + 7*pair, Start: start.Add(24 * time.Hour), Windows: 60, Visitors: 300, Crawlers: 4, AttackersPerType: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := trainOn(t, eventsOf(t, clean.Bytes(), format.Combined, nil), record.KindWeb)
+				per := flaggedByLabel(eventsOf(t, mixed.Bytes(), format.Combined, m), truth)
+				report(t, per)
+				for _, l := range []loggen.Label{loggen.DirScan, loggen.BruteForce, loggen.Scraper} {
+					if r := per[l]; r.total == 0 || r.frac() < 0.95 {
+						t.Errorf("%s recall %.3f (%d/%d), want >= 0.95", l, r.frac(), r.hit, r.total)
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, l := range []loggen.Label{loggen.Normal, loggen.Crawler} {
+					normal.hit += per[l].hit
+					normal.total += per[l].total
+				}
+				slow.hit += per[loggen.SlowScan].hit
+				slow.total += per[loggen.SlowScan].total
+			})
 		}
-		truth, err := loggen.Web(&mixed, loggen.WebConfig{Seed: 202 + 7*pair, Start: start.Add(24 * time.Hour), Windows: 60, Visitors: 300, Crawlers: 4, AttackersPerType: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := trainOn(t, eventsOf(t, clean.Bytes(), format.Combined, nil), record.KindWeb)
-		evs := eventsOf(t, mixed.Bytes(), format.Combined, m)
-		per := flaggedByLabel(evs, truth)
-		t.Logf("pair %d:", pair)
-		report(t, per)
-		for _, l := range []loggen.Label{loggen.DirScan, loggen.BruteForce, loggen.Scraper} {
-			if r := per[l]; r.total == 0 || r.frac() < 0.95 {
-				t.Errorf("pair %d: %s recall %.3f (%d/%d), want >= 0.95", pair, l, r.frac(), r.hit, r.total)
-			}
-		}
-		for _, l := range []loggen.Label{loggen.Normal, loggen.Crawler} {
-			normal.hit += per[l].hit
-			normal.total += per[l].total
-		}
-		slow.hit += per[loggen.SlowScan].hit
-		slow.total += per[loggen.SlowScan].total
+	})
+	if t.Failed() {
+		return
 	}
 	if normal.frac() > 0.01 {
 		t.Errorf("alert rate on normal IP-windows %.4f (%d/%d), want <= 0.01", normal.frac(), normal.hit, normal.total)
 	}
-	// The slow scanner (a few 404s a minute) is reported, not required.
+	// The slow scanner (a few 404s a minute, no path vocabulary in
+	// generated traffic): 78-82% of its windows at the former std floor of
+	// 0.25, all of them at 1 (detect.StdFloorOf).
+	if slow.frac() < 0.95 {
+		t.Errorf("slow scanner recall %.3f (%d/%d), want >= 0.95", slow.frac(), slow.hit, slow.total)
+	}
 	t.Logf("alert rate on normal IP-windows %.4f (%d/%d); slow scanner recall %.3f (%d/%d)",
 		normal.frac(), normal.hit, normal.total, slow.frac(), slow.hit, slow.total)
 }

@@ -260,6 +260,93 @@ func offlineHorizons(evs []*event.Event) [][]float64 {
 	return out
 }
 
+// scoreOffline scores evs against m as detect.Scorer does (log1p, the
+// model's transform, the nearest centroid, distance over its threshold),
+// with features taken by featureOf, offline horizons included: m was
+// trained on them under placeholder names. TestScoreOffline_AsTheScorer
+// holds it to the Scorer.
+func scoreOffline(m *detect.Model, evs []*event.Event, hz [][]float64, features []string) {
+	x := make([]float64, len(features))
+	for i, ev := range evs {
+		for j, n := range features {
+			x[j] = (math.Log1p(math.Max(featureOf(ev, hz[i], n), 0)) - m.Transform.Mean[j]) / m.Transform.Std[j]
+		}
+		best, d := 0, math.Inf(1)
+		for c, cen := range m.Centroids {
+			var dc float64
+			for j := range x {
+				dc += (x[j] - cen[j]) * (x[j] - cen[j])
+			}
+			if dc < d {
+				best, d = c, dc
+			}
+		}
+		ev.Score = math.Sqrt(d) / m.Thresholds[best]
+		ev.Anomalous = ev.Score > 1
+	}
+}
+
+// TestScoreOffline_AsTheScorer: the evaluation's offline scoring gives the
+// pipeline's scores on a real site's windows.
+func TestScoreOffline_AsTheScorer(t *testing.T) {
+	root := sharedData(t)
+	fh, err := os.Open(filepath.Join(root, "elastic-apache/apache_logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	var lines []timedLine
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		lines = append(lines, timedLine{text: sc.Text()})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	features := detect.DefaultModelFeatures(record.KindWeb)
+	b := detect.NewVocabBuilderSeeded(1)
+	p := format.Parser{Format: format.Combined, Location: time.UTC}
+	var r record.Record
+	for _, l := range lines {
+		if p.Parse([]byte(l.text), &r) == nil {
+			b.Add(&r)
+		}
+	}
+	v := b.Vocabulary()
+	evs := windowsOf(t, lines, Config{Vocabulary: v})
+	rows := make([][]float64, len(evs))
+	for i, ev := range evs {
+		for _, n := range features {
+			x, _ := ev.Features.Get(n)
+			rows[i] = append(rows[i], x)
+		}
+	}
+	m, _, err := detect.Train(rows, detect.TrainConfig{Kind: record.KindWeb, Seed: 1, Features: features, Vocabulary: v,
+		Now: func() time.Time { return time.Unix(0, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := windowsOf(t, lines, Config{Model: m})
+	got := windowsOf(t, lines, Config{Vocabulary: v})
+	scoreOffline(m, got, offlineHorizons(got), features)
+	if len(got) != len(want) {
+		t.Fatalf("%d windows, the pipeline %d", len(got), len(want))
+	}
+	flagged := 0
+	for i := range got {
+		if got[i].SrcIP != want[i].SrcIP || math.Abs(got[i].Score-want[i].Score) > 1e-9 || got[i].Anomalous != want[i].Anomalous {
+			t.Fatalf("window %d (%s): score %v anomalous %v, the pipeline %s %v %v", i, got[i].SrcIP, got[i].Score, got[i].Anomalous,
+				want[i].SrcIP, want[i].Score, want[i].Anomalous)
+		}
+		if got[i].Anomalous {
+			flagged++
+		}
+	}
+	if flagged == 0 {
+		t.Fatal("no window flagged: the comparison saw no anomaly")
+	}
+}
+
 // featureOf is a window's feature n, offline horizons included.
 func featureOf(ev *event.Event, hz []float64, n string) float64 {
 	if i := slices.Index(offlineHorizonNames, n); i >= 0 {
@@ -296,6 +383,9 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 		defer func() {
 			for _, l := range []string{labelProber, labelTrickle, labelScan, labelBrute, labelScrape, labelReal, labelClean} {
 				xs := scoreLog[l]
+				if len(xs) == 0 {
+					continue
+				}
 				slices.Sort(xs)
 				q := func(f float64) float64 { return xs[int(f*float64(len(xs)-1))] }
 				t.Logf("SCORES %-22s n=%5d q01=%.2f q05=%.2f q10=%.2f q50=%.2f q90=%.2f q99=%.2f q995=%.2f", l, len(xs), q(.01), q(.05), q(.1), q(.5), q(.9), q(.99), q(.995))
@@ -355,8 +445,8 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 			rows := make([][]float64, 0, len(evs))
 			full := make([]float64, len(detect.FeatureNames(record.KindWeb)))
 			for i, ev := range evs {
-				for i, f := range ev.Features {
-					full[i] = f.Value
+				for j, f := range ev.Features {
+					full[j] = f.Value
 				}
 				if detect.IsProbe(record.KindWeb, full, minRare) {
 					continue
@@ -386,7 +476,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				for c, cen := range m.Centroids {
 					raw := make([]string, len(cen))
 					for j, z := range cen {
-						raw[j] = fmt.Sprintf("%s=%.1f", names[j], math.Expm1(z*m.Transform.Std[j]+m.Transform.Mean[j]))
+						raw[j] = fmt.Sprintf("%s=%.1f", features[j], math.Expm1(z*m.Transform.Std[j]+m.Transform.Mean[j]))
 					}
 					t.Logf("CLUSTER %d size %d threshold %.2f: %s", c, m.Training.Sizes[c], m.Thresholds[c], strings.Join(raw, " "))
 				}
@@ -397,25 +487,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				scored = windowsOf(t, test, Config{Model: m})
 			} else {
 				scored = windowsOf(t, test, Config{Vocabulary: v})
-				hz := offlineHorizons(scored)
-				x := make([]float64, len(features))
-				for i, ev := range scored {
-					for j, n := range features {
-						x[j] = (math.Log1p(math.Max(featureOf(ev, hz[i], n), 0)) - m.Transform.Mean[j]) / m.Transform.Std[j]
-					}
-					best, d := 0, math.Inf(1)
-					for c, cen := range m.Centroids {
-						var dc float64
-						for j := range x {
-							dc += (x[j] - cen[j]) * (x[j] - cen[j])
-						}
-						if dc < d {
-							best, d = c, dc
-						}
-					}
-					ev.Score = math.Sqrt(d) / m.Thresholds[best]
-					ev.Anomalous = ev.Score > 1
-				}
+				scoreOffline(m, scored, offlineHorizons(scored), features)
 			}
 			for _, ev := range scored {
 				label := labels[ev.SrcIP]

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Rebuilds the bundled example models from the bundled sample data
 # (examples/logs/). Deterministic: the same data and seed give the same model.
+# The committed models were built by an earlier release and are kept so that
+# earlier agents load them too (the packages' upgrade and downgrade tests,
+# mixed fleets): this release's train gives a model with severity
+# calibration, a web std floor of 1 and, from logs, a path vocabulary, which
+# earlier agents refuse. The pipeline's golden tests pin their scores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-bin/sharkfin}

@@ -30,7 +30,7 @@ func main() {
 	model := flag.String("model", "examples/models/web.json", "web model")
 	idle := flag.Duration("idle", 60*time.Second, "idle measurement")
 	runs := flag.Int("runs", 3, "runs per shape (best taken)")
-	floodOnly := flag.Bool("flood", false, "only the flood's peak RSS")
+	floodOnly := flag.Bool("flood", false, "only the flood's peak RSS (10,000 and 100,000 IPs; -runs, -idle and the shapes do not apply)")
 	proxyOnly := flag.Bool("proxy", false, "only the proxy shape: catch-up with enrichment off and black-holed")
 	proxyOut := flag.String("write-proxy-log", "", "write the proxy shape's log to this file and exit (for profiling)")
 	flag.Parse()
