@@ -75,18 +75,9 @@ func openWriter(opt Options) (*bolt.DB, error) {
 
 	handed := false
 	db, err := openBolt(path, &bolt.Options{
-		Timeout: opt.Timeout,
-		NoSync:  opt.NoSync,
-		// The array freelist, not the hashmap one: the hashmap hands out
-		// free pages without regard to their place, and on a long
-		// catch-up of many clients the free space fragmented until the
-		// file grew with the backlog (state file after 1, 12 and 24 days
-		// of 100,000 new clients a day with a day's retention: 13.8,
-		// 40.9 and 53.7 MiB), while the array freelist takes the lowest
-		// pages first and levels off (13.8, 24.6 and 28.0 MiB), in the
-		// same time (agent's TestAgent_RetentionKeepsOneDay). Its cost is a
-		// scan of the free ids per allocation, a few thousand pages here.
-		FreelistType: bolt.FreelistArrayType,
+		Timeout:      opt.Timeout,
+		NoSync:       opt.NoSync,
+		FreelistType: bolt.FreelistMapType,
 		// Map room for the file to grow into (address space only): each
 		// remap copies everything the open write transaction holds onto
 		// the heap (a catch-up's commit is megabytes of events) and waits
