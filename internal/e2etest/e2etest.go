@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -98,14 +99,53 @@ func scrape(ctx context.Context, addr string, fn func(name, labels string, v flo
 }
 
 // FreeAddr returns a loopback address whose port was free a moment ago.
+//
+// The port is drawn below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), where outgoing connections never take
+// theirs: a port the kernel hands to Listen(":0") is one any connect
+// elsewhere may take before the agent binds it (a CI run lost its
+// metrics listener so, "address already in use"). Other FreeAddr calls
+// draw at random from some 20,000 ports, each checked free.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	low := ephemeralLow()
+	for range 200 {
+		port := 10000 + rand.IntN(max(low-10000, 1))
+		if port >= low {
+			break
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return addr
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n <= 10000 {
+		return 32768
+	}
+	return n
 }
 
 // PeakRSS returns the peak resident set size (VmHWM) of process pid, in
