@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -19,15 +20,49 @@ import (
 	"go.uber.org/zap"
 )
 
+// dropTornLine cuts f back to its last complete line: a receiver killed
+// in the middle of a write (tests kill it, as a crash) leaves part of a
+// line that was never acknowledged, so the agent sends its events again,
+// and the next receiver on the same file would append to it.
+func dropTornLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 64<<10)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == fi.Size() {
+		return nil
+	}
+	return f.Truncate(end)
+}
+
 // serve runs the receiver until ctx is done.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	out := os.Stdout
 	if cfg.out != "-" {
-		f, err := os.OpenFile(cfg.out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(cfg.out, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("open output: %w", err)
 		}
 		defer f.Close()
+		if err := dropTornLine(f); err != nil {
+			return fmt.Errorf("output %s: %w", cfg.out, err)
+		}
 		out = f
 	}
 	// The sink and the proxy draw from sources of their own: they run on
