@@ -8,11 +8,12 @@ import (
 )
 
 // Segment bounds: a window's entries are split into segments of at most
-// segMaxEntries entries and about segMaxBytes, so that no value grows with
-// the keys of a window (bbolt keeps a value whole on overflow pages).
+// segMaxEntries entries and segMaxBytes bytes, so that no value grows with
+// the keys of a window (bbolt keeps a value whole on consecutive pages:
+// see valueBytes).
 const (
 	segMaxEntries = 4096
-	segMaxBytes   = 64 << 10
+	segMaxBytes   = valueBytes
 )
 
 // segmentFill is the fill percent of the segment and unfolded buckets:
@@ -112,8 +113,15 @@ func (w *historyWriter) window(updates []*HistoryUpdate) error {
 			bytes += uint64(updates[j].Bytes)
 			anomalous = anomalous || updates[j].Anomalous
 		}
+		// The entry's most: its key, the two lengths (a key is at most
+		// maxHistoryKey) and the two counts.
+		if sw.n > 0 && sw.size()+len(u.Key)+2*binary.MaxVarintLen16+2*binary.MaxVarintLen64 > segMaxBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		sw.add(u.Key, hits, bytes, anomalous)
-		if sw.n == segMaxEntries || sw.size() >= segMaxBytes {
+		if sw.n == segMaxEntries {
 			if err := flush(); err != nil {
 				return err
 			}

@@ -23,12 +23,22 @@ import (
 // thousands, at random: stored one key per client, each commit would
 // rewrite most of the bucket's pages (it did: a second of wall time and
 // 5 MiB of file in the busy benchmark). So a commit appends its changes
-// as one delta record ("d" and an 8-byte sequence number), and when the
-// deltas outgrow twice the table ("t": every entry, in key order; at
-// least 256 KiB), the commit folds them into a new table instead and
-// drops them. A commit writes its changes plus, amortised, about as much
-// again; the sub-bucket holds at most the table and twice its size in
-// deltas.
+// as delta records ("d" and an 8-byte sequence number), and when the
+// deltas outgrow twice the table ("T" and an 8-byte chunk number: every
+// entry, in key order; at least 256 KiB), the commit folds them into a new
+// table instead and drops them. A commit writes its changes plus,
+// amortised, about as much again; the sub-bucket holds at most the table
+// and twice its size in deltas.
+//
+// No record is over horizonChunk bytes (valueBytes): a table kept as one
+// value (as earlier agents did, key "t") took runs of hundreds of free
+// pages, which a file the retention has freed in small pieces does not
+// have, and grew the file.
+//
+// A legacy "t" is read as the table. If it is there, the "T" chunks
+// beside it are stale (a new agent always deletes "t" when it writes
+// chunks: only an older agent, run on this file after a newer one, writes
+// "t"), and are ignored until the next fold deletes them.
 
 const (
 	horizonVersion = 1
@@ -37,12 +47,19 @@ const (
 	horizonRecLen  = 8 + 1 + 8 + 4*HorizonValues // key, op, last, sums
 	horizonDelLen  = 8 + 1
 	horizonMinFold = 256 << 10
+	// horizonChunk bounds the bytes of one stored record (a table chunk
+	// or a delta).
+	horizonChunk = valueBytes
+	// horizonChunkRecs is the number of entries a record of at most
+	// horizonChunk bytes holds (a delete is shorter than an entry).
+	horizonChunkRecs = (horizonChunk - 1) / horizonRecLen
 )
 
 var (
-	horizonTable = []byte("t")
-	horizonDelta = []byte("d")
-	horizonSize  = []byte("n") // bytes of the deltas, 8 bytes big-endian
+	horizonLegacyTable = []byte("t")
+	horizonTable       = []byte("T")
+	horizonDelta       = []byte("d")
+	horizonSize        = []byte("n") // bytes of the deltas, 8 bytes big-endian
 )
 
 // HorizonUpdate stores (or, with Delete, removes) a client's sums.
@@ -127,12 +144,18 @@ func horizonEntries(b *bolt.Bucket) (m map[uint64]HorizonUpdate, damaged int) {
 			m[u.Key] = *u
 		}
 	}
-	if t := b.Get(horizonTable); t != nil {
+	c := b.Cursor()
+	if t := b.Get(horizonLegacyTable); t != nil {
 		if decodeHorizons(t, apply) != nil {
 			damaged++
 		}
+	} else {
+		for k, v := c.Seek(horizonTable); k != nil && bytes.HasPrefix(k, horizonTable); k, v = c.Next() {
+			if len(k) != 1+8 || v == nil || decodeHorizons(v, apply) != nil {
+				damaged++
+			}
+		}
 	}
-	c := b.Cursor()
 	for k, v := c.Seek(horizonDelta); k != nil && bytes.HasPrefix(k, horizonDelta); k, v = c.Next() {
 		if len(k) != 1+8 || v == nil || decodeHorizons(v, apply) != nil {
 			damaged++
@@ -179,7 +202,7 @@ func applyHorizons(tx *bolt.Tx, updates map[string][]HorizonUpdate, arena *[]byt
 	return nil
 }
 
-// applyInputHorizons appends us as a delta, or folds every delta and us
+// applyInputHorizons appends us as deltas, or folds every delta and us
 // into a new table once the deltas outgrow it.
 func applyInputHorizons(b *bolt.Bucket, us []HorizonUpdate, arena *[]byte) error {
 	size := len(us) * horizonRecLen
@@ -187,25 +210,27 @@ func applyInputHorizons(b *bolt.Bucket, us []HorizonUpdate, arena *[]byte) error
 	if v := b.Get(horizonSize); len(v) == 8 {
 		deltas = binary.BigEndian.Uint64(v)
 	}
-	table := len(b.Get(horizonTable))
-	if deltas+uint64(size) <= uint64(max(2*table, horizonMinFold)) {
-		reserve(arena, 1+size+2*16)
-		start := len(*arena)
-		*arena = appendHorizons(*arena, us)
-		val := (*arena)[start:len(*arena):len(*arena)]
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
+	if deltas+uint64(size) <= uint64(max(2*horizonTableSize(b), horizonMinFold)) {
+		records := (len(us) + horizonChunkRecs - 1) / horizonChunkRecs
+		reserve(arena, size+records*(1+1+8)+8)
+		for chunk := range slices.Chunk(us, horizonChunkRecs) {
+			start := len(*arena)
+			*arena = appendHorizons(*arena, chunk)
+			val := (*arena)[start:len(*arena):len(*arena)]
+			deltas += uint64(len(val))
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			ks := len(*arena)
+			*arena = append(*arena, horizonDelta...)
+			*arena = binary.BigEndian.AppendUint64(*arena, seq)
+			if err := b.Put((*arena)[ks:len(*arena):len(*arena)], val); err != nil {
+				return err
+			}
 		}
-		ks := len(*arena)
-		*arena = append(*arena, horizonDelta...)
-		*arena = binary.BigEndian.AppendUint64(*arena, seq)
-		key := (*arena)[ks:len(*arena):len(*arena)]
 		ns := len(*arena)
-		*arena = binary.BigEndian.AppendUint64(*arena, deltas+uint64(len(val)))
-		if err := b.Put(key, val); err != nil {
-			return err
-		}
+		*arena = binary.BigEndian.AppendUint64(*arena, deltas)
 		return b.Put(horizonSize, (*arena)[ns:len(*arena):len(*arena)])
 	}
 	// Fold: the table, the deltas and us, into a new table.
@@ -219,19 +244,44 @@ func applyInputHorizons(b *bolt.Bucket, us []HorizonUpdate, arena *[]byte) error
 	}
 	var drop [][]byte
 	c := b.Cursor()
-	for k, _ := c.Seek(horizonDelta); k != nil && bytes.HasPrefix(k, horizonDelta); k, _ = c.Next() {
-		drop = append(drop, slices.Clone(k))
+	for _, prefix := range [][]byte{horizonTable, horizonDelta} {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			drop = append(drop, slices.Clone(k))
+		}
+	}
+	if b.Get(horizonLegacyTable) != nil {
+		drop = append(drop, horizonLegacyTable)
 	}
 	for _, k := range drop {
 		if err := b.Delete(k); err != nil {
 			return err
 		}
 	}
-	// The table is written fresh (not in the arena: it may be megabytes).
-	if err := b.Put(horizonTable, appendHorizons(nil, sortedHorizons(m))); err != nil {
-		return err
+	// The table is written fresh (not in the arena: it may be megabytes),
+	// in chunks of at most horizonChunk bytes.
+	var i uint64
+	for chunk := range slices.Chunk(sortedHorizons(m), horizonChunkRecs) {
+		key := binary.BigEndian.AppendUint64(slices.Clone(horizonTable), i)
+		if err := b.Put(key, appendHorizons(nil, chunk)); err != nil {
+			return err
+		}
+		i++
 	}
 	return b.Put(horizonSize, make([]byte, 8))
+}
+
+// horizonTableSize returns the bytes of an input's table: a legacy "t",
+// or the chunks.
+func horizonTableSize(b *bolt.Bucket) int {
+	if t := b.Get(horizonLegacyTable); t != nil {
+		return len(t)
+	}
+	n := 0
+	c := b.Cursor()
+	for k, v := c.Seek(horizonTable); k != nil && bytes.HasPrefix(k, horizonTable); k, v = c.Next() {
+		n += len(v)
+	}
+	return n
 }
 
 // Horizons calls fn for every client entry of an input, in key order (at

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -203,18 +204,106 @@ func TestHorizons_FoldKeepsTheBucketBounded(t *testing.T) {
 	}
 	path := s.Path()
 	s.MustClose()
-	var table, deltas int
+	var table, deltas, chunks, largest int
 	viewFile(t, path, func(tx *bolt.Tx) {
 		b := tx.Bucket([]byte("horizon")).Bucket([]byte("web"))
-		table = len(b.Get([]byte("t")))
+		if b.Get([]byte("t")) != nil {
+			t.Error("a legacy one-value table was written")
+		}
 		c := b.Cursor()
-		for k, v := c.Seek([]byte("d")); k != nil && k[0] == 'd'; k, v = c.Next() {
-			deltas += len(v)
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			largest = max(largest, len(v))
+			switch k[0] {
+			case 'T':
+				table += len(v)
+				chunks++
+			case 'd':
+				deltas += len(v)
+			}
 		}
 	})
 	// 400 commits of ~5.8 KB: 2.3 MB of deltas unless folded.
 	if table == 0 || deltas > max(2*table, 256<<10) {
 		t.Errorf("table %d bytes, deltas %d bytes: not folded (want deltas <= max(2 x table, 256 KiB))", table, deltas)
 	}
-	t.Logf("%d entries: table %d bytes, deltas %d bytes", len(got), table, deltas)
+	// No record takes more than one page (a run of pages the file may
+	// not have free: see horizon.go).
+	if largest > 2000 {
+		t.Errorf("a record of %d bytes, want at most 2,000", largest)
+	}
+	t.Logf("%d entries: table %d bytes in %d chunks, deltas %d bytes; largest record %d bytes", len(got), table, chunks, deltas, largest)
+}
+
+// A table written by an older agent as one value ("t") is read; beside it,
+// chunks ("T...") are stale (only an older agent writes "t", after a newer
+// one wrote the chunks) and are ignored. The next fold replaces both with
+// chunks.
+func TestHorizons_LegacyTable(t *testing.T) {
+	s := statetest.New(t)
+	entry := func(k uint64, v float32) state.HorizonUpdate {
+		return state.HorizonUpdate{Key: k, Last: hour(int64(k)), Values: [state.HorizonValues]float32{v, v, v, v}}
+	}
+	// Chunks of a newer agent: keys 1..3.
+	if _, err := s.Apply(&state.Commit{Horizons: map[string][]state.HorizonUpdate{"web": {entry(1, 1), entry(2, 1), entry(3, 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	path := s.Path()
+	s.MustClose()
+	// An older agent folded since: a table of keys 2 and 4, as one value,
+	// with the record format both share; a stale chunk stays beside it.
+	legacy := appendEntries(entry(2, 7), entry(4, 7))
+	updateFile(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("horizon")).Bucket([]byte("web"))
+		var deltas [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek([]byte("d")); k != nil && k[0] == 'd'; k, _ = c.Next() {
+			deltas = append(deltas, slices.Clone(k))
+		}
+		for _, k := range deltas { // folded by the older agent
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := b.Put(binary.BigEndian.AppendUint64([]byte("T"), 0), appendEntries(entry(1, 1), entry(3, 1))); err != nil {
+			return err
+		}
+		return b.Put([]byte("t"), legacy)
+	})
+	s.Reopen()
+	checkHorizons(t, s.Store, "web", []state.HorizonUpdate{entry(2, 7), entry(4, 7)})
+
+	// Enough deltas to fold: the legacy table and the stale chunk go.
+	var us []state.HorizonUpdate
+	for k := range uint64(8000) {
+		us = append(us, entry(100+k, 2))
+	}
+	if _, err := s.Apply(&state.Commit{Horizons: map[string][]state.HorizonUpdate{"web": us}}); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]state.HorizonUpdate{entry(2, 7), entry(4, 7)}, us...)
+	checkHorizons(t, s.Store, "web", want)
+	s.MustClose()
+	viewFile(t, path, func(tx *bolt.Tx) {
+		b := tx.Bucket([]byte("horizon")).Bucket([]byte("web"))
+		if b.Get([]byte("t")) != nil {
+			t.Error("the legacy table is still there after a fold")
+		}
+		if k, _ := b.Cursor().Seek([]byte("d")); k != nil && k[0] == 'd' {
+			t.Error("deltas left after a fold")
+		}
+	})
+}
+
+// appendEntries encodes entries as one horizon record (version 1).
+func appendEntries(us ...state.HorizonUpdate) []byte {
+	b := []byte{1}
+	for _, u := range us {
+		b = binary.BigEndian.AppendUint64(b, u.Key)
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint64(b, uint64(u.Last))
+		for _, v := range u.Values {
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
+		}
+	}
+	return b
 }

@@ -8,17 +8,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// The outbox holds segments: the events of one commit (up to segmentMax
-// events or segmentBytes bytes) in one value, keyed by the big-endian
-// sequence number of the segment's LAST event. A value is the event count
-// (uvarint) followed by each event as a uvarint length and its bytes.
-// Sequence numbers stay per event (the bucket's sequence advances by the
-// count), so readers and acks speak of events; but a commit of 10,000
-// events is 20 Puts, not 10,000, and an ack mostly deletes whole segments
-// (segments match the sender's batch of 500).
+// The outbox holds segments: consecutive events of one commit (up to
+// segmentMax events and segmentBytes bytes, unless one event alone is
+// longer) in one value,
+// keyed by the big-endian sequence number of the segment's LAST event. A
+// value is the event count (uvarint) followed by each event as a uvarint
+// length and its bytes. Sequence numbers stay per event (the bucket's
+// sequence advances by the count), so readers and acks speak of events;
+// but a commit of 10,000 events of 300 bytes is about 1,000 Puts, not
+// 10,000, and an ack mostly deletes whole segments. Segments are small
+// (valueBytes) so that no value needs a long run of free pages.
 const (
 	segmentMax   = 512
-	segmentBytes = 256 << 10
+	segmentBytes = valueBytes
 )
 
 // outboxFill packs outbox pages full: keys only ever grow, so the default
@@ -50,9 +52,16 @@ func appendOutbox(tx *bolt.Tx, segs []builtSegment, events [][]byte, arena *[]by
 	}
 	count += int64(len(events))
 	for len(events) > 0 {
-		n, bytes := 0, 0
-		for n < len(events) && n < segmentMax && (n == 0 || bytes+len(events[n]) <= segmentBytes) {
-			bytes += len(events[n])
+		// vsize: the value's size, with a count of up to 2 bytes
+		// (segmentMax).
+		n, bytes, vsize := 0, 0, 2
+		for n < len(events) && n < segmentMax {
+			l := len(events[n])
+			vsize += uvarintLen(l) + l
+			if n > 0 && vsize > segmentBytes {
+				break
+			}
+			bytes += l
 			n++
 		}
 		reserve(arena, bytes+(n+1)*binary.MaxVarintLen64+8)
@@ -403,4 +412,13 @@ func (s *Store) OutboxContexts() (map[uint64][]byte, error) {
 		return nil, fmt.Errorf("read outbox contexts: %w", err)
 	}
 	return out, nil
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }

@@ -187,8 +187,8 @@ func TestOutbox_ReadSegments(t *testing.T) {
 	total := 0
 	for c, n := range sizes {
 		evs := make([]string, n)
-		for i := range evs {
-			evs[i] = fmt.Sprintf("c%d-e%d", c, i)
+		for i := range evs { // one byte: 512 of them are under segmentBytes
+			evs[i] = string(rune('a' + (c+i)%26))
 		}
 		appendEvents(t, s, evs...)
 		total += n

@@ -26,7 +26,8 @@ type Segments struct {
 	n      int    // events in cur
 	bytes  int    // event bytes in cur
 	chunks [][]byte
-	next   int // chunks[next:] are unused
+	next   int    // chunks[next:] are unused
+	spill  []byte // an event on its way to the next segment
 	events int
 	size   int64
 }
@@ -59,7 +60,7 @@ func (s *Segments) Bytes() int64 { return s.size }
 // and returns the result (like event.AppendJSON). An empty event, or an
 // error from enc, adds nothing and is returned.
 func (s *Segments) Append(enc func([]byte) ([]byte, error)) error {
-	if s.cur != nil && (s.n == segmentMax || s.bytes >= segmentBytes) {
+	if s.cur != nil && s.n == segmentMax {
 		s.finish()
 	}
 	if s.cur == nil {
@@ -78,6 +79,15 @@ func (s *Segments) Append(enc func([]byte) ([]byte, error)) error {
 	}
 	putVarint(b[mark:mark+pad3], l)
 	s.cur = b
+	if s.n > 0 && len(b) > segmentBytes {
+		// Past segmentBytes with this event: it starts the next segment
+		// (moved through spill: the next segment starts where it lies).
+		s.spill = append(s.spill[:0], b[mark:]...)
+		s.cur = b[:mark]
+		s.finish()
+		s.start()
+		s.cur = append(s.cur, s.spill...)
+	}
 	s.n++
 	s.bytes += l
 	s.events++

@@ -119,8 +119,9 @@ type Options struct {
 	NoSync bool
 	// NoCheck skips the consistency check of an existing file at Open.
 	// The check reads the whole file; with NoCheck a damaged page is found
-	// only when a later read trips on it, by a panic, instead of the file
-	// being moved aside at Open.
+	// only when a read trips on it, by a panic, instead of the file being
+	// moved aside at Open: at Open itself, where bbolt rebuilds the free
+	// list in a goroutine of its own, that panic ends the process.
 	NoCheck bool
 	// SeenRetention is how long a destination is remembered unseen (by
 	// event time) before Maintain forgets it. Default
