@@ -271,17 +271,27 @@ func applyInputHorizons(b *bolt.Bucket, us []HorizonUpdate, arena *[]byte) error
 }
 
 // horizonTableSize returns the bytes of an input's table: a legacy "t",
-// or the chunks.
+// or the chunks. A fold writes every chunk full but the last, so this is
+// the last chunk's number times a full one, plus the last: one step of a
+// cursor, not a read of the table.
 func horizonTableSize(b *bolt.Bucket) int {
 	if t := b.Get(horizonLegacyTable); t != nil {
 		return len(t)
 	}
-	n := 0
 	c := b.Cursor()
-	for k, v := c.Seek(horizonTable); k != nil && bytes.HasPrefix(k, horizonTable); k, v = c.Next() {
-		n += len(v)
+	k, v := c.Seek(horizonDelta) // the chunks sort just before the deltas
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
 	}
-	return n
+	for k != nil && bytes.Compare(k, horizonDelta) >= 0 {
+		k, v = c.Prev()
+	}
+	if len(k) != 1+8 || !bytes.HasPrefix(k, horizonTable) {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(k[1:]))*(1+horizonChunkRecs*horizonRecLen) + len(v)
 }
 
 // Horizons calls fn for every client entry of an input, in key order (at

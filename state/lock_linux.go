@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -38,17 +37,6 @@ func lockFile(f *os.File, timeout time.Duration) error {
 		}
 		time.Sleep(min(lockRetry, time.Until(deadline)+time.Millisecond))
 	}
-}
-
-// dupFile returns a second descriptor of f's open file description (and
-// so of its flock).
-func dupFile(f *os.File) (*os.File, error) {
-	fd, err := syscall.Dup(int(f.Fd()))
-	if err != nil {
-		return nil, fmt.Errorf("dup state file: %w", err)
-	}
-	syscall.CloseOnExec(fd)
-	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // lockHolder returns the id of a process holding a flock on f, from

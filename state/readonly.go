@@ -74,7 +74,14 @@ func openSnapshot(path, tmpDir string, timeout time.Duration) (*Store, error) {
 		wait = min(2*wait, snapshotBackoff)
 	}
 
-	db, err := openBolt(tmp.Name(), &bolt.Options{ReadOnly: true, Timeout: timeout})
+	// The copy's pages first (checkPages): bbolt's check rebuilds the free
+	// list the agent does not write, in a goroutine where a damaged page
+	// is a crash.
+	var db *bolt.DB
+	err = snapshotPages(tmp)
+	if err == nil {
+		db, err = openBolt(tmp.Name(), &bolt.Options{ReadOnly: true, Timeout: timeout})
+	}
 	if err == nil {
 		err = verify(db, false) // first: it survives a damaged page
 		if err == nil {
@@ -186,4 +193,17 @@ func (s *Store) readMetaKeys() error {
 		}
 		return nil
 	})
+}
+
+// snapshotPages runs checkPages on a snapshot copy.
+func snapshotPages(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	m, err := precheckMeta(f, fi.Size())
+	if err != nil {
+		return err
+	}
+	return checkPages(f, m)
 }

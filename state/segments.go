@@ -164,6 +164,9 @@ func (s *Segments) Reset() {
 		s.chunks = s.chunks[:used]
 	}
 	s.cur, s.n, s.bytes, s.next, s.events, s.size = nil, 0, 0, 0, 0, 0
+	if cap(s.spill) > 64<<10 { // a long event passed through: do not keep it
+		s.spill = nil
+	}
 }
 
 // appendSegments puts built segments after the outbox's last event; it

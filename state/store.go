@@ -367,9 +367,22 @@ func (s *Store) Retention() time.Duration { return s.retention }
 func (s *Store) Path() string { return s.path }
 
 // Close releases the file. Any transaction still running is waited for.
+// A writable Store writes the free list first, in one commit: commits do
+// not (NoFreelistSync), and a sharkfin of an earlier release, which does,
+// would otherwise write it as soon as it opened the file, even a file it
+// then refuses: a refused downgrade must leave the file as it was. (After
+// a crash the free list is not there, and that earlier sharkfin writes it.)
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close state %s: %w", s.path, err)
+	var err error
+	if !s.readOnly {
+		s.db.NoFreelistSync = false
+		err = s.db.Update(func(*bolt.Tx) error { return nil })
+	}
+	if cerr := s.db.Close(); cerr != nil {
+		return fmt.Errorf("close state %s: %w", s.path, cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("close state %s: write the free list: %w", s.path, err)
 	}
 	return nil
 }

@@ -1,0 +1,171 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// pagesTestDB writes a store with every kind of bucket and nested
+// buckets, inline and not, and returns its bytes.
+func pagesTestDB(t *testing.T, path string) []byte {
+	t.Helper()
+	s, err := Open(Options{Path: path, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range 20 {
+		cm := &Commit{Windows: map[string][]byte{}, Horizons: map[string][]HorizonUpdate{"web": nil}}
+		for i := range 50 {
+			cm.Windows[fmt.Sprintf("w-%d-%d", c, i)] = make([]byte, 100+i*40)
+			cm.Events = append(cm.Events, []byte(strings.Repeat("e", 50+i*20)))
+			cm.History = append(cm.History, HistoryUpdate{Kind: KindIP, Key: fmt.Sprintf("10.0.%d.%d", c, i), WindowStart: time.Unix(int64(60*c), 0), Hits: 1})
+			cm.Horizons["web"] = append(cm.Horizons["web"], HorizonUpdate{Key: uint64(c*1000 + i), Last: 60, Values: [HorizonValues]float32{1, 2, 3, 4}})
+		}
+		if _, err := s.Apply(cm); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Maintain(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Damage in a page that bbolt's writable open walks (it rebuilds the free
+// list, NoFreelistSync) is found by checkPages first: Open moves the file
+// aside instead of the process crashing in bbolt's walk. Each page the tree
+// reaches (40 of them at random), in turn: its id, its overflow count, its element count, a
+// byte of its elements; and random bytes anywhere past the meta pages.
+func TestCheckPages_DamageNeverReachesBbolt(t *testing.T) {
+	dir := t.TempDir()
+	valid := pagesTestDB(t, filepath.Join(dir, "valid.db"))
+	m, err := readMeta(bytesReaderAt(valid), int64(len(valid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPages(bytesReaderAt(valid), m); err != nil {
+		t.Fatalf("checkPages on a valid file: %v", err)
+	}
+	c := pageChecker{r: bytesReaderAt(valid), m: m, seen: make([]uint64, (m.hwm+63)/64)}
+	if _, err := c.page(m.root, nil, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	ps := int(m.pageSize)
+	var pages []int
+	for id := uint64(2); id < m.hwm; id++ {
+		if c.seen[id/64]&(1<<(id%64)) != 0 && decodeHeader(valid[int(id)*ps:]).id == id {
+			pages = append(pages, int(id)) // reached, and not an overflow page
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	rng.Shuffle(len(pages), func(i, j int) { pages[i], pages[j] = pages[j], pages[i] })
+	var spoils []func(b []byte)
+	for _, id := range pages[:min(len(pages), 40)] {
+		at := id * ps
+		spoils = append(spoils,
+			func(b []byte) { b[at] ^= 0x5a },                  // the page's id
+			func(b []byte) { b[at+12]++ },                     // its overflow count
+			func(b []byte) { b[at+10] ^= 0xff; b[at+11]++ },   // its element count
+			func(b []byte) { b[at+pageHeaderSize+4] ^= 0x80 }, // an element's offset
+		)
+	}
+	for range 100 {
+		at := 2*ps + rng.IntN(len(valid)-2*ps)
+		x := byte(1 + rng.IntN(255))
+		spoils = append(spoils, func(b []byte) { b[at] ^= x })
+	}
+	moved := 0
+	for i, spoil := range spoils {
+		path := filepath.Join(dir, fmt.Sprintf("s%d.db", i))
+		b := append([]byte(nil), valid...)
+		spoil(b)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(Options{Path: path, NoSync: true})
+		if err != nil {
+			t.Fatalf("spoil %d: %v", i, err)
+		}
+		if s.Recovered() != "" {
+			moved++
+		}
+		if err := s.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d damaged files: %d moved aside, the rest opened (damage in a value or a free page)", len(spoils), moved)
+	if moved < len(spoils)/2 {
+		t.Errorf("only %d of %d damaged files moved aside", moved, len(spoils))
+	}
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= int64(len(b)) {
+		return 0, fmt.Errorf("read at %d of %d bytes", off, len(b))
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, fmt.Errorf("short read at %d", off)
+	}
+	return n, nil
+}
+
+// A writable Store closed leaves the free list written, so that bbolt
+// opened with its defaults (as an earlier sharkfin opens the file, to
+// refuse it) writes nothing; the next Open and commits work as before.
+func TestClose_WritesTheFreeList(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	valid := pagesTestDB(t, path)
+	m, err := readMeta(bytesReaderAt(valid), int64(len(valid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.freelist == noFreelist {
+		t.Fatal("closed without the free list written")
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after, valid) {
+		t.Error("bbolt's default open changed the file")
+	}
+	s, err := Open(Options{Path: path, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(&Commit{Windows: map[string][]byte{"k": []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
