@@ -39,6 +39,10 @@ func lockFile(f *os.File, timeout time.Duration) error {
 	}
 }
 
+// unlockFile drops f's flock (an error, on a file already closed, is of
+// no interest).
+func unlockFile(f *os.File) { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+
 // lockHolder returns the id of a process holding a flock on f, from
 // /proc/locks, or 0 when it cannot tell. It is for error messages only.
 func lockHolder(f *os.File) int {

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -32,6 +33,20 @@ const (
 // file would crash the process instead of being moved aside. Read here
 // first, a damaged file never reaches that walk.
 func checkPages(r io.ReaderAt, m boltMeta) error {
+	err := checkTree(r, m)
+	var re readError
+	if errors.As(err, &re) { // not the file's content: say so, do not move it aside
+		return re.err
+	}
+	return err
+}
+
+// readError is a failed read of the file (EIO, say), which is not damage.
+type readError struct{ err error }
+
+func (e readError) Error() string { return e.err.Error() }
+
+func checkTree(r io.ReaderAt, m boltMeta) error {
 	c := pageChecker{r: r, m: m, seen: make([]uint64, (m.hwm+63)/64)}
 	c.mark(0, 0) // the meta pages
 	c.mark(1, 0)
@@ -41,6 +56,9 @@ func checkPages(r io.ReaderAt, m boltMeta) error {
 			return fmt.Errorf("%w: free list: %w", errCorrupt, err)
 		}
 		if err := c.mark(m.freelist, uint64(h.overflow)); err != nil {
+			return fmt.Errorf("%w: free list: %w", errCorrupt, err)
+		}
+		if err := c.freelist(m.freelist, h); err != nil {
 			return fmt.Errorf("%w: free list: %w", errCorrupt, err)
 		}
 	}
@@ -75,7 +93,7 @@ func (c *pageChecker) header(id uint64) (pageHeader, error) {
 	}
 	var b [pageHeaderSize]byte
 	if _, err := c.r.ReadAt(b[:], int64(id)*int64(c.m.pageSize)); err != nil {
-		return pageHeader{}, fmt.Errorf("page %d: %w", id, err)
+		return pageHeader{}, readError{fmt.Errorf("read page %d: %w", id, err)}
 	}
 	h := decodeHeader(b[:])
 	if h.id != id {
@@ -115,7 +133,7 @@ func (c *pageChecker) page(id uint64, lo, hi []byte, depth int) ([]byte, error) 
 	}
 	buf := make([]byte, (uint64(h.overflow)+1)*uint64(c.m.pageSize))
 	if _, err := c.r.ReadAt(buf, int64(id)*int64(c.m.pageSize)); err != nil {
-		return nil, fmt.Errorf("page %d: %w", id, err)
+		return nil, readError{fmt.Errorf("read page %d: %w", id, err)}
 	}
 	return c.elements(buf, fmt.Sprintf("page %d", id), lo, hi, depth)
 }
@@ -148,7 +166,7 @@ func (c *pageChecker) elements(buf []byte, name string, lo, hi []byte, depth int
 		return nil
 	}
 	switch {
-	case h.flags&branchPageFlag != 0:
+	case h.flags == branchPageFlag:
 		if n == 0 {
 			return nil, fmt.Errorf("%s: a branch without elements", name)
 		}
@@ -179,7 +197,7 @@ func (c *pageChecker) elements(buf []byte, name string, lo, hi []byte, depth int
 			min = top
 		}
 		return min, nil
-	case h.flags&leafPageFlag != 0:
+	case h.flags == leafPageFlag:
 		min := lo
 		for i := range n {
 			at := uint64(pageHeaderSize + i*pageElementSize)
@@ -214,7 +232,7 @@ func (c *pageChecker) elements(buf []byte, name string, lo, hi []byte, depth int
 			if len(inline) < pageHeaderSize {
 				return nil, fmt.Errorf("%s: an inline page of %d bytes", sub, len(inline))
 			}
-			if decodeHeader(inline).flags&leafPageFlag == 0 {
+			if decodeHeader(inline).flags != leafPageFlag {
 				return nil, fmt.Errorf("%s: an inline page that is not a leaf", sub)
 			}
 			if _, err := c.elements(inline, sub, nil, nil, depth+1); err != nil {
@@ -224,4 +242,33 @@ func (c *pageChecker) elements(buf []byte, name string, lo, hi []byte, depth int
 		return min, nil
 	}
 	return nil, fmt.Errorf("%s: neither a branch nor a leaf (flags %#x)", name, h.flags)
+}
+
+const freelistPageFlag = 0x10
+
+// freelist checks what bbolt's freelist.Read trusts: the page type, and
+// that the ids it counts lie inside the page and below the high-water mark.
+func (c *pageChecker) freelist(id uint64, h pageHeader) error {
+	if h.flags != freelistPageFlag {
+		return fmt.Errorf("page %d: not a free list (flags %#x)", id, h.flags)
+	}
+	buf := make([]byte, (uint64(h.overflow)+1)*uint64(c.m.pageSize))
+	if _, err := c.r.ReadAt(buf, int64(id)*int64(c.m.pageSize)); err != nil {
+		return readError{fmt.Errorf("read page %d: %w", id, err)}
+	}
+	ne := binary.NativeEndian
+	idx, n := uint64(0), uint64(h.count)
+	if n == 0xFFFF {
+		idx, n = 1, ne.Uint64(buf[pageHeaderSize:])
+	}
+	room := (uint64(len(buf)) - pageHeaderSize) / 8
+	if idx > room || n > room-idx {
+		return fmt.Errorf("page %d: %d free ids do not fit in it", id, n)
+	}
+	for i := idx; i < idx+n; i++ {
+		if p := ne.Uint64(buf[pageHeaderSize+8*i:]); p < 2 || p >= c.m.hwm {
+			return fmt.Errorf("page %d: free id %d out of range", id, p)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -48,16 +49,23 @@ func pagesTestDB(t *testing.T, path string) []byte {
 }
 
 // Damage in a page that bbolt's writable open walks (it rebuilds the free
-// list, NoFreelistSync) is found by checkPages first: Open moves the file
-// aside instead of the process crashing in bbolt's walk. Each page the tree
-// reaches (40 of them at random), in turn: its id, its overflow count, its element count, a
-// byte of its elements; and random bytes anywhere past the meta pages.
+// list, NoFreelistSync, when the last commit did not write it, as after a
+// crash) is found by checkPages first: Open moves the file aside instead of
+// the process crashing in bbolt's walk. In 40 pages the tree reaches, at
+// random, in turn: the id, the overflow count, the element count, an
+// element's offset, one more bit in the flags; 100 random bytes past the
+// meta pages; and in a closed file, whose free list bbolt reads as it is,
+// the free list's count, an id in it and its flags.
 func TestCheckPages_DamageNeverReachesBbolt(t *testing.T) {
 	dir := t.TempDir()
-	valid := pagesTestDB(t, filepath.Join(dir, "valid.db"))
+	synced := pagesTestDB(t, filepath.Join(dir, "valid.db"))
+	valid := unsyncedDB(t, filepath.Join(dir, "valid.db"))
 	m, err := readMeta(bytesReaderAt(valid), int64(len(valid)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.freelist != noFreelist {
+		t.Fatal("the free list is written: bbolt would not walk the tree")
 	}
 	if err := checkPages(bytesReaderAt(valid), m); err != nil {
 		t.Fatalf("checkPages on a valid file: %v", err)
@@ -83,6 +91,7 @@ func TestCheckPages_DamageNeverReachesBbolt(t *testing.T) {
 			func(b []byte) { b[at+12]++ },                     // its overflow count
 			func(b []byte) { b[at+10] ^= 0xff; b[at+11]++ },   // its element count
 			func(b []byte) { b[at+pageHeaderSize+4] ^= 0x80 }, // an element's offset
+			func(b []byte) { b[at+9] ^= 1 },                   // a bit more in its flags
 		)
 	}
 	for range 100 {
@@ -90,11 +99,31 @@ func TestCheckPages_DamageNeverReachesBbolt(t *testing.T) {
 		x := byte(1 + rng.IntN(255))
 		spoils = append(spoils, func(b []byte) { b[at] ^= x })
 	}
-	moved := 0
-	for i, spoil := range spoils {
-		path := filepath.Join(dir, fmt.Sprintf("s%d.db", i))
-		b := append([]byte(nil), valid...)
+	// The free list of a closed file, which bbolt reads as it is.
+	sm, err := readMeta(bytesReaderAt(synced), int64(len(synced)))
+	if err != nil || sm.freelist == noFreelist {
+		t.Fatalf("closed without the free list written (%v)", err)
+	}
+	fl := int(sm.freelist) * ps
+	ne := binary.NativeEndian
+	var files [][]byte
+	for _, spoil := range spoils {
+		b := bytes.Clone(valid)
 		spoil(b)
+		files = append(files, b)
+	}
+	for _, spoil := range []func(b []byte){
+		func(b []byte) { ne.PutUint16(b[fl+10:], 0xffff); ne.PutUint64(b[fl+16:], 1<<40) }, // its count
+		func(b []byte) { ne.PutUint64(b[fl+16:], 1<<33) },                                  // a free id
+		func(b []byte) { b[fl+8] ^= 0x10 },                                                 // its flags
+	} {
+		b := bytes.Clone(synced)
+		spoil(b)
+		files = append(files, b)
+	}
+	moved := 0
+	for i, b := range files {
+		path := filepath.Join(dir, fmt.Sprintf("s%d.db", i))
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -109,9 +138,9 @@ func TestCheckPages_DamageNeverReachesBbolt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d damaged files: %d moved aside, the rest opened (damage in a value or a free page)", len(spoils), moved)
-	if moved < len(spoils)/2 {
-		t.Errorf("only %d of %d damaged files moved aside", moved, len(spoils))
+	t.Logf("%d damaged files: %d moved aside, the rest opened (damage in a value or a free page)", len(files), moved)
+	if moved < len(files)/2 {
+		t.Errorf("only %d of %d damaged files moved aside", moved, len(files))
 	}
 }
 
@@ -168,4 +197,26 @@ func TestClose_WritesTheFreeList(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// unsyncedDB turns the closed store at path, whose free list is written,
+// into one whose newest commit did not write it (as after a crash of the
+// agent, which does not write it but at Close), and returns its bytes.
+func unsyncedDB(t *testing.T, path string) []byte {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketMeta)).Put([]byte("zz-test"), []byte("x")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -110,7 +110,11 @@ func openWriter(opt Options) (*bolt.DB, error) {
 		},
 	})
 	if err != nil {
-		f.Close() // bbolt closes it on most errors, not after a panic
+		// bbolt closes f on most errors, not after a panic; then its map
+		// of the file may be left behind, and with it the flock, which
+		// belongs to the open file and would keep moveAside out.
+		unlockFile(f)
+		f.Close()
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
 			return nil, &lockedError{path: path}
