@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -225,10 +224,9 @@ func verify(db *bolt.DB, writable bool) (err error) {
 // checkTx is verify's work inside the transaction.
 func checkTx(tx *bolt.Tx) error {
 	var sink byte
-	if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-		x, err := walk(b, string(name))
-		sink ^= x
-		return err
+	if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+		sink ^= walk(b)
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -251,29 +249,15 @@ func checkTx(tx *bolt.Tx) error {
 }
 
 // walk touches the first and last byte of every key and value under b,
-// nested buckets included, so that each page (and overflow page) is read,
-// and checks that the keys come in order. bbolt's check finds keys out of
-// order too, but when the free list is not synced (NoFreelistSync) it
-// first rebuilds it in a goroutine of its own that goes on reading pages
-// after the check has given up on the first error: found here, the check
-// never runs on such a file, and never reads a page after its map is gone.
-func walk(b *bolt.Bucket, name string) (byte, error) {
+// nested buckets included, so that each page (and overflow page) is read.
+func walk(b *bolt.Bucket) byte {
 	var sink byte
-	var prev []byte
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		sink ^= k[0] ^ k[len(k)-1]
-		if prev != nil && bytes.Compare(prev, k) >= 0 {
-			return sink, fmt.Errorf("%w: bucket %q: key %q after %q", errCorrupt, name, k, prev)
-		}
-		prev = k // a slice of the map: valid for the transaction
 		if v == nil {
 			if child := b.Bucket(k); child != nil {
-				x, err := walk(child, name+"/"+string(k))
-				sink ^= x
-				if err != nil {
-					return sink, err
-				}
+				sink ^= walk(child)
 			}
 			continue
 		}
@@ -281,7 +265,7 @@ func walk(b *bolt.Bucket, name string) (byte, error) {
 			sink ^= v[0] ^ v[len(v)-1]
 		}
 	}
-	return sink, nil
+	return sink
 }
 
 // moveAside renames the corrupt file judged (info) at path to
