@@ -16,16 +16,17 @@ import (
 )
 
 // pagesTestDB writes a store with every kind of bucket and nested
-// buckets, inline and not, and returns its bytes.
-func pagesTestDB(t *testing.T, path string) []byte {
+// buckets, inline and not, in commits of keys windows, events, history
+// entries and horizons each, and returns its bytes.
+func pagesTestDB(t testing.TB, path string, commits, keys int) []byte {
 	t.Helper()
 	s, err := Open(Options{Path: path, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for c := range 20 {
+	for c := range commits {
 		cm := &Commit{Windows: map[string][]byte{}, Horizons: map[string][]HorizonUpdate{"web": nil}}
-		for i := range 50 {
+		for i := range keys {
 			cm.Windows[fmt.Sprintf("w-%d-%d", c, i)] = make([]byte, 100+i*40)
 			cm.Events = append(cm.Events, []byte(strings.Repeat("e", 50+i*20)))
 			cm.History = append(cm.History, HistoryUpdate{Kind: KindIP, Key: fmt.Sprintf("10.0.%d.%d", c, i), WindowStart: time.Unix(int64(60*c), 0), Hits: 1})
@@ -58,7 +59,7 @@ func pagesTestDB(t *testing.T, path string) []byte {
 // the free list's count, an id in it and its flags.
 func TestCheckPages_DamageNeverReachesBbolt(t *testing.T) {
 	dir := t.TempDir()
-	synced := pagesTestDB(t, filepath.Join(dir, "valid.db"))
+	synced := pagesTestDB(t, filepath.Join(dir, "valid.db"), 20, 50)
 	valid := unsyncedDB(t, filepath.Join(dir, "valid.db"))
 	m, err := readMeta(bytesReaderAt(valid), int64(len(valid)))
 	if err != nil {
@@ -162,7 +163,7 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // refuse it) writes nothing; the next Open and commits work as before.
 func TestClose_WritesTheFreeList(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	valid := pagesTestDB(t, path)
+	valid := pagesTestDB(t, path, 20, 50)
 	m, err := readMeta(bytesReaderAt(valid), int64(len(valid)))
 	if err != nil {
 		t.Fatal(err)
@@ -227,25 +228,8 @@ func unsyncedDB(t testing.TB, path string) []byte {
 // crash the process). Seeds: a small store, with its free list
 // written and not.
 func FuzzCheckPages(f *testing.F) {
-	dir := f.TempDir()
-	path := filepath.Join(dir, "seed.db")
-	s, err := Open(Options{Path: path, NoSync: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	c := &Commit{Windows: map[string][]byte{"a": []byte("1"), "b": make([]byte, 5000)}, Horizons: map[string][]HorizonUpdate{"web": {{Key: 7, Last: 60}}}}
-	c.Events = append(c.Events, []byte("e1"), []byte("e2"))
-	c.History = append(c.History, HistoryUpdate{Kind: KindIP, Key: "10.0.0.1", WindowStart: time.Unix(60, 0), Hits: 1})
-	if _, err := s.Apply(c); err != nil {
-		f.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		f.Fatal(err)
-	}
-	synced, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
-	}
+	path := filepath.Join(f.TempDir(), "seed.db")
+	synced := pagesTestDB(f, path, 1, 3)
 	// Cut to the pages in use: bbolt grows the file ahead of need, and the
 	// fuzzer wants small inputs.
 	for _, b := range [][]byte{synced, unsyncedDB(f, path)} {
