@@ -21,11 +21,13 @@ type e2eInput struct {
 // e2eConfig is what a test chooses of the agent's configuration. The rest
 // is fixed: events on stdout, the state in the test directory, start_at:
 // beginning, rescan_interval 1s, rotate_wait 2s, flush_interval 200ms,
-// 60s windows, lateness 1s, emit: all.
+// 60s windows, lateness 1s (unless Lateness), emit: all.
 type e2eConfig struct {
-	Inputs  []e2eInput
-	Model   string // web model file; default the bundled example
-	MaxKeys int    // 0: the default
+	Inputs []e2eInput
+	// Lateness is detect.lateness ("" for 1s).
+	Lateness string
+	Model    string // web model file; default the bundled example
+	MaxKeys  int    // 0: the default
 	// CloseBatch is detect.close_batch (0: the default).
 	CloseBatch int
 	Metrics    string // listen address; "" turns the endpoint off
@@ -96,7 +98,7 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 	if model == "" {
 		model = exampleModel(t)
 	}
-	fmt.Fprintf(&b, "detect:\n  window: 60s\n  lateness: 1s\n  emit: all\n  models:\n    web: %q\n", model)
+	fmt.Fprintf(&b, "detect:\n  window: 60s\n  lateness: %s\n  emit: all\n  models:\n    web: %q\n", or(c.Lateness, "1s"), model)
 	if c.MaxKeys > 0 {
 		fmt.Fprintf(&b, "  max_keys: %d\n", c.MaxKeys)
 	}

@@ -83,11 +83,13 @@ type rotateCase struct {
 // The synthetic clock advances 10ms per line at 10,000 lines/s, 100 times
 // faster than the wall clock, so the brief reordering across the old and
 // the new file at a rotation (the tailer reads the old file's last lines
-// up to a poll interval after the new file's first ones), which a 5s
-// lateness absorbs in production, would make lines late here. The writer
-// therefore pauses for settle after rotations that leave lines in the old
-// file for the tailer to find late; the 50 fast rotations reopen at once
-// and do not pause.
+// up to a poll interval after the new file's first ones), which the
+// default 5s lateness absorbs in production, is 100 times longer in event
+// time here. The agent runs with a 2m lateness: 1.2s of wall-clock
+// reordering. With the other tests' 1s (10ms of wall clock) a loaded
+// 2-core machine made lines late. The writer also pauses for settle after
+// rotations that leave lines in the old file for the tailer to find; the
+// 50 fast rotations reopen at once and do not pause.
 func TestAgent_LogrotateModes(t *testing.T) {
 	sharkfinBinary(t)
 	if _, err := os.Stat(logrotateBin); err != nil {
@@ -138,7 +140,7 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 		spacing = max(spacing, 150*time.Millisecond)
 	}
 	lr := newLogrotate(t, dir, logPath, tc.directives)
-	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{in}})
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{in}, Lateness: "2m"})
 	events := newEventLog(h)
 	g := newTraffic("web", 16, 7, 10*time.Millisecond)
 	lf := openLog(t, logPath)
