@@ -469,14 +469,18 @@ func (a *Agent) finishClosing() error {
 // Inputs paused by backpressure are not idle: their lines wait on disk, and
 // closing their windows now would count those lines as late. Nor are they
 // while parsed batches wait for this loop: then the loop was busy (blocked
-// on a slow commit), not the logs quiet, and their last batch only looks old.
+// on a slow commit), not the logs quiet, and their last batch only looks
+// old. Nor is an input whose tailer has not caught up (tailer.CaughtUp):
+// its reader or parser was slow (a loaded machine), not its log quiet. A
+// catch-up's windows closed by the wall clock then made the rest of their
+// lines late: counts and events that changed with the machine's load.
 func (a *Agent) closeIdle(now time.Time) {
 	if a.backpressure || len(a.parsed) > 0 {
 		return
 	}
 	late := a.cfg.Detect.Lateness.Std()
 	for _, in := range a.inputs {
-		if now.Sub(in.lastBatch) < in.idleAfter(late) || in.pipe.OpenWindows() == 0 {
+		if now.Sub(in.lastBatch) < in.idleAfter(late) || in.pipe.OpenWindows() == 0 || !in.tailer.CaughtUp() {
 			continue
 		}
 		before := a.closed

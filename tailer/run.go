@@ -135,6 +135,7 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 		if pending != nil {
 			send = out
 		}
+		r.t.caughtUp.Store(pending == nil && len(r.queue) == 0 && r.seq == r.acked)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -22,6 +22,8 @@ type Tailer struct {
 
 	ran   atomic.Bool
 	ready chan struct{}
+	// caughtUp is set by the run loop: see CaughtUp.
+	caughtUp atomic.Bool
 }
 
 // New returns a Tailer for cfg (defaults applied) that resumes from the
@@ -87,6 +89,15 @@ func (t *Tailer) isPaused() bool {
 	defer t.mu.Unlock()
 	return t.paused
 }
+
+// CaughtUp reports whether the tailer has read every followed file up to
+// the end it last saw, and every batch it sent was released (Done): no
+// line it knows of waits to be read or counted. It is false before Run is
+// ready, and while a batch is read, waits to be sent or is out. A consumer
+// that closes windows after a quiet time asks it, so that a reader slowed
+// down (a loaded machine, a batch waiting to be counted) is not taken for
+// a quiet log.
+func (t *Tailer) CaughtUp() bool { return t.caughtUp.Load() }
 
 // Stats returns a snapshot of the counters.
 func (t *Tailer) Stats() Stats { return t.stats.snapshot() }

@@ -415,3 +415,71 @@ func TestTailer_StatsBoundedAndLag(t *testing.T) {
 		t.Errorf("current file %+v: want followed and read to its end", f)
 	}
 }
+
+// CaughtUp holds only while every line the tailer knows of was read and
+// counted: not while a batch is out (sent, not released), nor while a
+// batch waits to be sent, and again once the last is released.
+func TestTailer_CaughtUp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	var data []byte
+	for i := range 10 {
+		data = seqLine(data, i)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := New(testConfig(false, path), nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.CaughtUp() {
+		t.Fatal("caught up before Run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan *Batch)
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx, out) }()
+	defer func() { cancel(); <-done }()
+	recv := func() *Batch {
+		t.Helper()
+		select {
+		case b := <-out:
+			return b
+		case <-time.After(5 * time.Second):
+			t.Fatal("no batch within 5s")
+			return nil
+		}
+	}
+	b := recv()
+	// The batch is out until Done: lines read, not yet counted. The run
+	// loop has nothing else to do, so CaughtUp stays false however long.
+	if tl.CaughtUp() {
+		t.Fatal("caught up while a batch of 10 lines is out")
+	}
+	b.Done()
+	waitFor(t, 5*time.Second, "caught up after the only batch was released", tl.CaughtUp)
+
+	// New lines: not caught up from when the tailer sees them until their
+	// batch is released. The batch is not received here, so the tailer
+	// holds it unsent.
+	appendFile(t, path, string(seqLine(nil, 10)))
+	waitFor(t, 5*time.Second, "the appended line seen", func() bool { return !tl.CaughtUp() })
+	b = recv()
+	if len(b.Lines) != 1 || tl.CaughtUp() {
+		t.Fatalf("second batch of %d lines, caught up %v", len(b.Lines), tl.CaughtUp())
+	}
+	b.Done()
+	waitFor(t, 5*time.Second, "caught up after the second batch was released", tl.CaughtUp)
+
+	// A partial last line is not a line: caught up with it waiting.
+	appendFile(t, path, "partial")
+	select {
+	case b := <-out:
+		t.Fatalf("a batch of %d lines for a partial line", len(b.Lines))
+	case <-time.After(300 * time.Millisecond): // a rescan (300ms) at least
+	}
+	if !tl.CaughtUp() {
+		t.Fatal("not caught up with only a partial line waiting")
+	}
+}
