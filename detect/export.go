@@ -119,8 +119,8 @@ func ImportCenters(centers [][]float64, exp *FeatureExport, sample []float64, cf
 		}
 	}
 	cfg.setDefaults()
-	if cfg.Quantile <= 0 || cfg.Quantile > 1 {
-		return nil, nil, fmt.Errorf("quantile %v: must be in (0, 1]", cfg.Quantile)
+	if err := cfg.check(); err != nil {
+		return nil, nil, err
 	}
 	x := mat.NewDense(n, d, sample)
 	cents := mat.NewDense(len(centers), d, flat)

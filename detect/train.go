@@ -40,7 +40,10 @@ type TrainConfig struct {
 	StdFloor float64
 	// MinThreshold bounds each cluster's threshold from below (default 1.0,
 	// one floored standard deviation): a cluster of identical rows would
-	// otherwise get threshold 0 and flag any difference at all.
+	// otherwise get threshold 0 and flag any difference at all. Higher
+	// values flag fewer windows of tight clusters: on the real web logs
+	// (README, "What it catches") 1.5 flags 1.4% of real windows in-sample
+	// instead of 1.8%, and 76% of slow probers' windows instead of 92%.
 	MinThreshold float64
 	Sources      []string
 	// Vocabulary is stored in a web model: the path vocabulary its rare_
@@ -95,6 +98,17 @@ func (c *TrainConfig) setDefaults() {
 	if c.Version == "" {
 		c.Version = c.Now().UTC().Format("20060102T150405Z")
 	}
+}
+
+// check rejects settings training cannot use (after setDefaults).
+func (c *TrainConfig) check() error {
+	if !(c.Quantile > 0 && c.Quantile <= 1) {
+		return fmt.Errorf("quantile %v: must be in (0, 1]", c.Quantile)
+	}
+	if !(c.MinThreshold > 0) || math.IsInf(c.MinThreshold, 0) {
+		return fmt.Errorf("min threshold %v: must be a positive number of floored standard deviations (default 1)", c.MinThreshold)
+	}
+	return nil
 }
 
 // StdFloorOf is the default std floor (TrainConfig.StdFloor) of a kind's
@@ -204,8 +218,8 @@ func trainFlat(flat []float64, read int64, cfg TrainConfig) (*Model, *TrainRepor
 	if n == 0 {
 		return nil, nil, ErrNoRows
 	}
-	if cfg.Quantile <= 0 || cfg.Quantile > 1 {
-		return nil, nil, fmt.Errorf("quantile %v: must be in (0, 1]", cfg.Quantile)
+	if err := cfg.check(); err != nil {
+		return nil, nil, err
 	}
 	// log1p, then z-score.
 	for i, v := range flat {

@@ -219,6 +219,20 @@ func TestTrain_MinThreshold(t *testing.T) {
 			t.Errorf("cluster %d of identical rows: threshold %v, want MinThreshold 1", c, thr)
 		}
 	}
+	// A higher floor (sharkfin train --min-threshold) raises the tight
+	// clusters' thresholds to it and leaves a wider cluster's quantile.
+	wide := twoGroupRows(600, 3)
+	base, _ := mustTrain(t, wide, TrainConfig{K: 2, Restarts: 1, Seed: 1})
+	floor := (base.Thresholds[0] + base.Thresholds[1]) / 2
+	if math.Abs(base.Thresholds[0]-base.Thresholds[1]) < 0.1 {
+		t.Fatalf("thresholds %v: want two clusters of different spread", base.Thresholds)
+	}
+	m, _ = mustTrain(t, wide, TrainConfig{K: 2, Restarts: 1, Seed: 1, MinThreshold: floor})
+	for c, thr := range m.Thresholds {
+		if want := math.Max(base.Thresholds[c], floor); thr != want {
+			t.Errorf("min threshold %.3f, cluster %d: threshold %v, want max(%v, floor) = %v", floor, c, thr, base.Thresholds[c], want)
+		}
+	}
 }
 
 // TestTrain_MinShare shows the robustness choice: a few extreme rows in
@@ -308,6 +322,8 @@ func TestTrain_Errors(t *testing.T) {
 		{"NaN", append(slices.Clone(rows), []float64{1, 2, math.NaN(), 0, 0}), TrainConfig{K: 2}, nil, "distinct_paths is NaN"},
 		{"Inf", append(slices.Clone(rows), []float64{math.Inf(1), 2, 1, 0, 0}), TrainConfig{K: 2}, nil, "hits_2xx is +Inf"},
 		{"quantile above 1", rows, TrainConfig{K: 2, Quantile: 1.5}, nil, "quantile"},
+		{"negative min threshold", rows, TrainConfig{K: 2, MinThreshold: -1}, nil, "min threshold -1: must be a positive number"},
+		{"NaN min threshold", rows, TrainConfig{K: 2, MinThreshold: math.NaN()}, nil, "min threshold NaN"},
 		{"unknown feature", rows, TrainConfig{K: 2, Features: []string{"hits", "nope", "post", "bytes", "hits_4xx"}}, ErrInvalidModel, "nope"},
 		{"k above rows", rows[:2], TrainConfig{K: 5}, nil, "k=5"},
 	}

@@ -322,3 +322,28 @@ func TestScore_ExplainAndSeverity(t *testing.T) {
 		t.Errorf("--explain output lacks %q and its features:\n%.600s", want, text)
 	}
 }
+
+// --min-threshold raises every cluster's threshold to at least its value;
+// one training cannot use is refused, 0 included (it is not the default).
+func TestTrain_MinThresholdFlag(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "m.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--min-threshold", "2.5", "-o", m, webLog); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	model, err := detect.LoadModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, thr := range model.Thresholds {
+		if thr < 2.5 {
+			t.Errorf("cluster %d: threshold %v below --min-threshold 2.5", c, thr)
+		}
+	}
+	for _, v := range []string{"0", "-1", "NaN", "+Inf"} {
+		code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--min-threshold", v, "-o", m, webLog)
+		if code != 2 || !strings.Contains(errs, "--min-threshold") {
+			t.Errorf("--min-threshold %s: exit %d, stderr %q; want 2 and the flag named", v, code, errs)
+		}
+	}
+}

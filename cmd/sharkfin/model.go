@@ -335,6 +335,9 @@ of its vectors are used (a uniform sample).`,
 			if centersPath == "" || samplePath == "" || out == "" {
 				return usagef("--centers, --sample and -o are required")
 			}
+			if err := checkMinThreshold(cfg.MinThreshold); err != nil {
+				return err
+			}
 			centers, err := readCenters(centersPath)
 			if err != nil {
 				return err
@@ -369,6 +372,7 @@ of its vectors are used (a uniform sample).`,
 	fl.StringVarP(&out, "output", "o", "", "model file to write")
 	fl.IntVar(&sampleRows, "sample-rows", 1_000_000, "use at most this many vectors (a uniform sample)")
 	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of member distances")
+	fl.Float64Var(&cfg.MinThreshold, "min-threshold", 1, "per-cluster threshold at least this distance (floored standard deviations): higher flags fewer windows, and fewer slow probes (README, What it catches)")
 	fl.Float64Var(&cfg.MinShare, "min-share", 0.02, "clusters with fewer vectors than this share are dropped as not normal (negative: keep all)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the sample")
 	fl.StringVar(&cfg.Name, "name", "", "model name (default: the kind)")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,6 +71,9 @@ the --quantile of member distances.`,
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if sampleRows < 1 {
 				return usagef("--sample-rows %d: want at least 1 (default 1000000)", sampleRows)
+			}
+			if err := checkMinThreshold(cfg.MinThreshold); err != nil {
+				return err
 			}
 			if out == "" && exportDir == "" {
 				return usagef("-o MODEL is required (or --export-features DIR)")
@@ -271,6 +275,7 @@ the --quantile of member distances.`,
 	fl.StringVar(&k, "k", "auto", "clusters, or auto (silhouette on a sample)")
 	fl.StringVar(&features, "features", "", "comma-separated model features (default: per kind; sharkfin model inspect lists a model's)")
 	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of training distances")
+	fl.Float64Var(&cfg.MinThreshold, "min-threshold", 1, "per-cluster threshold at least this distance (floored standard deviations): higher flags fewer windows, and fewer slow probes (README, What it catches)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same data: same model)")
 	fl.IntVar(&cfg.Restarts, "restarts", 10, "k-means++ restarts; the best inertia wins")
 	fl.Float64Var(&cfg.MinShare, "min-share", 0.02, "clusters with fewer rows than this share are dropped as not normal (negative: keep all)")
@@ -598,4 +603,13 @@ func trainingReport(w io.Writer, m *detect.Model) {
 	for _, d := range t.Dropped {
 		fmt.Fprintf(w, "  dropped: a cluster of %d rows (under %.3g of all: not normal; its rows score against the others)\n", d.Rows, t.MinShare)
 	}
+}
+
+// checkMinThreshold rejects a --min-threshold training cannot use (0 would
+// silently mean the default).
+func checkMinThreshold(v float64) error {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return usagef("--min-threshold %v: want a positive distance, e.g. 1.5 (default 1)", v)
+	}
+	return nil
 }
