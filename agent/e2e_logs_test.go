@@ -69,6 +69,24 @@ func newTraffic(source string, nIPs int, seed uint64, step time.Duration) *traff
 // now is the event time of the next line.
 func (g *traffic) now() time.Time { return e2eEpoch.Add(time.Duration(g.seq) * g.step) }
 
+// closer appends one line after past the next line's event time and
+// leaves its window out of the truth: the agent's watermark then closes
+// every earlier window at once, for after at least the lateness plus a
+// window, instead of waiting for the input to be quiet for the lateness in
+// wall time. Its own window stays open (the agent keeps open windows in
+// its state across a stop, and emits nothing for them).
+func (g *traffic) closer(b []byte, after time.Duration) []byte {
+	g.seq += int(after / g.step)
+	ts := g.now()
+	ip := g.ips[0]
+	b = g.line(b, ip, "")
+	k := winKey{g.source, ip, ts.Unix() - ts.Unix()%e2eWindow}
+	if g.truth[k]--; g.truth[k] == 0 {
+		delete(g.truth, k)
+	}
+	return b
+}
+
 // lines appends n lines to b.
 func (g *traffic) lines(b []byte, n int) []byte {
 	for range n {

@@ -85,11 +85,14 @@ type rotateCase struct {
 // the new file at a rotation (the tailer reads the old file's last lines
 // up to a poll interval after the new file's first ones), which the
 // default 5s lateness absorbs in production, is 100 times longer in event
-// time here. The agent runs with a 2m lateness: 1.2s of wall-clock
+// time here. The agent runs with a 60s lateness: 600ms of wall-clock
 // reordering. With the other tests' 1s (10ms of wall clock) a loaded
-// 2-core machine made lines late. The writer also pauses for settle after
-// rotations that leave lines in the old file for the tailer to find; the
-// 50 fast rotations reopen at once and do not pause.
+// 2-core machine made lines late. The last line is then written two
+// minutes of event time after the others (traffic.closer), so that the
+// watermark closes their windows: by idle time they would close only after
+// a minute of quiet. The writer also pauses for settle after rotations
+// that leave lines in the old file for the tailer to find; the 50 fast
+// rotations reopen at once and do not pause.
 func TestAgent_LogrotateModes(t *testing.T) {
 	sharkfinBinary(t)
 	if _, err := os.Stat(logrotateBin); err != nil {
@@ -129,6 +132,7 @@ func TestAgent_LogrotateModes(t *testing.T) {
 
 func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	const rate = 10_000.0
+	const lateness = time.Minute
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	in := e2eInput{Name: "web", Path: filepath.Join(dir, tc.glob)}
@@ -140,7 +144,7 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 		spacing = max(spacing, 150*time.Millisecond)
 	}
 	lr := newLogrotate(t, dir, logPath, tc.directives)
-	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{in}, Lateness: "2m"})
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{in}, Lateness: lateness.String()})
 	events := newEventLog(h)
 	g := newTraffic("web", 16, 7, 10*time.Millisecond)
 	lf := openLog(t, logPath)
@@ -175,6 +179,8 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 		}
 		writeFor(lf, g, rate, spacing)
 	}
+	written := g.seq + 1
+	lf.write(g.closer(buf[:0], lateness+time.Minute))
 	writing := time.Since(start)
 	converge := events.waitCounts(g.truth, 15*time.Second)
 	time.Sleep(time.Second)
@@ -184,7 +190,7 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	events.requireOnePerWindow()
 	files, _ := filepath.Glob(logPath + "*")
 	t.Logf("%d lines, %d logrotate runs, %d files left (%s), %d cells: exact %s after the last line (writing %s)",
-		g.seq, lr.runs, len(files), sample(files), len(g.truth), converge.Round(time.Millisecond), writing.Round(time.Millisecond))
+		written, lr.runs, len(files), sample(files), len(g.truth), converge.Round(time.Millisecond), writing.Round(time.Millisecond))
 }
 
 // sample names a few base names of files.
