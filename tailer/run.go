@@ -128,6 +128,9 @@ func (r *runner) run(ctx context.Context, out chan<- *Batch) error {
 			}
 			fastOn = need
 		}
+		if len(r.queue) > 0 { // files to read: not caught up while they are read
+			r.t.caughtUp.Store(false)
+		}
 		if pending == nil && r.seq-r.acked < readAhead && !r.t.isPaused() {
 			pending = r.next()
 		}
