@@ -58,13 +58,17 @@ type Training struct {
 	Created  time.Time `json:"created"`
 	Sources  []string  `json:"sources"`
 	// Seed, Restarts and the robustness settings make training reproducible.
-	Seed       uint64             `json:"seed"`
-	Restarts   int                `json:"restarts,omitempty"`
-	Trimmed    int                `json:"trimmed,omitempty"`
-	MinShare   float64            `json:"min_cluster_share,omitempty"`
-	Dropped    []DroppedCluster   `json:"dropped_clusters,omitempty"`
-	Sizes      []int              `json:"sizes,omitempty"`
-	Silhouette map[string]float64 `json:"silhouette,omitempty"`
+	Seed     uint64  `json:"seed"`
+	Restarts int     `json:"restarts,omitempty"`
+	Trimmed  int     `json:"trimmed,omitempty"`
+	MinShare float64 `json:"min_cluster_share,omitempty"`
+	// MinThreshold is the floor of every threshold (TrainConfig) when it
+	// is not the default 1; absent at 1. (A model that records one is
+	// refused by agents of releases before it: they know no such field.)
+	MinThreshold float64            `json:"min_threshold,omitempty"`
+	Dropped      []DroppedCluster   `json:"dropped_clusters,omitempty"`
+	Sizes        []int              `json:"sizes,omitempty"`
+	Silhouette   map[string]float64 `json:"silhouette,omitempty"`
 	// Severity calibrates scores against the training windows' (models
 	// trained before it was recorded have none: their events carry no
 	// severity).

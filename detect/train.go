@@ -87,7 +87,7 @@ func (c *TrainConfig) setDefaults() {
 		c.StdFloor = StdFloorOf(c.Kind)
 	}
 	if c.MinThreshold == 0 {
-		c.MinThreshold = 1.0
+		c.MinThreshold = defaultMinThreshold
 	}
 	if c.Name == "" {
 		c.Name = c.Kind.String()
@@ -110,6 +110,9 @@ func (c *TrainConfig) check() error {
 	}
 	return nil
 }
+
+// defaultMinThreshold is TrainConfig.MinThreshold's default.
+const defaultMinThreshold = 1.0
 
 // StdFloorOf is the default std floor (TrainConfig.StdFloor) of a kind's
 // features, in log1p space.
@@ -336,7 +339,7 @@ func finishModel(x *mat.Dense, res *kmeans.Result, tr Transform, read int64, cfg
 			Rows: n, K: k, Inertia: res.Inertia, Quantile: cfg.Quantile,
 			RowsRead: sampledFrom(read, n),
 			Created:  cfg.Now().UTC().Truncate(time.Second), Sources: cfg.Sources,
-			Seed: cfg.Seed, Restarts: cfg.Restarts, MinShare: cfg.MinShare,
+			Seed: cfg.Seed, Restarts: cfg.Restarts, MinShare: cfg.MinShare, MinThreshold: recordedMinThreshold(cfg.MinThreshold),
 			Dropped: dropped, Sizes: sizes, Silhouette: sil, Severity: calibrate(scores),
 		},
 		Vocabulary: cfg.Vocabulary,
@@ -345,6 +348,15 @@ func finishModel(x *mat.Dense, res *kmeans.Result, tr Transform, read int64, cfg
 		return nil, nil, fmt.Errorf("trained model failed validation (a bug): %w", err)
 	}
 	return m, rep, nil
+}
+
+// recordedMinThreshold is Training.MinThreshold: 0 (omitted) at the
+// default, so that default models stay readable by earlier agents.
+func recordedMinThreshold(v float64) float64 {
+	if v == defaultMinThreshold {
+		return 0
+	}
+	return v
 }
 
 // sampledFrom is Training.RowsRead: the rows read when more than trained

@@ -340,6 +340,20 @@ func TestTrain_MinThresholdFlag(t *testing.T) {
 			t.Errorf("cluster %d: threshold %v below --min-threshold 2.5", c, thr)
 		}
 	}
+	if model.Training.MinThreshold != 2.5 {
+		t.Errorf("training.min_threshold %v, want 2.5 recorded", model.Training.MinThreshold)
+	}
+	if code, out, _ := run(t, "model", "inspect", m); code != 0 || !strings.Contains(out, "at least 2.5") {
+		t.Errorf("inspect (exit %d) does not show the floor:\n%s", code, out)
+	}
+	// At the default it is not written: earlier agents, which refuse
+	// fields they do not know, still read a default model.
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "-o", m, webLog); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	if b := mustRead(t, m); strings.Contains(b, "min_threshold") {
+		t.Errorf("a default model records min_threshold")
+	}
 	for _, v := range []string{"0", "-1", "NaN", "+Inf"} {
 		code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--min-threshold", v, "-o", m, webLog)
 		if code != 2 || !strings.Contains(errs, "--min-threshold") {

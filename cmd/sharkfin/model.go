@@ -113,6 +113,9 @@ func printModel(w io.Writer, m *detect.Model) {
 		}
 		fmt.Fprintf(w, "dropped   %d small clusters holding %d rows (min share %.3g)\n", len(t.Dropped), n, t.MinShare)
 	}
+	if t.MinThreshold != 0 {
+		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "feature\tmean\tstd\t")

@@ -592,7 +592,11 @@ func trainingReport(w io.Writer, m *detect.Model) {
 		}
 		fmt.Fprintf(w, "  silhouette per k tried (on a sample; the best k wins): %s\n", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(w, "  k=%d, inertia %.6g, thresholds at the %.3g quantile of member distances\n", t.K, t.Inertia, t.Quantile)
+	floor := t.MinThreshold
+	if floor == 0 {
+		floor = 1
+	}
+	fmt.Fprintf(w, "  k=%d, inertia %.6g, thresholds at the %.3g quantile of member distances, at least %.3g\n", t.K, t.Inertia, t.Quantile, floor)
 	for c := range m.Centroids {
 		rows := -1
 		if c < len(t.Sizes) {
