@@ -23,7 +23,7 @@ import (
 // only: its licence does not let us copy it).
 func bindSample(t *testing.T) []string {
 	t.Helper()
-	path := filepath.Join(repoRoot(t), "..", "shared", "data", "bind-sample", "queries-head2000.log")
+	path := filepath.Join(sharedData(t), "bind-sample", "queries-head2000.log")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("the real BIND sample: %v", err)
