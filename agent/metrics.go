@@ -124,7 +124,7 @@ func newMetrics() *metrics {
 		historyBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_history_backlog",
 			Help: "History entries not folded into the per-key index yet."}),
 		maintainDue: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_maintenance_due",
-			Help: "1 while the state has history to fold or segments past the retention to delete."}),
+			Help: "1 while the state has history to fold, segments past the retention to delete, or index keys to sweep for it."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_last_commit_timestamp_seconds",
 			Help: "When the last state commit was written (Unix time): its age is time() minus this."}),
 		noDest: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_without_destination_total",
@@ -192,7 +192,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 func (m *metrics) stateBacklog(st *state.Store) {
 	m.historyBacklog.Set(float64(st.Backlog()))
 	due := 0.0
-	if st.MaintenanceDue(0) {
+	if st.MaintenanceDue(0) || st.SweepPending() {
 		due = 1
 	}
 	m.maintainDue.Set(due)

@@ -105,11 +105,12 @@ type kindBuckets struct {
 	unfolded string // segment key -> entries uvarint: not folded yet
 	newest   string // meta: newest window start applied, u64 seconds
 	sweep    string // meta: the index key the retention sweep is past
+	i        int    // the kind's position in kinds
 }
 
 var (
-	ipBuckets     = kindBuckets{bucketHistoryIP, bucketSegmentsIP, bucketUnfoldedIP, metaNewestIP, metaSweepIP}
-	domainBuckets = kindBuckets{bucketHistoryDomain, bucketSegmentsDomain, bucketUnfoldedDomain, metaNewestDomain, metaSweepDomain}
+	ipBuckets     = kindBuckets{bucketHistoryIP, bucketSegmentsIP, bucketUnfoldedIP, metaNewestIP, metaSweepIP, 0}
+	domainBuckets = kindBuckets{bucketHistoryDomain, bucketSegmentsDomain, bucketUnfoldedDomain, metaNewestDomain, metaSweepDomain, 1}
 	kinds         = []string{KindIP, KindDomain}
 )
 

@@ -314,3 +314,38 @@ func TestHistory_FoldedEqualsUnfolded(t *testing.T) {
 		}
 	}
 }
+
+// The index sweep looks at a bounded number of keys a step, and Maintain
+// reports More until a whole round has passed the cutoff, so that an idle
+// agent (which maintains while More) forgets every key past the retention
+// and not only the first step's. SweepPending says whether one is owed.
+func TestMaintain_SweepsUntilARoundIsDone(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: time.Hour})
+	const n = 3*4096 + 100 // three sweep steps and more
+	var ups []state.HistoryUpdate
+	for i := range n {
+		ups = append(ups, state.HistoryUpdate{Kind: state.KindIP, Key: fmt.Sprintf("k%05d", i), WindowStart: minute(0), Hits: 1})
+	}
+	applyHistory(t, s, ups...)
+	maintainAll(t, s)
+	if s.SweepPending() {
+		t.Fatal("sweep pending after Maintain reported no more work")
+	}
+	// One key two hours on: the cutoff passes every other key.
+	applyHistory(t, s, state.HistoryUpdate{Kind: state.KindIP, Key: "new", WindowStart: minute(120), Hits: 1})
+	if !s.SweepPending() {
+		t.Fatal("no sweep pending after the cutoff moved past every key")
+	}
+	w, err := s.Maintain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Forgotten >= n || !w.More {
+		t.Fatalf("one step forgot %d of %d keys, More %v: want part of them, and More", w.Forgotten, n, w.More)
+	}
+	w = maintainAll(t, s)
+	sum, err := s.Summary(state.KindIP)
+	if err != nil || sum.Keys != 1 || s.SweepPending() {
+		t.Errorf("after Maintain until no more work: %d keys (want 1: new), sweep pending %v, %v", sum.Keys, s.SweepPending(), err)
+	}
+}

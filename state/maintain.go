@@ -44,6 +44,11 @@ type Work struct {
 	Corrupt int
 	// More says that work is left: call Maintain again.
 	More bool
+
+	// roundEnded and roundCut: the index sweep reached the end of a
+	// kind's index, with that cutoff (see endRounds).
+	roundEnded [2]bool
+	roundCut   [2]int64
 }
 
 // Maintain runs one bounded maintenance transaction: it folds segments
@@ -87,6 +92,7 @@ func (s *Store) Maintain() (Work, error) {
 	for i, f := range folded {
 		s.unfolded[i].Add(-int64(f))
 	}
+	s.endRounds(&w)
 	if w.Expired > 0 {
 		_ = s.reloadEdges() // they only pace the maintenance: see MaintenanceDue
 	}
@@ -300,14 +306,53 @@ func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
 		return err
 	}
 	var t totals
-	n, _, err := sweepBucket(tx, ib, kb.sweep, budget, func(k, v []byte) (bool, error) {
+	n, _, ended, err := sweepBucket(tx, ib, kb.sweep, budget, func(k, v []byte) (bool, error) {
 		if err := decodeTotals(v, &t); err != nil {
 			return false, fmt.Errorf("index %q: %w", k, err)
 		}
 		return t.last < cut, nil
 	})
 	w.Forgotten += n
+	if ended { // Maintain records the round once the transaction is written
+		w.roundEnded[kb.i], w.roundCut[kb.i] = true, cut
+	}
 	return err
+}
+
+// endRounds records the sweep rounds w ended, after its transaction was
+// written. A round ends at the end of the index: it began at the previous
+// end, and looked at every key with a cutoff of at least the one it began
+// with (cutoffs only move on). It sets w.More while a round is owed, so
+// that idle maintenance sweeps on until one is done.
+func (s *Store) endRounds(w *Work) {
+	for i := range kinds {
+		if w.roundEnded[i] {
+			s.sweptThrough[i].Store(s.roundCut[i])
+			s.roundCut[i] = w.roundCut[i]
+		}
+		if s.sweepPending(i) {
+			w.More = true
+		}
+	}
+}
+
+// SweepPending reports whether index keys may be past the retention and
+// not swept yet: no complete round of the sweep since the cutoff (the
+// newest window less the retention) passed them. Maintain then reports
+// Work.More, so that an idle agent sweeps on (sweepMinKeys keys a step)
+// until a round is done; its pace while lines flow is the folds'.
+func (s *Store) SweepPending() bool {
+	for i := range kinds {
+		if s.sweepPending(i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) sweepPending(i int) bool {
+	n := s.newest[i].Load()
+	return n >= 0 && n-int64(s.retention/time.Second) > s.sweptThrough[i].Load()
 }
 
 // sweepBucket looks at up to budget keys of b, from just after the key
@@ -315,10 +360,10 @@ func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
 // end but not past where it began; it deletes those drop reports, and
 // stores the last key it looked at under pos. more reports that it stopped
 // at the budget.
-func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(k, v []byte) (bool, error)) (deleted int, more bool, err error) {
+func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(k, v []byte) (bool, error)) (deleted int, more, ended bool, err error) {
 	meta, err := bucket(tx, bucketMeta)
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	from := slices.Clone(meta.Get([]byte(pos)))
 	var gone [][]byte
@@ -331,6 +376,7 @@ func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(
 	wrapped := len(from) == 0 // from the first key: no second round
 	for seen := 0; ; seen++ {
 		if k == nil {
+			ended = true
 			if wrapped {
 				break
 			}
@@ -352,7 +398,7 @@ func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(
 		}
 		d, err := drop(k, v)
 		if err != nil {
-			return 0, false, err
+			return 0, false, false, err
 		}
 		if d {
 			gone = append(gone, slices.Clone(k))
@@ -362,15 +408,15 @@ func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(
 	}
 	for _, k := range gone {
 		if err := b.Delete(k); err != nil {
-			return 0, false, err
+			return 0, false, false, err
 		}
 	}
 	if last != nil {
 		if err := meta.Put([]byte(pos), last); err != nil {
-			return 0, false, err
+			return 0, false, false, err
 		}
 	}
-	return len(gone), more, nil
+	return len(gone), more, ended, nil
 }
 
 // expireCache looks at up to budget entries of each cache, from where it stopped last, and deletes those expired by now
@@ -388,7 +434,7 @@ func expireCache(tx *bolt.Tx, now time.Time, budget int) (removed int, more bool
 		return 0, false, err
 	}
 	for _, name := range names {
-		n, m, err := sweepBucket(tx, root.Bucket(name), metaCacheSweep+string(name), budget, func(_, v []byte) (bool, error) {
+		n, m, _, err := sweepBucket(tx, root.Bucket(name), metaCacheSweep+string(name), budget, func(_, v []byte) (bool, error) {
 			exp, err := cacheExpiry(v)
 			return err != nil || (exp != 0 && exp <= now.UnixNano()), nil
 		})

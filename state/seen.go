@@ -131,7 +131,7 @@ func (s *Store) expireSeen(tx *bolt.Tx) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, _, err := sweepBucket(tx, b, metaSeenSweep, seenMaxExpire, func(_, v []byte) (bool, error) {
+	n, _, _, err := sweepBucket(tx, b, metaSeenSweep, seenMaxExpire, func(_, v []byte) (bool, error) {
 		_, last, err := decodeSeen(v)
 		return err != nil || last < cut, nil
 	})

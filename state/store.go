@@ -1,6 +1,7 @@
 package state
 
 import (
+	"math"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -169,6 +170,12 @@ type Store struct {
 	// none): what MaintenanceDue needs without a transaction.
 	unfolded       [2]atomic.Int64
 	oldest, newest [2]atomic.Int64
+	// sweptThrough is, per kind, the cutoff of the index sweep's last
+	// complete round: every index key last seen before it is gone (the
+	// smallest int64 until a round has completed); roundCut is the cutoff
+	// when the current round began (Maintain's only). See SweepPending.
+	sweptThrough [2]atomic.Int64
+	roundCut     [2]int64
 
 	commits    atomic.Uint64
 	failures   atomic.Uint64
@@ -224,7 +231,7 @@ func Open(opt Options) (*Store, error) {
 }
 
 func newStore(db *bolt.DB, path string, opt Options) *Store {
-	return &Store{
+	s := &Store{
 		db:            db,
 		path:          path,
 		retention:     opt.Retention,
@@ -232,6 +239,11 @@ func newStore(db *bolt.DB, path string, opt Options) *Store {
 		noSync:        opt.NoSync,
 		now:           time.Now,
 	}
+	for i := range kinds {
+		s.sweptThrough[i].Store(math.MinInt64)
+		s.roundCut[i] = math.MinInt64
+	}
+	return s
 }
 
 // init creates the buckets, checks or writes the schema version, and
