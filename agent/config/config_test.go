@@ -43,7 +43,7 @@ func TestParse_Defaults(t *testing.T) {
 		{"detect.window", c.Detect.Window.Std(), 60 * time.Second},
 		{"detect.lateness", c.Detect.Lateness.Std(), 5 * time.Second},
 		{"detect.max_keys", c.Detect.MaxKeys, 100000},
-		{"detect.close_batch", c.Detect.CloseBatch, 16384},
+		{"detect.close_batch", c.Detect.CloseBatch, 4096},
 		{"detect.trusted_keys", len(c.Detect.TrustedKeys), 0},
 		{"detect.emit", c.Detect.Emit, EmitAll},
 		{"detect.domains.categories", c.Detect.Domains.Categories, ""},
