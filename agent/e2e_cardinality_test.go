@@ -167,13 +167,14 @@ func TestAgent_RetentionKeepsOneDay(t *testing.T) {
 		h.startReady()
 		events.waitCounts(cells, 120*time.Second)
 		// The agent maintains its state when idle: wait until it is
-		// done (nothing to fold, nothing past the retention).
+		// done (nothing to fold, nothing past the retention, no index key
+		// left to sweep).
 		if !waitFor(30*time.Second, func() bool {
 			h.requireAlive()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			m, err := scrapeMetrics(ctx, h.metrics)
-			return err == nil && m["sharkfin_state_maintenance_due"] == 0 && m["sharkfin_state_history_backlog"] == 0
+			return err == nil && m["sharkfin_state_maintenance_due"] == 0 && m["sharkfin_state_history_backlog"] == 0 && m["sharkfin_state_sweep_pending"] == 0
 		}) {
 			t.Fatalf("state maintenance not done 30s after the last event: %s", h.diagnose())
 		}

@@ -52,6 +52,7 @@ type metrics struct {
 	maintainErrors prometheus.Counter
 	historyBacklog prometheus.Gauge
 	maintainDue    prometheus.Gauge
+	sweepPending   prometheus.Gauge
 	lastCommit     prometheus.Gauge
 	// The per-domain report.
 	noDest          *prometheus.CounterVec
@@ -124,7 +125,9 @@ func newMetrics() *metrics {
 		historyBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_history_backlog",
 			Help: "History entries not folded into the per-key index yet."}),
 		maintainDue: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_maintenance_due",
-			Help: "1 while the state has history to fold, segments past the retention to delete, or index keys to sweep for it."}),
+			Help: "1 while the state has history to fold or segments past the retention to delete."}),
+		sweepPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_sweep_pending",
+			Help: "1 while a round of the retention's index sweep is owed (the usual state while lines flow); 0 once every key past the retention is forgotten."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharkfin_state_last_commit_timestamp_seconds",
 			Help: "When the last state commit was written (Unix time): its age is time() minus this."}),
 		noDest: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_without_destination_total",
@@ -146,7 +149,7 @@ func newMetrics() *metrics {
 	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
-		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.lastCommit,
+		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.sweepPending, m.lastCommit,
 		m.noDest, m.destWindows, m.categoryDomains, m.categoryRejects, m.allowlisted, m.seen, m.seenFull,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -192,10 +195,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 func (m *metrics) stateBacklog(st *state.Store) {
 	m.historyBacklog.Set(float64(st.Backlog()))
 	due := 0.0
-	if st.MaintenanceDue(0) || st.SweepPending() {
+	if st.MaintenanceDue(0) {
 		due = 1
 	}
 	m.maintainDue.Set(due)
+	pending := 0.0
+	if st.SweepPending() {
+		pending = 1
+	}
+	m.sweepPending.Set(pending)
 }
 
 // maintained counts the work of one maintenance step.

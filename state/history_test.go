@@ -349,3 +349,38 @@ func TestMaintain_SweepsUntilARoundIsDone(t *testing.T) {
 		t.Errorf("after Maintain until no more work: %d keys (want 1: new), sweep pending %v, %v", sum.Keys, s.SweepPending(), err)
 	}
 }
+
+// A round of the sweep ends at the end of the index, and the next round
+// must look at every key again before it ends: a step that stops at the
+// end (its budget spent there, or the end reached) must not leave the
+// next step to find the end at once. Index sizes around the step budget
+// (4096), and single steps before and after the horizon moves, land the
+// ends on every alignment.
+func TestMaintain_SweepRoundsLookAtEveryKey(t *testing.T) {
+	for _, n := range []int{1, 4095, 4096, 4097, 8192, 12288, 16384} {
+		for steps := range 4 {
+			s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: time.Hour})
+			var ups []state.HistoryUpdate
+			for i := range n {
+				ups = append(ups, state.HistoryUpdate{Kind: state.KindIP, Key: fmt.Sprintf("k%05d", i), WindowStart: minute(60), Hits: 1})
+			}
+			applyHistory(t, s, ups...)
+			for range steps {
+				if _, err := s.Maintain(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			maintainAll(t, s)
+			applyHistory(t, s, state.HistoryUpdate{Kind: state.KindIP, Key: "a", WindowStart: minute(121), Hits: 1})
+			for range steps {
+				if _, err := s.Maintain(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			maintainAll(t, s)
+			if sum, err := s.Summary(state.KindIP); err != nil || sum.Keys != 1 || s.SweepPending() {
+				t.Errorf("%d keys past the horizon, %d single steps: %d keys left (want 1), sweep pending %v, %v", n, steps, sum.Keys, s.SweepPending(), err)
+			}
+		}
+	}
+}

@@ -290,6 +290,9 @@ func (s *Store) expire(tx *bolt.Tx, kb kindBuckets, w *Work) error {
 // (unfolded segments are keyed by window start), so that only keys unseen
 // for longer than the retention before it are forgotten.
 func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
+	if !s.sweepPending(kb.i) {
+		return nil // a round has passed the horizon since it last moved
+	}
 	cut, ok, err := s.cutoff(tx, kb)
 	if err != nil || !ok {
 		return err
@@ -374,9 +377,10 @@ func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(
 		k, v = c.Next() // looked at by the last sweep
 	}
 	wrapped := len(from) == 0 // from the first key: no second round
+	restart := false          // at the end, and no key looked at since
 	for seen := 0; ; seen++ {
 		if k == nil {
-			ended = true
+			ended, restart, last = true, true, nil
 			if wrapped {
 				break
 			}
@@ -392,8 +396,9 @@ func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(
 			more = true
 			break
 		}
-		if v == nil {
-			k, v = c.Next() // a nested bucket
+		if v == nil { // a nested bucket: looked at, not dropped
+			last = slices.Clone(k)
+			k, v = c.Next()
 			continue
 		}
 		d, err := drop(k, v)
@@ -411,8 +416,16 @@ func sweepBucket(tx *bolt.Tx, b *bolt.Bucket, pos string, budget int, drop func(
 			return 0, false, false, err
 		}
 	}
-	if last != nil {
+	switch {
+	case last != nil:
 		if err := meta.Put([]byte(pos), last); err != nil {
+			return 0, false, false, err
+		}
+	case restart:
+		// Stopped at the end: the next step starts at the first key, not
+		// after the last one, where it would find the end again and end
+		// a round that looked at no key.
+		if err := meta.Delete([]byte(pos)); err != nil {
 			return 0, false, false, err
 		}
 	}
