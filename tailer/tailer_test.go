@@ -472,14 +472,21 @@ func TestTailer_CaughtUp(t *testing.T) {
 	b.Done()
 	waitFor(t, 5*time.Second, "caught up after the second batch was released", tl.CaughtUp)
 
-	// A partial last line is not a line: caught up with it waiting.
+	// A partial last line is not a line: once the tailer has seen it (a
+	// rescan records the file's size), it is caught up with it waiting.
 	appendFile(t, path, "partial")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the partial line seen", func() bool {
+		st := tl.Stats()
+		return len(st.Files) == 1 && st.Files[0].Size == fi.Size()
+	})
+	waitFor(t, 5*time.Second, "caught up with only a partial line waiting", tl.CaughtUp)
 	select {
 	case b := <-out:
 		t.Fatalf("a batch of %d lines for a partial line", len(b.Lines))
-	case <-time.After(300 * time.Millisecond): // a rescan (300ms) at least
-	}
-	if !tl.CaughtUp() {
-		t.Fatal("not caught up with only a partial line waiting")
+	default:
 	}
 }
