@@ -22,6 +22,14 @@ import (
 // identical content (at-least-once delivery); each window has one event_id.
 // detect.close_batch is 16 (of 64 sources), so a window closes over several
 // commits and kills land part way through closes too.
+//
+// The clock runs 400 times the wall clock's speed (10ms of event time a
+// line at 40,000 lines/s). At a rotation the tailer may read the old
+// file's last lines after the new file's first ones; a 1s lateness would
+// allow 2.5ms of wall-clock reordering for that, which a loaded machine
+// exceeds. The agent runs with a 2m lateness (300ms of wall clock) and the
+// last line comes 3m of event time after the others (traffic.closer), so
+// that the watermark, not a quiet input, closes the last windows.
 func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 	lines, kills, rate := 500_000, 20, 40_000.0
 	if longE2E() {
@@ -36,7 +44,8 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 		}
 	})
 	logPath := filepath.Join(dir, "access.log")
-	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath + "*"}}, CloseBatch: 16})
+	const lateness = 2 * time.Minute
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath + "*"}}, CloseBatch: 16, Lateness: lateness.String()})
 	events := newEventLog(h)
 	g := newTraffic("web", 64, seed, 10*time.Millisecond)
 	lf := openLog(t, logPath)
@@ -113,6 +122,7 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
+	lf.write(g.closer(buf[:0], lateness+time.Minute))
 	writing := time.Since(start)
 	if !h.running() {
 		h.start()
