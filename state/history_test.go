@@ -384,3 +384,28 @@ func TestMaintain_SweepRoundsLookAtEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// A window the fold adds already past the retention (a late window of a
+// new key: another input catching up on old logs) is not kept in the
+// index: with the horizon still, no sweep round would be owed to forget
+// it while the agent stays idle.
+func TestMaintain_FoldKeepsNoKeyPastTheRetention(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: time.Hour})
+	applyHistory(t, s, state.HistoryUpdate{Kind: state.KindIP, Key: "now", WindowStart: minute(120), Hits: 1})
+	maintainAll(t, s)
+	if s.SweepPending() {
+		t.Fatal("sweep pending after Maintain reported no more work")
+	}
+	applyHistory(t, s,
+		state.HistoryUpdate{Kind: state.KindIP, Key: "late", WindowStart: minute(0), Hits: 1},
+		state.HistoryUpdate{Kind: state.KindIP, Key: "recent", WindowStart: minute(90), Hits: 2},
+		state.HistoryUpdate{Kind: state.KindIP, Key: "now", WindowStart: minute(30), Hits: 4})
+	maintainAll(t, s)
+	sum, err := s.Summary(state.KindIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Keys != 2 || s.SweepPending() {
+		t.Errorf("%d keys (want 2: now and recent), sweep pending %v", sum.Keys, s.SweepPending())
+	}
+}

@@ -201,16 +201,34 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	// A key whose last window is past the retention (a late window of a
+	// new key, from an input catching up on old logs) is not written: the
+	// sweep would forget it only once the horizon moves again, which an
+	// idle agent's does not.
+	cut, haveCut, err := s.sweepCutoff(tx, kb, ub)
+	if err != nil {
+		return 0, err
+	}
 	var buf []byte
 	for _, k := range keys {
 		t := deltas[k]
-		if old := ib.Get([]byte(k)); old != nil {
+		old := ib.Get([]byte(k))
+		if old != nil {
 			var o totals
 			if err := decodeTotals(old, &o); err != nil {
 				return 0, fmt.Errorf("index %q: %w", k, err)
 			}
 			o.merge(t)
 			t = &o
+		}
+		if haveCut && t.last < cut {
+			if old != nil {
+				if err := ib.Delete([]byte(k)); err != nil {
+					return 0, err
+				}
+			}
+			w.Forgotten++
+			continue
 		}
 		start := len(buf)
 		buf = appendTotals(buf, t)
@@ -293,16 +311,13 @@ func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
 	if !s.sweepPending(kb.i) {
 		return nil // a round has passed the horizon since it last moved
 	}
-	cut, ok, err := s.cutoff(tx, kb)
-	if err != nil || !ok {
-		return err
-	}
 	ub, err := bucket(tx, kb.unfolded)
 	if err != nil {
 		return err
 	}
-	if k, _ := ub.Cursor().First(); k != nil {
-		cut = min(cut, segStart(k)-int64(s.retention/time.Second))
+	cut, ok, err := s.sweepCutoff(tx, kb, ub)
+	if err != nil || !ok {
+		return err
 	}
 	ib, err := bucket(tx, kb.index)
 	if err != nil {
@@ -320,6 +335,21 @@ func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
 		w.roundEnded[kb.i], w.roundCut[kb.i] = true, cut
 	}
 	return err
+}
+
+// sweepCutoff is the cutoff under which index keys are forgotten: the
+// retention's (cutoff), or while the fold is behind, the oldest window not
+// folded less the retention, since a key's index entry may not show its
+// latest windows yet. ok is false when no window was ever applied.
+func (s *Store) sweepCutoff(tx *bolt.Tx, kb kindBuckets, ub *bolt.Bucket) (int64, bool, error) {
+	cut, ok, err := s.cutoff(tx, kb)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if k, _ := ub.Cursor().First(); k != nil {
+		cut = min(cut, segStart(k)-int64(s.retention/time.Second))
+	}
+	return cut, true, nil
 }
 
 // endRounds records the sweep rounds w ended, after its transaction was
