@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,7 +167,7 @@ func TestAgent_RetentionKeepsOneDay(t *testing.T) {
 		h = newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}, Retention: "24h"})
 		events := newEventLog(h)
 		h.startReady()
-		events.waitCounts(cells, 120*time.Second)
+		events.waitCounts(cells, 120*time.Second+time.Duration(days)*30*time.Second)
 		// The agent maintains its state when idle: wait until it is
 		// done (nothing to fold, nothing past the retention, no index key
 		// left to sweep).
@@ -187,6 +189,17 @@ func TestAgent_RetentionKeepsOneDay(t *testing.T) {
 		return fi.Size(), h, clients
 	}
 	oneDay, _, _ := run(1)
+	// SHARKFIN_E2E_DAYS=6,12,24 measures longer catch-ups too (logged, for
+	// the README; the file must stay within twice one day's).
+	for _, f := range strings.Split(os.Getenv("SHARKFIN_E2E_DAYS"), ",") {
+		if days, err := strconv.Atoi(f); err == nil && days > 0 {
+			size, _, _ := run(days)
+			t.Logf("state file after %d days: %.1f MiB (one day %.1f MiB)", days, float64(size)/(1<<20), float64(oneDay)/(1<<20))
+			if size > 2*oneDay {
+				t.Errorf("state file after %d days %d bytes, more than twice the %d of one day", days, size, oneDay)
+			}
+		}
+	}
 	threeDays, h, clients := run(3)
 	if threeDays > 2*oneDay {
 		t.Errorf("state file after three days %d bytes, more than twice the %d of one day", threeDays, oneDay)
