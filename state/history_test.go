@@ -409,3 +409,28 @@ func TestMaintain_FoldKeepsNoKeyPastTheRetention(t *testing.T) {
 		t.Errorf("%d keys (want 2: now and recent), sweep pending %v", sum.Keys, s.SweepPending())
 	}
 }
+
+// A catch-up folded over several steps: while later segments wait, the
+// fold keeps the keys of the first steps (their newer windows may be in
+// those segments), though their last window may turn out past the
+// retention. A sweep round must then be owed again, or they stay in the
+// index while the agent is idle (found by a review).
+func TestMaintain_FoldInStepsLeavesNoKeyPastTheRetention(t *testing.T) {
+	s := statetest.NewWithOptions(t, state.Options{NoSync: true, Retention: time.Hour})
+	applyHistory(t, s, state.HistoryUpdate{Kind: state.KindIP, Key: "now", WindowStart: minute(120), Hits: 1})
+	maintainAll(t, s)
+	var ups []state.HistoryUpdate
+	for i := range 16384 { // one fold's keys
+		ups = append(ups, state.HistoryUpdate{Kind: state.KindIP, Key: fmt.Sprintf("k%05d", i), WindowStart: minute(10), Hits: 1})
+	}
+	ups = append(ups, state.HistoryUpdate{Kind: state.KindIP, Key: "b", WindowStart: minute(50), Hits: 1})
+	applyHistory(t, s, ups...)
+	maintainAll(t, s)
+	sum, err := s.Summary(state.KindIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Keys != 1 || s.SweepPending() {
+		t.Errorf("%d keys left in the index (want 1: now), sweep pending %v", sum.Keys, s.SweepPending())
+	}
+}

@@ -45,6 +45,12 @@ type Work struct {
 	// More says that work is left: call Maintain again.
 	More bool
 
+	// stale: the fold wrote an index key whose last window (staleLast,
+	// the least of them) is already past the retention, kept because
+	// segments still unfolded may hold its newer windows. The sweep
+	// rounds so far did not see it: endRounds owes a new one.
+	stale     [2]bool
+	staleLast [2]int64
 	// roundEnded and roundCut: the index sweep reached the end of a
 	// kind's index, with that cutoff (see endRounds).
 	roundEnded [2]bool
@@ -209,7 +215,12 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	retCut, _, err := s.cutoff(tx, kb)
+	if err != nil {
+		return 0, err
+	}
 	var buf []byte
+	skipped := 0
 	for _, k := range keys {
 		t := deltas[k]
 		old := ib.Get([]byte(k))
@@ -228,7 +239,14 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 				}
 			}
 			w.Forgotten++
+			skipped++
 			continue
+		}
+		if haveCut && t.last < retCut {
+			if !w.stale[kb.i] || t.last < w.staleLast[kb.i] {
+				w.staleLast[kb.i] = t.last
+			}
+			w.stale[kb.i] = true
 		}
 		start := len(buf)
 		buf = appendTotals(buf, t)
@@ -240,7 +258,7 @@ func (s *Store) fold(tx *bolt.Tx, kb kindBuckets, w *Work) (int, error) {
 		}
 	}
 	w.Folded += entries
-	w.Indexed += len(keys)
+	w.Indexed += len(keys) - skipped
 	return marked, s.sweep(tx, kb, max(sweepMinKeys, 2*len(keys)), w)
 }
 
@@ -362,6 +380,15 @@ func (s *Store) endRounds(w *Work) {
 		if w.roundEnded[i] {
 			s.sweptThrough[i].Store(s.roundCut[i])
 			s.roundCut[i] = w.roundCut[i]
+		}
+		if w.stale[i] {
+			// Neither the rounds done nor the one under way (it may
+			// have passed the key's place) forgot it: the round after
+			// next begins with a cutoff that does.
+			s.roundCut[i] = min(s.roundCut[i], w.staleLast[i])
+			if s.sweptThrough[i].Load() > w.staleLast[i] {
+				s.sweptThrough[i].Store(w.staleLast[i])
+			}
 		}
 		if s.sweepPending(i) {
 			w.More = true

@@ -113,7 +113,9 @@ type Options struct {
 	// file before it fails with ErrLocked. Default DefaultTimeout.
 	Timeout time.Duration
 	// Retention is how far back, from the newest window of a key, the
-	// per-window counts of a History are kept. Default DefaultRetention.
+	// per-window counts of a History are kept, in whole seconds (windows
+	// start on seconds; less than a second is a second). Default
+	// DefaultRetention.
 	Retention time.Duration
 	// NoSync skips fsync on commit. A process crash still loses nothing,
 	// a power loss may lose or corrupt the file: for tests only.
@@ -140,6 +142,9 @@ func (o Options) withDefaults() Options {
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
+	// The cutoffs count in seconds: a retention under one would be 0, and
+	// forget every window but the newest.
+	o.Retention = max(o.Retention.Truncate(time.Second), time.Second)
 	if o.SeenRetention <= 0 {
 		o.SeenRetention = DefaultSeenRetention
 	}
