@@ -108,9 +108,13 @@ const (
 	// other real windows: the false alerts are among them.
 	labelExploit = "real, exploit client"
 	labelBenign  = "real, others"
-	labelScan    = "directory scan"
-	labelBrute   = "brute force"
-	labelScrape  = "scraper"
+	// labelHuman are labelBenign's windows of clients whose user agent
+	// never declared a crawler ("bot", "crawl", "spider"), which a site
+	// may allowlist by user agent (inputs[].allow).
+	labelHuman  = "real, others, no declared crawler"
+	labelScan   = "directory scan"
+	labelBrute  = "brute force"
+	labelScrape = "scraper"
 )
 
 // probePaths are what a slow prober asks: sensitive files no site serves.
@@ -161,6 +165,19 @@ func exploitClients(lines []timedLine) map[string]bool {
 				out[l.client] = true
 				break
 			}
+		}
+	}
+	return out
+}
+
+// declaredCrawlers returns the clients of lines whose user agent (the
+// last quoted field) says "bot", "crawl" or "spider".
+func declaredCrawlers(lines []timedLine) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range lines {
+		low := strings.ToLower(l.text)
+		if i := strings.LastIndex(low, `" "`); i > 0 && (strings.Contains(low[i:], "bot") || strings.Contains(low[i:], "crawl") || strings.Contains(low[i:], "spider")) {
+			out[l.client] = true
 		}
 	}
 	return out
@@ -429,6 +446,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 	for _, s := range sites {
 		per[s.name] = evalResult{}
 		hostile := exploitClients(s.lines)
+		crawlers := declaredCrawlers(s.lines)
 		var realPaths []string
 		for _, l := range s.lines {
 			if strings.Contains(l.text, `" 200 `) {
@@ -546,6 +564,12 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 						total.add(sub, ev.Anomalous)
 					}
 					per[s.name].add(sub, ev.Anomalous)
+					if sub == labelBenign && !crawlers[ev.SrcIP] {
+						if s.name != heldOutSite {
+							total.add(labelHuman, ev.Anomalous)
+						}
+						per[s.name].add(labelHuman, ev.Anomalous)
+					}
 				}
 				if os.Getenv("SHARKFIN_EVAL_DUMP") == s.name && (label == labelReal && ev.Anomalous && (os.Getenv("SHARKFIN_EVAL_DUMP_ALL") != "" || !hostile[ev.SrcIP]) || os.Getenv("SHARKFIN_EVAL_DUMP_MISSED") != "" && label != labelReal && !ev.Anomalous) {
 					e2xx, _ := ev.Features.Get("hits_2xx")
@@ -573,7 +597,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 
 func (r evalResult) String() string {
 	var b strings.Builder
-	for _, l := range []string{labelProber, labelTrickle, labelScan, labelBrute, labelScrape, labelReal, labelExploit, labelBenign, labelClean} {
+	for _, l := range []string{labelProber, labelTrickle, labelScan, labelBrute, labelScrape, labelReal, labelExploit, labelBenign, labelHuman, labelClean} {
 		if x := r[l]; x != nil {
 			fmt.Fprintf(&b, " %s %d/%d (%.1f%%);", l, x.hit, x.total, 100*x.frac())
 		}
