@@ -51,6 +51,11 @@ type Work struct {
 	// rounds so far did not see it: endRounds owes a new one.
 	stale     [2]bool
 	staleLast [2]int64
+	// swept and sweptCut: a sweep step ran, with that cutoff (a late
+	// segment not folded yet lowers it, so that cutoffs do not only
+	// move on within a round: see endRounds).
+	swept    [2]bool
+	sweptCut [2]int64
 	// roundEnded and roundCut: the index sweep reached the end of a
 	// kind's index, with that cutoff (see endRounds).
 	roundEnded [2]bool
@@ -349,6 +354,7 @@ func (s *Store) sweep(tx *bolt.Tx, kb kindBuckets, budget int, w *Work) error {
 		return t.last < cut, nil
 	})
 	w.Forgotten += n
+	w.swept[kb.i], w.sweptCut[kb.i] = true, cut
 	if ended { // Maintain records the round once the transaction is written
 		w.roundEnded[kb.i], w.roundCut[kb.i] = true, cut
 	}
@@ -372,11 +378,15 @@ func (s *Store) sweepCutoff(tx *bolt.Tx, kb kindBuckets, ub *bolt.Bucket) (int64
 
 // endRounds records the sweep rounds w ended, after its transaction was
 // written. A round ends at the end of the index: it began at the previous
-// end, and looked at every key with a cutoff of at least the one it began
-// with (cutoffs only move on). It sets w.More while a round is owed, so
-// that idle maintenance sweeps on until one is done.
+// end, and looked at every key with a cutoff of at least the least of its
+// steps' (roundCut keeps it: a late segment not folded yet lowers a step's
+// cutoff). It sets w.More while a round is owed, so that idle maintenance
+// sweeps on until one is done.
 func (s *Store) endRounds(w *Work) {
 	for i := range kinds {
+		if w.swept[i] {
+			s.roundCut[i] = min(s.roundCut[i], w.sweptCut[i])
+		}
 		if w.roundEnded[i] {
 			s.sweptThrough[i].Store(s.roundCut[i])
 			s.roundCut[i] = w.roundCut[i]
