@@ -137,12 +137,12 @@ var probePaths = []string{
 var exploitPaths = []string{
 	"eval-stdin.php", "invokefunction", "/api/jsonws", "xdebug_session_start", "/solr/admin", "wp-file-manager",
 	"/.env", "/.git/", "/.aws/", "/.ssh/", "/.svn/", "/.ds_store", "/phpmyadmin", "/pma/", "/myadmin", "/mysqladmin",
-	"/adminer", "/hnap1", "/boaform", "/gponform", "/cgi-bin/", "/setup.cgi", "/shell", "/manager/html", "/actuator",
-	"/jenkins", "/druid/", "/_ignition", "/telescope", "/owa/", "/autodiscover", "/remote/login", "/console/",
+	"/adminer", "/hnap1", "/boaform", "/gponform", "/cgi-bin/", "/setup.cgi", "/shell.php", "/manager/html",
+	"/actuator", "/jenkins", "/druid/", "/_ignition", "/telescope", "/owa/", "/autodiscover", "/remote/login",
 	"/wp-config.php", "/etc/passwd", "../", "%2e%2e", "${jndi", "/bin/sh", "wget%20", "wget+", "/containers/json",
-	"/vendor/", "/phpinfo", "/server-status", "/admin/config.php", "/config/getuser", "/login.action", "/struts",
-	"/debug/default/view", "/sftp-config.json", "/.vscode/", "/.well-known/../", "/xmlrpc.php", "/wp-admin/setup-config.php",
-	"/mifs/", "/ecp/", "/dana-na/", "/vpn/", "/jmx-console", "/invoker/", "/hudson", "/nmaplowercheck", "/sdk",
+	"/vendor/phpunit", "/phpinfo", "/server-status", "/admin/config.php", "/config/getuser", "/login.action", "/struts",
+	"/debug/default/view", "/sftp-config.json", "/.vscode/", "/xmlrpc.php", "/wp-admin/setup-config.php",
+	"/mifs/", "/ecp/", "/dana-na/", "/jmx-console", "/invoker/", "/hudson", "/nmaplowercheck",
 	"/portal/redlion", "/ctrlt/", "/tmui/", "/cf_scripts/", "/evox/", "/editblackandwhitelist", "/.htpasswd",
 }
 
