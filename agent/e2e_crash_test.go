@@ -29,7 +29,11 @@ import (
 // allow 2.5ms of wall-clock reordering for that, which a loaded machine
 // exceeds. The agent runs with a 2m lateness (300ms of wall clock) and the
 // last line comes 3m of event time after the others (traffic.closer), so
-// that the watermark, not a quiet input, closes the last windows.
+// that the watermark, not a quiet input, closes the last windows. The
+// closer makes every line read after it late, so it is written only once
+// the agent has read every rotated file: no rotation in the last
+// quietLines lines (5m of event time), and the windows up to the last
+// rotation counted exactly.
 func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 	lines, kills, rate := 500_000, 20, 40_000.0
 	if longE2E() {
@@ -56,7 +60,13 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 	}
 	slices.Sort(killAt)
 	rotateEvery := lines / 10
-	nextRotation := func(from int) int { return from + rotateEvery/2 + rng.IntN(rotateEvery) }
+	const quietLines = 30_000
+	nextRotation := func(from int) int {
+		if r := from + rotateEvery/2 + rng.IntN(rotateEvery); r <= lines-quietLines {
+			return r
+		}
+		return lines // none in the quiet lines: the writer stops there
+	}
 
 	h.startReady()
 	p := newPacer(rate)
@@ -88,7 +98,7 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 			lf.write(buf)
 			written += n
 		}
-		if written >= rot {
+		if written >= rot && written < lines {
 			lf.shiftRotate()
 			rotations++
 			if !h.running() {
@@ -122,11 +132,22 @@ func TestAgent_ExactlyOnceAcrossSIGKILL(t *testing.T) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	lf.write(g.closer(buf[:0], lateness+time.Minute))
 	writing := time.Since(start)
 	if !h.running() {
 		h.start()
 	}
+	// Every rotated file's lines are in windows that start before the
+	// quiet lines, which the data's own watermark closes (their end is 4m
+	// before the last line's time, the lateness 2m).
+	lastRotated := g.now().Add(-quietLines * g.step).Unix()
+	read := truth{}
+	for k, n := range g.truth {
+		if k.Start <= lastRotated {
+			read[k] = n
+		}
+	}
+	events.waitSubset(read, 90*time.Second)
+	lf.write(g.closer(buf[:0], lateness+time.Minute))
 	converge := events.waitCounts(g.truth, 90*time.Second)
 	// Anything printed after the counts matched is an extra event.
 	time.Sleep(1500 * time.Millisecond)

@@ -221,6 +221,28 @@ func (l *eventLog) waitCounts(want truth, limit time.Duration) time.Duration {
 	return time.Since(start)
 }
 
+// waitSubset waits up to limit for the counts of want's cells to equal
+// want (other cells are not looked at), or fails with the differences.
+func (l *eventLog) waitSubset(want truth, limit time.Duration) {
+	l.h.t.Helper()
+	differ := func() []string {
+		l.refresh()
+		var d []string
+		for k, n := range want {
+			if g := l.hits[k]; g != float64(n) {
+				d = append(d, fmt.Sprintf("%s: got %v hits, want %d", k, g, n))
+			}
+		}
+		return d
+	}
+	if waitFor(limit, func() bool { l.h.requireAlive(); return len(differ()) == 0 }) {
+		return
+	}
+	d := differ()
+	slices.Sort(d)
+	l.h.t.Fatalf("%d of %d cells differ after %s: %s\n%s", len(d), len(want), limit, l.h.diagnose(), strings.Join(d[:min(len(d), 15)], "\n"))
+}
+
 // requireCounts fails the test unless the counts equal want exactly.
 func (l *eventLog) requireCounts(want truth) {
 	l.h.t.Helper()
