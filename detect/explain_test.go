@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/socx/sharkfin/record"
@@ -128,5 +129,72 @@ func TestTrain_SeverityCalibrated(t *testing.T) {
 	c.Scores[3] = -1
 	if err := m.Validate(); err == nil {
 		t.Error("a negative calibration score passed validation")
+	}
+}
+
+// A probe (the model's ProbeRule or more rare errors: failed requests for
+// paths its vocabulary does not know) is anomalous whatever its distance,
+// with the severity of a score of 1; the rule needs a vocabulary, is the
+// default DefaultProbeRareErrors unless training recorded another, and
+// is off at 0. Worked out on handModel: hits 1, post 0 is at distance 1
+// from (0,0), score 1: not anomalous by distance.
+func TestScore_ProbeIsAnomalous(t *testing.T) {
+	vec := make([]float64, len(FeatureNames(record.KindWeb)))
+	vec[WebHits] = 1
+	score := func(m *Model, rareErrors float64) Score {
+		t.Helper()
+		s, err := NewScorer(m, record.KindWeb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vec[WebRareErrors] = rareErrors
+		return s.Score(vec)
+	}
+	m := handModel(t)
+	if sc := score(m, 5); sc.Anomalous || sc.Probe || m.ProbeRule() != 0 {
+		t.Errorf("without a vocabulary: %+v, rule %d", sc, m.ProbeRule())
+	}
+	b := NewVocabBuilderSeeded(1)
+	m.Vocabulary = b.Vocabulary()
+	if m.ProbeRule() != DefaultProbeRareErrors {
+		t.Fatalf("rule %d, want the default %d", m.ProbeRule(), DefaultProbeRareErrors)
+	}
+	for _, x := range []struct {
+		rare  float64
+		probe bool
+	}{{0, false}, {2, false}, {3, true}, {40, true}} {
+		sc := score(m, x.rare)
+		if sc.Score != 1 || sc.Probe != x.probe || sc.Anomalous != x.probe {
+			t.Errorf("%v rare errors: %+v, want score 1, probe and anomalous %v", x.rare, sc, x.probe)
+		}
+	}
+	// Severity: handModel's calibration puts score 1 at 50 (its training
+	// windows are made up); a probe scoring 0.5 has that of 1, not 25.
+	s, _ := NewScorer(m, record.KindWeb)
+	if sev, _ := s.Severity(Score{Score: 0.5, Probe: true, Anomalous: true}); sev != 50 {
+		t.Errorf("probe's severity %v, want 50", sev)
+	}
+	if sev, _ := s.Severity(Score{Score: 3, Probe: true, Anomalous: true}); sev != 95 {
+		t.Errorf("probe past the threshold: severity %v, want 95 (that of its score)", sev)
+	}
+	m.RecordProbeRule(5)
+	if sc := score(m, 4); sc.Anomalous {
+		t.Errorf("rule 5, 4 rare errors: %+v", sc)
+	}
+	if sc := score(m, 5); !sc.Probe {
+		t.Errorf("rule 5, 5 rare errors: %+v", sc)
+	}
+	m.RecordProbeRule(0)
+	if sc := score(m, 40); sc.Anomalous || m.ProbeRule() != 0 {
+		t.Errorf("rule off: %+v", sc)
+	}
+	m.RecordProbeRule(DefaultProbeRareErrors)
+	if m.Training.ProbeRareErrors != nil {
+		t.Errorf("the default recorded: %v", *m.Training.ProbeRareErrors)
+	}
+	n := -1
+	m.Training.ProbeRareErrors = &n
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "training.probe_rare_errors") {
+		t.Errorf("negative rule: %v", err)
 	}
 }

@@ -30,6 +30,10 @@ type FeatureExport struct {
 	// Vocabulary is the path vocabulary the web windows' rare_ features
 	// were counted against: the imported model takes it.
 	Vocabulary *Vocabulary `json:"vocabulary,omitempty"`
+	// ProbeRareErrors is train's --probe-rare-errors when not the
+	// default (as Training.ProbeRareErrors): the windows it left out of
+	// the export, and the imported model's probe rule.
+	ProbeRareErrors *int `json:"probe_rare_errors,omitempty"`
 }
 
 // Validate checks an export description read from a file.

@@ -65,10 +65,16 @@ type Training struct {
 	// MinThreshold is the floor of every threshold (TrainConfig) when it
 	// is not the default 1; absent at 1. (A model that records one is
 	// refused by agents of releases before it: they know no such field.)
-	MinThreshold float64            `json:"min_threshold,omitempty"`
-	Dropped      []DroppedCluster   `json:"dropped_clusters,omitempty"`
-	Sizes        []int              `json:"sizes,omitempty"`
-	Silhouette   map[string]float64 `json:"silhouette,omitempty"`
+	MinThreshold float64 `json:"min_threshold,omitempty"`
+	// ProbeRareErrors is the rare errors from which a web window was a
+	// probe (left out of training, and anomalous when scored: see
+	// Model.ProbeRule) when training did not use the default
+	// (DefaultProbeRareErrors); 0 turns the rule off. Absent at the
+	// default, so that agents of releases before it read such models.
+	ProbeRareErrors *int               `json:"probe_rare_errors,omitempty"`
+	Dropped         []DroppedCluster   `json:"dropped_clusters,omitempty"`
+	Sizes           []int              `json:"sizes,omitempty"`
+	Silhouette      map[string]float64 `json:"silhouette,omitempty"`
 	// Severity calibrates scores against the training windows' (models
 	// trained before it was recorded have none: their events carry no
 	// severity).
@@ -80,6 +86,32 @@ type Training struct {
 type DroppedCluster struct {
 	Rows     int       `json:"rows"`
 	Centroid []float64 `json:"centroid"`
+}
+
+// ProbeRule returns the rare errors from which a window this model scores
+// is a probe, and anomalous whatever its distance (0: none is): a web
+// model with a path vocabulary uses Training.ProbeRareErrors, by default
+// DefaultProbeRareErrors, the rule that left probes out of its training.
+// A window that asked for that many paths the site never served, and
+// failed, is what training took for a scanner; a site whose normal traffic
+// is diverse (a cluster with a wide threshold) must not hide it.
+func (m *Model) ProbeRule() int {
+	if m.RecordKind() != record.KindWeb || m.Vocabulary == nil {
+		return 0
+	}
+	if m.Training.ProbeRareErrors != nil {
+		return *m.Training.ProbeRareErrors
+	}
+	return DefaultProbeRareErrors
+}
+
+// RecordProbeRule sets Training.ProbeRareErrors for a model trained with
+// probes of n rare errors left out (absent at the default).
+func (m *Model) RecordProbeRule(n int) {
+	m.Training.ProbeRareErrors = nil
+	if n != DefaultProbeRareErrors {
+		m.Training.ProbeRareErrors = &n
+	}
 }
 
 // ID is the model's `name@version` as put in events.
@@ -283,6 +315,9 @@ func (m *Model) Validate() error {
 		if c.Shares[len(c.Shares)-1] != 1 {
 			return fieldErr("training.severity.shares", retrain, "ends at %v; the last share is 1", c.Shares[len(c.Shares)-1])
 		}
+	}
+	if p := m.Training.ProbeRareErrors; p != nil && *p < 0 {
+		return fieldErr("training.probe_rare_errors", "set it to 0 (no probe rule) or more, or retrain with `sharkfin train --probe-rare-errors N`", "is %d", *p)
 	}
 	return nil
 }

@@ -13,7 +13,11 @@ type Score struct {
 	Distance  float64 // Euclidean distance to the nearest centroid, transformed space
 	Threshold float64 // that cluster's threshold
 	Score     float64 // Distance / Threshold
-	Anomalous bool    // Score > 1
+	Anomalous bool    // Score > 1, or Probe
+	// Probe: a web window with at least the model's ProbeRule rare errors
+	// (requests for paths its vocabulary does not know, that failed); it
+	// is anomalous whatever its score.
+	Probe bool
 }
 
 // Scorer scores feature vectors of one kind against a model. It holds
@@ -22,6 +26,7 @@ type Scorer struct {
 	model   *Model
 	idx     []int // model feature i is vector element idx[i]
 	scratch []float64
+	probe   float64 // the model's ProbeRule (0: none)
 }
 
 // NewScorer prepares m for vectors of kind (as produced by the
@@ -38,7 +43,7 @@ func NewScorer(m *Model, kind record.Kind) (*Scorer, error) {
 		}
 		idx[i] = j
 	}
-	return &Scorer{model: m, idx: idx, scratch: make([]float64, len(idx))}, nil
+	return &Scorer{model: m, idx: idx, scratch: make([]float64, len(idx)), probe: float64(m.ProbeRule())}, nil
 }
 
 // Model returns the scorer's model.
@@ -64,7 +69,8 @@ func (s *Scorer) Score(vec []float64) Score {
 	best, dist := nearest(x, s.model.Centroids)
 	thr := s.model.Thresholds[best]
 	sc := dist / thr
-	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1}
+	probe := s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
+	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1 || probe, Probe: probe}
 }
 
 // nearest returns the index of the centroid closest to x and the Euclidean

@@ -361,3 +361,40 @@ func TestTrain_MinThresholdFlag(t *testing.T) {
 		}
 	}
 }
+
+// train records --probe-rare-errors when it is not the default (0: no
+// probe left out, and none anomalous by the rule), inspect shows the rule
+// of a web model with a vocabulary, and a default model does not record
+// it (earlier agents refuse fields they do not know).
+func TestTrain_ProbeRareErrorsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "m.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "-o", m, webLog); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	if b := mustRead(t, m); strings.Contains(b, "probe_rare_errors") {
+		t.Errorf("a default model records probe_rare_errors")
+	}
+	if code, out, _ := run(t, "model", "inspect", m); code != 0 || !strings.Contains(out, "with 3 or more failed requests for never-served paths is anomalous") {
+		t.Errorf("inspect (exit %d) does not show the probe rule:\n%s", code, out)
+	}
+	for _, x := range []struct {
+		flag string
+		rule int
+	}{{"5", 5}, {"0", 0}} {
+		if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--probe-rare-errors", x.flag, "-o", m, webLog); code != 0 {
+			t.Fatalf("train --probe-rare-errors %s: %s", x.flag, errs)
+		}
+		model, err := detect.LoadModel(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := model.Training.ProbeRareErrors; p == nil || *p != x.rule || model.ProbeRule() != x.rule {
+			t.Errorf("--probe-rare-errors %s: recorded %v, rule %d", x.flag, p, model.ProbeRule())
+		}
+		code, out, _ := run(t, "model", "inspect", m)
+		if shown := strings.Contains(out, "never-served paths is anomalous"); code != 0 || shown != (x.rule > 0) {
+			t.Errorf("--probe-rare-errors %s: inspect (exit %d) shows the rule %v:\n%s", x.flag, code, shown, out)
+		}
+	}
+}

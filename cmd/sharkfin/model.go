@@ -113,6 +113,9 @@ func printModel(w io.Writer, m *detect.Model) {
 		}
 		fmt.Fprintf(w, "dropped   %d small clusters holding %d rows (min share %.3g)\n", len(t.Dropped), n, t.MinShare)
 	}
+	if r := m.ProbeRule(); r > 0 {
+		fmt.Fprintf(w, "probes    a window with %d or more failed requests for never-served paths is anomalous (--probe-rare-errors)\n", r)
+	}
 	if t.MinThreshold != 0 {
 		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)
 	}
@@ -143,7 +146,7 @@ func printModel(w io.Writer, m *detect.Model) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous.\n", m.Transform.Log1p)
+	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous (and a probe, above, whatever its score).\n", m.Transform.Log1p)
 }
 
 func newModelDiffCmd(e *env) *cobra.Command {
@@ -356,6 +359,9 @@ of its vectors are used (a uniform sample).`,
 			m, _, err := detect.ImportCenters(centers, exp, sample.Flat(), cfg)
 			if err != nil {
 				return fmt.Errorf("%s: %w", centersPath, err)
+			}
+			if exp.ProbeRareErrors != nil {
+				m.RecordProbeRule(*exp.ProbeRareErrors)
 			}
 			b, err := json.MarshalIndent(m, "", "  ")
 			if err != nil {

@@ -63,7 +63,9 @@ vocabulary of the model that scored them: --vocabulary-from).
 
 Robustness: real logs contain attacks. Web windows that asked for
 --probe-rare-errors (3) or more paths the site never served, and failed,
-are probes and are left out. Clusters holding less than --min-share of the
+are probes and are left out; the model records the rule, and a window it
+scores with that many is anomalous whatever its distance (0: neither).
+Clusters holding less than --min-share of the
 rows are dropped from the model (recorded under training.dropped_clusters),
 so a scanner's windows are not learnt as a normal cluster; thresholds are
 the --quantile of member distances.`,
@@ -220,6 +222,9 @@ the --quantile of member distances.`,
 				exp := &detect.FeatureExport{Format: detect.FeatureExportFormat, Kind: cfg.Kind.String(),
 					Window: fmt.Sprintf("%ds", int64(cfg.Window/time.Second)), Features: cfg.Features, Transform: tr,
 					Sources: cfg.Sources, Created: time.Now().UTC().Truncate(time.Second), Vocabulary: cfg.Vocabulary}
+				if probeRareErrors != detect.DefaultProbeRareErrors {
+					exp.ProbeRareErrors = &probeRareErrors
+				}
 				if err := spool.export(exp); err != nil {
 					return fmt.Errorf("--export-features %s: %w", exportDir, err)
 				}
@@ -232,6 +237,7 @@ the --quantile of member distances.`,
 			if err != nil {
 				return err
 			}
+			m.RecordProbeRule(probeRareErrors)
 			kind, stats := got.kind, got.stats
 			if excl > 0 {
 				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows the collecting model flagged (--exclude-anomalous)\n", excl)
@@ -287,7 +293,7 @@ the --quantile of member distances.`,
 	fl.StringVar(&exportDir, "export-features", "", "write every window's model-space vector (log1p, z-scored) as JSON lines to DIR for Spark MLlib, with the transform in DIR/"+exportDescFile+"; -o optional then")
 	fl.IntVar(&vocabSize, "vocabulary-size", detect.DefaultVocabularyPaths, "web: most paths in the model's path vocabulary, learnt from the logs (8 bytes each in the model; 0: none, rare_ features stay 0)")
 	fl.IntVar(&vocabMin, "vocabulary-min-clients", detect.DefaultVocabularyMin, "web: a path is in the vocabulary when served (status < 400) to at least this many clients")
-	fl.IntVar(&probeRareErrors, "probe-rare-errors", detect.DefaultProbeRareErrors, "web: leave out of training the windows with this many requests for never-served paths that failed (probes: a site's scanners must not become normal; 0: keep them)")
+	fl.IntVar(&probeRareErrors, "probe-rare-errors", detect.DefaultProbeRareErrors, "web: the windows with this many requests for never-served paths that failed are probes: left out of training (a site's scanners must not become normal) and anomalous when scored (0: neither)")
 	fl.StringVar(&vocabFrom, "vocabulary-from", "", "web: take the path vocabulary of this model instead of learning one (training on ip_score events scored with it)")
 	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
 	fl.StringVar(&plotOpt.X, "plot-x", "", "feature on the plot's x axis (with --plot-y; default: the principal axes)")
