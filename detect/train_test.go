@@ -215,14 +215,20 @@ func TestTrain_MinThreshold(t *testing.T) {
 	}
 	m, _ := mustTrain(t, rows, TrainConfig{K: 2, Restarts: 1})
 	for c, thr := range m.Thresholds {
-		if thr != 1.0 {
-			t.Errorf("cluster %d of identical rows: threshold %v, want MinThreshold 1", c, thr)
+		if thr != 1.75 || MinThresholdOf(record.KindWeb) != 1.75 {
+			t.Errorf("cluster %d of identical rows: threshold %v, want the web default 1.75", c, thr)
 		}
+	}
+	if m.Training.MinThreshold != 0 {
+		t.Errorf("the default floor recorded: %v", m.Training.MinThreshold)
+	}
+	if MinThresholdOf(record.KindProxy) != 1 || MinThresholdOf(record.KindDNS) != 1 {
+		t.Errorf("proxy and dns floors %v, %v: want 1", MinThresholdOf(record.KindProxy), MinThresholdOf(record.KindDNS))
 	}
 	// A higher floor (sharkfin train --min-threshold) raises the tight
 	// clusters' thresholds to it and leaves a wider cluster's quantile.
 	wide := twoGroupRows(600, 3)
-	base, _ := mustTrain(t, wide, TrainConfig{K: 2, Restarts: 1, Seed: 1})
+	base, _ := mustTrain(t, wide, TrainConfig{K: 2, Restarts: 1, Seed: 1, MinThreshold: 0.5})
 	floor := (base.Thresholds[0] + base.Thresholds[1]) / 2
 	if math.Abs(base.Thresholds[0]-base.Thresholds[1]) < 0.1 {
 		t.Fatalf("thresholds %v: want two clusters of different spread", base.Thresholds)

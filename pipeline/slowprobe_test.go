@@ -655,10 +655,10 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 		heldOut []floor
 	}{
 		{"insample", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.92, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.022}, {labelBenign, 0, 0.016}, {labelClean, 0, 0.005}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.016}, {labelBenign, 0, 0.01}, {labelClean, 0, 0.003}},
 			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.75, 1}, {labelScan, 0.95, 1}, {labelReal, 0, 0.03}, {labelClean, 0, 0.01}}},
-		{"split", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.92, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.065}, {labelBenign, 0, 0.07}, {labelClean, 0, 0.02}},
+		{"split", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.9, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.045}, {labelBenign, 0, 0.045}, {labelClean, 0, 0.01}},
 			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelReal, 0, 0.09}, {labelClean, 0, 0.01}}},
 	}
 	for _, mode := range modes {

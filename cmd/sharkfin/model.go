@@ -337,11 +337,11 @@ as a JSON list of lists (KMeansModel.clusterCenters(), see the README).
 --sample is the export directory (or one part file); at most --sample-rows
 of its vectors are used (a uniform sample).`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if centersPath == "" || samplePath == "" || out == "" {
 				return usagef("--centers, --sample and -o are required")
 			}
-			if err := checkMinThreshold(cfg.MinThreshold); err != nil {
+			if err := checkMinThreshold(cmd, cfg.MinThreshold); err != nil {
 				return err
 			}
 			centers, err := readCenters(centersPath)
@@ -381,7 +381,7 @@ of its vectors are used (a uniform sample).`,
 	fl.StringVarP(&out, "output", "o", "", "model file to write")
 	fl.IntVar(&sampleRows, "sample-rows", 1_000_000, "use at most this many vectors (a uniform sample)")
 	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of member distances")
-	fl.Float64Var(&cfg.MinThreshold, "min-threshold", 1, "per-cluster threshold at least this distance (floored standard deviations): higher flags fewer windows, and fewer slow probes (README, What it catches)")
+	fl.Float64Var(&cfg.MinThreshold, "min-threshold", 0, "per-cluster threshold at least this distance (floored standard deviations; default 1.75 for web, 1 for proxy and dns): higher flags fewer windows (README, What it catches)")
 	fl.Float64Var(&cfg.MinShare, "min-share", 0.02, "clusters with fewer vectors than this share are dropped as not normal (negative: keep all)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the sample")
 	fl.StringVar(&cfg.Name, "name", "", "model name (default: the kind)")

@@ -74,7 +74,7 @@ the --quantile of member distances.`,
 			if sampleRows < 1 {
 				return usagef("--sample-rows %d: want at least 1 (default 1000000)", sampleRows)
 			}
-			if err := checkMinThreshold(cfg.MinThreshold); err != nil {
+			if err := checkMinThreshold(cmd, cfg.MinThreshold); err != nil {
 				return err
 			}
 			if out == "" && exportDir == "" {
@@ -281,7 +281,7 @@ the --quantile of member distances.`,
 	fl.StringVar(&k, "k", "auto", "clusters, or auto (silhouette on a sample)")
 	fl.StringVar(&features, "features", "", "comma-separated model features (default: per kind; sharkfin model inspect lists a model's)")
 	fl.Float64Var(&cfg.Quantile, "quantile", 0.99, "per-cluster threshold: this quantile of training distances")
-	fl.Float64Var(&cfg.MinThreshold, "min-threshold", 1, "per-cluster threshold at least this distance (floored standard deviations): higher flags fewer windows, and fewer slow probes (README, What it catches)")
+	fl.Float64Var(&cfg.MinThreshold, "min-threshold", 0, "per-cluster threshold at least this distance (floored standard deviations; default 1.75 for web, 1 for proxy and dns): higher flags fewer windows (README, What it catches)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same data: same model)")
 	fl.IntVar(&cfg.Restarts, "restarts", 10, "k-means++ restarts; the best inertia wins")
 	fl.Float64Var(&cfg.MinShare, "min-share", 0.02, "clusters with fewer rows than this share are dropped as not normal (negative: keep all)")
@@ -600,7 +600,7 @@ func trainingReport(w io.Writer, m *detect.Model) {
 	}
 	floor := t.MinThreshold
 	if floor == 0 {
-		floor = 1
+		floor = detect.MinThresholdOf(m.RecordKind())
 	}
 	fmt.Fprintf(w, "  k=%d, inertia %.6g, thresholds at the %.3g quantile of member distances, at least %.3g\n", t.K, t.Inertia, t.Quantile, floor)
 	for c := range m.Centroids {
@@ -615,11 +615,15 @@ func trainingReport(w io.Writer, m *detect.Model) {
 	}
 }
 
-// checkMinThreshold rejects a --min-threshold training cannot use (0 would
-// silently mean the default).
-func checkMinThreshold(v float64) error {
+// checkMinThreshold rejects a --min-threshold given that training cannot
+// use (0 would silently mean the default); not given, it is the kind's
+// default (detect.MinThresholdOf).
+func checkMinThreshold(cmd *cobra.Command, v float64) error {
+	if !cmd.Flags().Changed("min-threshold") {
+		return nil
+	}
 	if !(v > 0) || math.IsInf(v, 0) {
-		return usagef("--min-threshold %v: want a positive distance, e.g. 1.5 (default 1)", v)
+		return usagef("--min-threshold %v: want a positive distance, e.g. 1.5 (default 1.75 for web, 1 for proxy and dns)", v)
 	}
 	return nil
 }
