@@ -125,16 +125,11 @@ func (s *Scorer) Explain(vec []float64, sc Score, max int, out []Contribution) [
 const minShare = 0.05
 
 // Severity returns the severity of sc under the scorer's model, and false
-// for a model without calibration (trained before it was recorded). A
-// probe inside its cluster's threshold has the severity of a score of 1,
-// the least of an anomaly's.
+// for a model without calibration (trained before it was recorded).
 func (s *Scorer) Severity(sc Score) (float64, bool) {
 	c := s.model.Training.Severity
 	if c == nil {
 		return 0, false
-	}
-	if sc.Probe {
-		return c.Of(math.Max(sc.Score, 1)), true
 	}
 	return c.Of(sc.Score), true
 }

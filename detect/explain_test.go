@@ -133,11 +133,12 @@ func TestTrain_SeverityCalibrated(t *testing.T) {
 }
 
 // A probe (the model's ProbeRule or more rare errors: failed requests for
-// paths its vocabulary does not know) is anomalous whatever its distance,
-// with the severity of a score of 1; the rule needs a vocabulary, is the
-// default DefaultProbeRareErrors unless training recorded another, and
-// is off at 0. Worked out on handModel: hits 1, post 0 is at distance 1
-// from (0,0), score 1: not anomalous by distance.
+// paths its vocabulary does not know) scores at least its rare errors over
+// the rule less a half, and so is anomalous wherever it falls, with the
+// threshold that makes score = distance / threshold; the rule needs a
+// vocabulary, is DefaultProbeRareErrors unless training recorded another,
+// and is off at 0. Worked out on handModel: hits 1, post 0 is at distance
+// 1 from (0,0), threshold 1: score 1, not anomalous by distance.
 func TestScore_ProbeIsAnomalous(t *testing.T) {
 	vec := make([]float64, len(FeatureNames(record.KindWeb)))
 	vec[WebHits] = 1
@@ -154,34 +155,45 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	if sc := score(m, 5); sc.Anomalous || sc.Probe || m.ProbeRule() != 0 {
 		t.Errorf("without a vocabulary: %+v, rule %d", sc, m.ProbeRule())
 	}
-	b := NewVocabBuilderSeeded(1)
-	m.Vocabulary = b.Vocabulary()
+	m.Vocabulary = NewVocabBuilderSeeded(1).Vocabulary()
 	if m.ProbeRule() != DefaultProbeRareErrors {
 		t.Fatalf("rule %d, want the default %d", m.ProbeRule(), DefaultProbeRareErrors)
 	}
 	for _, x := range []struct {
-		rare  float64
-		probe bool
-	}{{0, false}, {2, false}, {3, true}, {40, true}} {
+		rare, score, threshold float64
+		probe                  bool
+	}{
+		{0, 1, 1, false},
+		{2, 1, 1, false},
+		{3, 1.2, 1 / 1.2, true}, // 3 / (3 - 0.5)
+		{5, 2, 0.5, true},       // 5 / 2.5
+		{40, 16, 1.0 / 16, true},
+	} {
 		sc := score(m, x.rare)
-		if sc.Score != 1 || sc.Probe != x.probe || sc.Anomalous != x.probe {
-			t.Errorf("%v rare errors: %+v, want score 1, probe and anomalous %v", x.rare, sc, x.probe)
+		if math.Abs(sc.Score-x.score) > 1e-12 || math.Abs(sc.Threshold-x.threshold) > 1e-12 || sc.Distance != 1 ||
+			sc.Probe != x.probe || sc.Anomalous != x.probe || math.Abs(sc.Distance/sc.Threshold-sc.Score) > 1e-12 {
+			t.Errorf("%v rare errors: %+v, want score %v, threshold %v, probe and anomalous %v", x.rare, sc, x.score, x.threshold, x.probe)
 		}
 	}
-	// Severity: handModel's calibration puts score 1 at 50 (its training
-	// windows are made up); a probe scoring 0.5 has that of 1, not 25.
-	s, _ := NewScorer(m, record.KindWeb)
-	if sev, _ := s.Severity(Score{Score: 0.5, Probe: true, Anomalous: true}); sev != 50 {
-		t.Errorf("probe's severity %v, want 50", sev)
+	// Past its cluster's threshold by distance already (hits 3, post 4:
+	// distance 5, score 5), a probe of 3 rare errors (1.2) keeps its score
+	// and its cluster's threshold.
+	vec[WebPost] = 4
+	vec[WebHits] = 3
+	if sc := score(m, 3); sc.Score != 5 || sc.Threshold != 1 || !sc.Probe || !sc.Anomalous {
+		t.Errorf("probe past its threshold: %+v, want score 5, threshold 1", sc)
 	}
-	if sev, _ := s.Severity(Score{Score: 3, Probe: true, Anomalous: true}); sev != 95 {
-		t.Errorf("probe past the threshold: severity %v, want 95 (that of its score)", sev)
+	vec[WebPost], vec[WebHits] = 0, 1
+	// Severity follows the score: handModel's calibration puts 1.2 at 58.
+	s, _ := NewScorer(m, record.KindWeb)
+	if sev, _ := s.Severity(score(m, 3)); math.Abs(sev-58) > 1e-9 {
+		t.Errorf("probe's severity %v, want 58", sev)
 	}
 	m.RecordProbeRule(5)
 	if sc := score(m, 4); sc.Anomalous {
 		t.Errorf("rule 5, 4 rare errors: %+v", sc)
 	}
-	if sc := score(m, 5); !sc.Probe {
+	if sc := score(m, 5); !sc.Probe || math.Abs(sc.Score-5/4.5) > 1e-12 {
 		t.Errorf("rule 5, 5 rare errors: %+v", sc)
 	}
 	m.RecordProbeRule(0)

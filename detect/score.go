@@ -13,10 +13,12 @@ type Score struct {
 	Distance  float64 // Euclidean distance to the nearest centroid, transformed space
 	Threshold float64 // that cluster's threshold
 	Score     float64 // Distance / Threshold
-	Anomalous bool    // Score > 1, or Probe
+	Anomalous bool    // Score > 1
 	// Probe: a web window with at least the model's ProbeRule rare errors
-	// (requests for paths its vocabulary does not know, that failed); it
-	// is anomalous whatever its score.
+	// (requests for paths its vocabulary does not know, that failed). Its
+	// score is at least its rare errors over the rule less a half (1.2 at
+	// 3 of 3, 2 at 5), so that it is anomalous wherever it falls: its
+	// Threshold is then Distance / Score, below its cluster's.
 	Probe bool
 }
 
@@ -70,7 +72,15 @@ func (s *Scorer) Score(vec []float64) Score {
 	thr := s.model.Thresholds[best]
 	sc := dist / thr
 	probe := s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
-	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1 || probe, Probe: probe}
+	if probe {
+		if r := vec[WebRareErrors] / (s.probe - 0.5); sc < r {
+			sc = r
+			if dist > 0 {
+				thr = dist / r
+			}
+		}
+	}
+	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe}
 }
 
 // nearest returns the index of the centroid closest to x and the Euclidean

@@ -146,7 +146,7 @@ func printModel(w io.Writer, m *detect.Model) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous (and a probe, above, whatever its score).\n", m.Transform.Log1p)
+	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous (a probe, above, scores at least its rare errors over the rule less a half).\n", m.Transform.Log1p)
 }
 
 func newModelDiffCmd(e *env) *cobra.Command {
