@@ -330,7 +330,7 @@ func (a *Agent) buildEvents(job *commitJob) error {
 	for i := range job.results {
 		k := &job.results[i]
 		r := detect.Result{Start: k.start, End: k.end, Key: k.key, Vector: job.vecs[k.off : k.off+k.n : k.off+k.n]}
-		sc, scored := k.sc.Score(r.Vector)
+		sc, scored := k.sc.Score(k.key, r.Vector)
 		over := k.key == detect.OverflowKey
 		if !over && (k.allowed || k.in.allowlisted(k.key)) {
 			sc.Anomalous = false // counted, scored, never flagged

@@ -184,6 +184,15 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 		t.Errorf("probe past its threshold: %+v, want score 5, threshold 1", sc)
 	}
 	vec[WebPost], vec[WebHits] = 0, 1
+	// The overflow row sums many clients' rare errors: never a probe.
+	s0, _ := NewScorer(m, record.KindWeb)
+	vec[WebRareErrors] = 40
+	if sc := s0.ScoreKey(OverflowKey, vec); sc.Probe || sc.Anomalous || sc.Score != 1 {
+		t.Errorf("overflow row: %+v", sc)
+	}
+	if sc := s0.ScoreKey("192.0.2.1", vec); !sc.Probe {
+		t.Errorf("a client's row: %+v", sc)
+	}
 	// Severity follows the score: handModel's calibration puts 1.2 at 58.
 	s, _ := NewScorer(m, record.KindWeb)
 	if sev, _ := s.Severity(score(m, 3)); math.Abs(sev-58) > 1e-9 {
@@ -203,6 +212,16 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	m.RecordProbeRule(DefaultProbeRareErrors)
 	if m.Training.ProbeRareErrors != nil {
 		t.Errorf("the default recorded: %v", *m.Training.ProbeRareErrors)
+	}
+	// Not recorded where the rule cannot apply (earlier agents refuse a
+	// field they do not know): without a vocabulary, or not web.
+	noVocab := handModel(t)
+	noVocab.RecordProbeRule(0)
+	dns := handModel(t)
+	dns.Kind, dns.Vocabulary = "dns", m.Vocabulary
+	dns.RecordProbeRule(5)
+	if noVocab.Training.ProbeRareErrors != nil || dns.Training.ProbeRareErrors != nil {
+		t.Errorf("recorded without a vocabulary (%v) or for dns (%v)", noVocab.Training.ProbeRareErrors, dns.Training.ProbeRareErrors)
 	}
 	n := -1
 	m.Training.ProbeRareErrors = &n

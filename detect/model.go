@@ -63,8 +63,10 @@ type Training struct {
 	Trimmed  int     `json:"trimmed,omitempty"`
 	MinShare float64 `json:"min_cluster_share,omitempty"`
 	// MinThreshold is the floor of every threshold (TrainConfig) when it
-	// is not the default 1; absent at 1. (A model that records one is
-	// refused by agents of releases before it: they know no such field.)
+	// is not its kind's default (MinThresholdOf: 1.75 for web, 1 for
+	// proxy and dns; before 2026-12-07 the web default was 1 too); absent
+	// at the default. (A model that records one is refused by agents of
+	// releases before it: they know no such field.)
 	MinThreshold float64 `json:"min_threshold,omitempty"`
 	// ProbeRareErrors is the rare errors from which a web window was a
 	// probe (left out of training, and anomalous when scored: see
@@ -106,10 +108,12 @@ func (m *Model) ProbeRule() int {
 }
 
 // RecordProbeRule sets Training.ProbeRareErrors for a model trained with
-// probes of n rare errors left out (absent at the default).
+// probes of n rare errors left out: absent at the default, and for a model
+// the rule does not apply to (not web, or no vocabulary), so that agents
+// of earlier releases still read it.
 func (m *Model) RecordProbeRule(n int) {
 	m.Training.ProbeRareErrors = nil
-	if n != DefaultProbeRareErrors {
+	if n != DefaultProbeRareErrors && m.RecordKind() == record.KindWeb && m.Vocabulary != nil {
 		m.Training.ProbeRareErrors = &n
 	}
 }

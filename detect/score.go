@@ -11,14 +11,16 @@ import (
 type Score struct {
 	Cluster   int
 	Distance  float64 // Euclidean distance to the nearest centroid, transformed space
-	Threshold float64 // that cluster's threshold
+	Threshold float64 // that cluster's threshold (a probe's may be lower: see Probe)
 	Score     float64 // Distance / Threshold
 	Anomalous bool    // Score > 1
 	// Probe: a web window with at least the model's ProbeRule rare errors
 	// (requests for paths its vocabulary does not know, that failed). Its
 	// score is at least its rare errors over the rule less a half (1.2 at
 	// 3 of 3, 2 at 5), so that it is anomalous wherever it falls: its
-	// Threshold is then Distance / Score, below its cluster's.
+	// Threshold is then Distance / Score, below its cluster's (a probe at
+	// distance 0, on a centroid, keeps its cluster's threshold and score).
+	// Never the overflow row (ScoreKey).
 	Probe bool
 }
 
@@ -65,19 +67,25 @@ func (s *Scorer) Transform(vec []float64, out []float64) {
 }
 
 // Score transforms vec and finds the nearest centroid. It allocates nothing.
-func (s *Scorer) Score(vec []float64) Score {
+func (s *Scorer) Score(vec []float64) Score { return s.score(vec, true) }
+
+// ScoreKey scores the vector of a window's key: as Score, but the overflow
+// row (OverflowKey), whose counts are many clients' summed, is never a
+// probe.
+func (s *Scorer) ScoreKey(key string, vec []float64) Score {
+	return s.score(vec, key != OverflowKey)
+}
+
+func (s *Scorer) score(vec []float64, probes bool) Score {
 	x := s.scratch
 	s.Transform(vec, x)
 	best, dist := nearest(x, s.model.Centroids)
 	thr := s.model.Thresholds[best]
 	sc := dist / thr
-	probe := s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
-	if probe {
+	probe := probes && s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
+	if probe && dist > 0 { // at a centroid (distance 0, never seen) it keeps its score
 		if r := vec[WebRareErrors] / (s.probe - 0.5); sc < r {
-			sc = r
-			if dist > 0 {
-				thr = dist / r
-			}
+			sc, thr = r, dist/r
 		}
 	}
 	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe}

@@ -54,7 +54,7 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 				res.Vector = append(res.Vector, float64(rng.IntN(1000)))
 			}
 			res.Vector[len(res.Vector)-1] = rng.Float64() // error_ratio
-			score, ok := sc.Score(res.Vector)
+			score, ok := sc.Score(res.Key, res.Vector)
 			var ev event.Event
 			sc.Event(&res, score, ok, &ev)
 			want, err := ev.AppendJSON(nil)

@@ -314,7 +314,7 @@ func (p *Pipeline) result(r *detect.Result) {
 		p.render.add(r)
 		return
 	}
-	sc, scored := p.sc.Score(r.Vector)
+	sc, scored := p.sc.Score(r.Key, r.Vector)
 	if sc.Anomalous {
 		p.stats.Anomalies++
 	}
@@ -392,12 +392,13 @@ func (s *Scoring) setScorer(sc *detect.Scorer, modelID string) {
 	s.ctxID = event.ContextID(s.ctx)
 }
 
-// Score scores a result's features; scored is false without a model.
-func (s *Scoring) Score(vec []float64) (detect.Score, bool) {
+// Score scores a result's features (key: its key, for the overflow row:
+// detect.Scorer.ScoreKey); scored is false without a model.
+func (s *Scoring) Score(key string, vec []float64) (detect.Score, bool) {
 	if s.scorer == nil {
 		return detect.Score{}, false
 	}
-	return s.scorer.Score(vec), true
+	return s.scorer.ScoreKey(key, vec), true
 }
 
 // HitsBytes returns the hits and bytes features of a result (what the

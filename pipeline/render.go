@@ -125,7 +125,7 @@ func (r *renderer) renderLoop(sc *detect.Scorer, ctx *event.Context, anomaliesOn
 			vec := b.vecs[i*r.dim : (i+1)*r.dim : (i+1)*r.dim]
 			pk = event.Packed{Context: ctxID, Start: b.starts[i], End: b.ends[i], Key: key, Values: vec, Cluster: -1}
 			if sc != nil {
-				s := sc.Score(vec)
+				s := sc.ScoreKey(key, vec)
 				pk.Cluster, pk.Distance, pk.Threshold, pk.Score, pk.Anomalous = s.Cluster, s.Distance, s.Threshold, s.Score, s.Anomalous
 				if s.Anomalous {
 					b.anm++

@@ -383,6 +383,9 @@ func offlineHorizons(evs []*event.Event, rareErr map[string]map[int64][]string) 
 // vector position j, where featureOf's value is put.
 func scoreOffline(t *testing.T, m *detect.Model, evs []*event.Event, hz [][]float64, features []string) {
 	t.Helper()
+	if len(features) > detect.WebRareErrors && m.ProbeRule() > 0 {
+		t.Fatalf("%d offline features: the placeholder names reach rare_errors, which the probe rule reads; use at most %d", len(features), detect.WebRareErrors)
+	}
 	sc, err := detect.NewScorer(m, record.KindWeb)
 	if err != nil {
 		t.Fatal(err)
@@ -392,9 +395,7 @@ func scoreOffline(t *testing.T, m *detect.Model, evs []*event.Event, hz [][]floa
 		for j, n := range features {
 			vec[j] = featureOf(ev, hz[i], n)
 		}
-		if len(features) <= detect.WebRareErrors { // the probe rule reads it there
-			vec[detect.WebRareErrors], _ = ev.Features.Get("rare_errors")
-		}
+		vec[detect.WebRareErrors], _ = ev.Features.Get("rare_errors") // the probe rule reads it there
 		s := sc.Score(vec)
 		ev.Score, ev.Anomalous = s.Score, s.Anomalous
 	}

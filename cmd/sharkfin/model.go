@@ -146,7 +146,11 @@ func printModel(w io.Writer, m *detect.Model) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous (a probe, above, scores at least its rare errors over the rule less a half).\n", m.Transform.Log1p)
+	probes := ""
+	if m.ProbeRule() > 0 {
+		probes = " (a probe, above, scores at least its rare errors over the rule less a half)"
+	}
+	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous%s.\n", m.Transform.Log1p, probes)
 }
 
 func newModelDiffCmd(e *env) *cobra.Command {
@@ -271,7 +275,8 @@ with MODEL and draws them in its space (z-scores of log1p counts), projected
 on the two principal axes of the windows, or on two features (--x, --y).
 Normal windows are coloured by cluster, anomalous ones are red crosses, each
 centroid is a triangle and its threshold a dashed circle (the projection of
-the threshold's ball: a window outside its cluster's circle is anomalous).
+the threshold's ball: a window outside its cluster's circle is anomalous, and so is a
+probe of a web model, inside it or not: see model inspect).
 PICTURE ends in .png, .svg or .pdf.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

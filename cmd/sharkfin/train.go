@@ -222,7 +222,7 @@ the --quantile of member distances.`,
 				exp := &detect.FeatureExport{Format: detect.FeatureExportFormat, Kind: cfg.Kind.String(),
 					Window: fmt.Sprintf("%ds", int64(cfg.Window/time.Second)), Features: cfg.Features, Transform: tr,
 					Sources: cfg.Sources, Created: time.Now().UTC().Truncate(time.Second), Vocabulary: cfg.Vocabulary}
-				if probeRareErrors != detect.DefaultProbeRareErrors {
+				if probeRareErrors != detect.DefaultProbeRareErrors && cfg.Kind == record.KindWeb && cfg.Vocabulary != nil {
 					exp.ProbeRareErrors = &probeRareErrors
 				}
 				if err := spool.export(exp); err != nil {
