@@ -57,6 +57,9 @@ func (e *FeatureExport) Validate() error {
 			return err
 		}
 	}
+	if p := e.ProbeRareErrors; p != nil && *p < 0 {
+		return fmt.Errorf("probe_rare_errors %d: want 0 (no probe rule) or more (written by sharkfin train --probe-rare-errors)", *p)
+	}
 	return nil
 }
 

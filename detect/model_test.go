@@ -265,7 +265,11 @@ func FuzzDecodeModel(f *testing.F) {
 	}
 	rare := validModel()
 	rare.Features[2], rare.Vocabulary = "hour_rare_errors", vb.Vocabulary()
-	f.Add(mustJSON(f, rare))
+	rareJSON := mustJSON(f, rare)
+	f.Add(rareJSON)
+	for _, n := range []string{"0", "1", "1000000", "-1", "1e400", "2.5", "null"} {
+		f.Add(bytes.Replace(rareJSON, []byte(`"training":{`), []byte(`"training":{"probe_rare_errors":`+n+`,`), 1))
+	}
 	f.Add(append(cloneBytes(valid), ']'))
 	f.Add(valid[:len(valid)/3])
 	f.Add(bytes.Replace(valid, []byte(`"std":[1,`), []byte(`"std":[0,`), 1))
@@ -314,6 +318,12 @@ func FuzzDecodeModel(f *testing.F) {
 			}
 			if sc.Anomalous != (sc.Score > 1) {
 				t.Fatalf("Score(%v) = %+v: anomalous disagrees with score", vec, sc)
+			}
+			if !(sc.Threshold > 0) || (sc.Distance > 0 && sc.Score != sc.Distance/sc.Threshold && math.Abs(sc.Score-sc.Distance/sc.Threshold) > 1e-9*sc.Score) {
+				t.Fatalf("Score(%v) = %+v: score is not distance / threshold", vec, sc)
+			}
+			if sc.Probe && sc.Distance > 0 && sc.Score < vec[WebRareErrors]/(float64(m.ProbeRule())-0.5)*(1-1e-12) && sc.Distance/(vec[WebRareErrors]/(float64(m.ProbeRule())-0.5)) > 0 {
+				t.Fatalf("Score(%v) = %+v: a probe under its floor", vec, sc)
 			}
 		}
 	})

@@ -84,7 +84,7 @@ func (s *Scorer) score(vec []float64, probes bool) Score {
 	sc := dist / thr
 	probe := probes && s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
 	if probe && dist > 0 { // at a centroid (distance 0, never seen) it keeps its score
-		if r := vec[WebRareErrors] / (s.probe - 0.5); sc < r {
+		if r := vec[WebRareErrors] / (s.probe - 0.5); sc < r && dist/r > 0 {
 			sc, thr = r, dist/r
 		}
 	}

@@ -142,3 +142,51 @@ func FuzzParseCenters(f *testing.F) {
 		}
 	})
 }
+
+// A --probe-rare-errors other than the default goes through the export to
+// the imported model; an export description with a negative one is
+// refused, naming the field.
+func TestSparkBridge_ProbeRule(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "features")
+	native := filepath.Join(dir, "native.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "2", "--seed", "5", "--probe-rare-errors", "5", "-o", native, "--export-features", exp, webLog); code != 0 {
+		t.Fatalf("train --export-features: %s", errs)
+	}
+	m1, err := detect.LoadModel(native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(m1.Centroids)
+	centers := filepath.Join(dir, "centers.json")
+	if err := os.WriteFile(centers, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imported := filepath.Join(dir, "imported.json")
+	if code, _, errs := run(t, "model", "import", "--centers", centers, "--sample", exp, "--seed", "5", "-o", imported); code != 0 {
+		t.Fatalf("model import: %s", errs)
+	}
+	m2, err := detect.LoadModel(imported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.ProbeRule() != 5 || m2.ProbeRule() != 5 {
+		t.Errorf("probe rules: trained %d, imported %d; want 5", m1.ProbeRule(), m2.ProbeRule())
+	}
+	desc := filepath.Join(exp, exportDescFile)
+	b, err := os.ReadFile(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(b), `"probe_rare_errors": 5`, `"probe_rare_errors": -1`, 1)
+	bad = strings.Replace(bad, `"probe_rare_errors":5`, `"probe_rare_errors":-1`, 1)
+	if bad == string(b) {
+		t.Fatalf("the export description does not record the rule:\n%s", b)
+	}
+	if err := os.WriteFile(desc, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "model", "import", "--centers", centers, "--sample", exp, "-o", filepath.Join(dir, "x.json")); code == 0 || !strings.Contains(errs, "probe_rare_errors") {
+		t.Errorf("a negative probe_rare_errors: exit %d, stderr %q", code, errs)
+	}
+}
