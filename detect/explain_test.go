@@ -171,17 +171,18 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	} {
 		sc := score(m, x.rare)
 		if math.Abs(sc.Score-x.score) > 1e-12 || math.Abs(sc.Threshold-x.threshold) > 1e-12 || sc.Distance != 1 ||
-			sc.Probe != x.probe || sc.Anomalous != x.probe || math.Abs(sc.Distance/sc.Threshold-sc.Score) > 1e-12 {
+			sc.Probe != x.probe || sc.ByProbe != x.probe || sc.Anomalous != x.probe || math.Abs(sc.Distance/sc.Threshold-sc.Score) > 1e-12 {
 			t.Errorf("%v rare errors: %+v, want score %v, threshold %v, probe and anomalous %v", x.rare, sc, x.score, x.threshold, x.probe)
 		}
 	}
 	// Past its cluster's threshold by distance already (hits 3, post 4:
 	// distance 5, score 5), a probe of 3 rare errors (1.2) keeps its score
-	// and its cluster's threshold.
+	// and its cluster's threshold: the distance, not the rule, made it
+	// anomalous (ByProbe false).
 	vec[WebPost] = 4
 	vec[WebHits] = 3
-	if sc := score(m, 3); sc.Score != 5 || sc.Threshold != 1 || !sc.Probe || !sc.Anomalous {
-		t.Errorf("probe past its threshold: %+v, want score 5, threshold 1", sc)
+	if sc := score(m, 3); sc.Score != 5 || sc.Threshold != 1 || !sc.Probe || sc.ByProbe || !sc.Anomalous {
+		t.Errorf("probe past its threshold: %+v, want score 5, threshold 1, not by the rule", sc)
 	}
 	vec[WebPost], vec[WebHits] = 0, 1
 	// The overflow row sums many clients' rare errors: never a probe.

@@ -22,6 +22,10 @@ type Score struct {
 	// distance 0, on a centroid, keeps its cluster's threshold and score).
 	// Never the overflow row (ScoreKey).
 	Probe bool
+	// ByProbe: the probe rule set Score (above what Distance over the
+	// cluster's threshold gives): the window is anomalous for its rare
+	// errors, whatever its distance says. Its reason (event.ReasonProbe).
+	ByProbe bool
 }
 
 // Scorer scores feature vectors of one kind against a model. It holds
@@ -83,12 +87,13 @@ func (s *Scorer) score(vec []float64, probes bool) Score {
 	thr := s.model.Thresholds[best]
 	sc := dist / thr
 	probe := probes && s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
+	raised := false
 	if probe && dist > 0 { // at a centroid (distance 0, never seen) it keeps its score
 		if r := vec[WebRareErrors] / (s.probe - 0.5); sc < r && dist/r > 0 {
-			sc, thr = r, dist/r
+			sc, thr, raised = r, dist/r, true
 		}
 	}
-	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe}
+	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe, ByProbe: raised}
 }
 
 // nearest returns the index of the centroid closest to x and the Euclidean

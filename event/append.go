@@ -32,19 +32,24 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = appendScoring(b, e.Cluster, e.Distance, e.Threshold, e.Score, e.Anomalous)
 	b = append(b, `,"model":`...)
 	b = appendString(b, e.Model)
-	b = appendVerdict(b, e.HasSeverity, e.Severity, len(e.Explain), func(i int) (string, float64, float64, float64) {
+	b = appendVerdict(b, e.HasSeverity, e.Severity, e.Reason, len(e.Explain), func(i int) (string, float64, float64, float64) {
 		x := &e.Explain[i]
 		return x.Feature, x.Value, x.Z, x.Contribution
 	})
 	return append(b, '}'), nil
 }
 
-// appendVerdict appends an anomalous ip_score's severity (when has) and
-// explanation (n entries, from at), each after a comma.
-func appendVerdict(b []byte, has bool, severity float64, n int, at func(int) (string, float64, float64, float64)) []byte {
+// appendVerdict appends an anomalous ip_score's severity (when has),
+// reason (when not empty) and explanation (n entries, from at), each after
+// a comma.
+func appendVerdict(b []byte, has bool, severity float64, reason string, n int, at func(int) (string, float64, float64, float64)) []byte {
 	if has {
 		b = append(b, `,"severity":`...)
 		b = appendNumber(b, severity)
+	}
+	if reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendString(b, reason)
 	}
 	if n == 0 {
 		return b

@@ -19,6 +19,19 @@ const (
 	TypeAgent   = "agent"
 )
 
+// The reason of an anomalous ip_score event (Event.Reason): what made it
+// anomalous.
+const (
+	// ReasonDistance: the window is out of its cluster, its distance past
+	// the cluster's threshold.
+	ReasonDistance = "distance"
+	// ReasonProbe: the probe rule (a web model's training.probe_rare_errors,
+	// 3 by default): the window failed that many requests for paths the
+	// model's vocabulary does not know, and that set its score above what
+	// its distance gives.
+	ReasonProbe = "probe"
+)
+
 // The overflow row: the lines of the sources past a window's key cap
 // (detect.max_keys), counted as one. Its window key starts with a space,
 // which no parser gives a client (client fields are delimited by spaces),
@@ -73,11 +86,13 @@ type Event struct {
 	Score     float64
 	Anomalous bool
 	Model     string
-	// Severity (0-100, set when HasSeverity: the model is calibrated) and
-	// Explain (the features that put the window out, largest part
-	// first) are set on anomalous windows only.
+	// Severity (0-100, set when HasSeverity: the model is calibrated),
+	// Reason (ReasonDistance or ReasonProbe; empty in events of earlier
+	// agents) and Explain (the features that put the window out of its
+	// cluster, largest part first) are set on anomalous windows only.
 	HasSeverity bool
 	Severity    float64
+	Reason      string
 	Explain     []Explanation
 
 	// domain

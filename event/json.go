@@ -112,6 +112,7 @@ type ipScoreJSON struct {
 	Anomalous bool          `json:"anomalous"`
 	Model     string        `json:"model"`
 	Severity  *number       `json:"severity,omitempty"`
+	Reason    string        `json:"reason,omitempty"`
 	Explain   []explainJSON `json:"explain,omitempty"`
 }
 
@@ -169,7 +170,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 		j := ipScoreJSON{
 			common: e.common(), SrcIP: e.SrcIP, Overflow: e.Overflow, Features: e.Features, Cluster: e.Cluster,
 			Distance: number(e.Distance), Threshold: number(e.Threshold), Score: number(e.Score),
-			Anomalous: e.Anomalous, Model: e.Model,
+			Anomalous: e.Anomalous, Model: e.Model, Reason: e.Reason,
 		}
 		if e.HasSeverity {
 			s := number(e.Severity)
@@ -219,6 +220,7 @@ type wire struct {
 	Anomalous   bool     `json:"anomalous"`
 	Model       string   `json:"model"`
 	Severity    *float64 `json:"severity"`
+	Reason      string   `json:"reason"`
 	Explain     []struct {
 		Feature      string  `json:"feature"`
 		Value        float64 `json:"value"`
@@ -265,7 +267,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		EventID: w.EventID, Type: w.Type, Kind: w.Kind, Host: w.Host, Source: w.Source,
 		WindowStart: w.WindowStart.Time, WindowEnd: w.WindowEnd.Time, SrcIP: w.SrcIP, Overflow: w.Overflow, Features: w.Features,
 		Cluster: w.Cluster, Distance: w.Distance, Threshold: w.Threshold, Score: w.Score,
-		Anomalous: w.Anomalous, Model: w.Model, Domain: w.Domain, Category: w.Category,
+		Anomalous: w.Anomalous, Model: w.Model, Reason: w.Reason, Domain: w.Domain, Category: w.Category,
 		Uncategorized: w.Uncategorized, New: w.New, IsIP: w.IsIP, Hits: w.Hits, Bytes: w.Bytes,
 		Clients: w.Clients, Users: w.Users, ClientIPs: w.ClientIPs, Hosts: w.Hosts, Enrichment: w.Enrichment, Level: w.Level,
 		Message: w.Message, Detail: w.Detail, FirstSeen: w.FirstSeen.Time,
@@ -303,6 +305,9 @@ func (e *Event) Map() (map[string]any, error) {
 		m["model"] = e.Model
 		if e.HasSeverity {
 			m["severity"] = numberValue(e.Severity)
+		}
+		if e.Reason != "" {
+			m["reason"] = e.Reason
 		}
 		if len(e.Explain) > 0 {
 			l := make([]any, len(e.Explain))

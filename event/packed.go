@@ -130,7 +130,10 @@ type Packed struct {
 	// names its feature by index in Values (and the Context's Names).
 	HasSeverity bool
 	Severity    float64
-	Explain     []PackedExplanation
+	// Reason as in Event: ReasonDistance, ReasonProbe, or empty (not
+	// anomalous, or packed by an agent of an earlier release).
+	Reason  string
+	Explain []PackedExplanation
 }
 
 // PackedExplanation is an Explanation in a Packed event.
@@ -153,6 +156,15 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if len(p.Explain) > 0 {
 		flags |= flagExplain
+	}
+	switch p.Reason {
+	case ReasonDistance:
+		flags |= flagDistance
+	case ReasonProbe:
+		flags |= flagProbe
+	case "":
+	default:
+		return b, fmt.Errorf("packed event %s: unknown reason %q", p.Key, p.Reason)
 	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, p.Start)
@@ -190,10 +202,13 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // Flags of a packed record besides bit 0 (anomalous): a severity, an
-// explanation follow the score.
+// explanation follow the score; its reason is distance or probe (at most
+// one of them; neither in records of earlier releases).
 const (
 	flagSeverity = 2
 	flagExplain  = 4
+	flagDistance = 8
+	flagProbe    = 16
 )
 
 // UnmarshalBinary decodes a packed record into p, reusing p.Values. Key
@@ -213,11 +228,19 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 		return nil, errors.New("packed event: unknown version or cut short")
 	}
 	p.Context = binary.LittleEndian.Uint64(b[1:9])
-	if b[9]&^(1|flagSeverity|flagExplain) != 0 {
+	if b[9]&^(1|flagSeverity|flagExplain|flagDistance|flagProbe) != 0 || b[9]&(flagDistance|flagProbe) == flagDistance|flagProbe {
 		return nil, fmt.Errorf("packed event: unknown flags %#x", b[9])
 	}
 	p.Anomalous = b[9]&1 != 0
 	p.HasSeverity = b[9]&flagSeverity != 0
+	switch {
+	case b[9]&flagDistance != 0:
+		p.Reason = ReasonDistance
+	case b[9]&flagProbe != 0:
+		p.Reason = ReasonProbe
+	default:
+		p.Reason = ""
+	}
 	d := decoder{codec.NewReader(b[10:], nil)}
 	p.Start = d.Varint()
 	p.End = p.Start + d.Varint()
@@ -300,6 +323,7 @@ func (p *Packed) Event(c *Context, ev *Event) error {
 		Model:       c.Model,
 		HasSeverity: p.HasSeverity,
 		Severity:    p.Severity,
+		Reason:      p.Reason,
 	}
 	for _, x := range p.Explain {
 		ev.Explain = append(ev.Explain, Explanation{Feature: c.Names[x.Index], Value: p.Values[x.Index], Z: x.Z, Contribution: x.Contribution})
@@ -468,7 +492,7 @@ func (r *Renderer) appendJSON(b []byte, c *Context, key []byte) ([]byte, error) 
 	b = append(b, '}')
 	b = r.appendScoring(b, p)
 	b = append(b, j.tail...)
-	b = appendVerdict(b, p.HasSeverity, p.Severity, len(p.Explain), func(i int) (string, float64, float64, float64) {
+	b = appendVerdict(b, p.HasSeverity, p.Severity, p.Reason, len(p.Explain), func(i int) (string, float64, float64, float64) {
 		x := &p.Explain[i]
 		return c.Names[x.Index], p.Values[x.Index], x.Z, x.Contribution
 	})

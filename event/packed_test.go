@@ -2,9 +2,11 @@ package event
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,10 +39,11 @@ func randPacked(rng *rand.Rand) (*Context, *Packed) {
 // randVerdict gives some packed events a severity and an explanation (of
 // their features, by index).
 func randVerdict(rng *rand.Rand, p *Packed) {
-	p.HasSeverity, p.Severity, p.Explain = false, 0, nil
+	p.HasSeverity, p.Severity, p.Reason, p.Explain = false, 0, "", nil
 	if rng.IntN(3) == 0 {
 		p.HasSeverity, p.Severity = true, randNumber(rng)
 	}
+	p.Reason = []string{"", ReasonDistance, ReasonProbe}[rng.IntN(3)]
 	if len(p.Values) > 0 && rng.IntN(3) == 0 {
 		for range 1 + rng.IntN(min(3, len(p.Values))) {
 			p.Explain = append(p.Explain, PackedExplanation{Index: rng.IntN(len(p.Values)), Z: randNumber(rng), Contribution: randNumber(rng)})
@@ -58,7 +61,7 @@ func eventOf(c *Context, p *Packed) *Event {
 	for i, n := range c.Names {
 		e.Features = append(e.Features, Feature{Name: n, Value: p.Values[i]})
 	}
-	e.HasSeverity, e.Severity = p.HasSeverity, p.Severity
+	e.HasSeverity, e.Severity, e.Reason = p.HasSeverity, p.Severity, p.Reason
 	for _, x := range p.Explain {
 		e.Explain = append(e.Explain, Explanation{Feature: c.Names[x.Index], Value: p.Values[x.Index], Z: x.Z, Contribution: x.Contribution})
 	}
@@ -78,12 +81,12 @@ func samePacked(a, b *Packed) bool {
 		}
 		b = &Packed{Context: b.Context, Start: b.Start, End: b.End, Key: b.Key, Values: b.Values[:len(a.Values)],
 			Cluster: b.Cluster, Distance: b.Distance, Threshold: b.Threshold, Score: b.Score, Anomalous: b.Anomalous,
-			HasSeverity: b.HasSeverity, Severity: b.Severity, Explain: b.Explain}
+			HasSeverity: b.HasSeverity, Severity: b.Severity, Reason: b.Reason, Explain: b.Explain}
 	}
 	if a.Context != b.Context || a.Start != b.Start || a.End != b.End || a.Key != b.Key || len(a.Values) != len(b.Values) ||
 		a.Cluster != b.Cluster || !sameFloat(a.Distance, b.Distance) || !sameFloat(a.Threshold, b.Threshold) ||
 		!sameFloat(a.Score, b.Score) || a.Anomalous != b.Anomalous || a.HasSeverity != b.HasSeverity ||
-		!sameFloat(a.Severity, b.Severity) || len(a.Explain) != len(b.Explain) {
+		!sameFloat(a.Severity, b.Severity) || a.Reason != b.Reason || len(a.Explain) != len(b.Explain) {
 		return false
 	}
 	for i := range a.Explain {
@@ -318,4 +321,50 @@ func FuzzContextUnmarshal(f *testing.F) {
 			t.Fatalf("round trip\n got %+v\nwant %+v", c2, c)
 		}
 	})
+}
+
+// A packed record carries an anomaly's reason in its flags: distance or
+// probe, at most one. A record of an earlier release (neither flag)
+// decodes with no reason and renders without one; both flags, or a reason
+// no flag stands for, are refused.
+func TestPacked_Reason(t *testing.T) {
+	c := &Context{Kind: "web", Host: "h", Source: "s", Names: []string{"hits", "rare_errors"}, Model: "web@1"}
+	var r Renderer
+	for _, reason := range []string{ReasonDistance, ReasonProbe, ""} {
+		p := &Packed{Start: 60e9, End: 120e9, Key: "192.0.2.1", Values: []float64{5, 5}, Distance: 1, Threshold: 0.5, Score: 2, Anomalous: true, Reason: reason}
+		b, err := p.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q Packed
+		if err := q.UnmarshalBinary(b); err != nil || q.Reason != reason {
+			t.Fatalf("reason %q: decoded %q, %v", reason, q.Reason, err)
+		}
+		js, err := r.AppendJSON(nil, b, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := eventOf(c, p)
+		wantJS, _ := want.AppendJSON(nil)
+		if string(js) != string(wantJS) || strings.Contains(string(js), `"reason"`) != (reason != "") {
+			t.Errorf("reason %q renders\n%s\nwant\n%s", reason, js, wantJS)
+		}
+		var ev Event
+		if err := json.Unmarshal(js, &ev); err != nil || ev.Reason != reason {
+			t.Errorf("reason %q: the JSON decodes to %q, %v", reason, ev.Reason, err)
+		}
+		if reason != "" && !strings.Contains(string(js), `"reason":"`+reason+`"`) {
+			t.Errorf("reason %q missing: %s", reason, js)
+		}
+		if reason == ReasonDistance {
+			b[9] |= flagProbe
+			if err := q.UnmarshalBinary(b); err == nil {
+				t.Errorf("both reasons decoded as %q", q.Reason)
+			}
+		}
+	}
+	p := &Packed{Key: "192.0.2.1", Anomalous: true, Reason: "rule 7"}
+	if _, err := p.AppendBinary(nil); err == nil {
+		t.Error("an unknown reason was packed")
+	}
 }

@@ -15,8 +15,9 @@ import (
 // What the committer stores (Scoring.Pack, with the Scoring's Context)
 // renders as the sender delivers it byte for byte as the event the
 // pipeline builds for the same result (Scoring.Event): unscored, scored
-// with the bundled model, and after a model swap, which must name the new
-// model under a new context ID.
+// with the bundled model, after a model swap, which must name the new
+// model under a new context ID, and with a model whose probe rule applies:
+// anomalies of both reasons.
 func TestScoring_PackRendersAsEvent(t *testing.T) {
 	m, err := detect.LoadModel(filepath.Join(repoRoot(t), "examples", "models", "web.json"))
 	if err != nil {
@@ -39,9 +40,18 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 	if id, _ := before.Context(); id == scored.sc.ctxID {
 		t.Fatal("a model swap kept the context ID")
 	}
+	// With a path vocabulary the probe rule applies (the bundled model,
+	// trained by an earlier release, has none).
+	m3 := *m
+	m3.Version, m3.Vocabulary = m.Version+"-vocab", detect.NewVocabBuilderSeeded(1).Vocabulary()
+	probing, err := New(Config{Host: "node-1", Source: "nginx", Parser: format.Parser{Format: format.Combined}, Model: &m3}, func(*event.Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var r event.Renderer
-	for _, sc := range []*Scoring{unscored.sc, before, scored.sc} {
+	reasons := map[string]int{}
+	for _, sc := range []*Scoring{unscored.sc, before, scored.sc, probing.sc} {
 		id, enc := sc.Context()
 		var c event.Context
 		if err := c.UnmarshalBinary(enc); err != nil || event.ContextID(enc) != id {
@@ -54,9 +64,16 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 				res.Vector = append(res.Vector, float64(rng.IntN(1000)))
 			}
 			res.Vector[len(res.Vector)-1] = rng.Float64() // error_ratio
+			if i%2 == 0 {                                 // a probe: 3 rare errors, the rest small
+				for j := range res.Vector {
+					res.Vector[j] = min(res.Vector[j], float64(rng.IntN(3)))
+				}
+				res.Vector[detect.WebRareErrors] = 3
+			}
 			score, ok := sc.Score(res.Key, res.Vector)
 			var ev event.Event
 			sc.Event(&res, score, ok, &ev)
+			reasons[ev.Reason]++
 			want, err := ev.AppendJSON(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -69,5 +86,8 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 				t.Fatalf("model %q:\n got %s (%v)\nwant %s", c.Model, got, err, want)
 			}
 		}
+	}
+	if reasons[event.ReasonProbe] == 0 || reasons[event.ReasonDistance] == 0 {
+		t.Errorf("reasons %v: want anomalies of both", reasons)
 	}
 }

@@ -355,12 +355,21 @@ const explainTop = 3
 // vec is the vector sc scored last; ex and px are scratch.
 func packVerdict(sc *detect.Scorer, vec []float64, s detect.Score, p *event.Packed, ex *[]detect.Contribution, px *[]event.PackedExplanation) {
 	p.Severity, p.HasSeverity = sc.Severity(s)
+	p.Reason = reasonOf(s)
 	*ex = sc.Explain(vec, s, explainTop, *ex)
 	*px = (*px)[:0]
 	for _, c := range *ex {
 		*px = append(*px, event.PackedExplanation{Index: c.Feature, Z: c.Z, Contribution: c.Share})
 	}
 	p.Explain = *px
+}
+
+// reasonOf is the reason of an anomalous score (event.Reason).
+func reasonOf(s detect.Score) string {
+	if s.ByProbe {
+		return event.ReasonProbe
+	}
+	return event.ReasonDistance
 }
 
 // verdict sets what an anomalous window's event adds: its severity (with
@@ -457,6 +466,7 @@ func (s *Scoring) Event(r *detect.Result, sc detect.Score, scored bool, ev *even
 		if sc.Anomalous {
 			var ex []detect.Contribution
 			ev.HasSeverity, ev.Severity, ex = s.verdict(r.Vector, sc)
+			ev.Reason = reasonOf(sc)
 			for _, c := range ex {
 				ev.Explain = append(ev.Explain, event.Explanation{Feature: s.names[c.Feature], Value: c.Value, Z: c.Z, Contribution: c.Share})
 			}

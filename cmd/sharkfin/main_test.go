@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -285,6 +286,7 @@ func TestScore_ExplainAndSeverity(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var anomalies []event.Event
+	reasons := map[string]int{}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		var ev event.Event
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
@@ -293,6 +295,23 @@ func TestScore_ExplainAndSeverity(t *testing.T) {
 		anomalies = append(anomalies, ev)
 		if !ev.HasSeverity || ev.Severity < 90 || ev.Severity > 100 || len(ev.Explain) == 0 || len(ev.Explain) > 3 {
 			t.Fatalf("anomalous event without a severity over 90 or an explanation: %s", l)
+		}
+		// The reason: the probe rule (3 rare errors by default) sets a
+		// probe's score to its rare errors over 2.5 when that is more than
+		// its distance gives; any other anomaly is out by distance.
+		rare, _ := ev.Features.Get("rare_errors")
+		reasons[ev.Reason]++
+		switch ev.Reason {
+		case event.ReasonProbe:
+			if rare < 3 || math.Abs(ev.Score-rare/2.5) > 1e-9 {
+				t.Fatalf("reason probe with %v rare errors, score %v: %s", rare, ev.Score, l)
+			}
+		case event.ReasonDistance:
+			if rare >= 3 && ev.Score < rare/2.5 {
+				t.Fatalf("reason distance, but the probe rule gives more than its score: %s", l)
+			}
+		default:
+			t.Fatalf("reason %q: %s", ev.Reason, l)
 		}
 		sum := 0.0
 		for i, x := range ev.Explain {
@@ -306,8 +325,8 @@ func TestScore_ExplainAndSeverity(t *testing.T) {
 			t.Fatalf("contributions sum to %v: %s", sum, l)
 		}
 	}
-	if len(anomalies) == 0 {
-		t.Fatal("no anomalies in the sample")
+	if len(anomalies) == 0 || reasons[event.ReasonProbe] == 0 || reasons[event.ReasonDistance] == 0 {
+		t.Fatalf("%d anomalies in the sample, reasons %v: want both reasons", len(anomalies), reasons)
 	}
 	code, text, _ := run(t, "score", "--format", "combined", "--model", model, "--explain", webLog)
 	if code != 0 {
@@ -320,6 +339,9 @@ func TestScore_ExplainAndSeverity(t *testing.T) {
 	want := fmt.Sprintf("%s  %-15s  score %.2f  severity %.2f", first.WindowStart.Format(time.RFC3339), first.SrcIP, first.Score, first.Severity)
 	if !strings.Contains(text, want) || !strings.Contains(text, "    "+first.Explain[0].Feature) {
 		t.Errorf("--explain output lacks %q and its features:\n%.600s", want, text)
+	}
+	if n := strings.Count(text, "    probe: "); n != reasons[event.ReasonProbe] {
+		t.Errorf("--explain names %d probes, want %d", n, reasons[event.ReasonProbe])
 	}
 }
 

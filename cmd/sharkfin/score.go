@@ -152,6 +152,10 @@ func printExplained(w io.Writer, ev *event.Event) {
 	src := ev.SrcIP
 	fmt.Fprintf(w, "%s  %-15s  score %.2f  severity %s  cluster %d  (%s)\n",
 		ev.WindowStart.Format(time.RFC3339), src, ev.Score, sev, ev.Cluster, ev.Model)
+	if ev.Reason == event.ReasonProbe {
+		n, _ := ev.Features.Get("rare_errors")
+		fmt.Fprintf(w, "    probe: %g failed requests for paths the model's vocabulary does not know (the probe rule set its score)\n", n)
+	}
 	for _, x := range ev.Explain {
 		fmt.Fprintf(w, "    %-20s %12s   z %+6.2f   %3.0f%%\n", x.Feature, strconv.FormatFloat(x.Value, 'g', 6, 64), x.Z, 100*x.Contribution)
 	}

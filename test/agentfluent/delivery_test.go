@@ -101,8 +101,8 @@ func (d *delivery) checkCommon(e entry, tag, kind, source string, keys []string)
 	for k := range maps.Keys(r) {
 		switch {
 		case k == "detail" && tag == tagAgent:
-		case (k == "explain" || k == "severity") && tag == tagIPScore && r["anomalous"] == true:
-			// an anomaly's explanation and severity (checked by addScore)
+		case (k == "explain" || k == "severity" || k == "reason") && tag == tagIPScore && r["anomalous"] == true:
+			// an anomaly's explanation, severity and reason (checked by addScore)
 		default:
 			got = append(got, k)
 		}
@@ -183,11 +183,21 @@ func (d *delivery) addScore(e entry) {
 	d.arrivals[ip] = append(d.arrivals[ip], k.Start)
 }
 
-// checkVerdict checks an anomaly's explanation (1 to 3 of its features,
-// with their values, largest contribution first) and severity (0-100,
-// when the model is calibrated).
+// checkVerdict checks an anomaly's reason (distance, or probe with at
+// least 3 rare errors), explanation (1 to 3 of its features, with their
+// values, largest contribution first) and severity (0-100, when the model
+// is calibrated).
 func (d *delivery) checkVerdict(id string, r map[string]any, feats map[string]any) {
 	d.t.Helper()
+	switch rare, _ := feats["rare_errors"].(int64); r["reason"] {
+	case event.ReasonDistance:
+	case event.ReasonProbe:
+		if rare < 3 {
+			d.problem("event %s: reason probe with %v rare errors", id, feats["rare_errors"])
+		}
+	default:
+		d.problem("event %s: reason %#v, want distance or probe", id, r["reason"])
+	}
 	ex, _ := r["explain"].([]any)
 	if len(ex) == 0 || len(ex) > 3 {
 		d.problem("event %s: explain %#v, want 1 to 3 features", id, r["explain"])
