@@ -90,7 +90,10 @@ type rotateCase struct {
 // 2-core machine made lines late. The last line is then written two
 // minutes of event time after the others (traffic.closer), so that the
 // watermark closes their windows: by idle time they would close only after
-// a minute of quiet. The writer also pauses for settle after rotations
+// a minute of quiet. Every line read after the closer is late, so it is
+// written only once the windows up to the last rotation are counted
+// exactly (4m of event time in the new file closes them), as the SIGKILL
+// suite does. The writer also pauses for settle after rotations
 // that leave lines in the old file for the tailer to find; the 50 fast
 // rotations reopen at once and do not pause.
 func TestAgent_LogrotateModes(t *testing.T) {
@@ -157,6 +160,7 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	start := time.Now()
 	h.startReady()
 	writeFor(lf, g, rate, 300*time.Millisecond)
+	var lastRotated int64
 	for range tc.rotations {
 		h.requireAlive()
 		if tc.stopped {
@@ -177,8 +181,24 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 			writeN(tc.stoppedLines)
 			h.startReady()
 		}
+		lastRotated = g.now().Unix() // the lines up to here may be in a rotated file
 		writeFor(lf, g, rate, spacing)
 	}
+	// The closer makes every line read after it late, so it is written
+	// once the agent has read every rotated file: the windows up to the
+	// last rotation (which the new file's next 4m of event time close by
+	// the watermark: the lateness, a window and a minute to spare)
+	// counted exactly.
+	if quiet := int((lateness + 3*time.Minute) / g.step); quiet > 0 {
+		writeN(quiet)
+	}
+	read := truth{}
+	for k, n := range g.truth {
+		if k.Start <= lastRotated {
+			read[k] = n
+		}
+	}
+	events.waitSubset(read, 15*time.Second)
 	written := g.seq + 1
 	lf.write(g.closer(buf[:0], lateness+time.Minute))
 	writing := time.Since(start)
