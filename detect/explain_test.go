@@ -171,17 +171,17 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	} {
 		sc := score(m, x.rare)
 		if math.Abs(sc.Score-x.score) > 1e-12 || math.Abs(sc.Threshold-x.threshold) > 1e-12 || sc.Distance != 1 ||
-			sc.Probe != x.probe || sc.ByProbe != x.probe || sc.Anomalous != x.probe || math.Abs(sc.Distance/sc.Threshold-sc.Score) > 1e-12 {
+			sc.Probe != x.probe || (sc.By == RuleProbe) != x.probe || sc.Anomalous != x.probe || math.Abs(sc.Distance/sc.Threshold-sc.Score) > 1e-12 {
 			t.Errorf("%v rare errors: %+v, want score %v, threshold %v, probe and anomalous %v", x.rare, sc, x.score, x.threshold, x.probe)
 		}
 	}
 	// Past its cluster's threshold by distance already (hits 3, post 4:
 	// distance 5, score 5), a probe of 3 rare errors (1.2) keeps its score
 	// and its cluster's threshold: the distance, not the rule, made it
-	// anomalous (ByProbe false).
+	// anomalous (By RuleNone).
 	vec[WebPost] = 4
 	vec[WebHits] = 3
-	if sc := score(m, 3); sc.Score != 5 || sc.Threshold != 1 || !sc.Probe || sc.ByProbe || !sc.Anomalous {
+	if sc := score(m, 3); sc.Score != 5 || sc.Threshold != 1 || !sc.Probe || sc.By != RuleNone || !sc.Anomalous {
 		t.Errorf("probe past its threshold: %+v, want score 5, threshold 1, not by the rule", sc)
 	}
 	vec[WebPost], vec[WebHits] = 0, 1
@@ -228,5 +228,65 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	m.Training.ProbeRareErrors = &n
 	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "training.probe_rare_errors") {
 		t.Errorf("negative rule: %v", err)
+	}
+}
+
+// A flood (FloodRequests or more successful POSTs to paths the vocabulary
+// does not know, at most FloodPaths distinct paths) scores at least its
+// rare successes over FloodRequests less a half, whatever its distance,
+// with a vocabulary only; where both rules apply the larger score wins and
+// names the rule. Worked out by hand on handModel with its second centroid
+// moved to hits 40, post 40 (threshold 2): hits 41, post 40 is at distance
+// 1 from it, score 0.5.
+func TestScore_FloodIsAnomalous(t *testing.T) {
+	m := handModel(t)
+	m.Centroids[1] = []float64{40, 40}
+	vec := make([]float64, len(FeatureNames(record.KindWeb)))
+	set := func(hits, post, paths, rareHits, rareErrors float64) {
+		vec[WebHits], vec[WebPost], vec[WebDistinctPaths], vec[WebRareHits], vec[WebRareErrors] = hits, post, paths, rareHits, rareErrors
+	}
+	score := func() Score {
+		t.Helper()
+		s, err := NewScorer(m, record.KindWeb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ScoreKey("192.0.2.1", vec)
+	}
+	set(41, 40, 1, 40, 0)
+	if sc := score(); sc.Flood || sc.Anomalous || sc.Score != 0.5 {
+		t.Errorf("without a vocabulary: %+v", sc)
+	}
+	m.Vocabulary = NewVocabBuilderSeeded(1).Vocabulary()
+	for _, x := range []struct {
+		what                              string
+		hits, post, paths, rare, rareErrs float64
+		cluster                           int
+		score, distance                   float64
+		flood                             bool
+		by                                Rule
+	}{
+		{"40 POSTs, one unknown path", 41, 40, 1, 40, 0, 1, 40 / 19.5, 1, true, RuleFlood},
+		{"two paths", 41, 40, 2, 40, 0, 1, 40 / 19.5, 1, true, RuleFlood},
+		{"three paths", 41, 40, 3, 40, 0, 1, 0.5, 1, false, RuleNone},
+		{"19 of them succeeded", 41, 40, 1, 40, 21, 1, 21 / 2.5, 1, false, RuleProbe}, // a probe: 21 rare errors
+		{"known path", 41, 40, 1, 0, 0, 1, 0.5, 1, false, RuleNone},
+		{"19 POSTs: out by distance", 41, 19, 1, 40, 0, 1, math.Sqrt(1+21*21) / 2, math.Sqrt(1 + 21*21), false, RuleNone},
+		{"exactly 20", 41, 40, 1, 20, 0, 1, 20 / 19.5, 1, true, RuleFlood},
+		{"flood over probe", 41, 40, 1, 50, 5, 1, 45 / 19.5, 1, true, RuleFlood}, // probe 5/2.5 = 2
+		{"probe over flood", 41, 40, 1, 50, 10, 1, 10 / 2.5, 1, true, RuleProbe}, // flood 40/19.5
+	} {
+		set(x.hits, x.post, x.paths, x.rare, x.rareErrs)
+		sc := score()
+		if sc.Cluster != x.cluster || math.Abs(sc.Distance-x.distance) > 1e-12 || math.Abs(sc.Score-x.score) > 1e-12 ||
+			sc.Flood != x.flood || sc.By != x.by || sc.Anomalous != (x.score > 1) || math.Abs(sc.Distance/sc.Threshold-sc.Score) > 1e-12 {
+			t.Errorf("%s: %+v, want cluster %d, distance %v, score %v, flood %v, by %v", x.what, sc, x.cluster, x.distance, x.score, x.flood, x.by)
+		}
+	}
+	// The overflow row sums many clients' requests: never a flood.
+	set(41, 40, 1, 40, 0)
+	s, _ := NewScorer(m, record.KindWeb)
+	if sc := s.ScoreKey(OverflowKey, vec); sc.Flood || sc.Anomalous {
+		t.Errorf("overflow row: %+v", sc)
 	}
 }

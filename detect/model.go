@@ -107,6 +107,12 @@ func (m *Model) ProbeRule() int {
 	return DefaultProbeRareErrors
 }
 
+// FloodRule reports whether m's windows are held to the flood rule
+// (Score.Flood): a web model with a path vocabulary.
+func (m *Model) FloodRule() bool {
+	return m.RecordKind() == record.KindWeb && m.Vocabulary != nil
+}
+
 // RecordProbeRule sets Training.ProbeRareErrors for a model trained with
 // probes of n rare errors left out: absent at the default, and for a model
 // the rule does not apply to (not web, or no vocabulary), so that agents

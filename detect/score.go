@@ -22,11 +22,38 @@ type Score struct {
 	// distance 0, on a centroid, keeps its cluster's threshold and score).
 	// Never the overflow row (ScoreKey).
 	Probe bool
-	// ByProbe: the probe rule set Score (above what Distance over the
-	// cluster's threshold gives): the window is anomalous for its rare
-	// errors, whatever its distance says. Its reason (event.ReasonProbe).
-	ByProbe bool
+	// Flood: a web window with at least FloodRequests successful POSTs
+	// to paths its vocabulary does not know (rare hits that did not fail,
+	// and POSTs, both at least FloodRequests), asking at most FloodPaths
+	// distinct paths: password guessing, credential stuffing or a web
+	// shell driven by its uploader, at a login or script no two clients
+	// were served in training. Its score is at least its rare successes
+	// over FloodRequests less a half (2.05 at 40). Never the overflow
+	// row.
+	Flood bool
+	// By is the rule that set Score above what Distance over the
+	// cluster's threshold gives (RuleNone: none did): the window's reason
+	// (event.Reason).
+	By Rule
 }
+
+// Rule is a scoring rule that makes a web window anomalous whatever its
+// distance (Score.By).
+type Rule uint8
+
+// The rules.
+const (
+	RuleNone  Rule = iota
+	RuleProbe      // Score.Probe
+	RuleFlood      // Score.Flood
+)
+
+// The flood rule (Score.Flood) of a web model with a vocabulary: fixed,
+// not recorded in the model.
+const (
+	FloodRequests = 20
+	FloodPaths    = 2
+)
 
 // Scorer scores feature vectors of one kind against a model. It holds
 // scratch space and is not safe for concurrent use; make one per pipeline.
@@ -35,6 +62,7 @@ type Scorer struct {
 	idx     []int // model feature i is vector element idx[i]
 	scratch []float64
 	probe   float64 // the model's ProbeRule (0: none)
+	flood   bool    // the flood rule applies: a web model with a vocabulary
 }
 
 // NewScorer prepares m for vectors of kind (as produced by the
@@ -51,7 +79,8 @@ func NewScorer(m *Model, kind record.Kind) (*Scorer, error) {
 		}
 		idx[i] = j
 	}
-	return &Scorer{model: m, idx: idx, scratch: make([]float64, len(idx)), probe: float64(m.ProbeRule())}, nil
+	return &Scorer{model: m, idx: idx, scratch: make([]float64, len(idx)), probe: float64(m.ProbeRule()),
+		flood: m.FloodRule()}, nil
 }
 
 // Model returns the scorer's model.
@@ -75,7 +104,7 @@ func (s *Scorer) Score(vec []float64) Score { return s.score(vec, true) }
 
 // ScoreKey scores the vector of a window's key: as Score, but the overflow
 // row (OverflowKey), whose counts are many clients' summed, is never a
-// probe.
+// probe or a flood.
 func (s *Scorer) ScoreKey(key string, vec []float64) Score {
 	return s.score(vec, key != OverflowKey)
 }
@@ -87,13 +116,26 @@ func (s *Scorer) score(vec []float64, probes bool) Score {
 	thr := s.model.Thresholds[best]
 	sc := dist / thr
 	probe := probes && s.probe > 0 && len(vec) > WebRareErrors && vec[WebRareErrors] >= s.probe
-	raised := false
-	if probe && dist > 0 { // at a centroid (distance 0, never seen) it keeps its score
-		if r := vec[WebRareErrors] / (s.probe - 0.5); sc < r && dist/r > 0 {
-			sc, thr, raised = r, dist/r, true
+	var by Rule
+	// raise makes the window's score at least r, when the rule says so
+	// and leaves the score's threshold above 0; at a centroid (distance 0,
+	// never seen) it keeps its score.
+	raise := func(rule Rule, r float64) {
+		if sc < r && dist > 0 && dist/r > 0 {
+			sc, thr, by = r, dist/r, rule
 		}
 	}
-	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe, ByProbe: raised}
+	if probe {
+		raise(RuleProbe, vec[WebRareErrors]/(s.probe-0.5))
+	}
+	flood := false
+	if probes && s.flood && len(vec) > WebRareErrors {
+		ok := vec[WebRareHits] - vec[WebRareErrors]
+		if flood = ok >= FloodRequests && vec[WebPost] >= FloodRequests && vec[WebDistinctPaths] <= FloodPaths; flood {
+			raise(RuleFlood, ok/(FloodRequests-0.5))
+		}
+	}
+	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe, Flood: flood, By: by}
 }
 
 // nearest returns the index of the centroid closest to x and the Euclidean

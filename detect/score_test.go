@@ -127,6 +127,17 @@ func TestScorer_ScoreAllocatesNothing(t *testing.T) {
 	if allocs := testing.AllocsPerRun(1000, func() { sink = s.Score(vec) }); allocs != 0 {
 		t.Fatalf("Score allocates %v", allocs)
 	}
+	// With a vocabulary, through both rules.
+	m := scoreModel(true)
+	m.Vocabulary = NewVocabBuilderSeeded(1).Vocabulary()
+	if s, err = NewScorer(m, record.KindWeb); err != nil {
+		t.Fatal(err)
+	}
+	full := make([]float64, len(FeatureNames(record.KindWeb)))
+	full[WebHits], full[WebPost], full[WebDistinctPaths], full[WebRareHits], full[WebRareErrors] = 40, 40, 1, 40, 5
+	if allocs := testing.AllocsPerRun(1000, func() { sink = s.ScoreKey("192.0.2.1", full) }); allocs != 0 || !sink.Flood || !sink.Probe {
+		t.Fatalf("Score with the rules allocates %v (%+v)", allocs, sink)
+	}
 	_ = sink
 }
 

@@ -78,7 +78,7 @@ func randIPScore(rng *rand.Rand) *Event {
 	if rng.IntN(3) == 0 {
 		e.HasSeverity, e.Severity = true, randNumber(rng)
 	}
-	e.Reason = []string{"", ReasonDistance, ReasonProbe, randString(rng)}[rng.IntN(4)]
+	e.Reason = []string{"", ReasonDistance, ReasonProbe, ReasonFlood, randString(rng)}[rng.IntN(5)]
 	for range rng.IntN(3) {
 		e.Explain = append(e.Explain, Explanation{Feature: randString(rng), Value: randNumber(rng), Z: randNumber(rng), Contribution: randNumber(rng)})
 	}

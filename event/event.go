@@ -30,6 +30,11 @@ const (
 	// model's vocabulary does not know, and that set its score above what
 	// its distance gives.
 	ReasonProbe = "probe"
+	// ReasonFlood: the flood rule (fixed: detect.FloodRequests): the
+	// window made that many successful POSTs to one or two paths the
+	// model's vocabulary does not know, which set its score above what its
+	// distance gives.
+	ReasonFlood = "flood"
 )
 
 // The overflow row: the lines of the sources past a window's key cap
@@ -87,8 +92,8 @@ type Event struct {
 	Anomalous bool
 	Model     string
 	// Severity (0-100, set when HasSeverity: the model is calibrated),
-	// Reason (ReasonDistance or ReasonProbe; empty in events of earlier
-	// agents) and Explain (the features that put the window out of its
+	// Reason (ReasonDistance, ReasonProbe or ReasonFlood; empty in events
+	// of earlier agents) and Explain (the features that put the window out of its
 	// cluster, largest part first) are set on anomalous windows only.
 	HasSeverity bool
 	Severity    float64

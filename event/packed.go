@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -130,8 +131,8 @@ type Packed struct {
 	// names its feature by index in Values (and the Context's Names).
 	HasSeverity bool
 	Severity    float64
-	// Reason as in Event: ReasonDistance, ReasonProbe, or empty (not
-	// anomalous, or packed by an agent of an earlier release).
+	// Reason as in Event: ReasonDistance, ReasonProbe, ReasonFlood, or
+	// empty (not anomalous, or packed by an agent of an earlier release).
 	Reason  string
 	Explain []PackedExplanation
 }
@@ -157,13 +158,9 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 	if len(p.Explain) > 0 {
 		flags |= flagExplain
 	}
-	switch p.Reason {
-	case ReasonDistance:
-		flags |= flagDistance
-	case ReasonProbe:
-		flags |= flagProbe
-	case "":
-	default:
+	if r := slices.Index(packedReasons[:], p.Reason); r >= 0 {
+		flags |= byte(r) << reasonShift
+	} else {
 		return b, fmt.Errorf("packed event %s: unknown reason %q", p.Key, p.Reason)
 	}
 	b = append(b, flags)
@@ -202,14 +199,17 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // Flags of a packed record besides bit 0 (anomalous): a severity, an
-// explanation follow the score; its reason is distance or probe (at most
-// one of them; neither in records of earlier releases).
+// explanation follow the score; bits 3-4 are its reason, an index in
+// packedReasons (0, none, in records of earlier releases).
 const (
 	flagSeverity = 2
 	flagExplain  = 4
-	flagDistance = 8
-	flagProbe    = 16
+	reasonShift  = 3
+	flagReason   = 3 << reasonShift
 )
+
+// packedReasons are the reasons a packed record's flags name.
+var packedReasons = [4]string{"", ReasonDistance, ReasonProbe, ReasonFlood}
 
 // UnmarshalBinary decodes a packed record into p, reusing p.Values. Key
 // is a copy: p keeps nothing of b.
@@ -228,19 +228,12 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 		return nil, errors.New("packed event: unknown version or cut short")
 	}
 	p.Context = binary.LittleEndian.Uint64(b[1:9])
-	if b[9]&^(1|flagSeverity|flagExplain|flagDistance|flagProbe) != 0 || b[9]&(flagDistance|flagProbe) == flagDistance|flagProbe {
+	if b[9]&^(1|flagSeverity|flagExplain|flagReason) != 0 {
 		return nil, fmt.Errorf("packed event: unknown flags %#x", b[9])
 	}
 	p.Anomalous = b[9]&1 != 0
 	p.HasSeverity = b[9]&flagSeverity != 0
-	switch {
-	case b[9]&flagDistance != 0:
-		p.Reason = ReasonDistance
-	case b[9]&flagProbe != 0:
-		p.Reason = ReasonProbe
-	default:
-		p.Reason = ""
-	}
+	p.Reason = packedReasons[b[9]&flagReason>>reasonShift]
 	d := decoder{codec.NewReader(b[10:], nil)}
 	p.Start = d.Varint()
 	p.End = p.Start + d.Varint()

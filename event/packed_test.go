@@ -43,7 +43,7 @@ func randVerdict(rng *rand.Rand, p *Packed) {
 	if rng.IntN(3) == 0 {
 		p.HasSeverity, p.Severity = true, randNumber(rng)
 	}
-	p.Reason = []string{"", ReasonDistance, ReasonProbe}[rng.IntN(3)]
+	p.Reason = packedReasons[rng.IntN(len(packedReasons))]
 	if len(p.Values) > 0 && rng.IntN(3) == 0 {
 		for range 1 + rng.IntN(min(3, len(p.Values))) {
 			p.Explain = append(p.Explain, PackedExplanation{Index: rng.IntN(len(p.Values)), Z: randNumber(rng), Contribution: randNumber(rng)})
@@ -323,14 +323,14 @@ func FuzzContextUnmarshal(f *testing.F) {
 	})
 }
 
-// A packed record carries an anomaly's reason in its flags: distance or
-// probe, at most one. A record of an earlier release (neither flag)
-// decodes with no reason and renders without one; both flags, or a reason
-// no flag stands for, are refused.
+// A packed record carries an anomaly's reason in two bits of its flags:
+// distance, probe or flood. A record of an earlier release (both bits 0)
+// decodes with no reason and renders without one; a reason the bits cannot
+// stand for is refused.
 func TestPacked_Reason(t *testing.T) {
 	c := &Context{Kind: "web", Host: "h", Source: "s", Names: []string{"hits", "rare_errors"}, Model: "web@1"}
 	var r Renderer
-	for _, reason := range []string{ReasonDistance, ReasonProbe, ""} {
+	for _, reason := range []string{ReasonDistance, ReasonProbe, ReasonFlood, ""} {
 		p := &Packed{Start: 60e9, End: 120e9, Key: "192.0.2.1", Values: []float64{5, 5}, Distance: 1, Threshold: 0.5, Score: 2, Anomalous: true, Reason: reason}
 		b, err := p.AppendBinary(nil)
 		if err != nil {
@@ -355,12 +355,6 @@ func TestPacked_Reason(t *testing.T) {
 		}
 		if reason != "" && !strings.Contains(string(js), `"reason":"`+reason+`"`) {
 			t.Errorf("reason %q missing: %s", reason, js)
-		}
-		if reason == ReasonDistance {
-			b[9] |= flagProbe
-			if err := q.UnmarshalBinary(b); err == nil {
-				t.Errorf("both reasons decoded as %q", q.Reason)
-			}
 		}
 	}
 	p := &Packed{Key: "192.0.2.1", Anomalous: true, Reason: "rule 7"}

@@ -16,8 +16,8 @@ import (
 // renders as the sender delivers it byte for byte as the event the
 // pipeline builds for the same result (Scoring.Event): unscored, scored
 // with the bundled model, after a model swap, which must name the new
-// model under a new context ID, and with a model whose probe rule applies:
-// anomalies of both reasons.
+// model under a new context ID, and with a model whose probe and flood
+// rules apply: anomalies of each reason.
 func TestScoring_PackRendersAsEvent(t *testing.T) {
 	m, err := detect.LoadModel(filepath.Join(repoRoot(t), "examples", "models", "web.json"))
 	if err != nil {
@@ -64,11 +64,18 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 				res.Vector = append(res.Vector, float64(rng.IntN(1000)))
 			}
 			res.Vector[len(res.Vector)-1] = rng.Float64() // error_ratio
-			if i%2 == 0 {                                 // a probe: 3 rare errors, the rest small
+			switch i % 3 {
+			case 0: // a probe: 3 rare errors, the rest small
 				for j := range res.Vector {
 					res.Vector[j] = min(res.Vector[j], float64(rng.IntN(3)))
 				}
 				res.Vector[detect.WebRareErrors] = 3
+			case 1: // a flood: 200 successful POSTs to an unknown path
+				for j := range res.Vector {
+					res.Vector[j] = min(res.Vector[j], float64(rng.IntN(3)))
+				}
+				res.Vector[detect.WebPost], res.Vector[detect.WebRareHits], res.Vector[detect.WebRareErrors] = 200, 200, 0
+				res.Vector[detect.WebDistinctPaths], res.Vector[detect.WebHits] = 1, 200
 			}
 			score, ok := sc.Score(res.Key, res.Vector)
 			var ev event.Event
@@ -87,7 +94,7 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 			}
 		}
 	}
-	if reasons[event.ReasonProbe] == 0 || reasons[event.ReasonDistance] == 0 {
-		t.Errorf("reasons %v: want anomalies of both", reasons)
+	if reasons[event.ReasonProbe] == 0 || reasons[event.ReasonDistance] == 0 || reasons[event.ReasonFlood] == 0 {
+		t.Errorf("reasons %v: want anomalies of each", reasons)
 	}
 }

@@ -366,8 +366,11 @@ func packVerdict(sc *detect.Scorer, vec []float64, s detect.Score, p *event.Pack
 
 // reasonOf is the reason of an anomalous score (event.Reason).
 func reasonOf(s detect.Score) string {
-	if s.ByProbe {
+	switch s.By {
+	case detect.RuleProbe:
 		return event.ReasonProbe
+	case detect.RuleFlood:
+		return event.ReasonFlood
 	}
 	return event.ReasonDistance
 }

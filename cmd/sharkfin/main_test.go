@@ -310,6 +310,12 @@ func TestScore_ExplainAndSeverity(t *testing.T) {
 			if rare >= 3 && ev.Score < rare/2.5 {
 				t.Fatalf("reason distance, but the probe rule gives more than its score: %s", l)
 			}
+		case event.ReasonFlood:
+			post, _ := ev.Features.Get("post")
+			hits, _ := ev.Features.Get("rare_hits")
+			if post < 20 || hits-rare < 20 || math.Abs(ev.Score-(hits-rare)/19.5) > 1e-9 {
+				t.Fatalf("reason flood with %v POSTs and %v rare successes, score %v: %s", post, hits-rare, ev.Score, l)
+			}
 		default:
 			t.Fatalf("reason %q: %s", ev.Reason, l)
 		}
@@ -415,8 +421,8 @@ func TestTrain_ProbeRareErrorsRecorded(t *testing.T) {
 			t.Errorf("--probe-rare-errors %s: recorded %v, rule %d", x.flag, p, model.ProbeRule())
 		}
 		code, out, _ := run(t, "model", "inspect", m)
-		if shown := strings.Contains(out, "never-served paths is anomalous"); code != 0 || shown != (x.rule > 0) {
-			t.Errorf("--probe-rare-errors %s: inspect (exit %d) shows the rule %v:\n%s", x.flag, code, shown, out)
+		if shown := strings.Contains(out, "failed requests for never-served paths is anomalous"); code != 0 || shown != (x.rule > 0) || !strings.Contains(out, "20 or more successful POSTs") {
+			t.Errorf("--probe-rare-errors %s: inspect (exit %d) shows the rule %v, or not the flood rule:\n%s", x.flag, code, shown, out)
 		}
 	}
 }

@@ -116,6 +116,9 @@ func printModel(w io.Writer, m *detect.Model) {
 	if r := m.ProbeRule(); r > 0 {
 		fmt.Fprintf(w, "probes    a window with %d or more failed requests for never-served paths is anomalous (--probe-rare-errors)\n", r)
 	}
+	if m.FloodRule() {
+		fmt.Fprintf(w, "floods    a window with %d or more successful POSTs to at most %d never-served paths is anomalous\n", detect.FloodRequests, detect.FloodPaths)
+	}
 	if t.MinThreshold != 0 {
 		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)
 	}
@@ -147,8 +150,11 @@ func printModel(w io.Writer, m *detect.Model) {
 	}
 	tw.Flush()
 	probes := ""
-	if m.ProbeRule() > 0 {
-		probes = " (a probe, above, scores at least its rare errors over the rule less a half)"
+	switch {
+	case m.ProbeRule() > 0 && m.FloodRule():
+		probes = " (a probe or a flood, above, scores at least its rare errors or successes over the rule less a half)"
+	case m.FloodRule():
+		probes = " (a flood, above, scores at least its rare successes over the rule less a half)"
 	}
 	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous%s.\n", m.Transform.Log1p, probes)
 }

@@ -156,6 +156,12 @@ func printExplained(w io.Writer, ev *event.Event) {
 		n, _ := ev.Features.Get("rare_errors")
 		fmt.Fprintf(w, "    probe: %g failed requests for paths the model's vocabulary does not know (the probe rule set its score)\n", n)
 	}
+	if ev.Reason == event.ReasonFlood {
+		rare, _ := ev.Features.Get("rare_hits")
+		fail, _ := ev.Features.Get("rare_errors")
+		post, _ := ev.Features.Get("post")
+		fmt.Fprintf(w, "    flood: %g successful requests for paths the model's vocabulary does not know, %g POSTs (the flood rule set its score)\n", rare-fail, post)
+	}
 	for _, x := range ev.Explain {
 		fmt.Fprintf(w, "    %-20s %12s   z %+6.2f   %3.0f%%\n", x.Feature, strconv.FormatFloat(x.Value, 'g', 6, 64), x.Z, 100*x.Contribution)
 	}

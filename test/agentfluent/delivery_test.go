@@ -183,8 +183,8 @@ func (d *delivery) addScore(e entry) {
 	d.arrivals[ip] = append(d.arrivals[ip], k.Start)
 }
 
-// checkVerdict checks an anomaly's reason (distance, or probe with at
-// least 3 rare errors), explanation (1 to 3 of its features, with their
+// checkVerdict checks an anomaly's reason (distance, probe with at least
+// 3 rare errors, or flood with at least 20 POSTs), explanation (1 to 3 of its features, with their
 // values, largest contribution first) and severity (0-100, when the model
 // is calibrated).
 func (d *delivery) checkVerdict(id string, r map[string]any, feats map[string]any) {
@@ -195,8 +195,12 @@ func (d *delivery) checkVerdict(id string, r map[string]any, feats map[string]an
 		if rare < 3 {
 			d.problem("event %s: reason probe with %v rare errors", id, feats["rare_errors"])
 		}
+	case event.ReasonFlood:
+		if post, _ := feats["post"].(int64); post < 20 {
+			d.problem("event %s: reason flood with %v POSTs", id, feats["post"])
+		}
 	default:
-		d.problem("event %s: reason %#v, want distance or probe", id, r["reason"])
+		d.problem("event %s: reason %#v, want distance, probe or flood", id, r["reason"])
 	}
 	ex, _ := r["explain"].([]any)
 	if len(ex) == 0 || len(ex) > 3 {
