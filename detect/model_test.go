@@ -302,7 +302,8 @@ func FuzzDecodeModel(f *testing.F) {
 		}
 		n := len(FeatureNames(m.RecordKind()))
 		vec := make([]float64, n)
-		for _, fill := range vectors {
+		for j := range 2 * len(vectors) {
+			fill := vectors[j/2]
 			for i := range vec {
 				vec[i] = 0
 				if len(fill) > 0 {
@@ -311,6 +312,9 @@ func FuzzDecodeModel(f *testing.F) {
 				if math.IsInf(vec[i], 0) {
 					vec[i] = math.MaxFloat64
 				}
+			}
+			if j%2 == 1 && n > WebRareErrors { // shaped as a flood: POSTs, all rare successes, one path
+				vec[WebRareErrors], vec[WebDistinctPaths], vec[WebPost] = 0, 1, vec[WebRareHits]
 			}
 			sc := s.Score(vec)
 			if math.IsNaN(sc.Score) || math.IsNaN(sc.Distance) || sc.Cluster < 0 || sc.Cluster >= len(m.Centroids) {
@@ -324,6 +328,12 @@ func FuzzDecodeModel(f *testing.F) {
 			}
 			if sc.Probe && sc.Distance > 0 && sc.Score < vec[WebRareErrors]/(float64(m.ProbeRule())-0.5)*(1-1e-12) && sc.Distance/(vec[WebRareErrors]/(float64(m.ProbeRule())-0.5)) > 0 {
 				t.Fatalf("Score(%v) = %+v: a probe under its floor", vec, sc)
+			}
+			if r := (vec[WebRareHits] - vec[WebRareErrors]) / (FloodRequests - 0.5); sc.Flood && sc.Distance > 0 && sc.Score < r*(1-1e-12) && sc.Distance/r > 0 {
+				t.Fatalf("Score(%v) = %+v: a flood under its floor", vec, sc)
+			}
+			if sc.By != RuleNone && (!sc.Anomalous || sc.By == RuleProbe && !sc.Probe || sc.By == RuleFlood && !sc.Flood) {
+				t.Fatalf("Score(%v) = %+v: set by a rule that does not apply, or not anomalous", vec, sc)
 			}
 		}
 	})
