@@ -53,6 +53,11 @@ func TestAgent_AllowlistedMonitorNeverFlagged(t *testing.T) {
 				total++
 				if p.ev.Anomalous {
 					flagged++
+					if p.ev.Reason == "" || len(p.ev.Explain) == 0 { // no severity: the example model has no calibration
+						t.Errorf("a flagged window without its verdict: %+v", p.ev)
+					}
+				} else if p.ev.Reason != "" || p.ev.Severity != nil || len(p.ev.Explain) > 0 {
+					t.Errorf("a window not flagged carries a verdict: %+v", p.ev)
 				}
 			}
 		}

@@ -26,6 +26,9 @@ type jsonEvent struct {
 	Cluster     int                `json:"cluster"`
 	Distance    float64            `json:"distance"`
 	Threshold   float64            `json:"threshold"`
+	Reason      string             `json:"reason"`
+	Severity    *float64           `json:"severity"`
+	Explain     []any              `json:"explain"`
 	Level       string             `json:"level"`
 	Message     string             `json:"message"`
 	Detail      map[string]string  `json:"detail"`

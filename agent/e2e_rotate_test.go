@@ -62,8 +62,10 @@ type rotateCase struct {
 	// lateLines are written to the old descriptor after the rotation,
 	// before the writer reopens (a server told late).
 	lateLines int
-	// settle pauses the writer after a rotation (see the test's comment).
-	settle time.Duration
+	// settle holds the writer after a rotation until the agent has read
+	// every line written, those left in the old file included (see the
+	// test's comment).
+	settle bool
 	// stopped rotates while the agent is stopped, with stoppedLines
 	// written before and after the rotation.
 	stopped      bool
@@ -90,12 +92,15 @@ type rotateCase struct {
 // 2-core machine made lines late. The last line is then written two
 // minutes of event time after the others (traffic.closer), so that the
 // watermark closes their windows: by idle time they would close only after
-// a minute of quiet. Every line read after the closer is late, so it is
-// written only once the windows up to the last rotation are counted
-// exactly (4m of event time in the new file closes them), as the SIGKILL
-// suite does. The writer also pauses for settle after rotations
-// that leave lines in the old file for the tailer to find; the 50 fast
-// rotations reopen at once and do not pause.
+// a minute of quiet. A line of a rotated file read once the data is past
+// the lateness is late, so the writer waits on the agent's count of lines
+// read (sharkfin_lines_read_total, of one run: the agent started once or,
+// stopped for a rotation, after a stop that read every line), not on the
+// wall clock: after a rotation that leaves lines in the old file for the
+// tailer to find (settle; the 50 fast rotations reopen at once and do not
+// wait), and before the last 4m of event time, written at the test's
+// rate, which close the windows up to the last rotation by the watermark.
+// Those are counted exactly before the closer is written.
 func TestAgent_LogrotateModes(t *testing.T) {
 	sharkfinBinary(t)
 	if _, err := os.Stat(logrotateBin); err != nil {
@@ -103,13 +108,13 @@ func TestAgent_LogrotateModes(t *testing.T) {
 	}
 	cases := []rotateCase{
 		{name: "create", glob: "access.log", directives: "create 0644\nrotate 100\nnocompress",
-			rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, settle: 500 * time.Millisecond},
+			rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, settle: true},
 		{name: "copytruncate", glob: "access.log*", directives: "copytruncate\nrotate 100\nnocompress",
-			copytruncate: true, rotations: 3, spacing: 300 * time.Millisecond, settle: 300 * time.Millisecond},
+			copytruncate: true, rotations: 3, spacing: 300 * time.Millisecond, settle: true},
 		{name: "compress-delaycompress", glob: "access.log*", directives: "create 0644\nrotate 100\ncompress\ndelaycompress",
-			rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, settle: 500 * time.Millisecond},
+			rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, settle: true},
 		{name: "dateext", glob: "access.log", directives: "create 0644\nrotate 100\nnocompress\ndateext\ndateformat -%Y%m%d-%H%M%S",
-			rotations: 3, spacing: 1100 * time.Millisecond, lateLines: 200, settle: 500 * time.Millisecond},
+			rotations: 3, spacing: 1100 * time.Millisecond, lateLines: 200, settle: true},
 		{name: "while-stopped", glob: "access.log*", directives: "create 0644\nrotate 100\nnocompress",
 			rotations: 1, spacing: 300 * time.Millisecond, lateLines: 200, stopped: true, stoppedLines: 3000},
 		// More unread lines in the rotated file than one read of the
@@ -157,6 +162,17 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 		lf.write(buf)
 	}
 
+	// readAll waits until the running agent has read every line written
+	// (base: the lines its run started after, all read by the one before).
+	base := 0
+	readAll := func() {
+		t.Helper()
+		want := float64(g.truth.total() - base)
+		if !waitFor(15*time.Second, func() bool { return h.sample("sharkfin_lines_read_total", "input", "web") >= want }) {
+			t.Fatalf("the agent read %v of the %v lines written in 15s", h.sample("sharkfin_lines_read_total", "input", "web"), want)
+		}
+	}
+
 	start := time.Now()
 	h.startReady()
 	writeFor(lf, g, rate, 300*time.Millisecond)
@@ -164,18 +180,20 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	for range tc.rotations {
 		h.requireAlive()
 		if tc.stopped {
+			readAll()
 			h.stop(5 * time.Second)
+			base = g.truth.total()
 			writeN(tc.stoppedLines)
 		}
 		lr.rotate()
 		if !tc.copytruncate {
 			writeN(tc.lateLines)
-			if tc.settle > 0 && !tc.stopped {
-				time.Sleep(tc.settle)
+			if tc.settle && !tc.stopped {
+				readAll()
 			}
 			lf.reopen()
-		} else if tc.settle > 0 {
-			time.Sleep(tc.settle)
+		} else if tc.settle {
+			readAll()
 		}
 		if tc.stopped {
 			writeN(tc.stoppedLines)
@@ -184,14 +202,13 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 		lastRotated = g.now().Unix() // the lines up to here may be in a rotated file
 		writeFor(lf, g, rate, spacing)
 	}
-	// The closer makes every line read after it late, so it is written
-	// once the agent has read every rotated file: the windows up to the
-	// last rotation (which the new file's next 4m of event time close by
-	// the watermark: the lateness, a window and a minute to spare)
-	// counted exactly.
-	if quiet := int((lateness + 3*time.Minute) / g.step); quiet > 0 {
-		writeN(quiet)
-	}
+	// The closer makes every line read after it late, and so do the next
+	// 4m of event time, so they are written once the agent has read every
+	// line: at the rate, they close the windows up to the last rotation by
+	// the watermark (the lateness, a window and a minute to spare), which
+	// are then counted exactly.
+	readAll()
+	writeFor(lf, g, rate, time.Duration(float64(lateness+3*time.Minute)/(rate*float64(g.step))*float64(time.Second)))
 	read := truth{}
 	for k, n := range g.truth {
 		if k.Start <= lastRotated {

@@ -231,8 +231,8 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	}
 }
 
-// A flood (FloodRequests or more successful POSTs to paths the vocabulary
-// does not know, at most FloodPaths distinct paths) scores at least its
+// A flood (all of a window's requests to one path the vocabulary does not
+// know, FloodRequests or more of them POSTs and as many not failed) scores at least its
 // rare successes over FloodRequests less a half, whatever its distance,
 // with a vocabulary only; where both rules apply the larger score wins and
 // names the rule. Worked out by hand on handModel with its second centroid
@@ -267,10 +267,9 @@ func TestScore_FloodIsAnomalous(t *testing.T) {
 		by                                Rule
 	}{
 		{"40 POSTs, one unknown path", 41, 40, 1, 40, 0, 1, 40 / 19.5, 1, true, RuleFlood},
-		{"two paths", 41, 40, 2, 40, 0, 1, 40 / 19.5, 1, true, RuleFlood},
-		{"three paths", 41, 40, 3, 40, 0, 1, 0.5, 1, false, RuleNone},
+		{"two paths", 41, 40, 2, 40, 0, 1, 0.5, 1, false, RuleNone}, // the POSTs may be to a known one
+		{"no rare hit", 41, 40, 1, 0, 0, 1, 0.5, 1, false, RuleNone},
 		{"19 of them succeeded", 41, 40, 1, 40, 21, 1, 21 / 2.5, 1, false, RuleProbe}, // a probe: 21 rare errors
-		{"known path", 41, 40, 1, 0, 0, 1, 0.5, 1, false, RuleNone},
 		{"19 POSTs: out by distance", 41, 19, 1, 40, 0, 1, math.Sqrt(1+21*21) / 2, math.Sqrt(1 + 21*21), false, RuleNone},
 		{"exactly 20", 41, 40, 1, 20, 0, 1, 20 / 19.5, 1, true, RuleFlood},
 		{"flood over probe", 41, 40, 1, 50, 5, 1, 45 / 19.5, 1, true, RuleFlood}, // probe 5/2.5 = 2

@@ -22,14 +22,14 @@ type Score struct {
 	// distance 0, on a centroid, keeps its cluster's threshold and score).
 	// Never the overflow row (ScoreKey).
 	Probe bool
-	// Flood: a web window with at least FloodRequests successful POSTs
-	// to paths its vocabulary does not know (rare hits that did not fail,
-	// and POSTs, both at least FloodRequests), asking at most FloodPaths
-	// distinct paths: password guessing, credential stuffing or a web
-	// shell driven by its uploader, at a login or script no two clients
-	// were served in training. Its score is at least its rare successes
-	// over FloodRequests less a half (2.05 at 40). Never the overflow
-	// row.
+	// Flood: a web window whose requests all went to one path its
+	// vocabulary does not know, at least FloodRequests of them POSTs and
+	// at least FloodRequests of them not failed (rare hits less rare
+	// errors): password guessing or credential stuffing at a login no two
+	// clients were served in training, or a web shell driven by its
+	// uploader. Its score is at least its rare successes over
+	// FloodRequests less a half (2.05 at 40). Per window, as the probe
+	// rule. Never the overflow row.
 	Flood bool
 	// By is the rule that set Score above what Distance over the
 	// cluster's threshold gives (RuleNone: none did): the window's reason
@@ -48,12 +48,10 @@ const (
 	RuleFlood      // Score.Flood
 )
 
-// The flood rule (Score.Flood) of a web model with a vocabulary: fixed,
-// not recorded in the model.
-const (
-	FloodRequests = 20
-	FloodPaths    = 2
-)
+// FloodRequests is the flood rule's POSTs and successes in a window
+// (Score.Flood) of a web model with a vocabulary: fixed, not recorded in
+// the model.
+const FloodRequests = 20
 
 // Scorer scores feature vectors of one kind against a model. It holds
 // scratch space and is not safe for concurrent use; make one per pipeline.
@@ -131,7 +129,8 @@ func (s *Scorer) score(vec []float64, probes bool) Score {
 	flood := false
 	if probes && s.flood && len(vec) > WebRareErrors {
 		ok := vec[WebRareHits] - vec[WebRareErrors]
-		if flood = ok >= FloodRequests && vec[WebPost] >= FloodRequests && vec[WebDistinctPaths] <= FloodPaths; flood {
+		// One path, and a rare hit: every request was to that unknown path.
+		if flood = ok >= FloodRequests && vec[WebPost] >= FloodRequests && vec[WebDistinctPaths] == 1; flood {
 			raise(RuleFlood, ok/(FloodRequests-0.5))
 		}
 	}

@@ -31,9 +31,9 @@ const (
 	// its distance gives.
 	ReasonProbe = "probe"
 	// ReasonFlood: the flood rule (fixed: detect.FloodRequests): the
-	// window made that many successful POSTs to one or two paths the
-	// model's vocabulary does not know, which set its score above what its
-	// distance gives.
+	// window made that many POSTs, and that many requests that did not
+	// fail, all to one path the model's vocabulary does not know, which set
+	// its score above what its distance gives.
 	ReasonFlood = "flood"
 )
 

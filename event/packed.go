@@ -27,7 +27,10 @@ import (
 //
 //	PackedTag                                  1 byte (a JSON record starts with '{')
 //	context ID                                 8 bytes, little-endian
-//	flags                                      1 byte: bit 0 anomalous, others 0
+//	flags                                      1 byte: bit 0 anomalous, bit 1 a
+//	                                           severity follows, bit 2 an
+//	                                           explanation, bits 3-5 the reason
+//	                                           (packedReasons), bits 6-7 0
 //	window start                               varint, Unix nanoseconds
 //	window length                              varint, nanoseconds
 //	key (the source IP)                        uvarint length, then its bytes
@@ -158,7 +161,7 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 	if len(p.Explain) > 0 {
 		flags |= flagExplain
 	}
-	if r := slices.Index(packedReasons[:], p.Reason); r >= 0 {
+	if r := slices.Index(packedReasons, p.Reason); r >= 0 {
 		flags |= byte(r) << reasonShift
 	} else {
 		return b, fmt.Errorf("packed event %s: unknown reason %q", p.Key, p.Reason)
@@ -199,17 +202,20 @@ func (p *Packed) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // Flags of a packed record besides bit 0 (anomalous): a severity, an
-// explanation follow the score; bits 3-4 are its reason, an index in
+// explanation follow the score; bits 3-5 are its reason, an index in
 // packedReasons (0, none, in records of earlier releases).
 const (
 	flagSeverity = 2
 	flagExplain  = 4
 	reasonShift  = 3
-	flagReason   = 3 << reasonShift
+	flagReason   = 7 << reasonShift
 )
 
-// packedReasons are the reasons a packed record's flags name.
-var packedReasons = [4]string{"", ReasonDistance, ReasonProbe, ReasonFlood}
+// packedReasons are the reasons a packed record's flags name. The order is
+// the stored format: append, never reorder. An index past the end (a
+// reason of a later release) decodes as no reason, and the event is
+// delivered without it.
+var packedReasons = []string{"", ReasonDistance, ReasonProbe, ReasonFlood}
 
 // UnmarshalBinary decodes a packed record into p, reusing p.Values. Key
 // is a copy: p keeps nothing of b.
@@ -233,7 +239,10 @@ func (p *Packed) decode(b []byte) (key []byte, err error) {
 	}
 	p.Anomalous = b[9]&1 != 0
 	p.HasSeverity = b[9]&flagSeverity != 0
-	p.Reason = packedReasons[b[9]&flagReason>>reasonShift]
+	p.Reason = ""
+	if r := int(b[9] & flagReason >> reasonShift); r < len(packedReasons) {
+		p.Reason = packedReasons[r]
+	}
 	d := decoder{codec.NewReader(b[10:], nil)}
 	p.Start = d.Varint()
 	p.End = p.Start + d.Varint()

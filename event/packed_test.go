@@ -362,3 +362,31 @@ func TestPacked_Reason(t *testing.T) {
 		t.Error("an unknown reason was packed")
 	}
 }
+
+// The reason's bits are the stored format (outboxes persist records across
+// upgrades): distance 0x08, probe 0x10, flood 0x18 in the flags byte, and
+// a later release's reason (an index this one does not know) decodes as
+// none, the rest of the record intact.
+func TestPacked_ReasonBits(t *testing.T) {
+	for reason, bits := range map[string]byte{"": 0, ReasonDistance: 0x08, ReasonProbe: 0x10, ReasonFlood: 0x18} {
+		p := &Packed{Key: "192.0.2.1", Values: []float64{1}, Anomalous: true, Reason: reason}
+		b, err := p.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b[9] &^ 1; got != bits {
+			t.Errorf("reason %q: flags %#x, want %#x", reason, got, bits)
+		}
+	}
+	p := &Packed{Key: "192.0.2.1", Values: []float64{1, 2}, Distance: 3, Threshold: 1, Score: 3, Anomalous: true, Reason: ReasonFlood}
+	b, _ := p.AppendBinary(nil)
+	b[9] = b[9]&^flagReason | 6<<reasonShift
+	var q Packed
+	if err := q.UnmarshalBinary(b); err != nil || q.Reason != "" || q.Score != 3 || !q.Anomalous || len(q.Values) != 2 {
+		t.Errorf("a later release's reason: %+v, %v", q, err)
+	}
+	b[9] |= 0x40
+	if err := q.UnmarshalBinary(b); err == nil {
+		t.Error("flag bit 6 decoded")
+	}
+}

@@ -82,6 +82,13 @@ func randomEvent(rng *rand.Rand) *event.Event {
 			e.Features = append(e.Features, event.Feature{Name: str(), Value: fl()})
 		}
 		e.Cluster, e.Distance, e.Threshold, e.Score, e.Anomalous = rng.IntN(1e6)-5, fl(), fl(), fl(), rng.IntN(2) == 0
+		if e.Anomalous && rng.IntN(2) == 0 {
+			e.HasSeverity, e.Severity = true, fl()
+			e.Reason = []string{event.ReasonDistance, event.ReasonProbe, event.ReasonFlood}[rng.IntN(3)]
+			for range rng.IntN(4) {
+				e.Explain = append(e.Explain, event.Explanation{Feature: str(), Value: fl(), Z: fl(), Contribution: fl()})
+			}
+		}
 	case 1:
 		e.Type = event.TypeDomain
 		e.Domain = str()

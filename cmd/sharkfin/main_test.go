@@ -421,7 +421,7 @@ func TestTrain_ProbeRareErrorsRecorded(t *testing.T) {
 			t.Errorf("--probe-rare-errors %s: recorded %v, rule %d", x.flag, p, model.ProbeRule())
 		}
 		code, out, _ := run(t, "model", "inspect", m)
-		if shown := strings.Contains(out, "failed requests for never-served paths is anomalous"); code != 0 || shown != (x.rule > 0) || !strings.Contains(out, "20 or more successful POSTs") {
+		if shown := strings.Contains(out, "failed requests for never-served paths is anomalous"); code != 0 || shown != (x.rule > 0) || !strings.Contains(out, "20 or more POSTs and 20 or more successes, all to one never-served path") {
 			t.Errorf("--probe-rare-errors %s: inspect (exit %d) shows the rule %v, or not the flood rule:\n%s", x.flag, code, shown, out)
 		}
 	}

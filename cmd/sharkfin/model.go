@@ -117,7 +117,7 @@ func printModel(w io.Writer, m *detect.Model) {
 		fmt.Fprintf(w, "probes    a window with %d or more failed requests for never-served paths is anomalous (--probe-rare-errors)\n", r)
 	}
 	if m.FloodRule() {
-		fmt.Fprintf(w, "floods    a window with %d or more successful POSTs to at most %d never-served paths is anomalous\n", detect.FloodRequests, detect.FloodPaths)
+		fmt.Fprintf(w, "floods    a window of %d or more POSTs and %d or more successes, all to one never-served path, is anomalous\n", detect.FloodRequests, detect.FloodRequests)
 	}
 	if t.MinThreshold != 0 {
 		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)

@@ -160,7 +160,7 @@ func printExplained(w io.Writer, ev *event.Event) {
 		rare, _ := ev.Features.Get("rare_hits")
 		fail, _ := ev.Features.Get("rare_errors")
 		post, _ := ev.Features.Get("post")
-		fmt.Fprintf(w, "    flood: %g successful requests for paths the model's vocabulary does not know, %g POSTs (the flood rule set its score)\n", rare-fail, post)
+		fmt.Fprintf(w, "    flood: %g POSTs and %g successful requests, all to one path the model's vocabulary does not know (the flood rule set its score)\n", post, rare-fail)
 	}
 	for _, x := range ev.Explain {
 		fmt.Fprintf(w, "    %-20s %12s   z %+6.2f   %3.0f%%\n", x.Feature, strconv.FormatFloat(x.Value, 'g', 6, 64), x.Z, 100*x.Contribution)
