@@ -297,7 +297,136 @@ func windowsOf(t *testing.T, lines []timedLine, cfg Config) []*event.Event {
 // retrying one broken URL every minute piles up nothing
 // (hour_new_rare_errors).
 var offlineHorizonNames = []string{"hour_paths", "hour_rare_hits", "hour_active", "day_paths", "day_rare_hits", "day_active",
-	"hour_hits", "day_hits", "hour_rare_error_share", "day_rare_error_share", "hour_new_rare_errors", "day_new_rare_errors"}
+	"hour_hits", "day_hits", "hour_rare_error_share", "day_rare_error_share", "hour_new_rare_errors", "day_new_rare_errors",
+	"ua_rare_share", "ua_rare_hits"}
+
+// uaRare, for the offline features ua_rare_share and ua_rare_hits (the
+// last two of offlineHorizonNames): the share and count of a window's
+// requests whose normalised user agent (normUA) is not among those that at
+// least SHARKFIN_EVAL_UA_MIN (default 2) distinct clients of the training
+// lines sent. It returns, per client and window start (Unix seconds), the
+// window's requests and rare-UA requests.
+func uaRare(train, test []timedLine) map[string]map[int64][2]float64 {
+	minClients, _ := strconv.Atoi(os.Getenv("SHARKFIN_EVAL_UA_MIN"))
+	minClients = cmp.Or(minClients, 2)
+	senders := map[string]map[string]bool{}
+	for _, l := range train {
+		ua := normUA(l.text)
+		if senders[ua] == nil {
+			senders[ua] = map[string]bool{}
+		}
+		senders[ua][l.client] = true
+	}
+	out := map[string]map[int64][2]float64{}
+	p := format.Parser{Format: format.Combined, Location: time.UTC}
+	var r record.Record
+	for _, l := range test {
+		if p.Parse([]byte(l.text), &r) != nil {
+			continue
+		}
+		c := string(r.Client)
+		if out[c] == nil {
+			out[c] = map[int64][2]float64{}
+		}
+		w := r.Time / 1e9
+		w -= w % 60
+		x := out[c][w]
+		x[0]++
+		if len(senders[normUA(l.text)]) < minClients {
+			x[1]++
+		}
+		out[c][w] = x
+	}
+	return out
+}
+
+// uaOf is a combined line's user agent, its last quoted field.
+func uaOf(text string) string {
+	text = strings.TrimRight(text, " \r\n")
+	if !strings.HasSuffix(text, `"`) {
+		return ""
+	}
+	i := strings.LastIndex(text[:len(text)-1], `"`)
+	if i < 0 {
+		return ""
+	}
+	return text[i+1 : len(text)-1]
+}
+
+// normUA is a line's user agent lowercased, every run of digits one '0',
+// trimmed.
+func normUA(text string) string {
+	ua := strings.ToLower(strings.TrimSpace(uaOf(text)))
+	var b strings.Builder
+	digit := false
+	for _, c := range ua {
+		if c >= '0' && c <= '9' {
+			if !digit {
+				b.WriteByte('0')
+			}
+			digit = true
+			continue
+		}
+		digit = false
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// withUA appends ua_rare_share and ua_rare_hits to each window's offline
+// horizons.
+func withUA(evs []*event.Event, hz [][]float64, ua map[string]map[int64][2]float64) [][]float64 {
+	for i, ev := range evs {
+		x := ua[ev.SrcIP][ev.WindowStart.Unix()]
+		hz[i] = append(hz[i], x[1]/max(x[0], 1), x[1])
+	}
+	return hz
+}
+
+// browserUA is the site's most common browser user agent: of the GETs
+// answered 200, the one with a browser engine ("Gecko", which WebKit's
+// "like Gecko" has too) the most distinct clients sent, crawlers and
+// tools ("bot", "crawl", "spider", "zgrab", "headless") aside. SHARKFIN_EVAL_UA_SPOOF=1
+// gives it to every planted attacker, as real ones spoof a browser; any
+// other value is the user agent given them.
+func browserUA(lines []timedLine) string {
+	clients := map[string]map[string]bool{}
+	for _, l := range lines {
+		if !strings.Contains(l.text, `"GET `) || !strings.Contains(l.text, `" 200 `) {
+			continue
+		}
+		ua := uaOf(l.text)
+		low := strings.ToLower(ua)
+		if !strings.HasPrefix(ua, "Mozilla/") || !strings.Contains(ua, "Gecko") ||
+			strings.Contains(low, "bot") || strings.Contains(low, "crawl") || strings.Contains(low, "spider") || strings.Contains(low, "zgrab") || strings.Contains(low, "headless") {
+			continue
+		}
+		if clients[ua] == nil {
+			clients[ua] = map[string]bool{}
+		}
+		clients[ua][l.client] = true
+	}
+	best := ""
+	for ua, c := range clients {
+		if len(c) > len(clients[best]) || len(c) == len(clients[best]) && ua < best {
+			best = ua
+		}
+	}
+	return best
+}
+
+// offlineIdx are the vector positions of the placeholder names of
+// offline-trained models: FeatureNames' positions but those the probe and
+// flood rules read, which scoreOffline fills from the window.
+func offlineIdx(n int) []int {
+	var idx []int
+	for j := range detect.FeatureNames(record.KindWeb) {
+		if j != detect.WebRareErrors && j != detect.WebRareHits && j != detect.WebPost && j != detect.WebDistinctPaths && len(idx) < n {
+			idx = append(idx, j)
+		}
+	}
+	return idx
+}
 
 // rareErrorPaths returns, per client and window start (Unix seconds), the
 // normalised paths of its rare errors (as the accumulator counts them).
@@ -384,8 +513,9 @@ func offlineHorizons(evs []*event.Event, rareErr map[string]map[int64][]string) 
 // vector position j, where featureOf's value is put.
 func scoreOffline(t *testing.T, m *detect.Model, evs []*event.Event, hz [][]float64, features []string) {
 	t.Helper()
-	if len(features) > detect.WebRareErrors && m.ProbeRule() > 0 {
-		t.Fatalf("%d offline features: the placeholder names reach rare_errors, which the probe rule reads; use at most %d", len(features), detect.WebRareErrors)
+	idx := offlineIdx(len(features))
+	if len(idx) < len(features) {
+		t.Fatalf("%d offline features: at most %d", len(features), len(idx))
 	}
 	sc, err := detect.NewScorer(m, record.KindWeb)
 	if err != nil {
@@ -394,9 +524,13 @@ func scoreOffline(t *testing.T, m *detect.Model, evs []*event.Event, hz [][]floa
 	vec := make([]float64, len(detect.FeatureNames(record.KindWeb)))
 	for i, ev := range evs {
 		for j, n := range features {
-			vec[j] = featureOf(ev, hz[i], n)
+			vec[idx[j]] = featureOf(ev, hz[i], n)
 		}
-		vec[detect.WebRareErrors], _ = ev.Features.Get("rare_errors") // the probe rule reads it there
+		// the probe and flood rules read these there
+		vec[detect.WebRareErrors], _ = ev.Features.Get("rare_errors")
+		vec[detect.WebRareHits], _ = ev.Features.Get("rare_hits")
+		vec[detect.WebPost], _ = ev.Features.Get("post")
+		vec[detect.WebDistinctPaths], _ = ev.Features.Get("distinct_paths")
 		s := sc.Score(vec)
 		ev.Score, ev.Anomalous = s.Score, s.Anomalous
 	}
@@ -474,6 +608,19 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				train, test = s.lines, s.lines
 			}
 			planted, labels := plant(rng, test[0].at, test[len(test)-1].at, realPaths)
+			if spoof := os.Getenv("SHARKFIN_EVAL_UA_SPOOF"); spoof != "" {
+				ua := spoof
+				if spoof == "1" {
+					ua = browserUA(s.lines)
+				}
+				if half == 0 {
+					t.Logf("%s: planted attackers' user agent %q", s.name, ua)
+				}
+				for i, l := range planted {
+					j := strings.LastIndex(l.text[:len(l.text)-1], `"`)
+					planted[i].text = l.text[:j+1] + ua + `"`
+				}
+			}
 			test = append(slices.Clip(test), planted...)
 			slices.SortStableFunc(test, func(a, b timedLine) int { return cmp.Compare(a.at, b.at) })
 			var v *detect.Vocabulary
@@ -491,8 +638,17 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 			evs := windowsOf(t, train, Config{Vocabulary: v})
 			// Horizons the agent does not keep (offlineHorizonNames) are
 			// computed here, over every client.
-			offline := slices.ContainsFunc(features, func(n string) bool { return slices.Contains(offlineHorizonNames, n) })
-			hz := offlineHorizons(evs, rareErrorPaths(train, v))
+			offline := slices.ContainsFunc(features, func(n string) bool { return slices.Contains(offlineHorizonNames, n) }) ||
+				os.Getenv("SHARKFIN_EVAL_OFFLINE") != ""
+			// The user agents' rarity only when asked for: it reads every line again.
+			needUA := slices.ContainsFunc(features, func(n string) bool { return strings.HasPrefix(n, "ua_") })
+			uaOfWindows := func(lines []timedLine) map[string]map[int64][2]float64 {
+				if !needUA && os.Getenv("SHARKFIN_EVAL_UA_STATS") == "" {
+					return nil
+				}
+				return uaRare(train, lines)
+			}
+			hz := withUA(evs, offlineHorizons(evs, rareErrorPaths(train, v)), uaOfWindows(train))
 			// As `sharkfin train` does: probes are left out
 			// (SHARKFIN_EVAL_PROBES sets the rare errors of a probe; 0: none).
 			minRare := detect.DefaultProbeRareErrors
@@ -516,7 +672,10 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 			}
 			names := features
 			if offline { // known names to carry them through training
-				names = detect.FeatureNames(record.KindWeb)[:len(features)]
+				names = nil
+				for _, j := range offlineIdx(len(features)) {
+					names = append(names, detect.FeatureNames(record.KindWeb)[j])
+				}
 			}
 			q, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_Q"), 64)
 			sf, _ := strconv.ParseFloat(os.Getenv("SHARKFIN_EVAL_STDFLOOR"), 64)
@@ -545,7 +704,22 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				scored = windowsOf(t, test, Config{Model: m})
 			} else {
 				scored = windowsOf(t, test, Config{Vocabulary: v})
-				scoreOffline(t, m, scored, offlineHorizons(scored, rareErrorPaths(test, v)), features)
+				shz := withUA(scored, offlineHorizons(scored, rareErrorPaths(test, v)), uaOfWindows(test))
+				scoreOffline(t, m, scored, shz, features)
+				if os.Getenv("SHARKFIN_EVAL_UA_STATS") != "" { // windows with a rare user agent, per label
+					rare, all := map[string]int{}, map[string]int{}
+					for i, ev := range scored {
+						l := cmp.Or(labels[ev.SrcIP], labelReal)
+						if l == labelReal && !hostile[ev.SrcIP] {
+							l = labelBenign
+						}
+						all[l]++
+						if featureOf(ev, shz[i], "ua_rare_hits") > 0 {
+							rare[l]++
+						}
+					}
+					t.Logf("UASTATS %s half %d: rare-UA windows %v of %v", s.name, half, rare, all)
+				}
 			}
 			for _, ev := range scored {
 				label := labels[ev.SrcIP]
@@ -632,12 +806,19 @@ func (r evalResult) String() string {
 // SHARKFIN_EVAL_PROBES (the rare errors of a probe left out of training),
 // SHARKFIN_EVAL_SEED and SHARKFIN_EVAL_MODE (insample or split) explore
 // other choices; SHARKFIN_EVAL_DUMP=<site> lists its flagged real windows.
+// The user agents' rarity (offline features ua_rare_share, ua_rare_hits;
+// README, "User agents"): SHARKFIN_EVAL_UA_MIN (clients that make a user
+// agent known, 2), SHARKFIN_EVAL_UA_SPOOF (1: the planted attackers send the
+// site's most common browser user agent; any other value: that one),
+// SHARKFIN_EVAL_UA_STATS (rare-UA windows per label), SHARKFIN_EVAL_OFFLINE
+// (the offline scoring path for the default features).
 func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 	sites := realSites(t)
 	features := detect.DefaultModelFeatures(record.KindWeb)
 	explore := os.Getenv("SHARKFIN_EVAL_FEATURES") != "" || os.Getenv("SHARKFIN_EVAL_Q") != "" || os.Getenv("SHARKFIN_EVAL_SEED") != "" ||
 		os.Getenv("SHARKFIN_EVAL_PROBES") != "" ||
-		os.Getenv("SHARKFIN_EVAL_STDFLOOR") != "" || os.Getenv("SHARKFIN_EVAL_MINTHR") != "" || os.Getenv("SHARKFIN_EVAL_MINSHARE") != "" || os.Getenv("SHARKFIN_EVAL_K") != ""
+		os.Getenv("SHARKFIN_EVAL_STDFLOOR") != "" || os.Getenv("SHARKFIN_EVAL_MINTHR") != "" || os.Getenv("SHARKFIN_EVAL_MINSHARE") != "" || os.Getenv("SHARKFIN_EVAL_K") != "" ||
+		os.Getenv("SHARKFIN_EVAL_UA_SPOOF") != ""
 	if f := os.Getenv("SHARKFIN_EVAL_FEATURES"); f != "" {
 		features = strings.Split(f, ",")
 	}
