@@ -382,6 +382,15 @@ func TestTrain_MinThresholdFlag(t *testing.T) {
 	if b := mustRead(t, m); strings.Contains(b, "min_threshold") {
 		t.Errorf("a default model records min_threshold")
 	}
+	// inspect says the floor was the default, and the thresholds tell which.
+	def, err := detect.LoadModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("not recorded: the kind's default when trained (now 1.75); the lowest threshold is %.3g", slices.Min(def.Thresholds))
+	if code, out, _ := run(t, "model", "inspect", m); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("inspect (exit %d) of a default model:\n%s", code, out)
+	}
 	for _, v := range []string{"0", "-1", "NaN", "+Inf"} {
 		code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--min-threshold", v, "-o", m, webLog)
 		if code != 2 || !strings.Contains(errs, "--min-threshold") {

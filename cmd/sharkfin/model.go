@@ -121,6 +121,11 @@ func printModel(w io.Writer, m *detect.Model) {
 	}
 	if t.MinThreshold != 0 {
 		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)
+	} else if len(m.Thresholds) > 0 {
+		// Not recorded: the kind's default of the release that trained it
+		// (a web model's was 1 before it was 1.75). The thresholds tell.
+		fmt.Fprintf(w, "floor     not recorded: the kind's default when trained (now %.3g); the lowest threshold is %.3g\n",
+			detect.MinThresholdOf(m.RecordKind()), slices.Min(m.Thresholds))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
