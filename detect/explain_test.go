@@ -232,8 +232,8 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 }
 
 // A flood (all of a window's requests to one path the vocabulary does not
-// know, FloodRequests or more of them POSTs and as many not failed) scores at least its
-// rare successes over FloodRequests less a half, whatever its distance,
+// know, the model's FloodRule (DefaultFloodRequests) or more of them POSTs and as many not failed) scores at least its
+// rare successes over the rule less a half, whatever its distance,
 // with a vocabulary only; where both rules apply the larger score wins and
 // names the rule. Worked out by hand on handModel with its second centroid
 // moved to hits 40, post 40 (threshold 2): hits 41, post 40 is at distance
@@ -287,5 +287,37 @@ func TestScore_FloodIsAnomalous(t *testing.T) {
 	s, _ := NewScorer(m, record.KindWeb)
 	if sc := s.ScoreKey(OverflowKey, vec); sc.Flood || sc.Anomalous {
 		t.Errorf("overflow row: %+v", sc)
+	}
+	// Another rule recorded: 40 at 30 scores 40 / 29.5; 0 turns it off;
+	// the default is not recorded, nor a rule that cannot apply.
+	m.RecordFloodRule(30)
+	if m.FloodRule() != 30 || m.Training.FloodRequests == nil {
+		t.Fatalf("rule 30 recorded as %v", m.Training.FloodRequests)
+	}
+	if sc := score(); !sc.Flood || math.Abs(sc.Score-40/29.5) > 1e-12 {
+		t.Errorf("rule 30: %+v", sc)
+	}
+	set(41, 29, 1, 40, 0)
+	if sc := score(); sc.Flood {
+		t.Errorf("rule 30, 29 POSTs: %+v", sc)
+	}
+	set(41, 40, 1, 40, 0)
+	m.RecordFloodRule(0)
+	if sc := score(); sc.Flood || sc.Anomalous || m.FloodRule() != 0 {
+		t.Errorf("rule off: %+v", sc)
+	}
+	m.RecordFloodRule(DefaultFloodRequests)
+	if m.Training.FloodRequests != nil {
+		t.Errorf("the default recorded: %v", *m.Training.FloodRequests)
+	}
+	noVocab := handModel(t)
+	noVocab.RecordFloodRule(5)
+	if noVocab.Training.FloodRequests != nil || noVocab.FloodRule() != 0 {
+		t.Errorf("recorded without a vocabulary: %v", noVocab.Training.FloodRequests)
+	}
+	n := -1
+	m.Training.FloodRequests = &n
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "training.flood_requests") {
+		t.Errorf("negative rule: %v", err)
 	}
 }

@@ -34,6 +34,9 @@ type FeatureExport struct {
 	// default (as Training.ProbeRareErrors): the windows it left out of
 	// the export, and the imported model's probe rule.
 	ProbeRareErrors *int `json:"probe_rare_errors,omitempty"`
+	// FloodRequests is train's --flood-requests when not the default (as
+	// Training.FloodRequests): the imported model's flood rule.
+	FloodRequests *int `json:"flood_requests,omitempty"`
 }
 
 // Validate checks an export description read from a file.
@@ -59,6 +62,9 @@ func (e *FeatureExport) Validate() error {
 	}
 	if p := e.ProbeRareErrors; p != nil && *p < 0 {
 		return fmt.Errorf("probe_rare_errors %d: want 0 (no probe rule) or more (written by sharkfin train --probe-rare-errors)", *p)
+	}
+	if p := e.FloodRequests; p != nil && *p < 0 {
+		return fmt.Errorf("flood_requests %d: want 0 (no flood rule) or more (written by sharkfin train --flood-requests)", *p)
 	}
 	return nil
 }

@@ -112,6 +112,10 @@ func DefaultModelFeatures(k record.Kind) []string {
 // probe and leaves it out: see IsProbe.
 const DefaultProbeRareErrors = 3
 
+// DefaultFloodRequests is the flood rule's POSTs and successes in a window
+// (Model.FloodRule, Score.Flood) unless training was given another.
+const DefaultFloodRequests = 20
+
 // IsProbe reports whether a web window (its full vector, FeatureNames
 // order) asked for at least minRareErrors paths the site never served and
 // failed: a probe, whatever else it did. Training leaves such windows out,

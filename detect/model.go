@@ -73,10 +73,15 @@ type Training struct {
 	// Model.ProbeRule) when training did not use the default
 	// (DefaultProbeRareErrors); 0 turns the rule off. Absent at the
 	// default, so that agents of releases before it read such models.
-	ProbeRareErrors *int               `json:"probe_rare_errors,omitempty"`
-	Dropped         []DroppedCluster   `json:"dropped_clusters,omitempty"`
-	Sizes           []int              `json:"sizes,omitempty"`
-	Silhouette      map[string]float64 `json:"silhouette,omitempty"`
+	ProbeRareErrors *int `json:"probe_rare_errors,omitempty"`
+	// FloodRequests is the flood rule's POSTs and successes (see
+	// Model.FloodRule) when training was not given the default
+	// (DefaultFloodRequests); 0 turns the rule off. Absent at the default,
+	// so that agents of releases before it read such models.
+	FloodRequests *int               `json:"flood_requests,omitempty"`
+	Dropped       []DroppedCluster   `json:"dropped_clusters,omitempty"`
+	Sizes         []int              `json:"sizes,omitempty"`
+	Silhouette    map[string]float64 `json:"silhouette,omitempty"`
 	// Severity calibrates scores against the training windows' (models
 	// trained before it was recorded have none: their events carry no
 	// severity).
@@ -107,10 +112,29 @@ func (m *Model) ProbeRule() int {
 	return DefaultProbeRareErrors
 }
 
-// FloodRule reports whether m's windows are held to the flood rule
-// (Score.Flood): a web model with a path vocabulary.
-func (m *Model) FloodRule() bool {
-	return m.RecordKind() == record.KindWeb && m.Vocabulary != nil
+// FloodRule returns the POSTs and successes, all to one path the
+// vocabulary does not know, from which a window this model scores is a
+// flood (Score.Flood), and anomalous whatever its distance (0: none is): a
+// web model with a path vocabulary uses Training.FloodRequests, by default
+// DefaultFloodRequests.
+func (m *Model) FloodRule() int {
+	if m.RecordKind() != record.KindWeb || m.Vocabulary == nil {
+		return 0
+	}
+	if m.Training.FloodRequests != nil {
+		return *m.Training.FloodRequests
+	}
+	return DefaultFloodRequests
+}
+
+// RecordFloodRule sets Training.FloodRequests for a model trained with
+// the flood rule at n: absent at the default, and for a model the rule
+// does not apply to, so that agents of earlier releases still read it.
+func (m *Model) RecordFloodRule(n int) {
+	m.Training.FloodRequests = nil
+	if n != DefaultFloodRequests && m.RecordKind() == record.KindWeb && m.Vocabulary != nil {
+		m.Training.FloodRequests = &n
+	}
 }
 
 // RecordProbeRule sets Training.ProbeRareErrors for a model trained with
@@ -328,6 +352,9 @@ func (m *Model) Validate() error {
 	}
 	if p := m.Training.ProbeRareErrors; p != nil && *p < 0 {
 		return fieldErr("training.probe_rare_errors", "set it to 0 (no probe rule) or more, or retrain with `sharkfin train --probe-rare-errors N`", "is %d", *p)
+	}
+	if p := m.Training.FloodRequests; p != nil && *p < 0 {
+		return fieldErr("training.flood_requests", "set it to 0 (no flood rule) or more, or retrain with `sharkfin train --flood-requests N`", "is %d", *p)
 	}
 	return nil
 }

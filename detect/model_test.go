@@ -269,6 +269,7 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Add(rareJSON)
 	for _, n := range []string{"0", "1", "1000000", "-1", "1e400", "2.5", "null"} {
 		f.Add(bytes.Replace(rareJSON, []byte(`"training":{`), []byte(`"training":{"probe_rare_errors":`+n+`,`), 1))
+		f.Add(bytes.Replace(rareJSON, []byte(`"training":{`), []byte(`"training":{"flood_requests":`+n+`,`), 1))
 	}
 	f.Add(append(cloneBytes(valid), ']'))
 	f.Add(valid[:len(valid)/3])
@@ -329,7 +330,7 @@ func FuzzDecodeModel(f *testing.F) {
 			if sc.Probe && sc.Distance > 0 && sc.Score < vec[WebRareErrors]/(float64(m.ProbeRule())-0.5)*(1-1e-12) && sc.Distance/(vec[WebRareErrors]/(float64(m.ProbeRule())-0.5)) > 0 {
 				t.Fatalf("Score(%v) = %+v: a probe under its floor", vec, sc)
 			}
-			if r := (vec[WebRareHits] - vec[WebRareErrors]) / (FloodRequests - 0.5); sc.Flood && sc.Distance > 0 && sc.Score < r*(1-1e-12) && sc.Distance/r > 0 {
+			if r := (vec[WebRareHits] - vec[WebRareErrors]) / (float64(m.FloodRule()) - 0.5); sc.Flood && sc.Distance > 0 && sc.Score < r*(1-1e-12) && sc.Distance/r > 0 {
 				t.Fatalf("Score(%v) = %+v: a flood under its floor", vec, sc)
 			}
 			if sc.By != RuleNone && (!sc.Anomalous || sc.By == RuleProbe && !sc.Probe || sc.By == RuleFlood && !sc.Flood) {

@@ -23,13 +23,12 @@ type Score struct {
 	// Never the overflow row (ScoreKey).
 	Probe bool
 	// Flood: a web window whose requests all went to one path its
-	// vocabulary does not know, at least FloodRequests of them POSTs and
-	// at least FloodRequests of them not failed (rare hits less rare
-	// errors): password guessing or credential stuffing at a login no two
-	// clients were served in training, or a web shell driven by its
-	// uploader. Its score is at least its rare successes over
-	// FloodRequests less a half (2.05 at 40). Per window, as the probe
-	// rule. Never the overflow row.
+	// vocabulary does not know, at least the model's FloodRule of them
+	// POSTs and as many not failed (rare hits less rare errors): password
+	// guessing or credential stuffing at a login no two clients were
+	// served in training, or a web shell driven by its uploader. Its score
+	// is at least its rare successes over the rule less a half (2.05 at 40
+	// of 20). Per window, as the probe rule. Never the overflow row.
 	Flood bool
 	// By is the rule that set Score above what Distance over the
 	// cluster's threshold gives (RuleNone: none did): the window's reason
@@ -48,11 +47,6 @@ const (
 	RuleFlood      // Score.Flood
 )
 
-// FloodRequests is the flood rule's POSTs and successes in a window
-// (Score.Flood) of a web model with a vocabulary: fixed, not recorded in
-// the model.
-const FloodRequests = 20
-
 // Scorer scores feature vectors of one kind against a model. It holds
 // scratch space and is not safe for concurrent use; make one per pipeline.
 type Scorer struct {
@@ -60,7 +54,7 @@ type Scorer struct {
 	idx     []int // model feature i is vector element idx[i]
 	scratch []float64
 	probe   float64 // the model's ProbeRule (0: none)
-	flood   bool    // the flood rule applies: a web model with a vocabulary
+	flood   float64 // the model's FloodRule (0: none)
 }
 
 // NewScorer prepares m for vectors of kind (as produced by the
@@ -78,7 +72,7 @@ func NewScorer(m *Model, kind record.Kind) (*Scorer, error) {
 		idx[i] = j
 	}
 	return &Scorer{model: m, idx: idx, scratch: make([]float64, len(idx)), probe: float64(m.ProbeRule()),
-		flood: m.FloodRule()}, nil
+		flood: float64(m.FloodRule())}, nil
 }
 
 // Model returns the scorer's model.
@@ -127,11 +121,11 @@ func (s *Scorer) score(vec []float64, probes bool) Score {
 		raise(RuleProbe, vec[WebRareErrors]/(s.probe-0.5))
 	}
 	flood := false
-	if probes && s.flood && len(vec) > WebRareErrors {
+	if probes && s.flood > 0 && len(vec) > WebRareErrors {
 		ok := vec[WebRareHits] - vec[WebRareErrors]
 		// One path, and a rare hit: every request was to that unknown path.
-		if flood = ok >= FloodRequests && vec[WebPost] >= FloodRequests && vec[WebDistinctPaths] == 1; flood {
-			raise(RuleFlood, ok/(FloodRequests-0.5))
+		if flood = ok >= s.flood && vec[WebPost] >= s.flood && vec[WebDistinctPaths] == 1; flood {
+			raise(RuleFlood, ok/(s.flood-0.5))
 		}
 	}
 	return Score{Cluster: best, Distance: dist, Threshold: thr, Score: sc, Anomalous: sc > 1, Probe: probe, Flood: flood, By: by}

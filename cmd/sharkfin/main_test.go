@@ -435,3 +435,38 @@ func TestTrain_ProbeRareErrorsRecorded(t *testing.T) {
 		}
 	}
 }
+
+// train records --flood-requests when it is not the default (0: no flood
+// rule), inspect shows the rule, and a negative value is a usage error.
+func TestTrain_FloodRequestsRecorded(t *testing.T) {
+	m := filepath.Join(t.TempDir(), "m.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "-o", m, webLog); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	if b := mustRead(t, m); strings.Contains(b, "flood_requests") {
+		t.Errorf("a default model records flood_requests")
+	}
+	for _, x := range []struct {
+		flag string
+		rule int
+		show string
+	}{{"30", 30, "30 or more POSTs and 30 or more successes"}, {"0", 0, ""}} {
+		if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--flood-requests", x.flag, "-o", m, webLog); code != 0 {
+			t.Fatalf("train --flood-requests %s: %s", x.flag, errs)
+		}
+		model, err := detect.LoadModel(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := model.Training.FloodRequests; p == nil || *p != x.rule || model.FloodRule() != x.rule {
+			t.Errorf("--flood-requests %s: recorded %v, rule %d", x.flag, p, model.FloodRule())
+		}
+		code, out, _ := run(t, "model", "inspect", m)
+		if shown := strings.Contains(out, "floods "); code != 0 || shown != (x.rule > 0) || !strings.Contains(out, x.show) {
+			t.Errorf("--flood-requests %s: inspect (exit %d) shows the rule %v:\n%s", x.flag, code, shown, out)
+		}
+	}
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--flood-requests", "-1", "-o", m, webLog); code != 2 || !strings.Contains(errs, "--flood-requests") {
+		t.Errorf("--flood-requests -1: exit %d, stderr %q", code, errs)
+	}
+}

@@ -116,8 +116,8 @@ func printModel(w io.Writer, m *detect.Model) {
 	if r := m.ProbeRule(); r > 0 {
 		fmt.Fprintf(w, "probes    a window with %d or more failed requests for never-served paths is anomalous (--probe-rare-errors)\n", r)
 	}
-	if m.FloodRule() {
-		fmt.Fprintf(w, "floods    a window of %d or more POSTs and %d or more successes, all to one never-served path, is anomalous\n", detect.FloodRequests, detect.FloodRequests)
+	if r := m.FloodRule(); r > 0 {
+		fmt.Fprintf(w, "floods    a window of %d or more POSTs and %d or more successes, all to one never-served path, is anomalous (--flood-requests)\n", r, r)
 	}
 	if t.MinThreshold != 0 {
 		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)
@@ -156,9 +156,11 @@ func printModel(w io.Writer, m *detect.Model) {
 	tw.Flush()
 	probes := ""
 	switch {
-	case m.ProbeRule() > 0 && m.FloodRule():
+	case m.ProbeRule() > 0 && m.FloodRule() > 0:
 		probes = " (a probe or a flood, above, scores at least its rare errors or successes over the rule less a half)"
-	case m.FloodRule():
+	case m.ProbeRule() > 0:
+		probes = " (a probe, above, scores at least its rare errors over the rule less a half)"
+	case m.FloodRule() > 0:
 		probes = " (a flood, above, scores at least its rare successes over the rule less a half)"
 	}
 	fmt.Fprintf(w, "\nlog1p=%v; centroids and thresholds are in transformed space (z-scores of log1p counts); a window scores distance/threshold, > 1 is anomalous%s.\n", m.Transform.Log1p, probes)
@@ -378,6 +380,9 @@ of its vectors are used (a uniform sample).`,
 			}
 			if exp.ProbeRareErrors != nil {
 				m.RecordProbeRule(*exp.ProbeRareErrors)
+			}
+			if exp.FloodRequests != nil {
+				m.RecordFloodRule(*exp.FloodRequests)
 			}
 			b, err := json.MarshalIndent(m, "", "  ")
 			if err != nil {

@@ -150,7 +150,7 @@ func TestSparkBridge_ProbeRule(t *testing.T) {
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "features")
 	native := filepath.Join(dir, "native.json")
-	if code, _, errs := run(t, "train", "--format", "combined", "--k", "2", "--seed", "5", "--probe-rare-errors", "5", "-o", native, "--export-features", exp, webLog); code != 0 {
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "2", "--seed", "5", "--probe-rare-errors", "5", "--flood-requests", "7", "-o", native, "--export-features", exp, webLog); code != 0 {
 		t.Fatalf("train --export-features: %s", errs)
 	}
 	m1, err := detect.LoadModel(native)
@@ -173,6 +173,9 @@ func TestSparkBridge_ProbeRule(t *testing.T) {
 	if m1.ProbeRule() != 5 || m2.ProbeRule() != 5 {
 		t.Errorf("probe rules: trained %d, imported %d; want 5", m1.ProbeRule(), m2.ProbeRule())
 	}
+	if m1.FloodRule() != 7 || m2.FloodRule() != 7 {
+		t.Errorf("flood rules: trained %d, imported %d; want 7", m1.FloodRule(), m2.FloodRule())
+	}
 	desc := filepath.Join(exp, exportDescFile)
 	b, err := os.ReadFile(desc)
 	if err != nil {
@@ -188,5 +191,15 @@ func TestSparkBridge_ProbeRule(t *testing.T) {
 	}
 	if code, _, errs := run(t, "model", "import", "--centers", centers, "--sample", exp, "-o", filepath.Join(dir, "x.json")); code == 0 || !strings.Contains(errs, "probe_rare_errors") {
 		t.Errorf("a negative probe_rare_errors: exit %d, stderr %q", code, errs)
+	}
+	bad = strings.Replace(strings.Replace(string(b), `"flood_requests": 7`, `"flood_requests": -1`, 1), `"flood_requests":7`, `"flood_requests":-1`, 1)
+	if bad == string(b) {
+		t.Fatalf("the export description does not record the flood rule:\n%s", b)
+	}
+	if err := os.WriteFile(desc, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "model", "import", "--centers", centers, "--sample", exp, "-o", filepath.Join(dir, "x.json")); code == 0 || !strings.Contains(errs, "flood_requests") {
+		t.Errorf("a negative flood_requests: exit %d, stderr %q", code, errs)
 	}
 }

@@ -48,6 +48,8 @@ func newTrainCmd(e *env) *cobra.Command {
 		// probes, left out of training (0: none).
 		probeRareErrors int
 		probes          int64
+		// floodRequests: the flood rule the model records (0: none).
+		floodRequests int
 	)
 	cmd := &cobra.Command{
 		Use:   "train --format F [--window 60s] [--k N|auto] [--features a,b,c] [--quantile 0.99] [--seed N] -o MODEL FILE...",
@@ -65,6 +67,9 @@ Robustness: real logs contain attacks. Web windows that asked for
 --probe-rare-errors (3) or more paths the site never served, and failed,
 are probes and are left out; the model records the rule, and a window it
 scores with that many is anomalous whatever its distance (0: neither).
+A web window whose requests all went to one path the site never served,
+--flood-requests (20) or more of them POSTs and as many not failed, is a
+flood: anomalous whatever its distance (0: no flood rule).
 Clusters holding less than --min-share of the
 rows are dropped from the model (recorded under training.dropped_clusters),
 so a scanner's windows are not learnt as a normal cluster; thresholds are
@@ -96,6 +101,8 @@ the --quantile of member distances.`,
 			switch {
 			case probeRareErrors < 0:
 				return usagef("--probe-rare-errors %d: want 0 (keep every window) or more", probeRareErrors)
+			case floodRequests < 0:
+				return usagef("--flood-requests %d: want 0 (no flood rule) or more", floodRequests)
 			case vocabSize < 0 || vocabSize > detect.MaxVocabularyPaths:
 				return usagef("--vocabulary-size %d: want 0 (none) to %d", vocabSize, detect.MaxVocabularyPaths)
 			case vocabMin < 1:
@@ -225,6 +232,9 @@ the --quantile of member distances.`,
 				if probeRareErrors != detect.DefaultProbeRareErrors && cfg.Kind == record.KindWeb && cfg.Vocabulary != nil {
 					exp.ProbeRareErrors = &probeRareErrors
 				}
+				if floodRequests != detect.DefaultFloodRequests && cfg.Kind == record.KindWeb && cfg.Vocabulary != nil {
+					exp.FloodRequests = &floodRequests
+				}
 				if err := spool.export(exp); err != nil {
 					return fmt.Errorf("--export-features %s: %w", exportDir, err)
 				}
@@ -238,6 +248,7 @@ the --quantile of member distances.`,
 				return err
 			}
 			m.RecordProbeRule(probeRareErrors)
+			m.RecordFloodRule(floodRequests)
 			kind, stats := got.kind, got.stats
 			if excl > 0 {
 				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows the collecting model flagged (--exclude-anomalous)\n", excl)
@@ -293,6 +304,7 @@ the --quantile of member distances.`,
 	fl.StringVar(&exportDir, "export-features", "", "write every window's model-space vector (log1p, z-scored) as JSON lines to DIR for Spark MLlib, with the transform in DIR/"+exportDescFile+"; -o optional then")
 	fl.IntVar(&vocabSize, "vocabulary-size", detect.DefaultVocabularyPaths, "web: most paths in the model's path vocabulary, learnt from the logs (8 bytes each in the model; 0: none, rare_ features stay 0)")
 	fl.IntVar(&vocabMin, "vocabulary-min-clients", detect.DefaultVocabularyMin, "web: a path is in the vocabulary when served (status < 400) to at least this many clients")
+	fl.IntVar(&floodRequests, "flood-requests", detect.DefaultFloodRequests, "web: a window whose requests all went to one path the site never served, this many of them POSTs and as many not failed, is anomalous when scored (0: no flood rule)")
 	fl.IntVar(&probeRareErrors, "probe-rare-errors", detect.DefaultProbeRareErrors, "web: the windows with this many requests for never-served paths that failed are probes: left out of training (a site's scanners must not become normal) and anomalous when scored (0: neither)")
 	fl.StringVar(&vocabFrom, "vocabulary-from", "", "web: take the path vocabulary of this model instead of learning one (training on ip_score events scored with it)")
 	fl.StringVar(&plotPath, "plot", "", "also draw the training windows, centroids and thresholds (.png, .svg or .pdf)")
