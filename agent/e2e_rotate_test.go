@@ -163,13 +163,27 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	}
 
 	// readAll waits until the running agent has read every line written
-	// (base: the lines its run started after, all read by the one before).
+	// (base: the lines its run started after, all read by the one before),
+	// and fails on a line read twice. A rotated file's last lines found
+	// later than the production default lateness (5s) would be late there:
+	// that fails too. slowest is the longest wait.
 	base := 0
+	var slowest time.Duration
 	readAll := func() {
 		t.Helper()
 		want := float64(g.truth.total() - base)
-		if !waitFor(15*time.Second, func() bool { return h.sample("sharkfin_lines_read_total", "input", "web") >= want }) {
-			t.Fatalf("the agent read %v of the %v lines written in 15s", h.sample("sharkfin_lines_read_total", "input", "web"), want)
+		began := time.Now()
+		read := func() float64 { return h.sample("sharkfin_lines_read_total", "input", "web") }
+		if !waitFor(15*time.Second, func() bool { return read() >= want }) {
+			t.Fatalf("the agent read %v of the %v lines written in 15s", read(), want)
+		}
+		took := time.Since(began)
+		slowest = max(slowest, took)
+		if n := read(); n > want {
+			t.Fatalf("the agent read %v lines, %v written: lines read twice", n, want)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("the agent took %s to read the lines a rotation left, more than the default lateness", took)
 		}
 	}
 
@@ -204,9 +218,9 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	}
 	// The closer makes every line read after it late, and so do the next
 	// 4m of event time, so they are written once the agent has read every
-	// line: at the rate, they close the windows up to the last rotation by
-	// the watermark (the lateness, a window and a minute to spare), which
-	// are then counted exactly.
+	// line; they close the windows up to the last rotation by the
+	// watermark (the lateness, a window and a minute to spare), which are
+	// then counted exactly. Written at the test's rate, like the rest.
 	readAll()
 	writeFor(lf, g, rate, time.Duration(float64(lateness+3*time.Minute)/(rate*float64(g.step))*float64(time.Second)))
 	read := truth{}
@@ -226,8 +240,8 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 	events.requireCounts(g.truth)
 	events.requireOnePerWindow()
 	files, _ := filepath.Glob(logPath + "*")
-	t.Logf("%d lines, %d logrotate runs, %d files left (%s), %d cells: exact %s after the last line (writing %s)",
-		written, lr.runs, len(files), sample(files), len(g.truth), converge.Round(time.Millisecond), writing.Round(time.Millisecond))
+	t.Logf("%d lines, %d logrotate runs, %d files left (%s), %d cells: exact %s after the last line (writing %s; every line read at most %s after the writer paused)",
+		written, lr.runs, len(files), sample(files), len(g.truth), converge.Round(time.Millisecond), writing.Round(time.Millisecond), slowest.Round(time.Millisecond))
 }
 
 // sample names a few base names of files.

@@ -30,10 +30,11 @@ const (
 	// model's vocabulary does not know, and that set its score above what
 	// its distance gives.
 	ReasonProbe = "probe"
-	// ReasonFlood: the flood rule (a web model's training.flood_requests,
-	// 20 by default): the window made that many POSTs, and that many
-	// requests that did not fail, all to one path the model's vocabulary does not know, which set
-	// its score above what its distance gives.
+	// ReasonFlood: the flood rule (a web model's
+	// training.flood_requests, 20 by default): the window made that many
+	// POSTs, and that many requests that did not fail, all to one path
+	// the model's vocabulary does not know, which set its score above
+	// what its distance gives.
 	ReasonFlood = "flood"
 )
 

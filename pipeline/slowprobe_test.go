@@ -508,9 +508,10 @@ func offlineHorizons(evs []*event.Event, rareErr map[string]map[int64][]string) 
 }
 
 // scoreOffline scores evs against m, trained on features (offline
-// horizons among them) under placeholder names, the kind's first
-// len(features) feature names: the Scorer then reads model feature j at
-// vector position j, where featureOf's value is put.
+// horizons among them) under placeholder names, the kind's feature names
+// at the offlineIdx positions: the Scorer then reads model feature j at
+// vector position offlineIdx[j], where featureOf's value is put, and the
+// probe and flood rules read the window's own values at theirs.
 func scoreOffline(t *testing.T, m *detect.Model, evs []*event.Event, hz [][]float64, features []string) {
 	t.Helper()
 	idx := offlineIdx(len(features))
@@ -531,7 +532,7 @@ func scoreOffline(t *testing.T, m *detect.Model, evs []*event.Event, hz [][]floa
 		vec[detect.WebRareHits], _ = ev.Features.Get("rare_hits")
 		vec[detect.WebPost], _ = ev.Features.Get("post")
 		vec[detect.WebDistinctPaths], _ = ev.Features.Get("distinct_paths")
-		s := sc.Score(vec)
+		s := sc.ScoreKey(ev.SrcIP, vec)
 		ev.Score, ev.Anomalous = s.Score, s.Anomalous
 	}
 }
@@ -710,8 +711,11 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 					rare, all := map[string]int{}, map[string]int{}
 					for i, ev := range scored {
 						l := cmp.Or(labels[ev.SrcIP], labelReal)
-						if l == labelReal && !hostile[ev.SrcIP] {
+						if l == labelReal {
 							l = labelBenign
+							if hostile[ev.SrcIP] {
+								l = labelExploit
+							}
 						}
 						all[l]++
 						if featureOf(ev, shz[i], "ua_rare_hits") > 0 {
@@ -810,8 +814,9 @@ func (r evalResult) String() string {
 // README, "User agents"): SHARKFIN_EVAL_UA_MIN (clients that make a user
 // agent known, 2), SHARKFIN_EVAL_UA_SPOOF (1: the planted attackers send the
 // site's most common browser user agent; any other value: that one),
-// SHARKFIN_EVAL_UA_STATS (rare-UA windows per label), SHARKFIN_EVAL_OFFLINE
-// (the offline scoring path for the default features).
+// SHARKFIN_EVAL_UA_STATS (rare-UA windows per label, on the offline path
+// only), SHARKFIN_EVAL_OFFLINE (the offline scoring path for the default
+// features).
 func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 	sites := realSites(t)
 	features := detect.DefaultModelFeatures(record.KindWeb)

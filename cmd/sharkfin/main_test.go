@@ -387,7 +387,7 @@ func TestTrain_MinThresholdFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("not recorded: the kind's default when trained (now 1.75); the lowest threshold is %.3g", slices.Min(def.Thresholds))
+	want := fmt.Sprintf("not recorded: the kind's default when trained (now 1.75); the lowest threshold is %.4g", slices.Min(def.Thresholds))
 	if code, out, _ := run(t, "model", "inspect", m); code != 0 || !strings.Contains(out, want) {
 		t.Errorf("inspect (exit %d) of a default model:\n%s", code, out)
 	}
@@ -462,11 +462,18 @@ func TestTrain_FloodRequestsRecorded(t *testing.T) {
 			t.Errorf("--flood-requests %s: recorded %v, rule %d", x.flag, p, model.FloodRule())
 		}
 		code, out, _ := run(t, "model", "inspect", m)
-		if shown := strings.Contains(out, "floods "); code != 0 || shown != (x.rule > 0) || !strings.Contains(out, x.show) {
+		if shown := strings.Contains(out, "floods    a window"); code != 0 || shown != (x.rule > 0) || !strings.Contains(out, x.show) || (x.rule == 0) != strings.Contains(out, "floods    off") {
 			t.Errorf("--flood-requests %s: inspect (exit %d) shows the rule %v:\n%s", x.flag, code, shown, out)
 		}
 	}
 	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--flood-requests", "-1", "-o", m, webLog); code != 2 || !strings.Contains(errs, "--flood-requests") {
 		t.Errorf("--flood-requests -1: exit %d, stderr %q", code, errs)
+	}
+	// Without a vocabulary there is no rule to set: train says so.
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "3", "--vocabulary-size", "0", "--flood-requests", "5", "-o", m, webLog); code != 0 || !strings.Contains(errs, "--flood-requests has no effect") {
+		t.Errorf("--flood-requests without a vocabulary: exit %d, stderr %q", code, errs)
+	}
+	if b := mustRead(t, m); strings.Contains(b, "flood_requests") {
+		t.Errorf("a model without a vocabulary records flood_requests")
 	}
 }

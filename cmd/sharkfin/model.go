@@ -20,6 +20,7 @@ import (
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/internal/atomicfile"
 	"github.com/socx/sharkfin/internal/clusterplot"
+	"github.com/socx/sharkfin/record"
 )
 
 func newModelCmd(e *env) *cobra.Command {
@@ -113,18 +114,23 @@ func printModel(w io.Writer, m *detect.Model) {
 		}
 		fmt.Fprintf(w, "dropped   %d small clusters holding %d rows (min share %.3g)\n", len(t.Dropped), n, t.MinShare)
 	}
+	vocab := m.RecordKind() == record.KindWeb && m.Vocabulary != nil
 	if r := m.ProbeRule(); r > 0 {
 		fmt.Fprintf(w, "probes    a window with %d or more failed requests for never-served paths is anomalous (--probe-rare-errors)\n", r)
+	} else if vocab {
+		fmt.Fprintln(w, "probes    off (--probe-rare-errors 0)")
 	}
 	if r := m.FloodRule(); r > 0 {
 		fmt.Fprintf(w, "floods    a window of %d or more POSTs and %d or more successes, all to one never-served path, is anomalous (--flood-requests)\n", r, r)
+	} else if vocab {
+		fmt.Fprintln(w, "floods    off (--flood-requests 0)")
 	}
 	if t.MinThreshold != 0 {
 		fmt.Fprintf(w, "floor     every threshold at least %.3g (--min-threshold)\n", t.MinThreshold)
 	} else if len(m.Thresholds) > 0 {
 		// Not recorded: the kind's default of the release that trained it
 		// (a web model's was 1 before it was 1.75). The thresholds tell.
-		fmt.Fprintf(w, "floor     not recorded: the kind's default when trained (now %.3g); the lowest threshold is %.3g\n",
+		fmt.Fprintf(w, "floor     not recorded: the kind's default when trained (now %.3g); the lowest threshold is %.4g\n",
 			detect.MinThresholdOf(m.RecordKind()), slices.Min(m.Thresholds))
 	}
 	fmt.Fprintln(w)

@@ -249,6 +249,13 @@ the --quantile of member distances.`,
 			}
 			m.RecordProbeRule(probeRareErrors)
 			m.RecordFloodRule(floodRequests)
+			if m.RecordKind() != record.KindWeb || m.Vocabulary == nil {
+				for _, f := range []string{"probe-rare-errors", "flood-requests"} {
+					if cmd.Flags().Changed(f) {
+						fmt.Fprintf(e.stderr, "sharkfin: --%s has no effect: its rule needs a web model with a path vocabulary\n", f)
+					}
+				}
+			}
 			kind, stats := got.kind, got.stats
 			if excl > 0 {
 				fmt.Fprintf(e.stderr, "sharkfin: left out %d windows the collecting model flagged (--exclude-anomalous)\n", excl)
