@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,6 +67,10 @@ type rotateCase struct {
 	// every line written, those left in the old file included (see the
 	// test's comment).
 	settle bool
+	// frozen stops the agent (SIGSTOP) while lateLines are written and
+	// logrotate copies and truncates, then continues it: those lines are
+	// then only in the copy, past what the agent had read of the file.
+	frozen bool
 	// stopped rotates while the agent is stopped, with stoppedLines
 	// written before and after the rotation.
 	stopped      bool
@@ -111,6 +116,10 @@ func TestAgent_LogrotateModes(t *testing.T) {
 			rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, settle: true},
 		{name: "copytruncate", glob: "access.log*", directives: "copytruncate\nrotate 100\nnocompress",
 			copytruncate: true, rotations: 3, spacing: 300 * time.Millisecond, settle: true},
+		// Lines the agent had not read when the file was copied and
+		// truncated: it must find them in the copy.
+		{name: "copytruncate-unread", glob: "access.log*", directives: "copytruncate\nrotate 100\nnocompress",
+			copytruncate: true, rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, frozen: true, settle: true},
 		{name: "compress-delaycompress", glob: "access.log*", directives: "create 0644\nrotate 100\ncompress\ndelaycompress",
 			rotations: 3, spacing: 300 * time.Millisecond, lateLines: 200, settle: true},
 		{name: "dateext", glob: "access.log", directives: "create 0644\nrotate 100\nnocompress\ndateext\ndateformat -%Y%m%d-%H%M%S",
@@ -199,7 +208,14 @@ func testRotation(t *testing.T, tc rotateCase, poll bool) {
 			base = g.truth.total()
 			writeN(tc.stoppedLines)
 		}
+		if tc.frozen {
+			h.signal(syscall.SIGSTOP)
+			writeN(tc.lateLines)
+		}
 		lr.rotate()
+		if tc.frozen {
+			h.signal(syscall.SIGCONT)
+		}
 		if !tc.copytruncate {
 			writeN(tc.lateLines)
 			if tc.settle && !tc.stopped {
