@@ -102,39 +102,45 @@ type DroppedCluster struct {
 // A window that asked for that many paths the site never served, and
 // failed, is what training took for a scanner; a site whose normal traffic
 // is diverse (a cluster with a wide threshold) must not hide it.
-func (m *Model) ProbeRule() int {
-	if m.RecordKind() != record.KindWeb || m.Vocabulary == nil {
-		return 0
-	}
-	if m.Training.ProbeRareErrors != nil {
-		return *m.Training.ProbeRareErrors
-	}
-	return DefaultProbeRareErrors
-}
+func (m *Model) ProbeRule() int { return m.rule(m.Training.ProbeRareErrors, DefaultProbeRareErrors) }
 
 // FloodRule returns the POSTs and successes, all to one path the
 // vocabulary does not know, from which a window this model scores is a
 // flood (Score.Flood), and anomalous whatever its distance (0: none is): a
 // web model with a path vocabulary uses Training.FloodRequests, by default
 // DefaultFloodRequests.
-func (m *Model) FloodRule() int {
-	if m.RecordKind() != record.KindWeb || m.Vocabulary == nil {
+func (m *Model) FloodRule() int { return m.rule(m.Training.FloodRequests, DefaultFloodRequests) }
+
+// hasRules reports whether the web rules (ProbeRule, FloodRule) apply to
+// m: a web model with a path vocabulary.
+func (m *Model) hasRules() bool { return m.RecordKind() == record.KindWeb && m.Vocabulary != nil }
+
+// rule is a web rule's number: recorded, or def; 0 where no rule applies.
+func (m *Model) rule(recorded *int, def int) int {
+	switch {
+	case !m.hasRules():
 		return 0
+	case recorded != nil:
+		return *recorded
 	}
-	if m.Training.FloodRequests != nil {
-		return *m.Training.FloodRequests
+	return def
+}
+
+// recordRule is what the model records of a rule trained at n: nothing at
+// the default (def) or where no rule applies, so that agents of earlier
+// releases still read it.
+func (m *Model) recordRule(n, def int) *int {
+	if n == def || !m.hasRules() {
+		return nil
 	}
-	return DefaultFloodRequests
+	return &n
 }
 
 // RecordFloodRule sets Training.FloodRequests for a model trained with
 // the flood rule at n: absent at the default, and for a model the rule
 // does not apply to, so that agents of earlier releases still read it.
 func (m *Model) RecordFloodRule(n int) {
-	m.Training.FloodRequests = nil
-	if n != DefaultFloodRequests && m.RecordKind() == record.KindWeb && m.Vocabulary != nil {
-		m.Training.FloodRequests = &n
-	}
+	m.Training.FloodRequests = m.recordRule(n, DefaultFloodRequests)
 }
 
 // RecordProbeRule sets Training.ProbeRareErrors for a model trained with
@@ -142,10 +148,7 @@ func (m *Model) RecordFloodRule(n int) {
 // the rule does not apply to (not web, or no vocabulary), so that agents
 // of earlier releases still read it.
 func (m *Model) RecordProbeRule(n int) {
-	m.Training.ProbeRareErrors = nil
-	if n != DefaultProbeRareErrors && m.RecordKind() == record.KindWeb && m.Vocabulary != nil {
-		m.Training.ProbeRareErrors = &n
-	}
+	m.Training.ProbeRareErrors = m.recordRule(n, DefaultProbeRareErrors)
 }
 
 // ID is the model's `name@version` as put in events.
