@@ -347,6 +347,9 @@ func (a *Agent) buildEvents(job *commitJob) error {
 				anomalies, anomaliesOf = a.metrics.anomalies.WithLabelValues(k.in.cfg.Name), k.in
 			}
 			anomalies.Inc()
+			if sc.By != detect.RuleNone {
+				a.metrics.ruleAnomalies.WithLabelValues(k.in.cfg.Name, sc.By.String()).Inc()
+			}
 		}
 		if !job.emitAll && !sc.Anomalous && !over {
 			continue // built no event: detect.emit is anomalies

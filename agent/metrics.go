@@ -30,6 +30,7 @@ type metrics struct {
 	overflow      *prometheus.CounterVec
 	windows       *prometheus.CounterVec
 	anomalies     *prometheus.CounterVec
+	ruleAnomalies *prometheus.CounterVec
 	events        *prometheus.CounterVec
 	delivered     prometheus.Counter
 	sendErrors    prometheus.Counter
@@ -84,6 +85,8 @@ func newMetrics() *metrics {
 			Help: "Windows closed (their events built)."}, []string{"input"}),
 		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_anomalies_total",
 			Help: "Anomalous IP-windows."}, []string{"input"}),
+		ruleAnomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_rule_anomalies_total",
+			Help: "Anomalous IP-windows whose score a web rule set, by rule (probe, flood; their events' reason): part of sharkfin_anomalies_total."}, []string{"input", "rule"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_events_queued_total",
 			Help: "Events committed to the outbox, by type."}, []string{"type"}),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharkfin_events_delivered_total",
@@ -146,7 +149,7 @@ func newMetrics() *metrics {
 			Help: "Destinations not remembered since the start because max_seen was reached (they will be new again)."}),
 		last: map[string]pipeline.Stats{},
 	}
-	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.events, m.delivered,
+	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.ruleAnomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.sweepPending, m.lastCommit,

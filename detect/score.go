@@ -47,6 +47,18 @@ const (
 	RuleFlood      // Score.Flood
 )
 
+// String is the rule's name, as events give it for their reason: probe,
+// flood ("" for RuleNone).
+func (r Rule) String() string {
+	switch r {
+	case RuleProbe:
+		return "probe"
+	case RuleFlood:
+		return "flood"
+	}
+	return ""
+}
+
 // Scorer scores feature vectors of one kind against a model. It holds
 // scratch space and is not safe for concurrent use; make one per pipeline.
 type Scorer struct {

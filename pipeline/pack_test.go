@@ -98,3 +98,15 @@ func TestScoring_PackRendersAsEvent(t *testing.T) {
 		t.Errorf("reasons %v: want anomalies of each", reasons)
 	}
 }
+
+// The rules' names are the events' reasons.
+func TestRuleNamesAreReasons(t *testing.T) {
+	for r, want := range map[detect.Rule]string{detect.RuleProbe: event.ReasonProbe, detect.RuleFlood: event.ReasonFlood} {
+		if r.String() != want || reasonOf(detect.Score{By: r}) != want {
+			t.Errorf("rule %d: %q, reason %q; want %q", r, r.String(), reasonOf(detect.Score{By: r}), want)
+		}
+	}
+	if reasonOf(detect.Score{}) != event.ReasonDistance {
+		t.Error("no rule: not distance")
+	}
+}

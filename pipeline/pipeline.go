@@ -366,11 +366,8 @@ func packVerdict(sc *detect.Scorer, vec []float64, s detect.Score, p *event.Pack
 
 // reasonOf is the reason of an anomalous score (event.Reason).
 func reasonOf(s detect.Score) string {
-	switch s.By {
-	case detect.RuleProbe:
-		return event.ReasonProbe
-	case detect.RuleFlood:
-		return event.ReasonFlood
+	if s.By != detect.RuleNone {
+		return s.By.String() // event.ReasonProbe, event.ReasonFlood
 	}
 	return event.ReasonDistance
 }
