@@ -210,25 +210,6 @@ func TestScore_ProbeIsAnomalous(t *testing.T) {
 	if sc := score(m, 40); sc.Anomalous || m.ProbeRule() != 0 {
 		t.Errorf("rule off: %+v", sc)
 	}
-	m.RecordProbeRule(DefaultProbeRareErrors)
-	if m.Training.ProbeRareErrors != nil {
-		t.Errorf("the default recorded: %v", *m.Training.ProbeRareErrors)
-	}
-	// Not recorded where the rule cannot apply (earlier agents refuse a
-	// field they do not know): without a vocabulary, or not web.
-	noVocab := handModel(t)
-	noVocab.RecordProbeRule(0)
-	dns := handModel(t)
-	dns.Kind, dns.Vocabulary = "dns", m.Vocabulary
-	dns.RecordProbeRule(5)
-	if noVocab.Training.ProbeRareErrors != nil || dns.Training.ProbeRareErrors != nil {
-		t.Errorf("recorded without a vocabulary (%v) or for dns (%v)", noVocab.Training.ProbeRareErrors, dns.Training.ProbeRareErrors)
-	}
-	n := -1
-	m.Training.ProbeRareErrors = &n
-	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "training.probe_rare_errors") {
-		t.Errorf("negative rule: %v", err)
-	}
 }
 
 // A flood (all of a window's requests to one path the vocabulary does not
@@ -306,18 +287,47 @@ func TestScore_FloodIsAnomalous(t *testing.T) {
 	if sc := score(); sc.Flood || sc.Anomalous || m.FloodRule() != 0 {
 		t.Errorf("rule off: %+v", sc)
 	}
-	m.RecordFloodRule(DefaultFloodRequests)
-	if m.Training.FloodRequests != nil {
-		t.Errorf("the default recorded: %v", *m.Training.FloodRequests)
-	}
-	noVocab := handModel(t)
-	noVocab.RecordFloodRule(5)
-	if noVocab.Training.FloodRequests != nil || noVocab.FloodRule() != 0 {
-		t.Errorf("recorded without a vocabulary: %v", noVocab.Training.FloodRequests)
-	}
-	n := -1
-	m.Training.FloodRequests = &n
-	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "training.flood_requests") {
-		t.Errorf("negative rule: %v", err)
+}
+
+// Both web rules are recorded alike (the model file is read by agents of
+// earlier releases, which refuse a field they do not know): not at the
+// default, nor where the rule cannot apply (no vocabulary, not web); 0 is
+// recorded and turns the rule off; a negative value is refused, naming the
+// field.
+func TestModel_RulesRecorded(t *testing.T) {
+	vocab := NewVocabBuilderSeeded(1).Vocabulary()
+	for _, r := range []struct {
+		field  string
+		def    int
+		record func(*Model, int)
+		rule   func(*Model) int
+		stored func(*Model) **int
+	}{
+		{"training.probe_rare_errors", DefaultProbeRareErrors, (*Model).RecordProbeRule, (*Model).ProbeRule,
+			func(m *Model) **int { return &m.Training.ProbeRareErrors }},
+		{"training.flood_requests", DefaultFloodRequests, (*Model).RecordFloodRule, (*Model).FloodRule,
+			func(m *Model) **int { return &m.Training.FloodRequests }},
+	} {
+		m := handModel(t)
+		m.Vocabulary = vocab
+		for _, x := range []struct{ n, rule, stored int }{{r.def, r.def, -1}, {0, 0, 0}, {7, 7, 7}} {
+			r.record(m, x.n)
+			p := *r.stored(m)
+			if r.rule(m) != x.rule || (p == nil) != (x.stored < 0) || p != nil && *p != x.stored {
+				t.Errorf("%s: recorded %d: rule %d, stored %v; want %d, %d (-1: none)", r.field, x.n, r.rule(m), p, x.rule, x.stored)
+			}
+		}
+		noVocab, dns := handModel(t), handModel(t)
+		dns.Kind, dns.Vocabulary = "dns", vocab
+		for _, o := range []*Model{noVocab, dns} {
+			if r.record(o, 5); *r.stored(o) != nil || r.rule(o) != 0 {
+				t.Errorf("%s: recorded for a %s model without the rules: %v", r.field, o.Kind, *r.stored(o))
+			}
+		}
+		n := -1
+		*r.stored(m) = &n
+		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), r.field) {
+			t.Errorf("%s -1: %v", r.field, err)
+		}
 	}
 }

@@ -94,8 +94,9 @@ type Event struct {
 	Model     string
 	// Severity (0-100, set when HasSeverity: the model is calibrated),
 	// Reason (ReasonDistance, ReasonProbe or ReasonFlood; empty in events
-	// of earlier agents) and Explain (the features that put the window out of its
-	// cluster, largest part first) are set on anomalous windows only.
+	// of earlier agents) and Explain (the features that put the window
+	// out of its cluster, largest part first) are set on anomalous windows
+	// only.
 	HasSeverity bool
 	Severity    float64
 	Reason      string

@@ -323,8 +323,8 @@ func FuzzContextUnmarshal(f *testing.F) {
 	})
 }
 
-// A packed record carries an anomaly's reason in two bits of its flags:
-// distance, probe or flood. A record of an earlier release (both bits 0)
+// A packed record carries an anomaly's reason in bits 3-5 of its flags:
+// distance, probe or flood. A record of an earlier release (bits 0)
 // decodes with no reason and renders without one; a reason the bits cannot
 // stand for is refused.
 func TestPacked_Reason(t *testing.T) {
