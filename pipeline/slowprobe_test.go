@@ -879,3 +879,30 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 		})
 	}
 }
+
+// The evaluation's offline path (the one that scores offline features:
+// detect.Scorer on vectors it builds) flags exactly the windows the
+// agent's path (the pipeline with the model) flags, for the default
+// features, on the held-out site (where the flood rule catches brute force:
+// the offline path once left the rule's inputs out) and wordpress-2025,
+// in-sample and split: a figure measured offline is the agent's.
+func TestDetection_OfflinePathIsTheAgents(t *testing.T) {
+	t.Setenv("SHARKFIN_EVAL_SITES", heldOutSite+",wordpress-2025")
+	t.Setenv("SHARKFIN_EVAL_OFFLINE", "")
+	sites := realSites(t)
+	features := detect.DefaultModelFeatures(record.KindWeb)
+	for _, inSample := range []bool{true, false} {
+		_, agent := evaluateSites(t, sites, features, inSample, 1)
+		t.Setenv("SHARKFIN_EVAL_OFFLINE", "1")
+		_, offline := evaluateSites(t, sites, features, inSample, 1)
+		t.Setenv("SHARKFIN_EVAL_OFFLINE", "")
+		for _, s := range sites {
+			if a, o := agent[s.name].String(), offline[s.name].String(); a != o {
+				t.Errorf("%s, in-sample %v:\nagent  %s\noffline %s", s.name, inSample, a, o)
+			}
+		}
+		if r := agent[heldOutSite][labelBrute]; r == nil || r.hit == 0 {
+			t.Errorf("%s, in-sample %v: no brute force flagged (%v): the comparison does not cover the flood rule", heldOutSite, inSample, agent[heldOutSite])
+		}
+	}
+}
