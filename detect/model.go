@@ -111,14 +111,14 @@ func (m *Model) ProbeRule() int { return m.rule(m.Training.ProbeRareErrors, Defa
 // DefaultFloodRequests.
 func (m *Model) FloodRule() int { return m.rule(m.Training.FloodRequests, DefaultFloodRequests) }
 
-// hasRules reports whether the web rules (ProbeRule, FloodRule) apply to
-// m: a web model with a path vocabulary.
-func (m *Model) hasRules() bool { return m.RecordKind() == record.KindWeb && m.Vocabulary != nil }
+// HasWebRules reports whether the web rules (ProbeRule, FloodRule) can
+// apply to m: a web model with a path vocabulary.
+func (m *Model) HasWebRules() bool { return m.RecordKind() == record.KindWeb && m.Vocabulary != nil }
 
 // rule is a web rule's number: recorded, or def; 0 where no rule applies.
 func (m *Model) rule(recorded *int, def int) int {
 	switch {
-	case !m.hasRules():
+	case !m.HasWebRules():
 		return 0
 	case recorded != nil:
 		return *recorded
@@ -130,7 +130,7 @@ func (m *Model) rule(recorded *int, def int) int {
 // the default (def) or where no rule applies, so that agents of earlier
 // releases still read it.
 func (m *Model) recordRule(n, def int) *int {
-	if n == def || !m.hasRules() {
+	if n == def || !m.HasWebRules() {
 		return nil
 	}
 	return &n

@@ -20,7 +20,6 @@ import (
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/internal/atomicfile"
 	"github.com/socx/sharkfin/internal/clusterplot"
-	"github.com/socx/sharkfin/record"
 )
 
 func newModelCmd(e *env) *cobra.Command {
@@ -114,7 +113,7 @@ func printModel(w io.Writer, m *detect.Model) {
 		}
 		fmt.Fprintf(w, "dropped   %d small clusters holding %d rows (min share %.3g)\n", len(t.Dropped), n, t.MinShare)
 	}
-	vocab := m.RecordKind() == record.KindWeb && m.Vocabulary != nil
+	vocab := m.HasWebRules()
 	if r := m.ProbeRule(); r > 0 {
 		fmt.Fprintf(w, "probes    a window with %d or more failed requests for never-served paths is anomalous (--probe-rare-errors)\n", r)
 	} else if vocab {

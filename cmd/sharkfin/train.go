@@ -249,7 +249,7 @@ the --quantile of member distances.`,
 			}
 			m.RecordProbeRule(probeRareErrors)
 			m.RecordFloodRule(floodRequests)
-			if m.RecordKind() != record.KindWeb || m.Vocabulary == nil {
+			if !m.HasWebRules() {
 				for _, f := range []string{"probe-rare-errors", "flood-requests"} {
 					if cmd.Flags().Changed(f) {
 						fmt.Fprintf(e.stderr, "sharkfin: --%s has no effect: its rule needs a web model with a path vocabulary\n", f)
