@@ -87,7 +87,7 @@ func (a *Agent) cut() *commitJob {
 				}
 				us := make([]state.HorizonUpdate, len(ch))
 				for i, x := range ch {
-					us[i] = state.HorizonUpdate{Key: x.Key, Last: x.Last, Values: x.Values, Delete: x.Delete}
+					us[i] = state.HorizonUpdate{Key: x.Key, Last: x.Last, Values: x.Values, Recent: x.Recent, Delete: x.Delete}
 				}
 				c.Horizons[in.cfg.Name] = us
 			}

@@ -273,7 +273,7 @@ func (a *Agent) open(ctx context.Context) error {
 func (a *Agent) loadHorizon(st *state.Store, input string) (*detect.Horizon, error) {
 	h := detect.NewHorizon(a.cfg.Detect.HorizonClients, a.destKey, true)
 	damaged, err := st.Horizons(input, func(u *state.HorizonUpdate) {
-		h.Load(u.Key, u.Last, detect.HorizonValues(u.Values))
+		h.Load(u.Key, u.Last, detect.HorizonValues(u.Values), detect.RecentPaths(u.Recent))
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,13 @@ type accum struct {
 	// not know (record.Record.Rare), rareErr those of them that failed
 	// (4xx/5xx, not 499: see add); both saturate.
 	rare, rareErr uint32
+	// errPaths are the first errPathsKept distinct paths of the rare
+	// errors (pathTag; 0: none yet), errOther the rare errors on any
+	// other path (saturating): what the client's horizon needs to tell
+	// new rare errors from retries (Horizon). 8 bytes: the accumulator
+	// is 104.
+	errPaths [errPathsKept]uint16
+	errOther uint16
 	// distinct: web paths, proxy destination hosts, dns query names.
 	distinct u64set
 	*accExt  // proxy and dns only; nil for web
@@ -85,6 +92,36 @@ func (a *accum) reset() {
 	}
 }
 
+// errPathsKept is the rare-error paths an accumulator keeps: a window
+// with more is a probe (IsProbe) whatever its horizon says.
+const errPathsKept = 3
+
+// pathTag is the 16 bits of a path's hash (never 0) that the rare-error
+// paths keep.
+func pathTag(h uint64) uint16 { return uint16(h>>48) | 1 }
+
+// addRareError notes a rare error on the path whose hash is h.
+func (a *accum) addRareError(h uint64) {
+	p := pathTag(h)
+	for i, x := range a.errPaths {
+		switch x {
+		case p:
+			return
+		case 0:
+			a.errPaths[i] = p
+			return
+		}
+	}
+	if a.errOther < math.MaxUint16 {
+		a.errOther++
+	}
+}
+
+// failures is what the window adds to its client's horizon.
+func (a *accum) failures() failures {
+	return failures{n4xx: a.s4xx, rareErr: a.rareErr, paths: a.errPaths, other: a.errOther}
+}
+
 // statusClientClosed is nginx's 499: the client closed the connection
 // before the response.
 const statusClientClosed = 499
@@ -101,6 +138,7 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 		if bytes.Equal(r.Method, methodPOST) {
 			inc(&a.post)
 		}
+		h := distinctHash(record.KindWeb, r)
 		if r.Rare {
 			inc(&a.rare)
 			// A rare error is a rare path the server refused or failed.
@@ -111,9 +149,10 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 			// 4xx (hits_4xx) but say nothing of the path.
 			if r.Status >= 400 && r.Status < 600 && r.Status != statusClientClosed {
 				inc(&a.rareErr)
+				a.addRareError(h)
 			}
 		}
-		a.distinct.Add(distinctHash(record.KindWeb, r))
+		a.distinct.Add(h)
 	case record.KindProxy:
 		if bytes.Contains(r.Action, denied) {
 			a.denied++
@@ -297,7 +336,9 @@ func (a *accum) vector(kind record.Kind, out []float64, seen *Seen, start int64,
 			f(a.bytes), float64(a.distinct.Len()), u(a.post), ratio,
 			u(a.rare), u(a.rareErr), rareShare, rareErrRatio)
 		if hv == nil {
-			out = append(out, u(a.s4xx), u(a.rareErr), u(a.s4xx), u(a.rareErr))
+			f := a.failures()
+			n := u(f.fresh(&RecentPaths{}))
+			out = append(out, u(a.s4xx), u(a.rareErr), u(a.s4xx), u(a.rareErr), n, n)
 		} else {
 			for _, v := range hv {
 				// Three decimals: the sums are float32, whose float64

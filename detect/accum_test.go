@@ -79,8 +79,10 @@ func TestAccum_WebFeatures(t *testing.T) {
 		// 4 rare, 2 of them failed (the one without a status did not,
 		// nor the 499).
 		"rare_hits": 4, "rare_errors": 2, "rare_share": 4.0 / 9, "rare_error_ratio": 2.0 / 4,
-		// No Horizon: the window's own.
+		// No Horizon: the window's own (both rare errors on paths of
+		// their own: new).
 		"hour_4xx": 2, "hour_rare_errors": 2, "day_4xx": 2, "day_rare_errors": 2,
+		"hour_new_rare_errors": 2, "day_new_rare_errors": 2,
 	})
 }
 
@@ -170,7 +172,8 @@ func TestAccum_ReuseDoesNotLeak(t *testing.T) {
 		record.KindWeb: {"hits": 1, "hits_2xx": 1, "hits_3xx": 0, "hits_4xx": 0, "hits_5xx": 0,
 			"hits_non2xx": 0, "bytes": 10, "distinct_paths": 1, "post": 0, "error_ratio": 0,
 			"rare_hits": 0, "rare_errors": 0, "rare_share": 0, "rare_error_ratio": 0,
-			"hour_4xx": 0, "hour_rare_errors": 0, "day_4xx": 0, "day_rare_errors": 0},
+			"hour_4xx": 0, "hour_rare_errors": 0, "day_4xx": 0, "day_rare_errors": 0,
+			"hour_new_rare_errors": 0, "day_new_rare_errors": 0},
 		record.KindProxy: {"hits": 1, "hits_2xx": 1, "hits_non2xx": 0, "bytes": 10,
 			"distinct_domains": 1, "denied": 0, "connect": 0, "ip_destinations": 0},
 		record.KindDNS: {"hits": 1, "hits_2xx": 0, "hits_non2xx": 0, "queries": 1,

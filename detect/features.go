@@ -12,8 +12,9 @@ import (
 // know (see Vocabulary): rare_hits, rare_errors (those that failed, 4xx
 // or 5xx but not 499), rare_share (of hits) and rare_error_ratio (of
 // rare_hits). They are 0 under a model without a vocabulary. The hour_
-// and day_ features are the client's 4xx and rare errors over its recent
-// windows (see Horizon).
+// and day_ features are the client's 4xx, rare errors and new rare errors
+// (on paths it had not failed on lately) over its recent windows (see
+// Horizon).
 const (
 	WebHits = iota
 	WebHits2xx
@@ -33,6 +34,8 @@ const (
 	WebHourRareErrors
 	WebDay4xx
 	WebDayRareErrors
+	WebHourNewRareErrors
+	WebDayNewRareErrors
 	webFeatureCount
 )
 
@@ -79,7 +82,8 @@ func FeatureNames(k record.Kind) []string {
 		return []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx",
 			"bytes", "distinct_paths", "post", "error_ratio",
 			"rare_hits", "rare_errors", "rare_share", "rare_error_ratio",
-			"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors"}
+			"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors",
+			"hour_new_rare_errors", "day_new_rare_errors"}
 	case record.KindProxy:
 		return []string{"hits", "hits_2xx", "hits_non2xx", "bytes", "distinct_domains", "denied",
 			"connect", "ip_destinations"}
@@ -97,7 +101,7 @@ func FeatureNames(k record.Kind) []string {
 func DefaultModelFeatures(k record.Kind) []string {
 	switch k {
 	case record.KindWeb:
-		return []string{"hits_2xx", "hits_non2xx", "distinct_paths", "post", "error_ratio", "hour_rare_errors"}
+		return []string{"hits_2xx", "hits_non2xx", "distinct_paths", "post", "error_ratio", "hour_new_rare_errors"}
 	case record.KindProxy:
 		return []string{"hits", "hits_non2xx", "distinct_domains", "denied", "connect", "ip_destinations"}
 	case record.KindDNS:
@@ -105,6 +109,31 @@ func DefaultModelFeatures(k record.Kind) []string {
 			"max_label_entropy", "txt_any_ratio", "distinct_domains", "random_domains", "new_domain_share"}
 	}
 	return nil
+}
+
+// Predecessor returns the feature a later one replaced in the defaults
+// (hour_new_rare_errors: hour_rare_errors), for training from the events
+// of agents that did not send the later one.
+func Predecessor(name string) (string, bool) {
+	switch name {
+	case "hour_new_rare_errors":
+		return "hour_rare_errors", true
+	case "day_new_rare_errors":
+		return "day_rare_errors", true
+	}
+	return "", false
+}
+
+// EarlierDefaultFeatures is DefaultModelFeatures with each feature that
+// has a Predecessor in its place: what events of earlier agents can train.
+func EarlierDefaultFeatures(k record.Kind) []string {
+	fs := DefaultModelFeatures(k)
+	for i, f := range fs {
+		if was, ok := Predecessor(f); ok {
+			fs[i] = was
+		}
+	}
+	return fs
 }
 
 // DefaultProbeRareErrors is the rare errors (requests for paths the site

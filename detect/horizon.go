@@ -9,17 +9,27 @@ import (
 // Horizons: what a client did over its last hour and day, so that a slow
 // scanner, one or two probes a minute, piles up evidence that no single
 // window shows. A web client's window carries, beside its own counts,
-// hour_4xx, hour_rare_errors, day_4xx and day_rare_errors: its 4xx
-// responses and its failed requests to paths the vocabulary does not know
-// (rare_errors), summed over its windows with exponentially decaying
+// hour_4xx, hour_rare_errors, day_4xx, day_rare_errors,
+// hour_new_rare_errors and day_new_rare_errors: its 4xx responses, its
+// failed requests to paths the vocabulary does not know (rare_errors), and
+// its new rare errors (below), summed over its windows with exponentially decaying
 // weights, time constants one hour and one day, the window itself
 // included with weight 1 (the sums are decayed from the client's last
 // window with a failure: windows without one add nothing and change no
 // entry, so only windows with evidence are written to the state). A window an hour old weighs 1/e (0.37) in the
 // hour sums and 0.96 in the day sums. A client that never failed has 0s.
 //
-// Decayed sums need one entry per client, not a window list: 32 bytes,
-// about 80 with the map's overhead, kept only for clients whose windows
+// A window's new rare errors are its distinct rare-error paths that are
+// not among the client's last recentPaths (4) distinct rare-error paths:
+// a browser retrying one broken URL every minute, or a page with a
+// couple of broken links reloaded, adds 1 once and then nothing, where a
+// scanner asking for a new never-served path every minute adds 1 each
+// window. Past errPathsKept distinct rare-error paths in one window
+// (already a probe, IsProbe) every further rare error counts as new.
+//
+// Decayed sums need one entry per client, not a window list: 40 bytes
+// (six sums, the last window and the recent paths' 16-bit hashes),
+// about 90 with the map's overhead, kept only for clients whose windows
 // had 4xx or rare errors. At most Horizon.max clients are kept (default
 // DefaultHorizonClients, ~4 MiB); when the table is full a quarter of it,
 // the clients whose last failure is oldest, is forgotten. A client
@@ -35,8 +45,18 @@ const (
 	HourRareErrors
 	Day4xx
 	DayRareErrors
+	HourNewRareErrors
+	DayNewRareErrors
 	horizonCount
 )
+
+// recentPaths is the rare-error paths a client's entry remembers.
+const recentPaths = 4
+
+// RecentPaths are the 16-bit hashes (pathTag; 0: none) of a client's last
+// distinct rare-error paths, the most recent first. Sixteen bits are
+// enough: a new path is taken for a remembered one 4 times in 65,535.
+type RecentPaths [recentPaths]uint16
 
 // HorizonValues are a client's decayed sums.
 type HorizonValues [horizonCount]float32
@@ -72,12 +92,14 @@ type HorizonChange struct {
 	Key    uint64
 	Last   int64 // window start of the last update, Unix seconds
 	Values HorizonValues
+	Recent RecentPaths
 	Delete bool
 }
 
 type hzEntry struct {
-	last int64
-	v    HorizonValues
+	last   int64
+	v      HorizonValues
+	recent RecentPaths
 }
 
 // Horizon keeps the decayed sums of one input's clients. Not safe for
@@ -120,16 +142,47 @@ func (e *hzEntry) decayed(t int64) HorizonValues {
 	v[HourRareErrors] *= fh
 	v[Day4xx] *= fd
 	v[DayRareErrors] *= fd
+	v[HourNewRareErrors] *= fh
+	v[DayNewRareErrors] *= fd
 	return v
 }
 
-// update adds a client's window (start in Unix seconds) with n4xx 4xx
-// responses and rareErr rare errors, and returns the client's sums.
-func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) HorizonValues {
+// failures is what a client's window adds to its horizon: its 4xx, its
+// rare errors, and the paths of these (accum.errPaths, errOther).
+type failures struct {
+	n4xx, rareErr uint32
+	paths         [errPathsKept]uint16
+	other         uint16
+}
+
+// fresh returns the window's new rare errors (see above) and records its
+// rare-error paths in r, the most recent first: a path seen again moves
+// to the front, so a client cycling through a few broken URLs keeps them.
+func (f *failures) fresh(r *RecentPaths) uint32 {
+	n := uint32(f.other)
+	for _, p := range f.paths {
+		if p == 0 {
+			break
+		}
+		i := slices.Index(r[:], p)
+		if i < 0 {
+			n++
+			i = len(r) - 1
+		}
+		copy(r[1:i+1], r[:i])
+		r[0] = p
+	}
+	return n
+}
+
+// observe adds a client's window (start in Unix seconds) with its
+// failures, and returns the client's sums.
+func (h *Horizon) observe(client string, start int64, f *failures) HorizonValues {
 	if hour := start - start%horizonSweep; hour != h.sweptHour {
 		h.sweep(hour)
 	}
 	k := h.key.hashString(client)
+	n4xx, rareErr := f.n4xx, f.rareErr
 	if n4xx == 0 && rareErr == 0 && !h.mayHave(k) {
 		return HorizonValues{}
 	}
@@ -153,6 +206,11 @@ func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) Horiz
 	e.v[Day4xx] += x
 	e.v[HourRareErrors] += r
 	e.v[DayRareErrors] += r
+	if rareErr > 0 {
+		n := float32(f.fresh(&e.recent))
+		e.v[HourNewRareErrors] += n
+		e.v[DayNewRareErrors] += n
+	}
 	e.last = max(e.last, start)
 	h.m[k] = e
 	h.setFilter(k)
@@ -220,7 +278,7 @@ func (h *Horizon) Drain() []HorizonChange {
 	out := make([]HorizonChange, 0, len(keys))
 	for _, k := range keys {
 		e, ok := h.m[k]
-		out = append(out, HorizonChange{Key: k, Last: e.last, Values: e.v, Delete: !ok})
+		out = append(out, HorizonChange{Key: k, Last: e.last, Values: e.v, Recent: e.recent, Delete: !ok})
 	}
 	h.dirty = h.dirty[:0]
 	return out
@@ -229,8 +287,8 @@ func (h *Horizon) Drain() []HorizonChange {
 // Load adds a stored entry (at start, before any window closes; then
 // Trim). The first window closed after loading sweeps its hour (again:
 // see sweep).
-func (h *Horizon) Load(key uint64, last int64, v HorizonValues) {
-	h.m[key] = hzEntry{last: last, v: v}
+func (h *Horizon) Load(key uint64, last int64, v HorizonValues, recent RecentPaths) {
+	h.m[key] = hzEntry{last: last, v: v, recent: recent}
 	h.setFilter(key)
 }
 

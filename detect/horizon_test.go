@@ -23,7 +23,8 @@ func webStatus(s float64, client string, status int, rare bool) *record.Record {
 
 // horizonOf is the hour_ and day_ features of a web vector.
 func horizonOf(v []float64) [horizonCount]float64 {
-	return [horizonCount]float64{v[WebHour4xx], v[WebHourRareErrors], v[WebDay4xx], v[WebDayRareErrors]}
+	return [horizonCount]float64{v[WebHour4xx], v[WebHourRareErrors], v[WebDay4xx], v[WebDayRareErrors],
+		v[WebHourNewRareErrors], v[WebDayNewRareErrors]}
 }
 
 // closeRel reports whether got is want within a relative 1e-5 (float32
@@ -86,9 +87,9 @@ func TestHorizon_GoldenSums(t *testing.T) {
 	day := func(dt float64) float64 { return math.Exp(-dt / 86400) }
 	h4, hr, d4, dr := 3*hour(1800)+1, hour(1800), 3*day(1800)+1, day(1800)
 	want := map[string][horizonCount]float64{
-		"0 " + scanner:    {3, 1, 3, 1},
-		"1800 " + scanner: {h4, hr, d4, dr},
-		"9000 " + scanner: {h4 * hour(7200), hr * hour(7200), d4 * day(7200), dr * day(7200)},
+		"0 " + scanner:    {3, 1, 3, 1, 1, 1}, // its one rare error is new
+		"1800 " + scanner: {h4, hr, d4, dr, hr, dr},
+		"9000 " + scanner: {h4 * hour(7200), hr * hour(7200), d4 * day(7200), dr * day(7200), hr * hour(7200), dr * day(7200)},
 		"0 " + clean:      {},
 		"1800 " + clean:   {},
 		"9000 " + clean:   {},
@@ -149,7 +150,7 @@ func TestHorizon_GoldenSums(t *testing.T) {
 		a.CloseThrough(maxInt64, fn)
 		want := map[string][horizonCount]float64{
 			"0 10.0.0.1":        {},
-			"0 " + OverflowKey:  {2, 2, 2, 2}, // two 404s; rare errors: the rare 404 and the rare 500
+			"0 " + OverflowKey:  {2, 2, 2, 2, 1, 1}, // two 404s; rare errors: the rare 404 and the rare 500, one path (new once)
 			"60 10.0.0.1":       {},
 			"60 " + OverflowKey: {1, 0, 1, 0}, // its own window only, not the sum
 		}
@@ -221,7 +222,7 @@ func TestHorizon_DrainLoadRoundTrip(t *testing.T) {
 
 	h2 := NewHorizon(0, key, true)
 	for _, c := range ch {
-		h2.Load(c.Key, c.Last, c.Values)
+		h2.Load(c.Key, c.Last, c.Values, c.Recent)
 	}
 	if h2.Len() != h.Len() {
 		t.Errorf("loaded Len %d, want %d", h2.Len(), h.Len())
@@ -388,7 +389,7 @@ func (s hzStore) load(limit int, key DestKey) *Horizon {
 	h := NewHorizon(limit, key, true)
 	for _, k := range slices.Sorted(maps.Keys(s)) {
 		c := s[k]
-		h.Load(c.Key, c.Last, c.Values)
+		h.Load(c.Key, c.Last, c.Values, c.Recent)
 	}
 	return h
 }
@@ -572,14 +573,17 @@ func TestHorizon_CrashReplayEqual(t *testing.T) {
 			if len(cuts) == 0 {
 				t.Fatal("no cut")
 			}
-			var nonzero int
+			var nonzero, retried int
 			for _, r := range want {
 				if r.Vector[WebDay4xx] != 0 && r.Vector[WebDay4xx] != r.Vector[WebHits4xx] {
 					nonzero++
 				}
+				if r.Vector[WebHourNewRareErrors] < r.Vector[WebHourRareErrors] {
+					retried++ // a rare error on a path the client had failed on
+				}
 			}
-			if nonzero == 0 && v.name != "sweep schedule" {
-				t.Fatal("no window carries a sum of earlier windows: the test tests nothing")
+			if (nonzero == 0 || retried == 0) && v.name != "sweep schedule" {
+				t.Fatalf("%d windows carry a sum of earlier windows, %d a retried rare error: the test tests nothing", nonzero, retried)
 			}
 			end := t0s + 30*86400
 			failed := 0
@@ -623,5 +627,105 @@ func TestHorizon_CrashReplayEqual(t *testing.T) {
 				t.Errorf("%d of %d restarts differ from the uninterrupted run", failed, len(cuts))
 			}
 		})
+	}
+}
+
+// update adds a window of n4xx 4xx and rareErr rare errors, each on a path
+// of its own (all new).
+func (h *Horizon) update(client string, start int64, n4xx, rareErr uint32) HorizonValues {
+	return h.observe(client, start, &failures{n4xx: n4xx, rareErr: rareErr, other: uint16(min(rareErr, math.MaxUint16))})
+}
+
+// New rare errors, by hand: a rare error counts as new only on a path that
+// is not among the client's last four rare-error paths (each path once a
+// window); a client retrying one broken URL adds 1 once, a scanner asking
+// a new path every minute 1 a minute.
+func TestHorizon_NewRareErrors(t *testing.T) {
+	h := NewHorizon(0, NewDestKey(), true)
+	a := newAgg(t, WindowConfig{Kind: record.KindWeb, Horizon: h})
+	var got []result
+	fn := collector(&got)
+	type req struct {
+		client string
+		paths  []string // one rare 404 each
+	}
+	const (
+		retrier = "192.0.2.1" // /api/socket every minute
+		cycle4  = "192.0.2.2" // four broken paths in turn: new for the first four minutes
+		cycle5  = "192.0.2.3" // five in turn: always new (four are remembered)
+		lru     = "192.0.2.4" // a path used again stays remembered
+		burst   = "192.0.2.5" // repeats and more than three paths in one window
+	)
+	minutes := [][]req{
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c0"}}, {lru, []string{"/a"}},
+			{burst, []string{"/x", "/x", "/y", "/z", "/w", "/w"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c1"}}, {lru, []string{"/b", "/c", "/d"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b2"}}, {cycle5, []string{"/c2"}}, {lru, []string{"/a"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b3"}}, {cycle5, []string{"/c3"}}, {lru, []string{"/e"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c4"}}, {lru, []string{"/a"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c0"}}, {lru, []string{"/b"}}},
+	}
+	for m, reqs := range minutes {
+		for _, q := range reqs {
+			for i, p := range q.paths {
+				r := webRec(sec(float64(60*m+1+i)), q.client)
+				r.Target, r.Status, r.Rare = []byte(p), 404, true
+				if !a.Add(r) {
+					t.Fatalf("record at %d late", r.Time)
+				}
+				a.Advance(fn)
+			}
+		}
+	}
+	a.CloseThrough(maxInt64, fn)
+
+	// fresh[client][m] is the new rare errors of the client's window m.
+	fresh := map[string][]float64{
+		retrier: {1, 0, 0, 0, 0, 0},
+		cycle4:  {1, 1, 1, 1, 0, 0},
+		cycle5:  {1, 1, 1, 1, 1, 1},
+		// /a; /b /c /d; /a remembered (4th of 4, moved first); /e (drops
+		// /b); /a remembered (first in-first out would have dropped it
+		// at /e); /b new again.
+		lru:   {1, 3, 0, 1, 0, 1},
+		burst: {5}, // /x /y /z new, then 2 rare errors past the three paths a window keeps
+	}
+	hour := func(dt float64) float64 { return math.Exp(-dt / 3600) }
+	day := func(dt float64) float64 { return math.Exp(-dt / 86400) }
+	n := 0
+	for _, r := range got {
+		m := int((r.Start - sec(0)) / int64(time.Minute))
+		f, ok := fresh[r.Key]
+		if !ok || m >= len(f) {
+			t.Errorf("unexpected window %d of %s", m, r.Key)
+			continue
+		}
+		n++
+		var wh, wd float64
+		for j := range m + 1 {
+			wh += f[j] * hour(float64(60*(m-j)))
+			wd += f[j] * day(float64(60*(m-j)))
+		}
+		if g := r.Vector[WebHourNewRareErrors]; !closeRel(g, wh) {
+			t.Errorf("%s minute %d: hour_new_rare_errors %v, want %v", r.Key, m, g, wh)
+		}
+		if g := r.Vector[WebDayNewRareErrors]; !closeRel(g, wd) {
+			t.Errorf("%s minute %d: day_new_rare_errors %v, want %v", r.Key, m, g, wd)
+		}
+	}
+	if n != 6*4+1 {
+		t.Errorf("%d windows checked, want %d", n, 6*4+1)
+	}
+	// The recent paths are stored and loaded with the sums: a loaded
+	// horizon goes on alike.
+	h2 := NewHorizon(0, h.key, true)
+	for _, c := range h.Drain() {
+		h2.Load(c.Key, c.Last, c.Values, c.Recent)
+	}
+	f := failures{rareErr: 1, paths: [errPathsKept]uint16{pathTag(hashBytes([]byte("/api/socket")))}}
+	f2 := f
+	start := t0s + 6*60
+	if v1, v2 := h.observe(retrier, start, &f), h2.observe(retrier, start, &f2); v1 != v2 || v1[HourRareErrors] <= v1[HourNewRareErrors]+5 {
+		t.Errorf("after loading: %v, original %v (want equal, rare errors past the new ones by more than 5)", v2, v1)
 	}
 }

@@ -22,7 +22,8 @@ const (
 	snapshotV3      = 3
 	snapshotV4      = 4
 	snapshotV5      = 5 // version 4 and the allowlisted lines of a key (read as 0 from older)
-	snapshotVersion = 6 // version 5 and a web key's rare-path counts (read as 0 from older)
+	snapshotV6      = 6 // version 5 and a web key's rare-path counts (read as 0 from older)
+	snapshotVersion = 7 // version 6 and a web key's rare-error paths (errPaths, errOther; from older, every rare error is in errOther)
 	snapshotDest    = 0x41
 )
 
@@ -174,6 +175,10 @@ func (acc *accum) appendBinary(b []byte, kind record.Kind, dest bool) []byte {
 	if kind == record.KindWeb {
 		b = binary.AppendUvarint(b, uint64(acc.rare))
 		b = binary.AppendUvarint(b, uint64(acc.rareErr))
+		b = binary.AppendUvarint(b, uint64(acc.errOther))
+		for _, p := range acc.errPaths {
+			b = binary.AppendUvarint(b, uint64(p))
+		}
 		return appendSet(b, &acc.distinct)
 	}
 	b = acc.appendExt(b)
@@ -264,7 +269,7 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 	ver := main[0]
 	switch {
 	case a.cfg.ByDest && ver == snapshotDest:
-	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV5 || ver == snapshotV4 || ver == snapshotV3 || ver == snapshotV2):
+	case !a.cfg.ByDest && (ver == snapshotVersion || ver == snapshotV6 || ver == snapshotV5 || ver == snapshotV4 || ver == snapshotV3 || ver == snapshotV2):
 	default:
 		return fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, ver)
 	}
@@ -413,12 +418,19 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 	}
 	acc.hits, acc.bytes = vs[0], vs[5]
 	acc.s2xx, acc.s3xx, acc.s4xx, acc.s5xx, acc.post = d.u32(vs[1]), d.u32(vs[2]), d.u32(vs[3]), d.u32(vs[4]), d.u32(vs[6])
-	if ver == snapshotVersion || ver == snapshotV5 {
+	if ver == snapshotVersion || ver == snapshotV6 || ver == snapshotV5 {
 		acc.allowed = uint32(min(d.Uvarint(), math.MaxUint32))
 	}
-	if kind == record.KindWeb && ver == snapshotVersion {
+	if kind == record.KindWeb && (ver == snapshotVersion || ver == snapshotV6) {
 		acc.rare = uint32(min(d.Uvarint(), math.MaxUint32))
 		acc.rareErr = uint32(min(d.Uvarint(), math.MaxUint32))
+		acc.errOther = uint16(min(acc.rareErr, math.MaxUint16))
+	}
+	if kind == record.KindWeb && ver == snapshotVersion {
+		acc.errOther = uint16(min(d.Uvarint(), math.MaxUint16))
+		for i := range acc.errPaths {
+			acc.errPaths[i] = uint16(min(d.Uvarint(), math.MaxUint16))
+		}
 	}
 	if kind == record.KindWeb && !v2 {
 		d.set(limit, &acc.distinct)

@@ -484,12 +484,15 @@ func TestSnapshot_RareCountsSurvive(t *testing.T) {
 
 	orig := feed()
 	snap := orig.Snapshot()
-	if snap.Main[0] != snapshotVersion || snapshotVersion != 6 {
-		t.Fatalf("snapshot version %d, want 6", snap.Main[0])
+	if snap.Main[0] != snapshotVersion || snapshotVersion != 7 {
+		t.Fatalf("snapshot version %d, want 7", snap.Main[0])
 	}
 	want := closeAll(orig)
-	nonzero := 0
+	nonzero, repeats := 0, 0
 	for k, vec := range want {
+		if vec[WebHourNewRareErrors] < vec[WebRareErrors] {
+			repeats++ // a rare-error path twice in the window
+		}
 		if vec[WebRareErrors] > vec[WebRareHits] || vec[WebRareHits] > vec[WebHits] {
 			t.Errorf("%s: rare_errors %v rare_hits %v hits %v", k, vec[WebRareErrors], vec[WebRareHits], vec[WebHits])
 		}
@@ -497,8 +500,8 @@ func TestSnapshot_RareCountsSurvive(t *testing.T) {
 			nonzero++
 		}
 	}
-	if nonzero == 0 {
-		t.Fatal("no window has rare errors: the test counts nothing")
+	if nonzero == 0 || repeats == 0 {
+		t.Fatalf("%d windows have rare errors, %d a path twice: the test counts nothing", nonzero, repeats)
 	}
 
 	restored, _ := NewAggregator(cfg)
@@ -506,7 +509,11 @@ func TestSnapshot_RareCountsSurvive(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := closeAll(restored)
-	compareRare(t, "restored", got, want, false)
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("restored %s: %v, want %v", k, got[k], w)
+		}
+	}
 
 	// Part way through closing (frozen windows' keys stored apart).
 	a := feed()
@@ -536,17 +543,35 @@ func TestSnapshot_RareCountsSurvive(t *testing.T) {
 		}
 	}
 
+	// Version 6: without the rare-error paths; every rare error of a
+	// restored window counts as new.
+	v6 := webSnapshotAs(t, snap.Main, snapshotV6)
+	old6, _ := NewAggregator(cfg)
+	if err := old6.Restore(v6, nil); err != nil {
+		t.Fatalf("v6 snapshot: %v", err)
+	}
+	got6 := closeAll(old6)
+	compareRare(t, "v6", got6, want, false)
+	for k, vec := range got6 {
+		if vec[WebHourNewRareErrors] != vec[WebRareErrors] {
+			t.Errorf("v6 %s: hour_new_rare_errors %v, want rare_errors %v", k, vec[WebHourNewRareErrors], vec[WebRareErrors])
+		}
+	}
+
 	// Version 5: the same snapshot without the rare counts restores with
 	// them 0 and everything else the same.
-	v5 := webV6ToV5(t, snap.Main)
-	if len(v5) != len(snap.Main)-2*len(want) {
-		t.Errorf("v5 blob %d bytes, v6 %d, keys %d", len(v5), len(snap.Main), len(want))
-	}
+	v5 := webSnapshotAs(t, snap.Main, snapshotV5)
 	old, _ := NewAggregator(cfg)
 	if err := old.Restore(v5, nil); err != nil {
 		t.Fatalf("v5 snapshot: %v", err)
 	}
-	compareRare(t, "v5", closeAll(old), want, true)
+	got5 := closeAll(old)
+	compareRare(t, "v5", got5, want, true)
+	for k, vec := range got5 {
+		if vec[WebHourNewRareErrors] != 0 {
+			t.Errorf("v5 %s: hour_new_rare_errors %v, want 0", k, vec[WebHourNewRareErrors])
+		}
+	}
 }
 
 // compareRare compares results key by key: every feature (of the first
@@ -575,17 +600,18 @@ func compareRare(t *testing.T, what string, got, want map[string][]float64, zero
 	}
 }
 
-// webV6ToV5 rewrites a web aggregator's version 6 Main (no frozen window,
-// no overflow) as version 5: the same bytes without each key's two
-// rare-count uvarints.
-func webV6ToV5(t *testing.T, b []byte) []byte {
+// webSnapshotAs rewrites a web aggregator's version 7 Main (no frozen
+// window, no overflow) as version ver (6 or 5): the same bytes without
+// each key's rare-error paths (errOther and errPathsKept uvarints), and
+// for 5 without its two rare-count uvarints either.
+func webSnapshotAs(t *testing.T, b []byte, ver byte) []byte {
 	t.Helper()
-	if b[0] != 6 {
-		t.Fatalf("version %d", b[0])
+	if b[0] != snapshotVersion || ver != snapshotV6 && ver != snapshotV5 {
+		t.Fatalf("version %d to %d", b[0], ver)
 	}
-	out := []byte{5}
+	out := []byte{ver}
 	p := 1
-	fail := func() { t.Fatalf("v6 blob: cannot parse at byte %d", p) }
+	fail := func() { t.Fatalf("v7 blob: cannot parse at byte %d", p) }
 	varint := func() {
 		_, n := binary.Varint(b[p:])
 		if n <= 0 {
@@ -630,9 +656,12 @@ func webV6ToV5(t *testing.T, b []byte) []byte {
 			for range 7 {
 				varint()
 			}
-			uvarint(true)  // allowed
-			uvarint(false) // rare
-			uvarint(false) // rareErr
+			uvarint(true)              // allowed
+			uvarint(ver == snapshotV6) // rare
+			uvarint(ver == snapshotV6) // rareErr
+			for range 1 + errPathsKept {
+				uvarint(false) // errOther, errPaths
+			}
 			raw(8 * int(uvarint(true)))
 		}
 		if b[p] != 0 {

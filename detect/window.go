@@ -500,7 +500,8 @@ func (a *Aggregator) vector(acc *accum, w *Window, key string, h uint64, out []f
 	if !a.cfg.ByDest {
 		var hv *HorizonValues
 		if a.cfg.Kind == record.KindWeb && key != "" && a.cfg.Horizon != nil {
-			v := a.cfg.Horizon.update(key, w.Start/1e9, acc.s4xx, acc.rareErr)
+			f := acc.failures()
+			v := a.cfg.Horizon.observe(key, w.Start/1e9, &f)
 			hv = &v
 		}
 		return acc.vector(a.cfg.Kind, out, a.cfg.Seen, w.Start, hv)

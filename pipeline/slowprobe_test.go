@@ -291,13 +291,10 @@ func windowsOf(t *testing.T, lines []timedLine, cfg Config) []*event.Event {
 // (time constants an hour and a day), of the windows' distinct paths,
 // rare hits, and of the windows themselves (windows active); of its hits,
 // and the hour's and day's rare errors as a share of them
-// (hour_rare_error_share); and of its new rare errors: a window's rare
-// errors less those on a path among the client's last
-// SHARKFIN_EVAL_MEMORY (default 4) rare-error paths, so that a client
-// retrying one broken URL every minute piles up nothing
-// (hour_new_rare_errors).
+// (hour_rare_error_share). (The new rare errors were measured here first
+// too; the agent keeps them now: hour_new_rare_errors.)
 var offlineHorizonNames = []string{"hour_paths", "hour_rare_hits", "hour_active", "day_paths", "day_rare_hits", "day_active",
-	"hour_hits", "day_hits", "hour_rare_error_share", "day_rare_error_share", "hour_new_rare_errors", "day_new_rare_errors",
+	"hour_hits", "day_hits", "hour_rare_error_share", "day_rare_error_share",
 	"ua_rare_share", "ua_rare_hits"}
 
 // uaRare, for the offline features ua_rare_share and ua_rare_hits (the
@@ -428,38 +425,12 @@ func offlineIdx(n int) []int {
 	return idx
 }
 
-// rareErrorPaths returns, per client and window start (Unix seconds), the
-// normalised paths of its rare errors (as the accumulator counts them).
-func rareErrorPaths(lines []timedLine, v *detect.Vocabulary) map[string]map[int64][]string {
-	out := map[string]map[int64][]string{}
-	p := format.Parser{Format: format.Combined, Location: time.UTC}
-	var r record.Record
-	for _, l := range lines {
-		if p.Parse([]byte(l.text), &r) != nil || v.Known(r.Target) || r.Status < 400 || r.Status >= 600 || r.Status == 499 {
-			continue
-		}
-		c := string(r.Client)
-		if out[c] == nil {
-			out[c] = map[int64][]string{}
-		}
-		w := r.Time / 1e9
-		w -= w % 60
-		out[c][w] = append(out[c][w], string(detect.NormalizePath(nil, r.Target)))
-	}
-	return out
-}
-
 // offlineHorizons computes offlineHorizonNames for every window of evs.
-func offlineHorizons(evs []*event.Event, rareErr map[string]map[int64][]string) [][]float64 {
+func offlineHorizons(evs []*event.Event) [][]float64 {
 	type entry struct {
-		last   int64
-		sums   [8]float64
-		newH   float64
-		newD   float64
-		recent []string
+		last int64
+		sums [8]float64
 	}
-	memory, _ := strconv.Atoi(os.Getenv("SHARKFIN_EVAL_MEMORY"))
-	memory = cmp.Or(memory, 4)
 	clients := map[string]*entry{}
 	order := make([]int, len(evs))
 	for i := range order {
@@ -489,20 +460,7 @@ func offlineHorizons(evs []*event.Event, rareErr map[string]map[int64][]string) 
 		e.last = now
 		hre, _ := ev.Features.Get("hour_rare_errors")
 		dre, _ := ev.Features.Get("day_rare_errors")
-		fresh := 0.0
-		for _, pth := range rareErr[ev.SrcIP][now] {
-			if slices.Contains(e.recent, pth) {
-				continue
-			}
-			fresh++
-			e.recent = append(e.recent, pth)
-			if len(e.recent) > memory {
-				e.recent = e.recent[1:]
-			}
-		}
-		e.newH = e.newH*fh + fresh
-		e.newD = e.newD*fd + fresh
-		out[i] = append(slices.Clone(e.sums[:]), hre/max(e.sums[6], 1), dre/max(e.sums[7], 1), e.newH, e.newD)
+		out[i] = append(slices.Clone(e.sums[:]), hre/max(e.sums[6], 1), dre/max(e.sums[7], 1))
 	}
 	return out
 }
@@ -649,7 +607,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 				}
 				return uaRare(train, lines)
 			}
-			hz := withUA(evs, offlineHorizons(evs, rareErrorPaths(train, v)), uaOfWindows(train))
+			hz := withUA(evs, offlineHorizons(evs), uaOfWindows(train))
 			// As `sharkfin train` does: probes are left out
 			// (SHARKFIN_EVAL_PROBES sets the rare errors of a probe; 0: none).
 			minRare := detect.DefaultProbeRareErrors
@@ -698,14 +656,14 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 					}
 					t.Logf("CLUSTER %d size %d threshold %.2f: %s", c, m.Training.Sizes[c], m.Thresholds[c], strings.Join(raw, " "))
 				}
-				t.Logf("STD %v", m.Transform.Std)
+				t.Logf("STD %v SILHOUETTE %v", m.Transform.Std, m.Training.Silhouette)
 			}
 			var scored []*event.Event
 			if !offline {
 				scored = windowsOf(t, test, Config{Model: m})
 			} else {
 				scored = windowsOf(t, test, Config{Vocabulary: v})
-				shz := withUA(scored, offlineHorizons(scored, rareErrorPaths(test, v)), uaOfWindows(test))
+				shz := withUA(scored, offlineHorizons(scored), uaOfWindows(test))
 				scoreOffline(t, m, scored, shz, features)
 				if os.Getenv("SHARKFIN_EVAL_UA_STATS") != "" { // windows with a rare user agent, per label
 					rare, all := map[string]int{}, map[string]int{}
@@ -846,8 +804,8 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 			{labelScrape, 0.95, 1}, {labelReal, 0, 0.016}, {labelBenign, 0, 0.01}, {labelClean, 0, 0.003}},
 			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.75, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.03}, {labelClean, 0, 0.01}}},
 		{"split", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.9, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.045}, {labelBenign, 0, 0.045}, {labelClean, 0, 0.01}},
-			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.09}, {labelClean, 0, 0.01}}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.03}, {labelBenign, 0, 0.03}, {labelClean, 0, 0.015}},
+			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.06}, {labelClean, 0, 0.01}}},
 	}
 	for _, mode := range modes {
 		if m := os.Getenv("SHARKFIN_EVAL_MODE"); m != "" && m != mode.name {

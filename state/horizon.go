@@ -40,11 +40,20 @@ import (
 // chunks: only an older agent, run on this file after a newer one, writes
 // "t"), and are ignored until the next fold deletes them.
 
+// Records of version 1 (earlier agents) have four sums and no recent
+// paths: they are read with the new rare errors' sums at 0 and no recent
+// path, so those clients' new rare errors start counting on upgrade.
+// Earlier agents skip version 2 records as damaged (those clients' sums
+// restart on a downgrade).
 const (
-	horizonVersion = 1
-	// HorizonValues is the number of sums of an entry.
-	HorizonValues  = 4
-	horizonRecLen  = 8 + 1 + 8 + 4*HorizonValues // key, op, last, sums
+	horizonVersion = 2
+	horizonV1      = 1
+	// HorizonValues is the number of sums of an entry, HorizonRecent
+	// its recent rare-error paths (detect.Horizon).
+	HorizonValues  = 6
+	HorizonRecent  = 4
+	horizonRecLen  = 8 + 1 + 8 + 4*HorizonValues + 2*HorizonRecent // key, op, last, sums, recent paths
+	horizonV1Len   = 8 + 1 + 8 + 4*4
 	horizonDelLen  = 8 + 1
 	horizonMinFold = 256 << 10
 	// horizonChunk bounds the bytes of one stored record (a table chunk
@@ -67,6 +76,7 @@ type HorizonUpdate struct {
 	Key    uint64
 	Last   int64 // window start of the last update, Unix seconds
 	Values [HorizonValues]float32
+	Recent [HorizonRecent]uint16
 	Delete bool
 }
 
@@ -86,6 +96,9 @@ func appendHorizons(b []byte, us []HorizonUpdate) []byte {
 		for _, v := range u.Values {
 			b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
 		}
+		for _, p := range u.Recent {
+			b = binary.BigEndian.AppendUint16(b, p)
+		}
 	}
 	return b
 }
@@ -102,8 +115,12 @@ func decodeHorizons(v []byte, fn func(u *HorizonUpdate)) error {
 }
 
 func scanHorizons(v []byte, fn func(u *HorizonUpdate)) error {
-	if len(v) == 0 || v[0] != horizonVersion {
+	if len(v) == 0 || v[0] != horizonVersion && v[0] != horizonV1 {
 		return errHorizonRecord
+	}
+	recLen, nv, nr := horizonRecLen, HorizonValues, HorizonRecent
+	if v[0] == horizonV1 {
+		recLen, nv, nr = horizonV1Len, 4, 0
 	}
 	v = v[1:]
 	var u HorizonUpdate
@@ -117,14 +134,17 @@ func scanHorizons(v []byte, fn func(u *HorizonUpdate)) error {
 			u.Delete = true
 			v = v[horizonDelLen:]
 		case 0:
-			if len(v) < horizonRecLen {
+			if len(v) < recLen {
 				return errHorizonRecord
 			}
 			u.Last = int64(binary.BigEndian.Uint64(v[9:]))
-			for i := range u.Values {
+			for i := range nv {
 				u.Values[i] = math.Float32frombits(binary.BigEndian.Uint32(v[17+4*i:]))
 			}
-			v = v[horizonRecLen:]
+			for i := range nr {
+				u.Recent[i] = binary.BigEndian.Uint16(v[17+4*nv+2*i:])
+			}
+			v = v[recLen:]
 		default:
 			return errHorizonRecord
 		}

@@ -39,7 +39,7 @@ func checkHorizons(t *testing.T, s *state.Store, input string, want []state.Hori
 // and survive a reopen; KeepHorizons drops the inputs not kept.
 func TestHorizons_ApplyReadDeleteKeep(t *testing.T) {
 	s := statetest.New(t)
-	a1 := state.HorizonUpdate{Key: 1, Last: hour(1), Values: [state.HorizonValues]float32{1, 2, 3, 4}}
+	a1 := state.HorizonUpdate{Key: 1, Last: hour(1), Values: [state.HorizonValues]float32{1, 2, 3, 4, 5, 6}, Recent: [state.HorizonRecent]uint16{7, math.MaxUint16, 1, 0}}
 	a2 := state.HorizonUpdate{Key: math.MaxUint64, Last: hour(2), Values: [state.HorizonValues]float32{0.5, 0, float32(math.Exp(-0.5)), math.SmallestNonzeroFloat32}}
 	a3 := state.HorizonUpdate{Key: 1 << 56, Last: 0, Values: [state.HorizonValues]float32{0, 0, 0, 1e30}}
 	b1 := state.HorizonUpdate{Key: 1, Last: hour(3), Values: [state.HorizonValues]float32{9, 8, 7, 6}}
@@ -294,14 +294,18 @@ func TestHorizons_LegacyTable(t *testing.T) {
 	})
 }
 
-// appendEntries encodes entries as one horizon record (version 1).
+// appendEntries encodes entries as one horizon record of version 1, as
+// earlier agents wrote them: four sums, no recent paths.
 func appendEntries(us ...state.HorizonUpdate) []byte {
 	b := []byte{1}
 	for _, u := range us {
+		if u.Values[4] != 0 || u.Values[5] != 0 || u.Recent != ([state.HorizonRecent]uint16{}) {
+			panic("version 1 has four sums and no recent paths")
+		}
 		b = binary.BigEndian.AppendUint64(b, u.Key)
 		b = append(b, 0)
 		b = binary.BigEndian.AppendUint64(b, uint64(u.Last))
-		for _, v := range u.Values {
+		for _, v := range u.Values[:4] {
 			b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
 		}
 	}

@@ -278,11 +278,23 @@ func printHorizons(w io.Writer, cfg *config.Config, st *state.Store, ip string) 
 			continue
 		}
 		fmt.Fprintf(w, "input %s: failures, summed at its last one (window of %s; they decay from there):\n"+
-			"  hour_4xx %.2f  hour_rare_errors %.2f  day_4xx %.2f  day_rare_errors %.2f\n",
+			"  hour_4xx %.2f  hour_rare_errors %.2f  day_4xx %.2f  day_rare_errors %.2f\n"+
+			"  hour_new_rare_errors %.2f  day_new_rare_errors %.2f  (the last %d rare-error paths remembered)\n",
 			in.Name, time.Unix(u.Last, 0).UTC().Format(time.RFC3339), u.Values[detect.Hour4xx], u.Values[detect.HourRareErrors],
-			u.Values[detect.Day4xx], u.Values[detect.DayRareErrors])
+			u.Values[detect.Day4xx], u.Values[detect.DayRareErrors],
+			u.Values[detect.HourNewRareErrors], u.Values[detect.DayNewRareErrors], countNonZero(u.Recent[:]))
 	}
 	return nil
+}
+
+func countNonZero(xs []uint16) int {
+	n := 0
+	for _, x := range xs {
+		if x != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // printStateSummary writes what `sharkfin state summary` shows.

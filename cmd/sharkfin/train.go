@@ -579,6 +579,10 @@ func readEventRows(e *env, path string, got *readInput, bar *rowsBar, need func(
 				// unless the model is to use it.
 				if need != nil && need(n) {
 					perr = fmt.Errorf("%s:%d: event lacks feature %q, which the model uses (an agent older than the feature sent it): leave it out with --features", path, lineNo, n)
+					if was, ok := detect.Predecessor(n); ok {
+						perr = fmt.Errorf("%w, or use what such agents sent in its place, %q (the default web features were, before it: --features %s)",
+							perr, was, strings.Join(detect.EarlierDefaultFeatures(k), ","))
+					}
 					return
 				}
 				got.missing++

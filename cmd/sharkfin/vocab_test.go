@@ -15,6 +15,7 @@ import (
 
 	"github.com/socx/sharkfin/detect"
 	"github.com/socx/sharkfin/event"
+	"github.com/socx/sharkfin/record"
 )
 
 // rareFeatures are the model features the path vocabulary tests train on.
@@ -324,5 +325,43 @@ func TestTrain_LeavesProbesOut(t *testing.T) {
 	}
 	if a, b := rows(m), rows(kept); b != a+12 {
 		t.Errorf("training rows %d with probes left out, %d with them kept; want 12 more", a, b)
+	}
+}
+
+// Events of the release before hour_new_rare_errors lack it: training the
+// default web features from them with a vocabulary is refused, naming the
+// feature, what those agents sent in its place and the features to give;
+// with those it trains.
+func TestTrain_EventsWithoutNewRareErrors(t *testing.T) {
+	dir := t.TempDir()
+	logPath := vocabTrainingLog(t, dir, 12)
+	m1 := filepath.Join(dir, "m1.json")
+	if code, _, errs := run(t, "train", "--format", "combined", "--k", "2", "--seed", "3", "-o", m1, logPath); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	code, out, errs := run(t, "score", "--format", "combined", "--model", m1, logPath)
+	if code != 0 {
+		t.Fatalf("score: %s", errs)
+	}
+	old := regexp.MustCompile(`,"(hour|day)_new_rare_errors":[-0-9.e+]+`).ReplaceAllString(out, "")
+	if old == out || strings.Contains(old, `new_rare_errors":`) || !strings.Contains(old, "hour_rare_errors") {
+		t.Fatalf("the features were not stripped: %.600s", out)
+	}
+	evfile := filepath.Join(dir, "prev-events.jsonl")
+	if err := os.WriteFile(evfile, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m2 := filepath.Join(dir, "m2.json")
+	code, _, errs = run(t, "train", "--k", "2", "--seed", "3", "--vocabulary-from", m1, "-o", m2, evfile)
+	want := "--features " + strings.Join(detect.EarlierDefaultFeatures(record.KindWeb), ",")
+	if code == 0 || !strings.Contains(errs, `"hour_new_rare_errors"`) || !strings.Contains(errs, `"hour_rare_errors"`) || !strings.Contains(errs, want) {
+		t.Fatalf("train from events without hour_new_rare_errors: exit %d, %s; want a refusal naming it, hour_rare_errors and %q", code, errs, want)
+	}
+	if !strings.Contains(want, "hour_rare_errors") || strings.Contains(want, "new_rare") {
+		t.Fatalf("EarlierDefaultFeatures: %s", want)
+	}
+	code, _, errs = run(t, "train", "--k", "2", "--seed", "3", "--vocabulary-from", m1, "--features", strings.TrimPrefix(want, "--features "), "-o", m2, evfile)
+	if code != 0 {
+		t.Fatalf("train with the features given: %s", errs)
 	}
 }

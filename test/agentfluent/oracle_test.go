@@ -15,11 +15,11 @@ var modelPath = filepath.Join("..", "..", "examples", "models", "web.json")
 var webFeatures = []string{"hits", "hits_2xx", "hits_3xx", "hits_4xx", "hits_5xx", "hits_non2xx",
 	"bytes", "distinct_paths", "post", "error_ratio",
 	"rare_hits", "rare_errors", "rare_share", "rare_error_ratio",
-	"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors"}
+	"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors", "hour_new_rare_errors", "day_new_rare_errors"}
 
 // horizonFeatures sum a client's earlier windows too (the lines of one
 // window do not give them): their check is hits_4xx <= hour_4xx <= day_4xx.
-var horizonFeatures = []string{"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors"}
+var horizonFeatures = []string{"hour_4xx", "hour_rare_errors", "day_4xx", "day_rare_errors", "hour_new_rare_errors", "day_new_rare_errors"}
 
 // features returns the feature values the lines of a key must produce.
 func (k *keyTruth) features() map[string]float64 {
