@@ -76,9 +76,10 @@
 //	                in records of at most 2,000 bytes, folded into a new table
 //	                once they outgrow twice it
 //	                "n"            u64: the bytes of the "d" records
-//	                (horizon.go; a record is 1, then per client its key u64
-//	                and 0 | last window u64 | 4 float32 sums, or 1 to
-//	                delete it)
+//	                (horizon.go; a record is its version 2, then per
+//	                client its key u64 and 0 | last window u64 | 6 float32
+//	                sums | 4 uint16 recent rare-error paths, or 1 to delete
+//	                it; version 1, of earlier agents: 4 sums, no paths)
 //	cache/<name>    key -> 1 | expires Unix ns u64 (0 = never) | value
 //	seen.domain     destination -> 1 | first window u64 | last window u64
 //	                (Unix s): the destinations this node has counted, for
