@@ -93,16 +93,25 @@ func (a *accum) reset() {
 }
 
 // errPathsKept is the rare-error paths an accumulator keeps: a window
-// with more is a probe (IsProbe) whatever its horizon says.
+// with more is a probe (IsProbe, at the default --probe-rare-errors of 3)
+// whatever its horizon says.
 const errPathsKept = 3
 
-// pathTag is the 16 bits of a path's hash (never 0) that the rare-error
-// paths keep.
-func pathTag(h uint64) uint16 { return uint16(h>>48) | 1 }
+// pathTag is what the rare-error paths keep of a path (pathOf: the
+// query string dropped): 16 bits (never 0) of its SipHash under the node's
+// key. Keyed, so that a scanner cannot pick spellings of its probes
+// (percent-encoding, "//") whose tags match a path it failed on before and
+// pass every probe off as a retry.
+func (k *DestKey) pathTag(path []byte) uint16 {
+	t := uint16(k.hash(path))
+	if t == 0 {
+		t = 1
+	}
+	return t
+}
 
-// addRareError notes a rare error on the path whose hash is h.
-func (a *accum) addRareError(h uint64) {
-	p := pathTag(h)
+// addRareError notes a rare error on the path whose tag is p.
+func (a *accum) addRareError(p uint16) {
 	for i, x := range a.errPaths {
 		switch x {
 		case p:
@@ -126,9 +135,9 @@ func (a *accum) failures() failures {
 // before the response.
 const statusClientClosed = 499
 
-// add counts one record. It allocates only when a distinct-value table has
-// to grow.
-func (a *accum) add(kind record.Kind, r *record.Record) {
+// add counts one record; tk keys the rare-error paths' tags. It allocates
+// only when a distinct-value table has to grow.
+func (a *accum) add(kind record.Kind, r *record.Record, tk *DestKey) {
 	if kind != record.KindWeb && a.accExt == nil {
 		a.accExt = &accExt{}
 	}
@@ -149,7 +158,7 @@ func (a *accum) add(kind record.Kind, r *record.Record) {
 			// 4xx (hits_4xx) but say nothing of the path.
 			if r.Status >= 400 && r.Status < 600 && r.Status != statusClientClosed {
 				inc(&a.rareErr)
-				a.addRareError(h)
+				a.addRareError(tk.pathTag(pathOf(r.Target)))
 			}
 		}
 		a.distinct.Add(h)

@@ -25,13 +25,14 @@ import (
 // couple of broken links reloaded, adds 1 once and then nothing, where a
 // scanner asking for a new never-served path every minute adds 1 each
 // window. Past errPathsKept distinct rare-error paths in one window
-// (already a probe, IsProbe) every further rare error counts as new.
+// (a probe, IsProbe, at the default --probe-rare-errors of 3) every
+// further rare error counts as new.
 //
 // Decayed sums need one entry per client, not a window list: 40 bytes
 // (six sums, the last window and the recent paths' 16-bit hashes),
 // about 90 with the map's overhead, kept only for clients whose windows
 // had 4xx or rare errors. At most Horizon.max clients are kept (default
-// DefaultHorizonClients, ~4 MiB); when the table is full a quarter of it,
+// DefaultHorizonClients, ~4.5 MiB); when the table is full a quarter of it,
 // the clients whose last failure is oldest, is forgotten. A client
 // without a failure for 3 days (its
 // day sums down to 5%) is forgotten too, in a sweep at the first window of
@@ -53,9 +54,10 @@ const (
 // recentPaths is the rare-error paths a client's entry remembers.
 const recentPaths = 4
 
-// RecentPaths are the 16-bit hashes (pathTag; 0: none) of a client's last
-// distinct rare-error paths, the most recent first. Sixteen bits are
-// enough: a new path is taken for a remembered one 4 times in 65,535.
+// RecentPaths are the 16-bit tags (DestKey.pathTag, keyed; 0: none) of a
+// client's last distinct rare-error paths, the most recent first. Sixteen
+// bits are enough: a new path is taken for a remembered one 4 times in
+// 65,535.
 type RecentPaths [recentPaths]uint16
 
 // HorizonValues are a client's decayed sums.
@@ -155,18 +157,22 @@ type failures struct {
 	other         uint16
 }
 
-// fresh returns the window's new rare errors (see above) and records its
-// rare-error paths in r, the most recent first: a path seen again moves
-// to the front, so a client cycling through a few broken URLs keeps them.
+// fresh returns the window's new rare errors (see above): its paths not
+// among r as it was before the window. It then records them in r, the
+// most recent first: a path seen again moves to the front, so a client
+// cycling through a few broken URLs keeps them.
 func (f *failures) fresh(r *RecentPaths) uint32 {
 	n := uint32(f.other)
+	before := *r
 	for _, p := range f.paths {
 		if p == 0 {
 			break
 		}
+		if !slices.Contains(before[:], p) {
+			n++
+		}
 		i := slices.Index(r[:], p)
 		if i < 0 {
-			n++
 			i = len(r) - 1
 		}
 		copy(r[1:i+1], r[:i])

@@ -655,15 +655,16 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 		cycle5  = "192.0.2.3" // five in turn: always new (four are remembered)
 		lru     = "192.0.2.4" // a path used again stays remembered
 		burst   = "192.0.2.5" // repeats and more than three paths in one window
+		evict   = "192.0.2.6" // a window's new path does not make a remembered one new
 	)
 	minutes := [][]req{
 		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c0"}}, {lru, []string{"/a"}},
-			{burst, []string{"/x", "/x", "/y", "/z", "/w", "/w"}}},
-		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c1"}}, {lru, []string{"/b", "/c", "/d"}}},
-		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b2"}}, {cycle5, []string{"/c2"}}, {lru, []string{"/a"}}},
-		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b3"}}, {cycle5, []string{"/c3"}}, {lru, []string{"/e"}}},
-		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c4"}}, {lru, []string{"/a"}}},
-		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c0"}}, {lru, []string{"/b"}}},
+			{burst, []string{"/x", "/x", "/y", "/z", "/w", "/w"}}, {evict, []string{"/a"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c1"}}, {lru, []string{"/b", "/c", "/d"}}, {evict, []string{"/b"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b2"}}, {cycle5, []string{"/c2"}}, {lru, []string{"/a"}}, {evict, []string{"/c"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b3"}}, {cycle5, []string{"/c3"}}, {lru, []string{"/e"}}, {evict, []string{"/d"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c4"}}, {lru, []string{"/a"}}, {evict, []string{"/x", "/a"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c0"}}, {lru, []string{"/b"}}, {evict, []string{"/b"}}},
 	}
 	for m, reqs := range minutes {
 		for _, q := range reqs {
@@ -689,6 +690,9 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 		// at /e); /b new again.
 		lru:   {1, 3, 0, 1, 0, 1},
 		burst: {5}, // /x /y /z new, then 2 rare errors past the three paths a window keeps
+		// /a /b /c /d; then /x new and /a remembered (as it was before the
+		// window, though /x would push it out); /b pushed out by then.
+		evict: {1, 1, 1, 1, 1, 1},
 	}
 	hour := func(dt float64) float64 { return math.Exp(-dt / 3600) }
 	day := func(dt float64) float64 { return math.Exp(-dt / 86400) }
@@ -713,8 +717,8 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 			t.Errorf("%s minute %d: day_new_rare_errors %v, want %v", r.Key, m, g, wd)
 		}
 	}
-	if n != 6*4+1 {
-		t.Errorf("%d windows checked, want %d", n, 6*4+1)
+	if n != 6*5+1 {
+		t.Errorf("%d windows checked, want %d", n, 6*5+1)
 	}
 	// The recent paths are stored and loaded with the sums: a loaded
 	// horizon goes on alike.
@@ -722,7 +726,7 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 	for _, c := range h.Drain() {
 		h2.Load(c.Key, c.Last, c.Values, c.Recent)
 	}
-	f := failures{rareErr: 1, paths: [errPathsKept]uint16{pathTag(hashBytes([]byte("/api/socket")))}}
+	f := failures{rareErr: 1, paths: [errPathsKept]uint16{a.tagKey.pathTag([]byte("/api/socket"))}}
 	f2 := f
 	start := t0s + 6*60
 	if v1, v2 := h.observe(retrier, start, &f), h2.observe(retrier, start, &f2); v1 != v2 || v1[HourRareErrors] <= v1[HourNewRareErrors]+5 {

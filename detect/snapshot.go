@@ -23,7 +23,7 @@ const (
 	snapshotV4      = 4
 	snapshotV5      = 5 // version 4 and the allowlisted lines of a key (read as 0 from older)
 	snapshotV6      = 6 // version 5 and a web key's rare-path counts (read as 0 from older)
-	snapshotVersion = 7 // version 6 and a web key's rare-error paths (errPaths, errOther; from older, every rare error is in errOther)
+	snapshotVersion = 7 // version 6 and, after a web key's rare errors if it has any, their paths (errOther, errPaths; from older, every rare error is in errOther)
 	snapshotDest    = 0x41
 )
 
@@ -175,9 +175,11 @@ func (acc *accum) appendBinary(b []byte, kind record.Kind, dest bool) []byte {
 	if kind == record.KindWeb {
 		b = binary.AppendUvarint(b, uint64(acc.rare))
 		b = binary.AppendUvarint(b, uint64(acc.rareErr))
-		b = binary.AppendUvarint(b, uint64(acc.errOther))
-		for _, p := range acc.errPaths {
-			b = binary.AppendUvarint(b, uint64(p))
+		if acc.rareErr > 0 { // most keys have none: no bytes for their paths
+			b = binary.AppendUvarint(b, uint64(acc.errOther))
+			for _, p := range acc.errPaths {
+				b = binary.AppendUvarint(b, uint64(p))
+			}
 		}
 		return appendSet(b, &acc.distinct)
 	}
@@ -426,7 +428,7 @@ func (d *decoder) accum(limit uint64, kind record.Kind, ver byte) *accum {
 		acc.rareErr = uint32(min(d.Uvarint(), math.MaxUint32))
 		acc.errOther = uint16(min(acc.rareErr, math.MaxUint16))
 	}
-	if kind == record.KindWeb && ver == snapshotVersion {
+	if kind == record.KindWeb && ver == snapshotVersion && acc.rareErr > 0 {
 		acc.errOther = uint16(min(d.Uvarint(), math.MaxUint16))
 		for i := range acc.errPaths {
 			acc.errPaths[i] = uint16(min(d.Uvarint(), math.MaxUint16))

@@ -543,33 +543,24 @@ func TestSnapshot_RareCountsSurvive(t *testing.T) {
 		}
 	}
 
-	// Version 6: without the rare-error paths; every rare error of a
-	// restored window counts as new.
-	v6 := webSnapshotAs(t, snap.Main, snapshotV6)
-	old6, _ := NewAggregator(cfg)
-	if err := old6.Restore(v6, nil); err != nil {
-		t.Fatalf("v6 snapshot: %v", err)
-	}
-	got6 := closeAll(old6)
-	compareRare(t, "v6", got6, want, false)
-	for k, vec := range got6 {
-		if vec[WebHourNewRareErrors] != vec[WebRareErrors] {
-			t.Errorf("v6 %s: hour_new_rare_errors %v, want rare_errors %v", k, vec[WebHourNewRareErrors], vec[WebRareErrors])
+	// Versions 6 and 5: the same snapshot without the rare-error paths,
+	// and without the rare counts too. Everything else restores the same;
+	// version 5's rare counts as 0; every rare error of a window restored
+	// from either counts as new (version 5: none).
+	for _, c := range []struct {
+		ver      byte
+		zeroRare bool
+	}{{snapshotV6, false}, {snapshotV5, true}} {
+		old, _ := NewAggregator(cfg)
+		if err := old.Restore(webSnapshotAs(t, snap.Main, c.ver), nil); err != nil {
+			t.Fatalf("v%d snapshot: %v", c.ver, err)
 		}
-	}
-
-	// Version 5: the same snapshot without the rare counts restores with
-	// them 0 and everything else the same.
-	v5 := webSnapshotAs(t, snap.Main, snapshotV5)
-	old, _ := NewAggregator(cfg)
-	if err := old.Restore(v5, nil); err != nil {
-		t.Fatalf("v5 snapshot: %v", err)
-	}
-	got5 := closeAll(old)
-	compareRare(t, "v5", got5, want, true)
-	for k, vec := range got5 {
-		if vec[WebHourNewRareErrors] != 0 {
-			t.Errorf("v5 %s: hour_new_rare_errors %v, want 0", k, vec[WebHourNewRareErrors])
+		got := closeAll(old)
+		compareRare(t, fmt.Sprintf("v%d", c.ver), got, want, c.zeroRare)
+		for k, vec := range got {
+			if vec[WebHourNewRareErrors] != vec[WebRareErrors] {
+				t.Errorf("v%d %s: hour_new_rare_errors %v, want rare_errors %v", c.ver, k, vec[WebHourNewRareErrors], vec[WebRareErrors])
+			}
 		}
 	}
 }
@@ -602,8 +593,9 @@ func compareRare(t *testing.T, what string, got, want map[string][]float64, zero
 
 // webSnapshotAs rewrites a web aggregator's version 7 Main (no frozen
 // window, no overflow) as version ver (6 or 5): the same bytes without
-// each key's rare-error paths (errOther and errPathsKept uvarints), and
-// for 5 without its two rare-count uvarints either.
+// each key's rare-error paths (errOther and errPathsKept uvarints, there
+// when it has rare errors), and for 5 without its two rare-count uvarints
+// either.
 func webSnapshotAs(t *testing.T, b []byte, ver byte) []byte {
 	t.Helper()
 	if b[0] != snapshotVersion || ver != snapshotV6 && ver != snapshotV5 {
@@ -656,11 +648,12 @@ func webSnapshotAs(t *testing.T, b []byte, ver byte) []byte {
 			for range 7 {
 				varint()
 			}
-			uvarint(true)              // allowed
-			uvarint(ver == snapshotV6) // rare
-			uvarint(ver == snapshotV6) // rareErr
-			for range 1 + errPathsKept {
-				uvarint(false) // errOther, errPaths
+			uvarint(true)                       // allowed
+			uvarint(ver == snapshotV6)          // rare
+			if uvarint(ver == snapshotV6) > 0 { // rareErr
+				for range 1 + errPathsKept {
+					uvarint(false) // errOther, errPaths
+				}
 			}
 			raw(8 * int(uvarint(true)))
 		}

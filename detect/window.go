@@ -125,6 +125,7 @@ type AggregatorStats struct {
 // It is not safe for concurrent use.
 type Aggregator struct {
 	cfg       WindowConfig
+	tagKey    DestKey // keys the rare-error paths' tags (accum.addRareError)
 	width     int64
 	lateness  int64
 	windows   map[int64]*Window
@@ -153,8 +154,16 @@ func NewAggregator(cfg WindowConfig) (*Aggregator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The rare-error paths' tags are keyed by the horizon's key (the
+	// node's, kept in the state: a restored window's tags match the
+	// restarted agent's and the stored recent paths).
+	tagKey := cfg.DestKey
+	if cfg.Horizon != nil {
+		tagKey = cfg.Horizon.key
+	}
 	return &Aggregator{
 		cfg:       cfg,
+		tagKey:    tagKey,
 		width:     int64(cfg.Window),
 		lateness:  int64(cfg.Lateness),
 		windows:   make(map[int64]*Window),
@@ -208,7 +217,7 @@ func (a *Aggregator) count(acc *accum, r *record.Record) {
 	if a.cfg.ByDest {
 		acc.addDest(a.cfg.Kind, r)
 	} else {
-		acc.add(a.cfg.Kind, r)
+		acc.add(a.cfg.Kind, r, &a.tagKey)
 		if a.cfg.Allow != nil && a.cfg.Allow.match(r) {
 			inc(&acc.allowed)
 		}
@@ -229,14 +238,14 @@ func (a *Aggregator) AddAll(recs []record.Record, fn func(*Result)) (late int) {
 			}
 		} else if al := a.cfg.Allow; al != nil {
 			for _, p := range pend {
-				p.acc.add(a.cfg.Kind, p.r)
+				p.acc.add(a.cfg.Kind, p.r, &a.tagKey)
 				if al.match(p.r) {
 					inc(&p.acc.allowed)
 				}
 			}
 		} else {
 			for _, p := range pend {
-				p.acc.add(a.cfg.Kind, p.r)
+				p.acc.add(a.cfg.Kind, p.r, &a.tagKey)
 			}
 		}
 		pend = pend[:0]

@@ -121,7 +121,12 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 		cfg.Seen.DiscardChanges() // the pipeline's own: nothing stores them
 	}
 	if cfg.Horizon == nil && kind == record.KindWeb {
-		cfg.Horizon = detect.NewHorizon(0, cfg.DestKey, false)
+		// A fixed key, not DestKey (random per run): it keys the 16-bit
+		// tags of the clients' rare-error paths, whose rare collisions
+		// would otherwise make hour_new_rare_errors, and so the model
+		// `train` fits from the same logs and seed, differ run to run.
+		// The agent gives its own, keyed by the node.
+		cfg.Horizon = detect.NewHorizon(0, detect.DestKey{}, false)
 	}
 	cfg.Window.Seen, cfg.Window.DestKey, cfg.Window.Horizon = cfg.Seen, cfg.DestKey, cfg.Horizon
 	agg, err := detect.NewAggregator(cfg.Window)

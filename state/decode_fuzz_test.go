@@ -2,6 +2,8 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -101,7 +103,20 @@ func FuzzDecodeHorizons(f *testing.F) {
 		{Key: 1 << 63, Delete: true},
 		{Key: 7, Last: 0, Values: [HorizonValues]float32{0, 0, 1e30, 0}},
 	}))
+	f.Add(appendHorizons(nil, []HorizonUpdate{
+		{Key: 2, Last: 1_700_000_100, Values: [HorizonValues]float32{1, 2, 1, 2, 1, 1.5}, Recent: [HorizonRecent]uint16{9, 1, 0xffff, 0}},
+	}))
+	// Version 1, of earlier agents: four sums, no recent paths.
+	v1 := []byte{horizonV1}
+	v1 = binary.BigEndian.AppendUint64(v1, 3)
+	v1 = append(v1, 0)
+	v1 = binary.BigEndian.AppendUint64(v1, 1_700_000_040)
+	for _, x := range []float32{3, 1, 3.5, 1} {
+		v1 = binary.BigEndian.AppendUint32(v1, math.Float32bits(x))
+	}
+	f.Add(append(v1, 0, 0, 0, 0, 0, 0, 0, 4, 1))
 	f.Add([]byte{horizonVersion})
+	f.Add([]byte{horizonV1})
 	f.Add([]byte{horizonVersion, 0, 0, 0, 0, 0, 0, 0, 1, 2})
 	f.Fuzz(func(t *testing.T, val []byte) {
 		var got []HorizonUpdate
@@ -111,8 +126,20 @@ func FuzzDecodeHorizons(f *testing.F) {
 			}
 			return
 		}
-		if back := appendHorizons(nil, got); !bytes.Equal(back, val) {
+		back := appendHorizons(nil, got)
+		if val[0] == horizonVersion && !bytes.Equal(back, val) {
 			t.Fatalf("round trip: %x, want %x", back, val)
+		}
+		// A version 1 record is written again as version 2: it must read
+		// back as the same updates (the new sums 0, no recent path).
+		var again []HorizonUpdate
+		if err := decodeHorizons(back, func(u *HorizonUpdate) { again = append(again, *u) }); err != nil || !bytes.Equal(appendHorizons(nil, again), back) {
+			t.Fatalf("re-encoded %x: %v, %+v; want %+v", back, err, again, got)
+		}
+		for _, u := range got {
+			if val[0] == horizonV1 && (u.Values[4] != 0 || u.Values[5] != 0 || u.Recent != [HorizonRecent]uint16{}) {
+				t.Fatalf("version 1 entry %+v: new sums or recent paths", u)
+			}
 		}
 	})
 }

@@ -81,7 +81,8 @@ type HorizonUpdate struct {
 }
 
 // appendHorizons encodes updates as one record: the version, then per
-// update its key, 0 and its window and sums, or 1 for a delete.
+// update its key, 0 and its window, sums and recent paths, or 1 for a
+// delete.
 func appendHorizons(b []byte, us []HorizonUpdate) []byte {
 	b = append(b, horizonVersion)
 	for i := range us {

@@ -63,8 +63,8 @@ type Detect struct {
 	// nor the day catch-up uses more CPU (benchagent, 2026-12-07).
 	CloseBatch int `yaml:"close_batch"`
 	// HorizonClients caps the web clients whose hour and day sums (the
-	// hour_ and day_ features) are kept per input: about 80 bytes each in
-	// memory and in the state. When full, the quarter whose last failure is oldest is
+	// hour_ and day_ features) are kept per input: about 90 bytes each in
+	// memory, 49 in the state. When full, the quarter whose last failure is oldest is
 	// forgotten.
 	HorizonClients int `yaml:"horizon_clients"`
 	// Models maps a kind ("web", "proxy", "dns") to its model file. Every

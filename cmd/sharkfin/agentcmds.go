@@ -339,7 +339,7 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // max_keys keys of their own; and the node remembers up to
 // detect.domains.max_seen destinations (about 48 bytes each, in memory).
 func memoryLimit(c *config.Config) int64 {
-	// The web clients' hour and day sums (at most 4 MB at the default
+	// The web clients' hour and day sums (at most 4.5 MB at the default
 	// detect.horizon_clients, only failing clients) and a model's path
 	// vocabulary (1.6 MiB at its default size) are not counted: the limit
 	// is where the collector works harder, and counting them let a flood's

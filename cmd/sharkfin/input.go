@@ -37,8 +37,10 @@ type inputFlags struct {
 	vocab *detect.Vocabulary
 	learn *detect.VocabBuilder
 	// need, if set, names the features events must carry (the model's);
-	// others they lack are taken as 0.
-	need func(string) bool
+	// others they lack are taken as 0. needDefaults says they are the
+	// default features (train without --features).
+	need         func(string) bool
+	needDefaults bool
 }
 
 func (f *inputFlags) add(cmd *cobra.Command) {

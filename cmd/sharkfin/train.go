@@ -139,6 +139,7 @@ the --quantile of member distances.`,
 				projErr error
 				buf     []float64
 			)
+			in.needDefaults = len(cfg.Features) == 0
 			in.need = func(name string) bool {
 				fs := cfg.Features
 				if len(fs) == 0 { // the defaults, as the first row will choose them
@@ -426,7 +427,7 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 	bar := newRowsBar(e, len(evfiles) > 0)
 	defer bar.done()
 	for _, f := range evfiles {
-		if err := readEventRows(e, f, &got, bar, in.need, fn); err != nil {
+		if err := readEventRows(e, f, &got, bar, in, fn); err != nil {
 			return got, err
 		}
 	}
@@ -528,7 +529,8 @@ func isEventFile(e *env, path string) (bool, error) {
 // readEventRows calls fn with the features of every ip_score event in
 // path: JSON lines as sharkfin prints them or Fluentd's out_file writes
 // them (extra keys such as the tag and time are ignored).
-func readEventRows(e *env, path string, got *readInput, bar *rowsBar, need func(string) bool, fn func(*windowRow)) error {
+func readEventRows(e *env, path string, got *readInput, bar *rowsBar, in *inputFlags, fn func(*windowRow)) error {
+	need := in.need
 	rc, err := e.openLog(path)
 	if err != nil {
 		return err
@@ -579,9 +581,11 @@ func readEventRows(e *env, path string, got *readInput, bar *rowsBar, need func(
 				// unless the model is to use it.
 				if need != nil && need(n) {
 					perr = fmt.Errorf("%s:%d: event lacks feature %q, which the model uses (an agent older than the feature sent it): leave it out with --features", path, lineNo, n)
-					if was, ok := detect.Predecessor(n); ok {
+					if was, ok := detect.Predecessor(n); ok && in.needDefaults {
 						perr = fmt.Errorf("%w, or use what such agents sent in its place, %q (the default web features were, before it: --features %s)",
 							perr, was, strings.Join(detect.EarlierDefaultFeatures(k), ","))
+					} else if ok {
+						perr = fmt.Errorf("%w, or use what such agents sent in its place, %q", perr, was)
 					}
 					return
 				}

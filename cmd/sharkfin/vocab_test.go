@@ -364,4 +364,9 @@ func TestTrain_EventsWithoutNewRareErrors(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train with the features given: %s", errs)
 	}
+	// Features of one's own: the predecessor named, not the defaults.
+	code, _, errs = run(t, "train", "--k", "2", "--seed", "3", "--vocabulary-from", m1, "--features", "hits_2xx,day_new_rare_errors", "-o", m2, evfile)
+	if code == 0 || !strings.Contains(errs, `"day_rare_errors"`) || strings.Contains(errs, "default") {
+		t.Errorf("train --features hits_2xx,day_new_rare_errors from such events: exit %d, %s; want a refusal naming day_rare_errors only", code, errs)
+	}
 }

@@ -308,8 +308,9 @@ func (d *delivery) check(truth map[winKey]*keyTruth) {
 		if h, dd := number(feats["hour_4xx"]), number(feats["day_4xx"]); h < want["hits_4xx"] || dd < h ||
 			number(feats["hour_rare_errors"]) != 0 || number(feats["day_rare_errors"]) != 0 ||
 			number(feats["hour_new_rare_errors"]) != 0 || number(feats["day_new_rare_errors"]) != 0 {
-			d.problem("event %s (%v): hour_4xx %v day_4xx %v (hits_4xx %v), rare errors %v %v: want hits_4xx <= hour_4xx <= day_4xx and no rare errors",
-				id, k, feats["hour_4xx"], feats["day_4xx"], want["hits_4xx"], feats["hour_rare_errors"], feats["day_rare_errors"])
+			d.problem("event %s (%v): hour_4xx %v day_4xx %v (hits_4xx %v), rare errors %v %v, new %v %v: want hits_4xx <= hour_4xx <= day_4xx and no rare errors",
+				id, k, feats["hour_4xx"], feats["day_4xx"], want["hits_4xx"], feats["hour_rare_errors"], feats["day_rare_errors"],
+				feats["hour_new_rare_errors"], feats["day_new_rare_errors"])
 		}
 		v := d.model.score(want)
 		if got := e.Record["cluster"]; got != int64(v.Cluster) {
