@@ -151,7 +151,11 @@ func FuzzAggregator_Restore(f *testing.F) {
 		r := record.Record{Time: 1e18 + int64(i), Client: fmt.Appendf(nil, "10.0.0.%d", i), Status: 200 + 200*(i%2), Target: []byte("/x"), Rare: i%3 == 0}
 		a.Add(&r)
 	}
-	f.Add(a.Snapshot().Main, int64(0), []byte{6}) // open, with rare counts
+	open := a.Snapshot().Main
+	f.Add(open, int64(0), []byte{7}) // open, with rare counts and their paths
+	for _, ver := range []byte{snapshotV6, snapshotV5} {
+		f.Add(webSnapshotAs(f, open, ver), int64(0), []byte{ver}) // as earlier releases wrote it
+	}
 	a.CloseThrough(maxInt64, func(*Result) {})
 	snap := a.Snapshot()
 	for start, blob := range snap.Frozen {

@@ -596,7 +596,7 @@ func compareRare(t *testing.T, what string, got, want map[string][]float64, zero
 // each key's rare-error paths (errOther and errPathsKept uvarints, there
 // when it has rare errors), and for 5 without its two rare-count uvarints
 // either.
-func webSnapshotAs(t *testing.T, b []byte, ver byte) []byte {
+func webSnapshotAs(t testing.TB, b []byte, ver byte) []byte {
 	t.Helper()
 	if b[0] != snapshotVersion || ver != snapshotV6 && ver != snapshotV5 {
 		t.Fatalf("version %d to %d", b[0], ver)
