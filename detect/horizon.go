@@ -29,7 +29,7 @@ import (
 // further rare error counts as new.
 //
 // Decayed sums need one entry per client, not a window list: 40 bytes
-// (six sums, the last window and the recent paths' 16-bit hashes),
+// (six sums, the last window and the recent paths' 16-bit tags),
 // about 90 with the map's overhead, kept only for clients whose windows
 // had 4xx or rare errors. At most Horizon.max clients are kept (default
 // DefaultHorizonClients, ~4.5 MiB); when the table is full a quarter of it,
@@ -56,8 +56,8 @@ const recentPaths = 4
 
 // RecentPaths are the 16-bit tags (DestKey.pathTag, keyed; 0: none) of a
 // client's last distinct rare-error paths, the most recent first. Sixteen
-// bits are enough: a new path is taken for a remembered one 4 times in
-// 65,535.
+// bits are enough: a new path is taken for a remembered one at most 8
+// times in 65,536.
 type RecentPaths [recentPaths]uint16
 
 // HorizonValues are a client's decayed sums.

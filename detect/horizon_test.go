@@ -726,7 +726,7 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 	for _, c := range h.Drain() {
 		h2.Load(c.Key, c.Last, c.Values, c.Recent)
 	}
-	f := failures{rareErr: 1, paths: [errPathsKept]uint16{a.tagKey.pathTag([]byte("/api/socket"))}}
+	f := failures{rareErr: 1, paths: [errPathsKept]uint16{a.tagKey.pathTag(hashBytes([]byte("/api/socket")))}}
 	f2 := f
 	start := t0s + 6*60
 	if v1, v2 := h.observe(retrier, start, &f), h2.observe(retrier, start, &f2); v1 != v2 || v1[HourRareErrors] <= v1[HourNewRareErrors]+5 {
