@@ -105,6 +105,7 @@ func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	parser := pb.in.parser
 	kind := parser.Format.Kind()
 	vocab := pb.in.pipe.Vocab()
+	tagKey := pb.in.pipe.Aggregator().TagKey()
 	pb.recs = slices.Grow(pb.recs[:0], len(pb.lines))
 	pb.names = pb.names[:0]
 	for _, line := range pb.lines {
@@ -117,6 +118,7 @@ func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 		}
 		detect.Prehash(kind, r)
 		vocab.Mark(kind, r)
+		detect.TagRareError(kind, r, tagKey)
 		dests.Fill(kind, r, &pb.names)
 	}
 }

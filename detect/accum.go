@@ -97,22 +97,41 @@ func (a *accum) reset() {
 // whatever its horizon says.
 const errPathsKept = 3
 
-// pathTag is what the rare-error paths keep of a path whose hash
-// (distinctHash: of the path, the query string dropped) is h: 16 bits
-// (never 0) of a multiply-shift universal hash of h under the node's key.
-// Keyed, so that a scanner cannot pick spellings of its probes
-// (percent-encoding, "//") whose tags match a path it failed on before and
-// pass every probe off as a retry: unless two paths' 64-bit hashes are
-// equal, their tags collide with a chance of at most 2 in 65,536 whatever
-// the paths, and the tags are never shown. One multiplication: a scan of
-// rare 404s counts at the cost of any other line (a SipHash of the path
-// here cost 55 ns a line, +45%).
-func (k *DestKey) pathTag(h uint64) uint16 {
-	t := uint16(((h ^ k.k0) * (k.k1 | 1)) >> 48)
+// pathTag is what the rare-error paths keep of a path (pathOf: the
+// query string dropped): 16 bits (never 0) of its SipHash under the
+// node's key. Keyed over the path's bytes, so that a scanner cannot pick
+// spellings of its probes (percent-encoding, "//") whose tags match a path
+// it failed on before and pass every probe off as a retry: a keyed hash of
+// the unkeyed 64-bit path hash would not do, as FNV-1a can be inverted to
+// give any spelling the hash of another path. The parse workers compute it
+// (TagRareError): in the goroutine that counts, it cost a scan of rare
+// 404s 55 ns a line (+45%).
+func (k *DestKey) pathTag(path []byte) uint16 {
+	t := uint16(k.hash(path))
 	if t == 0 {
 		t = 1
 	}
 	return t
+}
+
+// TagRareError sets r.ErrTag when r is a web rare error (after
+// PathVocab.Mark), with key: the key of the aggregator r goes to (its
+// Horizon's; the agent's is the node's). Safe for concurrent use on
+// distinct records.
+func TagRareError(k record.Kind, r *record.Record, key *DestKey) {
+	if k == record.KindWeb && r.Rare && isRareErrorStatus(r.Status) {
+		r.ErrTag = key.pathTag(pathOf(r.Target))
+	}
+}
+
+// isRareErrorStatus reports whether a rare path's status makes it a rare
+// error: the server refused or failed it (4xx/5xx). Nginx's 499 is the
+// client hanging up before the answer: WordPress calls its own
+// wp-cron.php with a 10 ms timeout, so an nginx WordPress logs hundreds of
+// them a day from its own address, for a path only it asks (so rare).
+// They stay 4xx (hits_4xx) but say nothing of the path.
+func isRareErrorStatus(status int) bool {
+	return status >= 400 && status < 600 && status != statusClientClosed
 }
 
 // addRareError notes a rare error on the path whose tag is p.
@@ -152,21 +171,18 @@ func (a *accum) add(kind record.Kind, r *record.Record, tk *DestKey) {
 		if bytes.Equal(r.Method, methodPOST) {
 			inc(&a.post)
 		}
-		h := distinctHash(record.KindWeb, r)
 		if r.Rare {
 			inc(&a.rare)
-			// A rare error is a rare path the server refused or failed.
-			// Nginx's 499 is the client hanging up before the answer:
-			// WordPress calls its own wp-cron.php with a 10 ms timeout,
-			// so an nginx WordPress logs hundreds of them a day from its
-			// own address, for a path only it asks (so rare). They stay
-			// 4xx (hits_4xx) but say nothing of the path.
-			if r.Status >= 400 && r.Status < 600 && r.Status != statusClientClosed {
+			if isRareErrorStatus(r.Status) {
 				inc(&a.rareErr)
-				a.addRareError(tk.pathTag(h))
+				p := r.ErrTag
+				if p == 0 { // not tagged by a parse worker
+					p = tk.pathTag(pathOf(r.Target))
+				}
+				a.addRareError(p)
 			}
 		}
-		a.distinct.Add(h)
+		a.distinct.Add(distinctHash(record.KindWeb, r))
 	case record.KindProxy:
 		if bytes.Contains(r.Action, denied) {
 			a.denied++

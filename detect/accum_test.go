@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/socx/sharkfin/record"
@@ -272,5 +273,56 @@ func TestPrehash_SameFeatures(t *testing.T) {
 				t.Errorf("%s %s: %v prehashed, %v hashed by Add", kind, n, got[i], want[i])
 			}
 		}
+	}
+}
+
+// TagRareError tags exactly the web rare errors (4xx/5xx but not 499, on a
+// path the vocabulary does not know), with the tag the accumulator would
+// compute itself; a window counts the same whether its records were
+// tagged by a parse worker or not.
+func TestTagRareError(t *testing.T) {
+	key := NewDestKey()
+	for _, c := range []struct {
+		kind   record.Kind
+		rare   bool
+		status int
+		tagged bool
+	}{
+		{record.KindWeb, true, 404, true},
+		{record.KindWeb, true, 503, true},
+		{record.KindWeb, true, 499, false},
+		{record.KindWeb, true, 200, false},
+		{record.KindWeb, false, 404, false},
+		{record.KindProxy, true, 404, false},
+	} {
+		r := web("GET", "/backup.sql?x=1", c.status, 10)
+		r.Rare = c.rare
+		TagRareError(c.kind, &r, &key)
+		if want := key.pathTag([]byte("/backup.sql")); c.tagged && r.ErrTag != want || !c.tagged && r.ErrTag != 0 {
+			t.Errorf("%+v: ErrTag %d (the path's tag is %d)", c, r.ErrTag, want)
+		}
+	}
+	var recs []record.Record
+	for i := range 40 {
+		r := web("GET", fmt.Sprintf("/p%d", i%7), 404, 10)
+		r.Time, r.Client, r.Rare = sec(float64(i)), []byte("192.0.2.9"), i%3 != 0
+		recs = append(recs, r)
+	}
+	run := func(tag bool) []result {
+		a := newAgg(t, WindowConfig{Kind: record.KindWeb, Horizon: NewHorizon(0, key, false)})
+		var got []result
+		for i := range recs {
+			r := recs[i]
+			if tag {
+				TagRareError(record.KindWeb, &r, a.TagKey())
+			}
+			a.Add(&r)
+		}
+		a.CloseThrough(maxInt64, collector(&got))
+		return got
+	}
+	untagged, tagged := run(false), run(true)
+	if len(tagged) != 1 || !slices.Equal(tagged[0].Vector, untagged[0].Vector) || tagged[0].Vector[WebHourNewRareErrors] <= 3 {
+		t.Errorf("tagged %v, untagged %v: want equal vectors, more than 3 new rare errors", tagged, untagged)
 	}
 }

@@ -20,6 +20,14 @@ import (
 // the windows use the per-process keyHash: they are stored as text.
 type DestKey struct{ k0, k1 uint64 }
 
+// DestKeyFromSeed derives a key from seed, for offline runs that must give
+// the same result from the same input and seed (`sharkfin train --seed`:
+// the rare-error paths' tags).
+func DestKeyFromSeed(seed uint64) DestKey {
+	return DestKey{siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("destination k0")),
+		siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("destination k1"))}
+}
+
 // DestKeyLen is the length of a DestKey's bytes.
 const DestKeyLen = 16
 

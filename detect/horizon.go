@@ -56,8 +56,8 @@ const recentPaths = 4
 
 // RecentPaths are the 16-bit tags (DestKey.pathTag, keyed; 0: none) of a
 // client's last distinct rare-error paths, the most recent first. Sixteen
-// bits are enough: a new path is taken for a remembered one at most 8
-// times in 65,536.
+// bits are enough: a new path is taken for a remembered one 4 times in
+// 65,535.
 type RecentPaths [recentPaths]uint16
 
 // HorizonValues are a client's decayed sums.

@@ -174,6 +174,10 @@ func NewAggregator(cfg WindowConfig) (*Aggregator, error) {
 
 const maxInt64 = int64(^uint64(0) >> 1)
 
+// TagKey is the key of the rare-error paths' tags: the one parse workers
+// give TagRareError for records that come here.
+func (a *Aggregator) TagKey() *DestKey { return &a.tagKey }
+
 // Config returns the effective configuration.
 func (a *Aggregator) Config() WindowConfig { return a.cfg }
 

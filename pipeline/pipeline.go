@@ -121,12 +121,11 @@ func New(cfg Config, emit func(*event.Event)) (*Pipeline, error) {
 		cfg.Seen.DiscardChanges() // the pipeline's own: nothing stores them
 	}
 	if cfg.Horizon == nil && kind == record.KindWeb {
-		// A fixed key, not DestKey (random per run): it keys the 16-bit
-		// tags of the clients' rare-error paths, whose rare collisions
-		// would otherwise make hour_new_rare_errors, and so the model
-		// `train` fits from the same logs and seed, differ run to run.
-		// The agent gives its own, keyed by the node.
-		cfg.Horizon = detect.NewHorizon(0, detect.DestKey{}, false)
+		// DestKey also keys the 16-bit tags of the clients' rare-error
+		// paths (the parse workers' too: read.go): random per run unless
+		// given (train derives it from --seed, so that the same logs and
+		// seed give the same model).
+		cfg.Horizon = detect.NewHorizon(0, cfg.DestKey, false)
 	}
 	cfg.Window.Seen, cfg.Window.DestKey, cfg.Window.Horizon = cfg.Seen, cfg.DestKey, cfg.Horizon
 	agg, err := detect.NewAggregator(cfg.Window)

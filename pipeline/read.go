@@ -108,7 +108,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				parseChunk(&parser, p.kind, c, dests, &p.vocab)
+				parseChunk(&parser, p.kind, c, dests, &p.vocab, p.agg.TagKey())
 				c.ready <- struct{}{}
 			}
 		}()
@@ -156,7 +156,7 @@ type parser interface {
 	Parse(line []byte, r *record.Record) error
 }
 
-func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destinations, vocab *detect.PathVocab) {
+func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destinations, vocab *detect.PathVocab, tagKey *detect.DestKey) {
 	c.lines = c.lines[:0]
 	c.names = c.names[:0]
 	skip := c.skipFirst
@@ -172,6 +172,7 @@ func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destination
 		}
 		detect.Prehash(kind, r)
 		vocab.Mark(kind, r)
+		detect.TagRareError(kind, r, tagKey)
 		dests.Fill(kind, r, &c.names)
 	}
 }

@@ -70,6 +70,12 @@ type Record struct {
 	// Rare is set, for a web record, when the model's path vocabulary
 	// does not know its path (detect.PathVocab.Mark).
 	Rare bool
+	// ErrTag, for a web record that is a rare error (Rare, and 4xx/5xx
+	// but not 499), is the 16-bit keyed tag of its path the client's
+	// horizon remembers, computed by the parse worker
+	// (detect.TagRareError) so that the goroutine that counts does not;
+	// 0 when not computed.
+	ErrTag uint16
 	// Method is the request method (GET, POST, CONNECT, ...); nil when "-".
 	Method []byte
 

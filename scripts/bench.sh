@@ -2,6 +2,7 @@
 # make bench: the benchmark suite. Figures are reported as ratios against a
 # baseline measured in the same run, since machines here are noisy.
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 bin=${BIN:-bin/sharkfin}
 cache=.cache/bench
@@ -28,11 +29,15 @@ model=examples/models/web.json
 # A model as a site trains it (`sharkfin train` on its logs: a path
 # vocabulary, so every line is looked up in it, and the rare-path rules and
 # horizons run), from the first 400,000 lines; the bundled one has none.
-vmodel="$cache/web-vocab-$lines.json"
-if [ ! -s "$vmodel" ]; then
-  head -n 400000 "$log" > "$cache/train.tmp"
-  "$bin" train --format combined --seed 1 -o "$vmodel" "$cache/train.tmp" > /dev/null 2>&1
-  rm -f "$cache/train.tmp"
+# Trained by this build every run (2 s), so it is never stale.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+vmodel="$work/web-vocab.json"
+head -n 400000 "$log" > "$work/train.log"
+if ! "$bin" train --format combined --seed 1 -o "$vmodel" "$work/train.log" > /dev/null 2> "$work/train.err"; then
+  cat "$work/train.err" >&2
+  echo "bench: training the vocabulary model failed" >&2
+  exit 1
 fi
 
 # best of 3 wall-clock seconds of a command (stdout discarded)
@@ -41,7 +46,7 @@ best() {
   for _ in 1 2 3; do
     local s e t
     s=$(date +%s.%N)
-    "$@" > /dev/null 2>&1
+    "$@" > /dev/null 2> "$work/best.err" || { cat "$work/best.err" >&2; echo "bench: failed: $*" >&2; exit 1; }
     e=$(date +%s.%N)
     t=$(awk -v s="$s" -v e="$e" 'BEGIN{printf "%.4f", e-s}')
     if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t < b)}'; then b=$t; fi

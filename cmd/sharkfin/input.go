@@ -41,6 +41,10 @@ type inputFlags struct {
 	// default features (train without --features).
 	need         func(string) bool
 	needDefaults bool
+	// key, if set, keys the pipeline's hashes (detect.DestKey): train
+	// derives it from --seed, so that the rare-error paths' tags, and so
+	// the model, are the same for the same logs and seed. Unset: random.
+	key detect.DestKey
 }
 
 func (f *inputFlags) add(cmd *cobra.Command) {

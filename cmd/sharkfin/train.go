@@ -140,6 +140,7 @@ the --quantile of member distances.`,
 				buf     []float64
 			)
 			in.needDefaults = len(cfg.Features) == 0
+			in.key = detect.DestKeyFromSeed(cfg.Seed)
 			in.need = func(name string) bool {
 				fs := cfg.Features
 				if len(fs) == 0 { // the defaults, as the first row will choose them
@@ -404,6 +405,7 @@ func forEachRow(cmd *cobra.Command, e *env, in *inputFlags, args []string, fn fu
 			Host: in.hostName(), Source: sourceName(in.source, got.kind.String()), Parser: parser,
 			Window:     detect.WindowConfig{Window: got.window, Lateness: in.lateness, MaxKeys: in.maxKeys},
 			Vocabulary: in.vocab,
+			DestKey:    in.key,
 		}, func(ev *event.Event) {
 			if ev.Overflow {
 				return
