@@ -370,3 +370,30 @@ func TestTrain_EventsWithoutNewRareErrors(t *testing.T) {
 		t.Errorf("train --features hits_2xx,day_new_rare_errors from such events: exit %d, %s; want a refusal naming day_rare_errors only", code, errs)
 	}
 }
+
+// The same logs and seed give the same model, byte for byte: the path
+// vocabulary's key and the rare-error paths' tags (hour_new_rare_errors)
+// derive from --seed.
+func TestTrain_SameSeedSameModel(t *testing.T) {
+	dir := t.TempDir()
+	logPath := vocabTrainingLog(t, dir, 12)
+	var models [2][]byte
+	for i := range models {
+		m := filepath.Join(dir, fmt.Sprintf("m%d.json", i))
+		if code, _, errs := run(t, "train", "--format", "combined", "--k", "2", "--seed", "7", "--version", "t", "--probe-rare-errors", "0", "-o", m, logPath); code != 0 {
+			t.Fatalf("train: %s", errs)
+		}
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The time of training is the one field that may differ.
+		models[i] = regexp.MustCompile(`"created": "[^"]*"`).ReplaceAll(b, nil)
+	}
+	if !bytes.Equal(models[0], models[1]) {
+		t.Errorf("two trainings with --seed 7 differ:\n%s\n%s", models[0], models[1])
+	}
+	if !bytes.Contains(models[0], []byte(`"hour_new_rare_errors"`)) {
+		t.Errorf("the model does not use hour_new_rare_errors: %.400s", models[0])
+	}
+}
