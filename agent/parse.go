@@ -105,7 +105,7 @@ func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	parser := pb.in.parser
 	kind := parser.Format.Kind()
 	vocab := pb.in.pipe.Vocab()
-	tagKey := pb.in.pipe.Aggregator().TagKey()
+	tagKey := pb.in.pipe.TagKey()
 	pb.recs = slices.Grow(pb.recs[:0], len(pb.lines))
 	pb.names = pb.names[:0]
 	for _, line := range pb.lines {

@@ -116,10 +116,11 @@ func (k *DestKey) pathTag(path []byte) uint16 {
 
 // TagRareError sets r.ErrTag when r is a web rare error (after
 // PathVocab.Mark), with key: the key of the aggregator r goes to (its
-// Horizon's; the agent's is the node's). Safe for concurrent use on
-// distinct records.
+// Horizon's; the agent's is the node's). A nil key tags nothing (the
+// aggregator then tags it itself). Safe for concurrent use on distinct
+// records.
 func TagRareError(k record.Kind, r *record.Record, key *DestKey) {
-	if k == record.KindWeb && r.Rare && isRareErrorStatus(r.Status) {
+	if key != nil && k == record.KindWeb && r.Rare && isRareErrorStatus(r.Status) {
 		r.ErrTag = key.pathTag(pathOf(r.Target))
 	}
 }

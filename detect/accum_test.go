@@ -301,6 +301,10 @@ func TestTagRareError(t *testing.T) {
 		if want := key.pathTag([]byte("/backup.sql")); c.tagged && r.ErrTag != want || !c.tagged && r.ErrTag != 0 {
 			t.Errorf("%+v: ErrTag %d (the path's tag is %d)", c, r.ErrTag, want)
 		}
+		r.ErrTag = 0
+		if TagRareError(c.kind, &r, nil); r.ErrTag != 0 {
+			t.Errorf("%+v: tagged %d without a key", c, r.ErrTag)
+		}
 	}
 	var recs []record.Record
 	for i := range 40 {

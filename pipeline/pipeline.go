@@ -204,6 +204,16 @@ func (p *Pipeline) Vocab() *detect.PathVocab {
 	return &p.vocab
 }
 
+// TagKey is the key parse workers tag rare errors with
+// (detect.TagRareError): the aggregator's. Nil for an input without a
+// pipeline (tests): nothing is tagged.
+func (p *Pipeline) TagKey() *detect.DestKey {
+	if p == nil {
+		return nil
+	}
+	return p.agg.TagKey()
+}
+
 // Defer hands each closed window's key results to fn instead of building
 // and emitting their events: the agent builds them on its committer
 // goroutine, off the loop that counts. fn must copy what it keeps of the

@@ -108,7 +108,7 @@ func (p *Pipeline) run(ctx context.Context, size int, produce func(free <-chan *
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				parseChunk(&parser, p.kind, c, dests, &p.vocab, p.agg.TagKey())
+				parseChunk(&parser, p.kind, c, dests, &p.vocab, p.TagKey())
 				c.ready <- struct{}{}
 			}
 		}()
