@@ -24,8 +24,13 @@ type DestKey struct{ k0, k1 uint64 }
 // the same result from the same input and seed (`sharkfin train --seed`:
 // the rare-error paths' tags).
 func DestKeyFromSeed(seed uint64) DestKey {
-	return DestKey{siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("destination k0")),
-		siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("destination k1"))}
+	return DestKey{seedWord(seed, "destination k0"), seedWord(seed, "destination k1")}
+}
+
+// seedWord derives 64 bits named label from seed: the keys that offline
+// runs derive from --seed (the vocabulary's, DestKeyFromSeed).
+func seedWord(seed uint64, label string) uint64 {
+	return siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte(label))
 }
 
 // DestKeyLen is the length of a DestKey's bytes.

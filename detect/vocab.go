@@ -322,8 +322,8 @@ func NewVocabBuilder() *VocabBuilder {
 // since a probe's path is what it probes.
 func NewVocabBuilderSeeded(seed uint64) *VocabBuilder {
 	var key [vocabKeyLen]byte
-	binary.LittleEndian.PutUint64(key[:], siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("vocabulary k0")))
-	binary.LittleEndian.PutUint64(key[8:], siphash.Hash(seed, 0x7368_6172_6b66_696e, []byte("vocabulary k1")))
+	binary.LittleEndian.PutUint64(key[:], seedWord(seed, "vocabulary k0"))
+	binary.LittleEndian.PutUint64(key[8:], seedWord(seed, "vocabulary k1"))
 	return newVocabBuilder(key)
 }
 
