@@ -112,10 +112,14 @@ const (
 	// labelHuman are labelBenign's windows of clients whose user agent
 	// never declared a crawler ("bot", "crawl", "spider"), which a site
 	// may allowlist by user agent (inputs[].allow).
-	labelHuman  = "real, others, no declared crawler"
-	labelScan   = "directory scan"
-	labelBrute  = "brute force"
-	labelScrape = "scraper"
+	labelHuman = "real, others, no declared crawler"
+	// labelAudited are labelBenign's windows of clients that the hand audit
+	// (testdata/audit.tsv) did not find to be scanners or scrapers: what
+	// is flagged among them is a false alert.
+	labelAudited = "real, audited benign"
+	labelScan    = "directory scan"
+	labelBrute   = "brute force"
+	labelScrape  = "scraper"
 )
 
 // probePaths are what a slow prober asks: sensitive files no site serves.
@@ -145,6 +149,14 @@ var exploitPaths = []string{
 	"/debug/default/view", "/sftp-config.json", "/.vscode/", "/xmlrpc.php", "/wp-admin/setup-config.php",
 	"/mifs/", "/ecp/", "/dana-na/", "/jmx-console", "/invoker/", "/hudson", "/nmaplowercheck",
 	"/portal/redlion", "/ctrlt/", "/tmui/", "/cf_scripts/", "/evox/", "/editblackandwhitelist", "/.htpasswd",
+	// Added after a hand audit of the flagged "others" (README, "Who the
+	// others are"), each checked to match no legitimate client of these
+	// four logs: ThinkPHP and IPTV-panel probes, an absolute URL as the
+	// request target (open-proxy checks), C2 stager hunting, WordPress
+	// user enumeration, webshell hunting, FCKeditor, Joomla's admin (none
+	// of the four sites runs Joomla).
+	"/thinkphp", "/stalker_portal", " http://", "stager64", "/wp/v2/users", "?author=", "alfacgiapi",
+	"/wordpresscore/", "/fckeditor", "/administrator/",
 }
 
 // exploitClients returns the clients of lines that asked for an
@@ -166,6 +178,27 @@ func exploitClients(lines []timedLine) map[string]bool {
 				out[l.client] = true
 				break
 			}
+		}
+	}
+	return out
+}
+
+// auditedAttackers returns the clients of site that testdata/audit.tsv
+// classes as scanners or scrapers.
+func auditedAttackers(t *testing.T, site string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "audit.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Split(strings.TrimSuffix(line, "\n"), "\t")
+		if strings.HasPrefix(line, "#") || len(f) < 3 {
+			continue
+		}
+		if f[0] == site && (f[2] == "scanner" || f[2] == "scraper") {
+			out[f[1]] = true
 		}
 	}
 	return out
@@ -546,6 +579,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 		per[s.name] = evalResult{}
 		hostile := exploitClients(s.lines)
 		crawlers := declaredCrawlers(s.lines)
+		audited := auditedAttackers(t, s.name)
 		var realPaths []string
 		for _, l := range s.lines {
 			if strings.Contains(l.text, `" 200 `) {
@@ -707,6 +741,12 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 						total.add(sub, ev.Anomalous)
 					}
 					per[s.name].add(sub, ev.Anomalous)
+					if sub == labelBenign && !audited[ev.SrcIP] {
+						if s.name != heldOutSite {
+							total.add(labelAudited, ev.Anomalous)
+						}
+						per[s.name].add(labelAudited, ev.Anomalous)
+					}
 					if sub == labelBenign && !crawlers[ev.SrcIP] {
 						if s.name != heldOutSite {
 							total.add(labelHuman, ev.Anomalous)
@@ -723,7 +763,8 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 					po, _ := ev.Features.Get("post")
 					d4, _ := ev.Features.Get("day_4xx")
 					hr, _ := ev.Features.Get("hour_rare_errors")
-					t.Logf("FLAG %s %s 2xx=%v non2xx=%v paths=%v post=%v rare=%v rare_err=%v hre=%.1f d4=%.1f score=%.2f", label, ev.SrcIP, e2xx, non, dp, po, rh, re, hr, d4, ev.Score)
+					hn, _ := ev.Features.Get("hour_new_rare_errors")
+					t.Logf("FLAG %s %s %s 2xx=%v non2xx=%v paths=%v post=%v rare=%v rare_err=%v hre=%.1f hnew=%.1f d4=%.1f score=%.2f reason=%s", label, ev.SrcIP, ev.WindowStart.UTC().Format("01-02T15:04"), e2xx, non, dp, po, rh, re, hr, hn, d4, ev.Score, ev.Reason)
 				}
 				per[s.name].add(label, ev.Anomalous)
 				if scoreLog != nil {
@@ -740,7 +781,7 @@ func evaluateSites(t *testing.T, sites []siteLog, features []string, inSample bo
 
 func (r evalResult) String() string {
 	var b strings.Builder
-	for _, l := range []string{labelProber, labelTrickle, labelScan, labelBrute, labelScrape, labelReal, labelExploit, labelBenign, labelHuman, labelClean} {
+	for _, l := range []string{labelProber, labelTrickle, labelScan, labelBrute, labelScrape, labelReal, labelExploit, labelBenign, labelHuman, labelAudited, labelClean} {
 		if x := r[l]; x != nil {
 			fmt.Fprintf(&b, " %s %d/%d (%.1f%%);", l, x.hit, x.total, 100*x.frac())
 		}
@@ -802,11 +843,13 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 		heldOut []floor
 	}{
 		{"insample", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.92, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.016}, {labelBenign, 0, 0.01}, {labelClean, 0, 0.003}},
-			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.75, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.03}, {labelClean, 0, 0.01}}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.016}, {labelBenign, 0, 0.01}, {labelAudited, 0, 0.005}, {labelClean, 0, 0.003}},
+			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.75, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.03},
+				{labelAudited, 0, 0.02}, {labelClean, 0, 0.01}}},
 		{"split", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.9, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.03}, {labelBenign, 0, 0.03}, {labelClean, 0, 0.015}},
-			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.06}, {labelClean, 0, 0.01}}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.03}, {labelBenign, 0, 0.03}, {labelAudited, 0, 0.02}, {labelClean, 0, 0.015}},
+			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.06},
+				{labelAudited, 0, 0.045}, {labelClean, 0, 0.01}}},
 	}
 	for _, mode := range modes {
 		if m := os.Getenv("SHARKFIN_EVAL_MODE"); m != "" && m != mode.name {
