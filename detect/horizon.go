@@ -26,7 +26,13 @@ import (
 // scanner asking for a new never-served path every minute adds 1 each
 // window. Past errPathsKept distinct rare-error paths in one window
 // (a probe, IsProbe, at the default --probe-rare-errors of 3) every
-// further rare error counts as new.
+// further rare error counts as new. A window that adds no new rare error
+// carries 0 in hour_new_rare_errors and day_new_rare_errors, whatever the
+// client's sums (which it keeps): the evidence is the client's, but it is
+// carried only by the windows that add to it, so that one burst of rare
+// errors (a developer's broken build, a page of dead links) does not make
+// every window of the next hour an outlier, while a slow scanner, adding
+// a new path each window, carries its whole hour in each.
 //
 // Decayed sums need one entry per client, not a window list: 40 bytes
 // (six sums, the last window and the recent paths' 16-bit tags),
@@ -199,7 +205,7 @@ func (h *Horizon) observe(client string, start int64, f *failures) HorizonValues
 		if !ok {
 			return HorizonValues{}
 		}
-		return e.decayed(start)
+		return e.decayed(start).withoutNew()
 	}
 	if !ok && len(h.m) >= h.max {
 		h.evict()
@@ -212,16 +218,27 @@ func (h *Horizon) observe(client string, start int64, f *failures) HorizonValues
 	e.v[Day4xx] += x
 	e.v[HourRareErrors] += r
 	e.v[DayRareErrors] += r
+	var fresh uint32
 	if rareErr > 0 {
-		n := float32(f.fresh(&e.recent))
-		e.v[HourNewRareErrors] += n
-		e.v[DayNewRareErrors] += n
+		fresh = f.fresh(&e.recent)
+		e.v[HourNewRareErrors] += float32(fresh)
+		e.v[DayNewRareErrors] += float32(fresh)
 	}
 	e.last = max(e.last, start)
 	h.m[k] = e
 	h.setFilter(k)
 	h.mark(k)
+	if fresh == 0 {
+		return e.v.withoutNew()
+	}
 	return e.v
+}
+
+// withoutNew returns v with the new rare errors' sums at 0: the values of a
+// window that adds no new rare error.
+func (v HorizonValues) withoutNew() HorizonValues {
+	v[HourNewRareErrors], v[DayNewRareErrors] = 0, 0
+	return v
 }
 
 func (h *Horizon) mark(k uint64) {

@@ -847,7 +847,7 @@ func TestDetection_SlowProbersOnRealSites(t *testing.T) {
 			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.75, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.03},
 				{labelAudited, 0, 0.02}, {labelClean, 0, 0.01}}},
 		{"split", []floor{{labelProber, 0.95, 1}, {labelTrickle, 0.9, 1}, {labelScan, 0.95, 1}, {labelBrute, 0.95, 1},
-			{labelScrape, 0.95, 1}, {labelReal, 0, 0.03}, {labelBenign, 0, 0.03}, {labelAudited, 0, 0.02}, {labelClean, 0, 0.015}},
+			{labelScrape, 0.95, 1}, {labelReal, 0, 0.025}, {labelBenign, 0, 0.02}, {labelAudited, 0, 0.015}, {labelClean, 0, 0.01}},
 			[]floor{{labelProber, 0.85, 1}, {labelTrickle, 0.8, 1}, {labelScan, 0.5, 1}, {labelBrute, 0.95, 1}, {labelReal, 0, 0.06},
 				{labelAudited, 0, 0.045}, {labelClean, 0, 0.01}}},
 	}
