@@ -30,9 +30,11 @@ import (
 // carries 0 in hour_new_rare_errors and day_new_rare_errors, whatever the
 // client's sums (which it keeps): the evidence is the client's, but it is
 // carried only by the windows that add to it, so that one burst of rare
-// errors (a developer's broken build, a page of dead links) does not make
-// every window of the next hour an outlier, while a slow scanner, adding
-// a new path each window, carries its whole hour in each.
+// errors (a developer's broken build) does not make every window of the
+// next hour an outlier, while a slow scanner, adding a new path each
+// window, carries its whole hour in each. A client failing on more than
+// errPathsKept paths in every window (a page of four dead links reloaded)
+// adds new ones in each: a window keeps only errPathsKept paths.
 //
 // Decayed sums need one entry per client, not a window list: 40 bytes
 // (six sums, the last window and the recent paths' 16-bit tags),

@@ -668,7 +668,8 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 	minutes := [][]req{
 		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c0"}}, {lru, []string{"/a"}},
 			{burst, []string{"/x", "/x", "/y", "/z", "/w", "/w"}}, {evict, []string{"/a"}}},
-		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c1"}}, {lru, []string{"/b", "/c", "/d"}}, {evict, []string{"/b"}}},
+		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b1"}}, {cycle5, []string{"/c1"}}, {lru, []string{"/b", "/c", "/d"}}, {evict, []string{"/b"}},
+			{burst, []string{"/x", "/y", "/z", "/v"}}},
 		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b2"}}, {cycle5, []string{"/c2"}}, {lru, []string{"/a"}}, {evict, []string{"/c"}}},
 		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b3"}}, {cycle5, []string{"/c3"}}, {lru, []string{"/e"}}, {evict, []string{"/d"}}},
 		{{retrier, []string{"/api/socket"}}, {cycle4, []string{"/b0"}}, {cycle5, []string{"/c4"}}, {lru, []string{"/a"}}, {evict, []string{"/x", "/a"}}},
@@ -696,8 +697,11 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 		// /a; /b /c /d; /a remembered (4th of 4, moved first); /e (drops
 		// /b); /a remembered (first in-first out would have dropped it
 		// at /e); /b new again.
-		lru:   {1, 3, 0, 1, 0, 1},
-		burst: {5}, // /x /y /z new, then 2 rare errors past the three paths a window keeps
+		lru: {1, 3, 0, 1, 0, 1},
+		// /x /y /z new, then 2 rare errors past the three paths a window
+		// keeps; then /x /y /z remembered, and /v past them: new, so the
+		// window carries its sums though its kept paths add none.
+		burst: {5, 1},
 		// /a /b /c /d; then /x new and /a remembered (as it was before the
 		// window, though /x would push it out); /b pushed out by then.
 		evict: {1, 1, 1, 1, 1, 1},
@@ -728,8 +732,8 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 			t.Errorf("%s minute %d: day_new_rare_errors %v, want %v", r.Key, m, g, wd)
 		}
 	}
-	if n != 6*5+1 {
-		t.Errorf("%d windows checked, want %d", n, 6*5+1)
+	if n != 6*5+2 {
+		t.Errorf("%d windows checked, want %d", n, 6*5+2)
 	}
 	// The recent paths are stored and loaded with the sums: a loaded
 	// horizon goes on alike.
@@ -753,5 +757,13 @@ func TestHorizon_NewRareErrors(t *testing.T) {
 	start := t0s + 6*60
 	if v1, v2 := h.observe(retrier, start, &f), h2.observe(retrier, start, &f2); v1 != v2 || v1[HourNewRareErrors] != 0 || v1[HourRareErrors] < 5 {
 		t.Errorf("after loading: %v, original %v (want equal: /api/socket remembered, so no new rare error, and more than 5 rare errors)", v2, v1)
+	}
+	// The sums kept (which the window above does not carry) are equal too.
+	for _, c := range []string{retrier, cycle4, cycle5, lru, burst, evict} {
+		v1, ok1 := h.Values(c, start)
+		v2, ok2 := h2.Values(c, start)
+		if v1 != v2 || !ok1 || !ok2 || v1[HourNewRareErrors] == 0 {
+			t.Errorf("%s after loading: sums %v %v, original %v %v (want equal, new rare errors kept)", c, v2, ok2, v1, ok1)
+		}
 	}
 }
