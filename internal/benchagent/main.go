@@ -248,7 +248,7 @@ func floodRSS(bin, model string) error {
 			if a.metric("sharkfin_events_queued_total") >= float64(ips) && a.metric("sharkfin_outbox_bytes") == 0 {
 				break
 			}
-			time.Sleep(100 * time.Millisecond)
+			err = a.pause(100 * time.Millisecond)
 		}
 		hwm := a.hwm()
 		anon, file := stopSampling()
@@ -270,6 +270,21 @@ type agent struct {
 	dir     string
 	addr    string
 	started time.Time
+	// exited is closed when the agent process has exited (waitErr then
+	// says how): a refused model or configuration ends a run at once
+	// instead of leaving the waits below to their time limits.
+	exited  chan struct{}
+	waitErr error
+}
+
+// pause waits d, or returns an error at once if the agent has exited.
+func (a *agent) pause(d time.Duration) error {
+	select {
+	case <-a.exited:
+		return fmt.Errorf("the agent exited (%v); its stderr is above", a.waitErr)
+	case <-time.After(d):
+		return nil
+	}
 }
 
 func freePort() (int, error) {
@@ -322,10 +337,14 @@ func startWith(bin string, cfg func(dir string, port int) string) (*agent, error
 	cmd := exec.Command(bin, "run", "-c", cfgPath, "--log-level", "warn")
 	cmd.Stdout = nil // /dev/null (a pipe would be drained by this process, on the same CPUs)
 	cmd.Stderr = os.Stderr
-	a := &agent{cmd: cmd, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), started: time.Now()}
+	a := &agent{cmd: cmd, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), started: time.Now(), exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	go func() {
+		a.waitErr = cmd.Wait()
+		close(a.exited)
+	}()
 	return a, nil
 }
 
@@ -364,13 +383,17 @@ func (a *agent) waitLines(n int, size int64, limit time.Duration) error {
 		if r := a.rchar(); r < 0 || r >= size {
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		if err := a.pause(5 * time.Millisecond); err != nil {
+			return err
+		}
 	}
 	for time.Now().Before(deadline) {
 		if int(a.metric("sharkfin_lines_read_total")) >= n {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		if err := a.pause(20 * time.Millisecond); err != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("agent did not read %d lines within %s", n, limit)
 }
@@ -387,7 +410,9 @@ func (a *agent) waitDelivered(n int, size int64, want float64, limit time.Durati
 		if a.metric("sharkfin_events_delivered_total") >= want {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		if err := a.pause(20 * time.Millisecond); err != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("agent did not deliver %v events within %s", want, limit)
 }
@@ -408,7 +433,9 @@ func (a *agent) waitSettled(n int, size int64, limit time.Duration) error {
 			m["sharkfin_events_delivered_total"] >= m["sharkfin_events_queued_total"] {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		if err := a.pause(20 * time.Millisecond); err != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("agent did not deliver its events within %s", limit)
 }
@@ -495,7 +522,7 @@ func (a *agent) sampleRSS() func() (anon, file int) {
 
 func (a *agent) stop() {
 	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	_ = a.cmd.Wait()
+	<-a.exited
 	os.RemoveAll(a.dir)
 }
 
