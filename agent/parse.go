@@ -98,8 +98,13 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 // parsePart is the most lines in one parsed batch. Every part keeps its
 // records (352 bytes each) for reuse: at 2048 the 11 parts held 7.5 MiB.
 // At 1024 (3.8 MiB) a catch-up used no more CPU (busy and day shapes,
-// benchagent, 2026-12-07) and a flood's peak RSS fell by 3-5 MiB.
-const parsePart = 1024
+// benchagent, 2026-12-07) and a flood's peak RSS fell by 3-5 MiB. At 512
+// (1.9 MiB; 9 parts on 2 CPUs, 1.6 MiB) again no more CPU (busy: median
+// 4.20 s against 4.27, 6 interleaved rounds; day 0.62-0.68 s against
+// 0.54-0.65), and the flood of 100,000 IPs peaked at 62.1-65.3 MiB
+// (median 63.2) against 63.3-66.3 (65.1), the day shape's at 43.7-43.9
+// against 45.4-46.2 (2026-12-07, later).
+const parsePart = 512
 
 func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	parser := pb.in.parser
