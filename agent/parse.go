@@ -103,8 +103,12 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 // 4.20 s against 4.27, 6 interleaved rounds; day 0.62-0.68 s against
 // 0.54-0.65), and the flood of 100,000 IPs peaked at 62.1-65.3 MiB
 // (median 63.2) against 63.3-66.3 (65.1), the day shape's at 43.7-43.9
-// against 45.4-46.2 (2026-12-07, later).
-const parsePart = 512
+// against 45.4-46.2 (2026-12-07, later). At 256 (6 more interleaved
+// rounds against 512, with a flood each): CPU alike (busy median 3.84 s
+// against 3.75; day 0.57-0.58 against 0.59-0.62), busy's peak RSS
+// 53.7-55.9 against 55.4-57.5 MiB, day's 41.5 against 42.7-43.4, and the
+// flood 61.6-63.5 MiB (all 6 runs under 64) against 62.0-65.7 (4 of 6).
+const parsePart = 256
 
 func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	parser := pb.in.parser
