@@ -102,10 +102,23 @@ func TestTLSNames_WithoutSNI(t *testing.T) {
 	}
 }
 
+// A referral that names no server ("refer: whois://", as a server the
+// address owner runs may answer) is no referral, and a blank date no
+// date: both once panicked, which ended the agent.
+func TestWHOIS_EmptyReferralAndBlankDate(t *testing.T) {
+	rir := enrichtest.NewWhois(t, false)
+	rir.Answer("198.51.100.7", "refer: whois://\nReferralServer: whois:// \nnetname: EVILNET\ncreated:  \t \n")
+	r, err := WHOIS(context.Background(), "198.51.100.7", WhoisConfig{Server: rir.Addr(), Timeout: 2 * time.Second})
+	if err != nil || r.NetName != "EVILNET" || !r.Created.IsZero() || len(r.Servers) != 1 {
+		t.Errorf("%+v, %v; want the network's name, no date, one server", r, err)
+	}
+}
+
 func FuzzWhoisAnswer(f *testing.F) {
 	f.Add("refer: whois.example:43\nCreation Date: 2026-11-30T10:00:00Z\nRegistrant Country: ru\n")
 	f.Add("ReferralServer: whois://rwhois.example\nnetname: X\ncreated: 2019-05-05\n")
 	f.Add("% comment\n>>> x <<<\n:\n::\nk:\n")
+	f.Add("refer: whois://\ncreated: \t\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		kv := fields(text)
 		_ = referral(kv)

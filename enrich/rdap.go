@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -41,10 +42,12 @@ func RDAP(ctx context.Context, query string, isIP bool, cfg RDAPConfig) (*WhoisR
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	hc := cfg.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
+	hc := &http.Client{Timeout: cfg.Timeout}
+	if cfg.HTTP != nil {
+		c := *cfg.HTTP
+		hc = &c
 	}
+	hc.Transport = limitBody(hc.Transport, maxRDAPAnswer)
 	var req *rdap.Request
 	if isIP {
 		ip := net.ParseIP(query)
@@ -70,13 +73,27 @@ func RDAP(ctx context.Context, query string, isIP bool, cfg RDAPConfig) (*WhoisR
 	if err != nil {
 		return nil, fmt.Errorf("rdap %s: %w", query, err)
 	}
-	rec := &WhoisRecord{}
+	rec, err := rdapRecord(resp.Object)
+	if err != nil {
+		return nil, fmt.Errorf("rdap %s: %w", query, err)
+	}
 	for _, h := range resp.HTTP {
 		if h.Error == nil && h.URL != "" {
 			rec.Servers = append(rec.Servers, serverOf(h.URL))
 		}
 	}
-	switch o := resp.Object.(type) {
+	if len(rec.Servers) == 0 {
+		return nil, errors.New("rdap " + query + ": no server answered")
+	}
+	return rec, nil
+}
+
+// rdapRecord is what an RDAP object says, as WhoisRecord fields (without
+// Servers): a domain's registration date and registrant, a network's name,
+// country, registration date and owner.
+func rdapRecord(obj any) (*WhoisRecord, error) {
+	rec := &WhoisRecord{}
+	switch o := obj.(type) {
 	case *rdap.Domain:
 		rec.Created = eventDate(o.Events, "registration")
 		fillEntities(rec, o.Entities)
@@ -85,13 +102,64 @@ func RDAP(ctx context.Context, query string, isIP bool, cfg RDAPConfig) (*WhoisR
 		rec.Created = eventDate(o.Events, "registration")
 		fillEntities(rec, o.Entities)
 	default:
-		return nil, fmt.Errorf("rdap %s: answer of type %T", query, resp.Object)
-	}
-	if len(rec.Servers) == 0 {
-		return nil, errors.New("rdap " + query + ": no server answered")
+		return nil, fmt.Errorf("answer of type %T", obj)
 	}
 	return rec, nil
 }
+
+// maxRDAPAnswer bounds an RDAP answer's body (a registry's is a few KiB;
+// the client library reads whatever it is sent, whole, into memory), as
+// maxAnswer does WHOIS answers. maxBootstrap bounds IANA's registry files.
+const (
+	maxRDAPAnswer = 1 << 20
+	maxBootstrap  = 4 << 20
+)
+
+// limitBody wraps base (nil: http.DefaultTransport) so that a response
+// body longer than max fails with errBodyTooLong when read past max.
+func limitBody(base http.RoundTripper, max int64) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return limitedTransport{base, max}
+}
+
+type limitedTransport struct {
+	base http.RoundTripper
+	max  int64
+}
+
+var errBodyTooLong = errors.New("answer too long")
+
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, max: t.max}
+	return resp, nil
+}
+
+// limitedBody reads rc and fails once it has given more than max bytes.
+type limitedBody struct {
+	rc   io.ReadCloser
+	max  int64
+	read int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if room := b.max - b.read + 1; int64(len(p)) > room {
+		p = p[:room] // one byte past max tells a longer answer
+	}
+	n, err := b.rc.Read(p)
+	b.read += int64(n)
+	if b.read > b.max {
+		return n - int(b.read-b.max), fmt.Errorf("%w (over %d bytes)", errBodyTooLong, b.max)
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // serverOf is the scheme and host of an RDAP URL: where the answer came
 // from.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/openrdap/rdap"
 
 	"github.com/socx/sharkfin/internal/enrichtest"
 )
@@ -104,4 +107,71 @@ func TestService_RDAPThenWhois(t *testing.T) {
 	if asked("/domain/fresh-c2.example") != 1 || asked("/domain/old.example") != 1 {
 		t.Errorf("RDAP asked %d and %d times, want once each", asked("/domain/fresh-c2.example"), asked("/domain/old.example"))
 	}
+}
+
+// Answers a hostile or broken RDAP server may send: a blank registration
+// date (it once panicked, which ended the agent), and an endless body
+// (read whole into memory by the client library, now cut at
+// maxRDAPAnswer).
+func TestRDAP_HostileAnswers(t *testing.T) {
+	huge := `{"objectClassName":"ip network","name":"` + strings.Repeat("A", maxRDAPAnswer) + `"}`
+	srv, _ := rdapServer(t, map[string]string{
+		"/domain/blank-date.example": `{"objectClassName":"domain","ldhName":"blank-date.example","events":[{"eventAction":"registration","eventDate":" "}],
+ "entities":[{"objectClassName":"entity","roles":["registrant"],"vcardArray":["vcard",[["version",{},"text","4.0"],["org",{},"text","Blank Ltd"]]]}]}`,
+		"/ip/198.51.100.9": huge,
+	})
+	cfg := RDAPConfig{Server: srv.URL + "/", Timeout: 2 * time.Second}
+	r, err := RDAP(context.Background(), "blank-date.example", false, cfg)
+	if err != nil || r.Org != "Blank Ltd" || !r.Created.IsZero() {
+		t.Errorf("blank date: %+v, %v; want the organisation and no date", r, err)
+	}
+	// (The client library reports every server's failure alike: "No RDAP
+	// servers responded successfully".)
+	if r, err := RDAP(context.Background(), "198.51.100.9", true, cfg); err == nil {
+		t.Errorf("an answer of %d bytes read: %d bytes of network name; want it refused", len(huge), len(r.NetName))
+	}
+}
+
+// panicTransport stands for a bug on the way through an answer.
+type panicTransport struct{}
+
+func (panicTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	panic("a bug in an answer's reader")
+}
+
+// A panic while a worker reads an answer fails that lookup (counted,
+// cached as empty for the negative TTL) instead of ending the agent, and
+// the next lookup still runs (the RDAP lock was released).
+func TestService_PanicInLookupFailsOnlyIt(t *testing.T) {
+	st := openStore(t)
+	s := New(Config{RDAP: true, RDAPCfg: RDAPConfig{Server: "http://127.0.0.1:9/", HTTP: &http.Client{Transport: panicTransport{}}, Timeout: time.Second},
+		WhoisCfg: WhoisConfig{Server: "127.0.0.1:9", Timeout: time.Second}, Rate: 100, Burst: 10, NegativeTTL: time.Hour}, st, quiet)
+	run(t, s)
+	for _, d := range []string{"one.example", "two.example"} {
+		if !s.Request(d, false) {
+			t.Fatalf("%s not queued", d)
+		}
+	}
+	if !waitFor(5*time.Second, func() bool { return s.Stats().Failed == 2 }) {
+		t.Fatalf("stats within 5s: %+v; want both lookups failed", s.Stats())
+	}
+	for _, d := range []string{"one.example", "two.example"} {
+		if e, ok := s.Lookup(d); !ok || e.Whois != nil || len(e.TLSNames) != 0 {
+			t.Errorf("%s: %+v, cached %v; want an empty result cached", d, e, ok)
+		}
+	}
+}
+
+func FuzzRDAPAnswer(f *testing.F) {
+	f.Add([]byte(rdapDomain))
+	f.Add([]byte(rdapNetwork))
+	f.Add([]byte(`{"objectClassName":"domain","events":[{"eventAction":"registration","eventDate":" "}]}`))
+	f.Add([]byte(`{"objectClassName":"entity","vcardArray":["vcard",[["adr",{},"text",[]]]]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, err := rdap.NewDecoder(data).Decode()
+		if err != nil {
+			return
+		}
+		_, _ = rdapRecord(obj)
+	})
 }

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"net/http"
+	"runtime/debug"
 
 	"context"
 	"encoding/json"
@@ -269,41 +270,19 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// registration asks who registered a destination: over RDAP when
-// configured (falling back to WHOIS when it tells nothing), else WHOIS.
-func (s *Service) registration(ctx context.Context, r request) (*WhoisRecord, error) {
-	if s.cfg.RDAP {
-		// One bootstrap client (its copy of the IANA registry) for the
-		// workers, in turn: RDAP lookups are few (the rate limit).
-		s.rdapMu.Lock()
-		if s.cfg.RDAPCfg.Bootstrap == nil && s.cfg.RDAPCfg.Server == "" {
-			s.cfg.RDAPCfg.Bootstrap = &bootstrap.Client{HTTP: &http.Client{Timeout: s.cfg.RDAPCfg.Timeout}}
+// ask asks the certificate and the registries about r. The answers come
+// from servers the destination's owner may run (a WHOIS referral, an RDAP
+// service): a panic while reading one (a bug in this package) fails the
+// lookup, whose empty result is then cached for the negative TTL, instead
+// of ending the agent, and again the next time the destination is seen.
+func (s *Service) ask(ctx context.Context, r request) (e event.Enrichment, failed bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("enrichment lookup failed on a server's answer (a bug: please report it with this line)",
+				"destination", r.name, "panic", p, "stack", string(debug.Stack()))
+			e, failed = event.Enrichment{}, true
 		}
-		rec, err := RDAP(ctx, r.name, r.isIP, s.cfg.RDAPCfg)
-		s.rdapMu.Unlock()
-		if err == nil && !rec.Empty() {
-			return rec, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		s.log.Debug("nothing from RDAP; asking WHOIS", "destination", r.name, "err", err)
-	}
-	return WHOIS(ctx, r.name, s.cfg.WhoisCfg)
-}
-
-// lookup does one destination's lookups and caches the result.
-func (s *Service) lookup(ctx context.Context, r request) {
-	defer s.finish(r.name)
-	if _, ok := s.Lookup(r.name); ok {
-		s.skipped.Add(1) // cached meanwhile (or requested while still cached)
-		return
-	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		return // stopping
-	}
-	var e event.Enrichment
-	failed := false
+	}()
 	if r.isIP && s.cfg.TLS {
 		names, err := TLSNames(ctx, net.JoinHostPort(r.name, s.cfg.TLSPort), s.cfg.TLSTimeout)
 		if err != nil {
@@ -326,6 +305,49 @@ func (s *Service) lookup(ctx context.Context, r request) {
 			e.Whois = w
 		}
 	}
+	return e, failed
+}
+
+// registration asks who registered a destination: over RDAP when
+// configured (falling back to WHOIS when it tells nothing), else WHOIS.
+func (s *Service) registration(ctx context.Context, r request) (*WhoisRecord, error) {
+	if s.cfg.RDAP {
+		// One bootstrap client (its copy of the IANA registry) for the
+		// workers, in turn: RDAP lookups are few (the rate limit).
+		rec, err := s.rdap(ctx, r)
+		if err == nil && !rec.Empty() {
+			return rec, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.log.Debug("nothing from RDAP; asking WHOIS", "destination", r.name, "err", err)
+	}
+	return WHOIS(ctx, r.name, s.cfg.WhoisCfg)
+}
+
+// rdap asks over RDAP, one worker at a time (unlocked by a defer: ask
+// recovers from a panic inside).
+func (s *Service) rdap(ctx context.Context, r request) (*WhoisRecord, error) {
+	s.rdapMu.Lock()
+	defer s.rdapMu.Unlock()
+	if s.cfg.RDAPCfg.Bootstrap == nil && s.cfg.RDAPCfg.Server == "" {
+		s.cfg.RDAPCfg.Bootstrap = &bootstrap.Client{HTTP: &http.Client{Timeout: s.cfg.RDAPCfg.Timeout, Transport: limitBody(nil, maxBootstrap)}}
+	}
+	return RDAP(ctx, r.name, r.isIP, s.cfg.RDAPCfg)
+}
+
+// lookup does one destination's lookups and caches the result.
+func (s *Service) lookup(ctx context.Context, r request) {
+	defer s.finish(r.name)
+	if _, ok := s.Lookup(r.name); ok {
+		s.skipped.Add(1) // cached meanwhile (or requested while still cached)
+		return
+	}
+	if err := s.limiter.Wait(ctx); err != nil {
+		return // stopping
+	}
+	e, failed := s.ask(ctx, r)
 	if ctx.Err() != nil {
 		return // cut short by the stop: not a result
 	}

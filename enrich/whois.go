@@ -153,8 +153,11 @@ func referral(kv map[string]string) string {
 		case strings.Contains(v, "://"):
 			continue // rwhois:// and http:// are not RFC 3912
 		}
-		v = strings.TrimSuffix(strings.Fields(v)[0], "/")
-		return withPort(v)
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue // "refer: whois://" names no server
+		}
+		return withPort(strings.TrimSuffix(f[0], "/"))
 	}
 	return ""
 }
@@ -195,10 +198,11 @@ func fill(rec *WhoisRecord, kv map[string]string) {
 
 // parseWhoisTime reads the date forms registries write.
 func parseWhoisTime(s string) (time.Time, error) {
-	if s == "" {
+	f := strings.Fields(s)
+	if len(f) == 0 {
 		return time.Time{}, errors.New("no date")
 	}
-	s = strings.Fields(s)[0]
+	s = f[0]
 	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02", "20060102", "02-Jan-2006", "2006.01.02", "2006/01/02"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
