@@ -45,6 +45,10 @@ type input struct {
 	// horizon keeps a web input's client hour and day sums; the main loop
 	// drains its changes into each commit (nil for proxy and DNS).
 	horizon *detect.Horizon
+	// future is the lines from the future counted when last reported, and
+	// futureWarned when (updateStats: a warning a minute at most).
+	future       int64
+	futureWarned time.Time
 }
 
 // allowlisted reports whether the source key is on the input's allowlist.

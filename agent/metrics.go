@@ -27,6 +27,7 @@ type metrics struct {
 	parsed        *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
 	late          *prometheus.CounterVec
+	future        *prometheus.CounterVec
 	overflow      *prometheus.CounterVec
 	windows       *prometheus.CounterVec
 	anomalies     *prometheus.CounterVec
@@ -79,6 +80,8 @@ func newMetrics() *metrics {
 			Help: "Lines rejected by the parser, by reason."}, []string{"input", "reason"}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_late_total",
 			Help: "Lines older than their already closed window (counted as late, in no window)."}, []string{"input"}),
+		future: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_future_total",
+			Help: "Lines dated more than a day past the clock (in no window: they would make every later line late)."}, []string{"input"}),
 		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_lines_overflowed_total",
 			Help: "Lines counted under the overflow row (detect.max_keys reached)."}, []string{"input"}),
 		windows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharkfin_windows_closed_total",
@@ -149,7 +152,7 @@ func newMetrics() *metrics {
 			Help: "Destinations not remembered since the start because max_seen was reached (they will be new again)."}),
 		last: map[string]pipeline.Stats{},
 	}
-	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.overflow, m.windows, m.anomalies, m.ruleAnomalies, m.events, m.delivered,
+	reg.MustRegister(m.lines, m.parsed, m.rejected, m.late, m.future, m.overflow, m.windows, m.anomalies, m.ruleAnomalies, m.events, m.delivered,
 		m.sendErrors, m.outboxSkipped, m.commits, m.commitSeconds, m.outboxBytes, m.backpressure, m.modelRejects, m.modelInfo, m.modelWaiting,
 		m.modelAge, m.modelStale, m.pullErrors, m.pullLast, m.keyWindows, m.anomShare,
 		m.maintenance, m.maintainErrors, m.historyBacklog, m.maintainDue, m.sweepPending, m.lastCommit,
@@ -229,6 +232,7 @@ func (m *metrics) setPipeline(input string, s pipeline.Stats) {
 	old := m.last[input]
 	m.parsed.WithLabelValues(input).Add(float64(s.Parsed - old.Parsed))
 	m.late.WithLabelValues(input).Add(float64(s.Late - old.Late))
+	m.future.WithLabelValues(input).Add(float64(s.Future - old.Future))
 	m.overflow.WithLabelValues(input).Add(float64(s.Overflowed - old.Overflowed))
 	m.windows.WithLabelValues(input).Add(float64(s.Windows - old.Windows))
 	if s.Dest != nil {

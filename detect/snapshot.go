@@ -333,7 +333,25 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 	if d.Err() != nil {
 		return fmt.Errorf("%w: truncated or corrupt", d.Err())
 	}
+	// A watermark past the clock's limit (a line from the future, stored
+	// by a release that counted it, or a clock set back since): the
+	// windows past the limit are dropped, as their lines would be now
+	// (Stats.Future), and the watermark falls back to the windows left,
+	// so that the lines of the present are not all late.
+	if lim := a.cfg.Now().UnixNano() + int64(a.cfg.MaxFuture); wm > lim {
+		wm = hz
+		for s, w := range windows {
+			if s > lim {
+				st.Future += w.Lines
+				delete(windows, s)
+				used[s] = false // its stored keys, if any, go
+				continue
+			}
+			wm = max(wm, w.Start)
+		}
+	}
 	a.windows, a.watermark, a.horizon, a.stats = windows, wm, hz, st
+	a.future = 0
 	a.last = nil
 	a.nextClose, a.closing = maxInt64, false
 	a.dropped = a.dropped[:0]

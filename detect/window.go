@@ -30,6 +30,14 @@ type WindowConfig struct {
 	// MaxKeys caps the keys tracked per window (0 = no cap). Lines of
 	// further keys are counted under OverflowKey.
 	MaxKeys int
+	// MaxFuture is how far past Now a line's time may be (default
+	// DefaultMaxFuture). A later line is not counted (AggregatorStats.Future):
+	// it would move the watermark past the present, and every line after it
+	// would be late until the clock caught up (for a year-2099 line, for
+	// good; the watermark is in the state).
+	MaxFuture time.Duration
+	// Now is the wall clock MaxFuture is measured from (nil: time.Now).
+	Now func() time.Time
 	// CloseBatch bounds the keys one close call emits (0 = all). The agent
 	// sets it so that closing a window of a flood's 100,000 keys is spread
 	// over several commits (ContinueClose) instead of building every event
@@ -66,7 +74,19 @@ func (c *WindowConfig) SetDefaults() {
 	if c.Lateness == 0 {
 		c.Lateness = 5 * time.Second
 	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
+
+// DefaultMaxFuture is WindowConfig.MaxFuture's default: a day, more than
+// any time zone's offset, so a log whose zone-less times are read in the
+// wrong zone is still counted (shifted), while a clock set years ahead, or
+// one stray line of one, is not.
+const DefaultMaxFuture = 24 * time.Hour
 
 // Validate checks the configuration.
 func (c *WindowConfig) Validate() error {
@@ -83,6 +103,8 @@ func (c *WindowConfig) Validate() error {
 		return fmt.Errorf("close batch: %d is negative", c.CloseBatch)
 	case c.MaxKeys < 0:
 		return fmt.Errorf("max keys: %d is negative", c.MaxKeys)
+	case c.MaxFuture < 0:
+		return fmt.Errorf("max future: %s is negative", c.MaxFuture)
 	}
 	return nil
 }
@@ -115,6 +137,7 @@ func (w *Window) Keys() int { return w.keys.Len() }
 type AggregatorStats struct {
 	Lines      int64 // records added (including late ones)
 	Late       int64 // records older than the closed horizon
+	Future     int64 // records dated more than MaxFuture past the clock, not counted
 	Overflowed int64 // records counted under OverflowKey
 	Windows    int64 // windows closed
 	KeyWindows int64 // (key, window) results emitted
@@ -129,14 +152,17 @@ type Aggregator struct {
 	width     int64
 	lateness  int64
 	windows   map[int64]*Window
-	watermark int64   // newest event time seen
-	horizon   int64   // windows ending at or before this are closed
-	nextClose int64   // smallest End+lateness of an open window (MaxInt64 if none)
-	closing   bool    // a window is part way through closing
-	last      *Window // the window of the last Add, if still open
-	free      []*accum
-	stats     AggregatorStats
-	vec       []float64
+	watermark int64 // newest event time seen
+	horizon   int64 // windows ending at or before this are closed
+	nextClose int64 // smallest End+lateness of an open window (MaxInt64 if none)
+	// future is the latest time a line may have: the clock plus
+	// MaxFuture, read again only when a line is past it.
+	future  int64
+	closing bool    // a window is part way through closing
+	last    *Window // the window of the last Add, if still open
+	free    []*accum
+	stats   AggregatorStats
+	vec     []float64
 	// dropped holds the starts of frozen windows closed since the last
 	// Snapshot: their stored keys can go.
 	dropped []int64
@@ -201,8 +227,8 @@ func (a *Aggregator) alignDown(t int64) int64 {
 
 // Add counts r in its window and reports false when r is late (its window
 // already closed, or the watermark has passed its end plus lateness so that
-// Advance would close it); late records are counted in Stats and otherwise
-// ignored.
+// Advance would close it) or dated more than MaxFuture past the clock; such
+// records are counted in Stats (Late, Future) and otherwise ignored.
 func (a *Aggregator) Add(r *record.Record) bool {
 	if a.cfg.ByDest && r.Dest == nil {
 		a.stats.NoDest++
@@ -229,7 +255,8 @@ func (a *Aggregator) count(acc *accum, r *record.Record) {
 }
 
 // AddAll adds recs in order as Add does, calling Advance(fn) after any
-// record that makes a window due, and reports how many were late. It
+// record that makes a window due, and reports how many were late (or
+// from the future: AggregatorStats.Future). It
 // finds every record's accumulator first and counts the records into
 // them after (before any window closes): the lookups of consecutive
 // records, each a likely cache miss, then overlap, and so do the counts.
@@ -286,6 +313,10 @@ type pendingAdd struct {
 // window and key as needed, or nil when r is late.
 func (a *Aggregator) locate(r *record.Record) *accum {
 	a.stats.Lines++
+	if r.Time > a.future && a.fromFuture(r.Time) {
+		a.stats.Future++
+		return nil
+	}
 	start := a.alignDown(r.Time)
 	// Late: the window was closed, or the watermark has already passed its
 	// end plus lateness (Advance would close it), even if it was never open.
@@ -330,6 +361,13 @@ func (a *Aggregator) locate(r *record.Record) *accum {
 		a.watermark = r.Time
 	}
 	return acc
+}
+
+// fromFuture reports whether t is past the clock plus MaxFuture, reading
+// the clock again.
+func (a *Aggregator) fromFuture(t int64) bool {
+	a.future = a.cfg.Now().UnixNano() + int64(a.cfg.MaxFuture)
+	return t > a.future
 }
 
 // maxFree bounds the accumulators kept for reuse: enough for the keys of a

@@ -626,3 +626,65 @@ func BenchmarkAggregator_Add(b *testing.B) {
 		b.Fatal("nothing emitted")
 	}
 }
+
+// One line dated years ahead (a host's clock set wrong, a log of another
+// machine) is not counted: it would move the watermark past the present
+// and make every later line late, and the watermark is kept in the state.
+func TestAggregator_LineFromTheFuture(t *testing.T) {
+	now := func() time.Time { return t0.Add(10 * time.Minute) }
+	a := newAgg(t, WindowConfig{Now: now})
+	var got []result
+	if a.Add(webRec(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), "10.0.0.66")) {
+		t.Fatal("a line of 2099 was counted")
+	}
+	// Within a day of the clock is counted (a zone read wrong shifts
+	// lines by hours, not days).
+	if !a.Add(webRec(now().Add(23*time.Hour).UnixNano(), "10.0.0.9")) {
+		t.Fatal("a line 23h ahead was not counted")
+	}
+	a = newAgg(t, WindowConfig{Now: now})
+	a.Add(webRec(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), "10.0.0.66"))
+	for i := range 120 {
+		if !a.Add(webRec(sec(float64(i)), "10.0.0.1")) {
+			t.Fatalf("line %d after the stray one was not counted", i)
+		}
+	}
+	a.CloseThrough(sec(180), collector(&got))
+	if st := a.Stats(); st.Future != 1 || st.Late != 0 || len(got) != 2 || got[0].hits()+got[1].hits() != 120 {
+		t.Errorf("stats %+v, %d results; want 1 line from the future, none late, 120 hits in 2 windows", st, len(got))
+	}
+}
+
+// A state stored with a watermark in the future (by a release that
+// counted such a line) is taken back to the present on restore: the
+// future window's lines are dropped as they would be now, and the lines
+// that follow are counted.
+func TestAggregator_RestoreFromTheFuture(t *testing.T) {
+	far := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	old := newAgg(t, WindowConfig{Now: func() time.Time { return far }}) // the clock's limit of nothing
+	old.Add(webRec(sec(1), "10.0.0.1"))
+	old.Add(webRec(far.UnixNano(), "10.0.0.66"))
+	old.Add(webRec(far.UnixNano()+1, "10.0.0.67"))
+	snap, err := old.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAgg(t, WindowConfig{Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err := a.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	if a.Watermark() != sec(0) || a.OpenWindows() != 1 || a.Stats().Future != 2 {
+		t.Fatalf("restored: watermark %v, %d windows, %+v; want the present window's start, 1 window, 2 lines from the future",
+			time.Unix(0, a.Watermark()).UTC(), a.OpenWindows(), a.Stats())
+	}
+	for i := 2; i < 120; i++ {
+		if !a.Add(webRec(sec(float64(i)), "10.0.0.1")) {
+			t.Fatalf("line at %ds late after the restore", i)
+		}
+	}
+	var got []result
+	a.CloseThrough(sec(180), collector(&got))
+	if len(got) != 2 || got[0].hits() != 59 || got[1].hits() != 60 {
+		t.Errorf("results %+v; want 59 and 60 hits", got)
+	}
+}

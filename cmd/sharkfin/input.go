@@ -221,5 +221,8 @@ func summary(w io.Writer, s pipeline.Stats, start time.Time) {
 	if len(s.Reasons) > 0 {
 		fmt.Fprintf(w, " rejected_by=%v", s.Reasons)
 	}
+	if s.Future > 0 { // dated more than a day past the clock: in no window
+		fmt.Fprintf(w, " future=%d", s.Future)
+	}
 	fmt.Fprintln(w)
 }

@@ -1,0 +1,71 @@
+package agent_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestAgent_LineFromTheFuture: one line dated 2099 (a host's clock set
+// wrong) in the middle of a log is counted in
+// sharkfin_lines_future_total and in no window, and the lines after it
+// are counted and scored as before it, through a restart: it does not move
+// the watermark (once kept in the state) past the present.
+func TestAgent_LineFromTheFuture(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	var lines []byte
+	line := func(at time.Time, client string) {
+		lines = fmt.Appendf(lines, "%s - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", client, at.Format("02/Jan/2006:15:04:05 -0700"))
+	}
+	w0 := e2eEpoch
+	line(w0.Add(time.Second), "192.0.2.1")
+	line(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "192.0.2.66")
+	for i := range 3 { // the minutes after it, one line each
+		line(w0.Add(time.Duration(i+1)*time.Minute+time.Second), "192.0.2.1")
+	}
+	if err := os.WriteFile(logPath, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}})
+	events := newEventLog(h)
+	h.startReady()
+	windows := func() map[int64]float64 {
+		got := map[int64]float64{}
+		for _, p := range events.ipScores() {
+			got[p.ev.WindowStart.Unix()] += p.ev.Features["hits"]
+		}
+		return got
+	}
+	// Windows 0, 1 and 2 close (3 is open: nothing later has come).
+	if !waitFor(20*time.Second, func() bool { h.requireAlive(); events.refresh(); return len(windows()) == 3 }) {
+		t.Fatalf("windows %v; want minutes 0-2 closed. %s", windows(), h.diagnose())
+	}
+	if f, late := h.sample("sharkfin_lines_future_total", "input", "web"), h.sample("sharkfin_lines_late_total", "input", "web"); f != 1 || late != 0 {
+		t.Errorf("future %v, late %v; want 1 and 0", f, late)
+	}
+	h.stop(5 * time.Second)
+	// After a restart, a later minute is counted too: the state's
+	// watermark is the log's, not 2099's.
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines = lines[:0]
+	line(w0.Add(5*time.Minute), "192.0.2.1")
+	if _, err := f.Write(lines); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	h.startReady()
+	if !waitFor(20*time.Second, func() bool { h.requireAlive(); events.refresh(); return len(windows()) == 4 }) {
+		t.Fatalf("windows %v after the restart; want minute 3 closed too. %s", windows(), h.diagnose())
+	}
+	h.stop(5 * time.Second)
+	want := map[int64]float64{w0.Unix(): 1, w0.Add(time.Minute).Unix(): 1, w0.Add(2 * time.Minute).Unix(): 1, w0.Add(3 * time.Minute).Unix(): 1}
+	if got := windows(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("hits per window %v; want %v", got, want)
+	}
+}
