@@ -22,7 +22,9 @@
 // asynchronous mode drops events once its retries run out; it takes no
 // context, dials in its constructor, and its TLS mode trusts only the
 // system roots (no CA file; SSL_CERT_FILE would work only by changing the
-// roots of the whole process). Forward uses the library's protocol types
-// instead (EventTime for the entry time, AckResp for the acks) and its
-// msgpack library, on a connection of its own.
+// roots of the whole process). Forward uses the library's protocol type
+// EventTime for the entry time and its msgpack library, on a connection of
+// its own. Acks are read by readAck, not AckResp.DecodeMsg: that allocates
+// whatever length the peer claims for the chunk id (512 MiB for ten bytes
+// on the wire).
 package output

@@ -2,11 +2,12 @@ package output
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/fluent/fluent-logger-golang/fluent"
 	"github.com/socx/sharkfin/event"
+	"github.com/tinylib/msgp/msgp"
 )
 
 var _ Sink = (*Forward)(nil)
@@ -93,15 +94,69 @@ func (f *Forward) deliver(ctx context.Context, msgs []*message) error {
 		return c.fail(ctx, "send", err)
 	}
 	for waiting := len(msgs); waiting > 0; waiting-- {
-		var resp fluent.AckResp
-		if err := resp.DecodeMsg(c.r); err != nil {
+		ack, err := readAck(c.r)
+		if err != nil {
 			return c.fail(ctx, fmt.Sprintf("await ack (%d of %d messages unacknowledged)", waiting, len(msgs)), err)
 		}
-		if !markAcked(msgs, resp.Ack) {
-			return fmt.Errorf("receive ack: unexpected chunk id %q", resp.Ack)
+		if !markAcked(msgs, ack) {
+			return fmt.Errorf("receive ack: unexpected chunk id %q", ack)
 		}
 	}
 	return nil
+}
+
+// maxChunkID is the longest chunk id an ack may carry: ours are 24 bytes
+// (16 random bytes in base64).
+const maxChunkID = 64
+
+// readAck reads one ack, a map {"ack": chunk id} (other keys are
+// skipped). fluent.AckResp.DecodeMsg allocated whatever length the peer
+// claimed for the id, up to 4 GiB for ten bytes on the wire; an id longer
+// than any sent is refused here before it is read.
+func readAck(r *msgp.Reader) (string, error) {
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return "", err
+	}
+	var id [maxChunkID]byte
+	ack, found := "", false
+	for range n {
+		// The key by hand too: ReadMapKeyPtr grows the reader's buffer
+		// to the length claimed.
+		ks, err := r.ReadStringHeader()
+		if err != nil {
+			return "", err
+		}
+		var key [8]byte
+		if ks > uint32(len(key)) {
+			if _, err := r.R.Skip(int(ks)); err != nil {
+				return "", err
+			}
+		} else if _, err := r.ReadFull(key[:ks]); err != nil {
+			return "", err
+		}
+		if ks > uint32(len(key)) || string(key[:ks]) != "ack" {
+			if err := r.Skip(); err != nil { // the value: Skip reads through, keeping nothing
+				return "", err
+			}
+			continue
+		}
+		sz, err := r.ReadStringHeader()
+		if err != nil {
+			return "", err
+		}
+		if sz > maxChunkID {
+			return "", fmt.Errorf("an ack's chunk id of %d bytes, longer than any sent (%d)", sz, maxChunkID)
+		}
+		if _, err := r.ReadFull(id[:sz]); err != nil {
+			return "", err
+		}
+		ack, found = string(id[:sz]), true
+	}
+	if !found {
+		return "", errors.New(`an ack without "ack"`)
+	}
+	return ack, nil
 }
 
 func markAcked(msgs []*message, chunk string) bool {

@@ -1,12 +1,14 @@
 package output
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -327,4 +329,50 @@ func TestForward_RejectsStrangeAcks(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not-a-chunk-we-sent") {
 		t.Fatalf("Write answered by a wrong ack: %v, want an error naming it", err)
 	}
+}
+
+// TestForward_HugeAckRefused runs a receiver whose ack claims a chunk id of
+// 512 MiB in ten bytes: the Write fails at once, naming it, without
+// allocating what the peer claimed (fluent.AckResp.DecodeMsg did).
+func TestForward_HugeAckRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Read(make([]byte, 64<<10))
+		c.Write([]byte{0x81, 0xa3, 'a', 'c', 'k', 0xdb, 0x20, 0x00, 0x00, 0x00}) // {"ack": str32 of 512 MiB}
+		c.Read(make([]byte, 1))                                                  // until the client hangs up
+	}()
+	f := newForward(t, ForwardConfig{Address: l.Addr().String(), Timeout: 5 * time.Second})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err = f.Write(context.Background(), sampleEvents()[:1])
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "longer than any sent") {
+		t.Errorf("Write answered by a 512 MiB ack: %v, want an error naming it", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 32<<20 {
+		t.Errorf("the Write allocated %d MiB", grew>>20)
+	}
+}
+
+func FuzzReadAck(f *testing.F) {
+	f.Add(msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "Zm9vYmFyYmF6cXV4cXV1eA=="))
+	f.Add(msgp.AppendString(msgp.AppendInt(msgp.AppendString(msgp.AppendMapHeader(nil, 2), "x"), 7), "ack"))
+	f.Add([]byte{0x81, 0xa3, 'a', 'c', 'k', 0xdb, 0x20, 0x00, 0x00, 0x00})
+	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ack, err := readAck(msgp.NewReaderSize(bytes.NewReader(data), 512))
+		if err == nil && len(ack) > maxChunkID {
+			t.Fatalf("an ack of %d bytes read", len(ack))
+		}
+	})
 }
