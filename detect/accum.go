@@ -80,7 +80,10 @@ func (a *accum) reset() {
 		*e = accExt{}
 		ip.Reset()
 		e.ipDest = ip
-		if pd != nil {
+		if pd != nil && len(pd) <= maxKeptTable {
+			// A map grown by one client's thousands of domains (a
+			// tunnel) is dropped, as u64set.Reset drops a large table:
+			// a Go map never shrinks, and the accumulator is recycled.
 			clear(pd)
 			e.perDomain = pd
 		}

@@ -330,3 +330,26 @@ func TestTagRareError(t *testing.T) {
 		t.Errorf("tagged %v, untagged %v: want equal vectors, more than 3 new rare errors", tagged, untagged)
 	}
 }
+
+// A recycled accumulator does not keep the per-domain map one client's
+// thousands of domains grew (a Go map never shrinks): it is dropped at
+// reset, as u64set.Reset drops a large table, and a small one is kept.
+func TestAccum_ResetDropsALargeDomainMap(t *testing.T) {
+	for _, tc := range []struct {
+		domains int
+		kept    bool
+	}{{10, true}, {5000, false}} {
+		var a accum
+		for i := range tc.domains {
+			r := record.Record{Client: []byte("10.0.0.1"), Host: fmt.Appendf(nil, "x.tunnel%d.example", i), QType: []byte("A")}
+			a.add(record.KindDNS, &r, nil)
+		}
+		if n := len(a.accExt.perDomain); n != tc.domains {
+			t.Fatalf("%d domains counted, want %d", n, tc.domains)
+		}
+		a.reset()
+		if kept := a.accExt.perDomain != nil; kept != tc.kept || len(a.accExt.perDomain) != 0 {
+			t.Errorf("after %d domains: map kept %v with %d entries; want kept %v, empty", tc.domains, kept, len(a.accExt.perDomain), tc.kept)
+		}
+	}
+}
