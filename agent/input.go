@@ -174,9 +174,13 @@ func (a *Agent) open(ctx context.Context) error {
 	if err := a.openDomains(st); err != nil {
 		return fail(err)
 	}
-	cks, err := st.Checkpoints()
+	cks, damaged, err := st.Checkpoints()
 	if err != nil {
-		return fail(fmt.Errorf("read checkpoints: %w", err))
+		return fail(err)
+	}
+	for _, d := range damaged {
+		a.log.Error("a damaged checkpoint in the state file was skipped: its file is read as a new one, by the input's start_at (beginning: its lines counted again; end: those since the last commit missed)",
+			"err", d, "fix", "check the disk; the state file is otherwise usable, and the next commit rewrites the checkpoint")
 	}
 	windows, err := st.Windows()
 	if err != nil {

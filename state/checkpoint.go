@@ -83,10 +83,13 @@ func decodeCheckpoint(key, val []byte) (Checkpoint, error) {
 // errShort is the error of a state record that ends early.
 var errShort = errors.New("record ends early")
 
-// Checkpoints returns every stored checkpoint, ordered by (Dev, Ino, Input).
-func (s *Store) Checkpoints() ([]Checkpoint, error) {
-	var out []Checkpoint
-	err := s.db.View(func(tx *bolt.Tx) error {
+// Checkpoints returns every stored checkpoint, ordered by (Dev, Ino,
+// Input), and what was wrong with each damaged one, skipped: the file it
+// stood for is read as a new one (the input's start_at), as if it had no
+// checkpoint, instead of the agent refusing to start on one bad record.
+// The next commit of that file's checkpoint overwrites it.
+func (s *Store) Checkpoints() (cks []Checkpoint, damaged []error, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketCheckpoints)
 		if err != nil {
 			return err
@@ -94,16 +97,20 @@ func (s *Store) Checkpoints() ([]Checkpoint, error) {
 		return b.ForEach(func(k, v []byte) error {
 			c, err := decodeCheckpoint(k, v)
 			if err != nil {
-				return err
+				if c.Input != "" {
+					err = fmt.Errorf("input %q: %w", c.Input, err)
+				}
+				damaged = append(damaged, err)
+				return nil
 			}
-			out = append(out, c)
+			cks = append(cks, c)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
+		return nil, nil, fmt.Errorf("read checkpoints: %w", err)
 	}
-	return out, nil
+	return cks, damaged, nil
 }
 
 // unixNano encodes t, with the zero Time as 0.

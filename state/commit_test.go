@@ -26,7 +26,7 @@ func takeSnapshot(t *testing.T, s *state.Store) snapshot {
 	t.Helper()
 	var sn snapshot
 	var err error
-	if sn.Checkpoints, err = s.Checkpoints(); err != nil {
+	if sn.Checkpoints, _, err = s.Checkpoints(); err != nil {
 		t.Fatal(err)
 	}
 	if sn.Windows, err = s.Windows(); err != nil {

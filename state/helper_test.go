@@ -163,7 +163,7 @@ func lineEvent(n int64) []byte {
 }
 
 func resumeWorkload(s *state.Store) (*workload, error) {
-	cps, err := s.Checkpoints()
+	cps, _, err := s.Checkpoints()
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func verifyWorkload(t *testing.T, s *state.Store) int64 {
 		t.Fatal(err)
 	}
 	n := w.n
-	if cps, _ := s.Checkpoints(); len(cps) > 1 {
+	if cps, _, _ := s.Checkpoints(); len(cps) > 1 {
 		t.Fatalf("%d checkpoints, want 1", len(cps))
 	}
 

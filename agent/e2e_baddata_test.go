@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestAgent_LineFromTheFuture: one line dated 2099 (a host's clock set
@@ -68,4 +71,47 @@ func TestAgent_LineFromTheFuture(t *testing.T) {
 	if got := windows(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("hits per window %v; want %v", got, want)
 	}
+}
+
+// TestAgent_DamagedCheckpointSkipped: one damaged checkpoint record in the
+// state file (a bad disk) no longer keeps the agent from starting: it is
+// skipped, logged, and its file read as a new one; the next commit
+// rewrites it.
+func TestAgent_DamagedCheckpointSkipped(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	var lines []byte
+	for i := range 3 {
+		lines = fmt.Appendf(lines, "192.0.2.1 - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", e2eEpoch.Add(time.Duration(i)*time.Minute).Format("02/Jan/2006:15:04:05 -0700"))
+	}
+	if err := os.WriteFile(logPath, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}})
+	h.startReady()
+	if !waitFor(20*time.Second, func() bool { h.requireAlive(); return h.sample("sharkfin_lines_parsed_total", "input", "web") == 3 }) {
+		t.Fatalf("lines not parsed: %s", h.diagnose())
+	}
+	h.stop(5 * time.Second)
+	db, err := bolt.Open(filepath.Join(dir, "state", "state.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("checkpoints"))
+		if b == nil {
+			return fmt.Errorf("no checkpoints bucket")
+		}
+		k, _ := b.Cursor().First()
+		if k == nil {
+			return fmt.Errorf("no checkpoint stored")
+		}
+		return b.Put(slices.Clone(k), []byte{1, 0, 0})
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startReady() // it used to exit: "read checkpoints: ... unknown record version or short record"
+	h.stop(5 * time.Second)
 }
