@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -313,7 +314,11 @@ func (p *Pipeline) Stats() Stats {
 	}
 	s.Reasons = make(map[string]int64, len(p.reasons))
 	for err, n := range p.reasons {
-		s.Reasons[format.Reason(err)] += n
+		r := format.Reason(err)
+		if errors.Is(err, ErrLineTooLong) {
+			r = "too_long"
+		}
+		s.Reasons[r] += n
 	}
 	return s
 }

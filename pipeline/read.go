@@ -239,6 +239,11 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, free <-chan *chun
 		if eof {
 			end = n
 		}
+		if n == 0 { // the input ended with the last chunk: nothing more
+			work <- c
+			order <- c
+			continue
+		}
 		if end == 0 { // no newline in a full buffer: an overlong line
 			if !skipping {
 				c.tooLong++
