@@ -93,9 +93,12 @@ type Agent struct {
 	// maintainErr is the last maintenance error logged (committer only).
 	maintainErr string
 	// started is set once every input is ready (READY=1); failingSince is
-	// when delivery started failing (Unix ns, 0 while it works): /readyz.
+	// when delivery started failing (Unix ns, 0 while it works), and
+	// writingSince when the write to the output in progress began (0: none):
+	// /readyz.
 	started      atomic.Bool
 	failingSince atomic.Int64
+	writingSince atomic.Int64
 	spare        chan spareResults // results' memory, from the committer back to the main loop
 	closed       int               // windows' key results since the last commit
 	notices      []*event.Event    // agent events not yet committed
@@ -285,15 +288,30 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.kickSender()
 	time.Sleep(50 * time.Millisecond)
 	stopSender()
-	swg.Wait()
+	// A sink write that does not return (stdout to a pipe whose reader
+	// stopped reading: not interruptible) must not hold the stop past
+	// systemd's patience: its events stay in the outbox, delivered (again)
+	// at the next start.
+	sent := make(chan struct{})
+	go func() { swg.Wait(); close(sent) }()
+	select {
+	case <-sent:
+	case <-time.After(senderStopWait):
+		a.log.Warn("the output did not return from a write: its events stay in the outbox and are delivered at the next start (a reader of stdout that stopped reading?)",
+			"waited", senderStopWait)
+	}
 	a.log.Info("agent stopped")
 	return err
 }
 
-// readyFailing is how long delivery may fail before /readyz says the
-// agent is not ready: outages of Fluentd that the outbox rides out are
-// normal, a long one needs an operator.
+// readyFailing is how long delivery may fail, or one write to the output
+// take, before /readyz says the agent is not ready: outages of Fluentd that
+// the outbox rides out are normal, a long one needs an operator.
 const readyFailing = time.Minute
+
+// senderStopWait is how long a stop waits for a write to the output in
+// progress (Fluentd's are interrupted at once; stdout's cannot be).
+const senderStopWait = 2 * time.Second
 
 // ready answers /readyz: every input has taken its start position, the
 // state is open, and delivery has not been failing for readyFailing.
@@ -304,6 +322,11 @@ func (a *Agent) ready() error {
 	if since := a.failingSince.Load(); since != 0 {
 		if d := time.Since(time.Unix(0, since)); d > readyFailing {
 			return fmt.Errorf("event delivery failing for %s", d.Round(time.Second))
+		}
+	}
+	if since := a.writingSince.Load(); since != 0 {
+		if d := time.Since(time.Unix(0, since)); d > readyFailing {
+			return fmt.Errorf("a write to the output has not returned for %s", d.Round(time.Second))
 		}
 	}
 	return nil

@@ -1,10 +1,14 @@
 package agent_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +117,70 @@ func TestAgent_DamagedCheckpointSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.startReady() // it used to exit: "read checkpoints: ... unknown record version or short record"
+	h.stop(5 * time.Second)
+}
+
+// TestAgent_StalledStdoutReader: with stdout to a pipe whose reader
+// stopped reading (a stuck log collector), SIGTERM still exits within 5 s
+// (the write in progress cannot be interrupted; the agent stops waiting
+// for it), and the events not written stay in the outbox: the next run
+// writes them, so every event comes out once at least.
+func TestAgent_StalledStdoutReader(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	var lines []byte
+	const clients = 3000 // about 1.5 MB of events: far past a pipe's 64 KiB
+	for i := range clients {
+		lines = fmt.Appendf(lines, "10.1.%d.%d - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", i>>8, i&255, e2eEpoch.Add(time.Second).Format("02/Jan/2006:15:04:05 -0700"))
+	}
+	lines = fmt.Appendf(lines, "10.2.0.1 - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", e2eEpoch.Add(2*time.Minute).Format("02/Jan/2006:15:04:05 -0700"))
+	if err := os.WriteFile(logPath, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath}}})
+	h.stalledStdout = true
+	h.startReady()
+	// Every window-0 event is committed to the outbox; the sender is
+	// stuck writing them.
+	if !waitFor(30*time.Second, func() bool {
+		h.requireAlive()
+		return h.sample("sharkfin_events_queued_total") >= clients
+	}) {
+		t.Fatalf("events not queued: %s", h.diagnose())
+	}
+	if took := h.stop(5 * time.Second); took > 5*time.Second {
+		t.Errorf("stop took %s", took)
+	}
+	// What the stalled reader would have got, then the next run's output.
+	got := map[string]int{}
+	countIDs := func(data []byte) {
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			var ev struct {
+				ID    string `json:"event_id"`
+				Type  string `json:"type"`
+				SrcIP string `json:"src_ip"`
+			}
+			if json.Unmarshal(l, &ev) == nil && ev.Type == "ip_score" && strings.HasPrefix(ev.SrcIP, "10.1.") {
+				got[ev.ID]++
+			}
+		}
+	}
+	h.stalled.SetReadDeadline(time.Now().Add(2 * time.Second))
+	piped, _ := io.ReadAll(h.stalled) // the writer is gone: up to EOF
+	countIDs(piped)
+	if len(got) >= clients {
+		t.Fatalf("all %d events went through a pipe nobody read: the test did not stall the output", len(got))
+	}
+	h.startReady()
+	if !waitFor(30*time.Second, func() bool {
+		h.requireAlive()
+		data, _ := os.ReadFile(h.current().stdout)
+		clear(got)
+		countIDs(piped)
+		countIDs(data)
+		return len(got) == clients
+	}) {
+		t.Fatalf("%d distinct events of %d out after the restart: %s", len(got), clients, h.diagnose())
+	}
 	h.stop(5 * time.Second)
 }

@@ -134,6 +134,11 @@ type agentHarness struct {
 	// metrics is the agent's metrics address, when the test turned the
 	// endpoint on: failures then show the agent's own counts.
 	metrics string
+	// stalledStdout gives the next run a pipe for stdout that the test
+	// does not read (the read end is kept, so writes block once it holds
+	// 64 KiB) instead of a file; stalled is its read end.
+	stalledStdout bool
+	stalled       *os.File
 }
 
 func newHarness(t *testing.T, cfgPath string) *agentHarness {
@@ -179,6 +184,16 @@ func (h *agentHarness) start() *agentRun {
 		h.t.Fatal(err)
 	}
 	defer out.Close()
+	if h.stalledStdout {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.t.Cleanup(func() { pr.Close() })
+		defer pw.Close()
+		h.stalled, out = pr, pw
+		h.stalledStdout = false
+	}
 	errf, err := os.Create(r.stderr)
 	if err != nil {
 		h.t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/socx/sharkfin/agent/config"
 	"github.com/socx/sharkfin/event"
 	"github.com/socx/sharkfin/output"
 	"github.com/socx/sharkfin/state"
@@ -154,11 +155,13 @@ func (a *Agent) runSender(ctx context.Context) {
 			n = un.skipped // read on
 		}
 		if err == nil && len(evs)+len(raw) > 0 {
+			a.writingSince.Store(time.Now().UnixNano())
 			if isJSON {
 				err = jsonSink.WriteJSON(ctx, raw)
 			} else {
 				err = a.sink.Write(ctx, evs)
 			}
+			a.writingSince.Store(0)
 			dropped := errors.Is(err, output.ErrBadEvent)
 			if dropped {
 				log.Error("dropping undeliverable events (a bug: please report)", "err", err, "events", n)
@@ -231,18 +234,21 @@ func (a *Agent) runSender(ctx context.Context) {
 }
 
 // checkBackpressure pauses reading while the outbox holds more than
-// output.fluentd.outbox_max bytes and resumes it below 90% of that.
+// output.fluentd.outbox_max bytes (config.DefaultOutboxMax with stdout,
+// whose reader may stop reading too) and resumes it below 90% of that.
 func (a *Agent) checkBackpressure() {
-	f := a.cfg.Output.Fluentd
-	if f == nil || f.OutboxMax <= 0 {
-		return
+	max := int64(config.DefaultOutboxMax)
+	if f := a.cfg.Output.Fluentd; f != nil {
+		if f.OutboxMax <= 0 {
+			return
+		}
+		max = int64(f.OutboxMax)
 	}
 	_, size, err := a.store.OutboxStats()
 	if err != nil {
 		return
 	}
 	a.metrics.outboxBytes.Set(float64(size))
-	max := int64(f.OutboxMax)
 	switch {
 	case !a.backpressure && size >= max:
 		a.backpressure = true

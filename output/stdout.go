@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/socx/sharkfin/event"
 )
@@ -19,7 +20,7 @@ type Stdout struct {
 	mu     sync.Mutex
 	w      *bufio.Writer
 	line   []byte
-	closed bool
+	closed atomic.Bool // set by Close without mu: a Write may hold it, blocked on w
 }
 
 // NewStdout returns a sink writing to w (usually os.Stdout). Close does not
@@ -31,11 +32,16 @@ func NewStdout(w io.Writer) *Stdout {
 // Write encodes and writes the batch, then flushes. ctx is checked between
 // events: once it is done, or an event cannot be encoded, the lines already
 // encoded are flushed (a line is never cut) and the error returned. A write
-// blocked on w is not interrupted.
+// blocked on w is not interrupted (a reader of a pipe that stopped reading):
+// Close does not wait for it, and the agent gives up waiting on stop (its
+// events stay in the outbox).
 func (s *Stdout) Write(ctx context.Context, events []*event.Event) error {
+	if s.closed.Load() { // before waiting on a Write that may never return
+		return ErrClosed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
 	err := s.encode(ctx, events)
@@ -60,11 +66,11 @@ func (s *Stdout) encode(ctx context.Context, events []*event.Event) error {
 	return nil
 }
 
-// Close marks the sink closed. Everything written was already flushed.
+// Close marks the sink closed: later Writes fail with ErrClosed. It does
+// not wait for a Write in progress. What Write returned nil for was
+// flushed.
 func (s *Stdout) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
+	s.closed.Store(true)
 	return nil
 }
 
@@ -74,9 +80,12 @@ var _ JSONSink = (*Stdout)(nil)
 // event.AppendJSON writes them), one per line, then flushes: the agent's
 // outbox holds that encoding, so stdout needs no decode and re-encode.
 func (s *Stdout) WriteJSON(ctx context.Context, events [][]byte) error {
+	if s.closed.Load() { // before waiting on a Write that may never return
+		return ErrClosed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
 	var err error

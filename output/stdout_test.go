@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/socx/sharkfin/event"
 )
@@ -85,6 +88,34 @@ func TestStdout_WriteAfterClose(t *testing.T) {
 	}
 	if err := s.Write(context.Background(), sampleEvents()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A Write blocked on its writer (a pipe nobody reads) does not hold up
+// Close, nor a later Write, which fails with ErrClosed.
+func TestStdout_CloseDoesNotWaitForABlockedWrite(t *testing.T) {
+	pr, pw := io.Pipe() // never read: the first write blocks
+	defer pr.Close()
+	s := NewStdout(pw)
+	go s.Write(context.Background(), sampleEvents())
+	closed := make(chan error, 2)
+	go func() {
+		for s.mu.TryLock() { // until the Write holds the lock (its flush blocks on the pipe)
+			s.mu.Unlock()
+			runtime.Gosched()
+		}
+		closed <- s.Close()
+		closed <- s.Write(context.Background(), sampleEvents())
+	}()
+	for i, want := range []error{nil, ErrClosed} {
+		select {
+		case err := <-closed:
+			if !errors.Is(err, want) && err != want {
+				t.Fatalf("call %d: %v, want %v", i, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("call %d (Close, then Write) still blocked after 5s", i)
+		}
 	}
 }
 
