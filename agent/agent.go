@@ -441,6 +441,7 @@ func (a *Agent) process(pb *parsedBatch) {
 	for _, err := range pb.rejects {
 		in.pipe.Reject(err)
 	}
+	in.bad.add(pb)
 	a.midBatch = !pb.last
 	if pb.last {
 		in.checkpoints = append(in.checkpoints[:0], pb.checkpoints...)

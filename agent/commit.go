@@ -432,6 +432,7 @@ func (a *Agent) updateStats() {
 	for _, in := range a.inputs {
 		st := in.pipe.Stats()
 		a.metrics.setPipeline(in.cfg.Name, st)
+		a.checkBadLines(in, time.Now())
 		if st.Future > in.future && time.Since(in.futureWarned) >= time.Minute {
 			a.log.Warn("lines dated more than a day past this machine's clock are not counted: they would make every later line late; check the clock of the host that wrote them (or the input's timezone)",
 				"input", in.cfg.Name, "lines", st.Future-in.future, "clock", time.Now().UTC().Format(time.RFC3339))

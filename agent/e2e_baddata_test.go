@@ -184,3 +184,51 @@ func TestAgent_StalledStdoutReader(t *testing.T) {
 	}
 	h.stop(5 * time.Second)
 }
+
+// TestAgent_WarnsOfLinesThatDoNotParse: a file whose lines stop matching
+// the input's format (a server's log format changed) and lines past
+// max_line_bytes were only counted in metrics; the agent now says so in
+// its log, naming the input, the file, the reason, a sample and the
+// setting to change, once (a warning a minute at most).
+func TestAgent_WarnsOfLinesThatDoNotParse(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	var lines []byte
+	for i := range 50 { // Squid's native format in a combined input
+		lines = fmt.Appendf(lines, "%d.123    %d 192.0.2.%d TCP_MISS/200 1234 GET http://example.com/ - HIER_DIRECT/198.51.100.1 text/html\n", e2eEpoch.Unix()+int64(i), 20, i)
+	}
+	lines = append(lines, bytes.Repeat([]byte("x"), 3000)...) // over max_line_bytes
+	lines = append(lines, '\n')
+	if err := os.WriteFile(logPath, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newAgent(t, dir, e2eConfig{Inputs: []e2eInput{{Name: "web", Path: logPath, MaxLineBytes: "1KiB"}}})
+	h.startReady()
+	warned := func(msg string) []string {
+		var got []string
+		for _, l := range strings.Split(h.stderrText(), "\n") {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, msg) {
+				got = append(got, l)
+			}
+		}
+		return got
+	}
+	const notParsed, tooLong = `msg="most lines of an input do not parse`, `msg="lines longer than max_line_bytes were skipped`
+	if !waitFor(20*time.Second, func() bool { h.requireAlive(); return len(warned(notParsed)) > 0 && len(warned(tooLong)) > 0 }) {
+		t.Fatalf("no warnings within 20s; stderr:\n%s", h.stderrText())
+	}
+	h.stop(5 * time.Second)
+	for _, l := range warned(notParsed) {
+		for _, want := range []string{"input=web", "file=" + logPath, "rejected=50", "reason=", `sample="`, "inputs[].format (combined)"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("the warning lacks %q: %s", want, l)
+			}
+		}
+	}
+	if l := warned(tooLong); len(l) != 1 || !strings.Contains(l[0], "files=["+logPath+"]") || !strings.Contains(l[0], "lines=1 ") {
+		t.Errorf("too long: %q; want one warning naming the file and 1 line", l)
+	}
+	if n := len(warned(notParsed)); n != 1 {
+		t.Errorf("%d warnings of lines that do not parse, want 1", n)
+	}
+}

@@ -16,6 +16,7 @@ type e2eInput struct {
 	PollInterval string   // "" for the default
 	Allow        []string // inputs[].allow.cidrs
 	AllowAgents  []string // inputs[].allow.user_agents
+	MaxLineBytes string   // inputs[].max_line_bytes ("" for the default)
 }
 
 // e2eConfig is what a test chooses of the agent's configuration. The rest
@@ -85,6 +86,9 @@ func writeConfig(t testing.TB, dir string, c e2eConfig) string {
 		}
 		if in.PollInterval != "" {
 			fmt.Fprintf(&b, "    poll_interval: %s\n", in.PollInterval)
+		}
+		if in.MaxLineBytes != "" {
+			fmt.Fprintf(&b, "    max_line_bytes: %s\n", in.MaxLineBytes)
 		}
 		if len(in.Allow) > 0 || len(in.AllowAgents) > 0 {
 			fmt.Fprintf(&b, "    allow:\n      cidrs: [%s]\n      user_agents: [%s]\n", strings.Join(in.Allow, ", "), strings.Join(in.AllowAgents, ", "))

@@ -49,6 +49,8 @@ type input struct {
 	// futureWarned when (updateStats: a warning a minute at most).
 	future       int64
 	futureWarned time.Time
+	// bad notices lines that stop parsing or run too long (main loop).
+	bad badLines
 }
 
 // allowlisted reports whether the source key is on the input's allowlist.

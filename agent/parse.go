@@ -19,6 +19,8 @@ type parsedBatch struct {
 	recs        []record.Record
 	names       []byte // the records' destination names (detect.Destinations)
 	rejects     []error
+	rejectAt    int    // the index in lines of the first rejected line (-1: none)
+	path        string // the file the lines are from
 	checkpoints []tailer.Checkpoint
 	batch       *tailer.Batch // set on the last part only: release it once counted
 	last        bool          // the tailer batch's last part: checkpoints are valid
@@ -81,6 +83,7 @@ func (a *Agent) runParser(batches <-chan *tailer.Batch, parsed chan<- *parsedBat
 			// commit dropped every checkpoint of the input.
 			pb.recs, pb.rejects, pb.checkpoints = pb.recs[:0], pb.rejects[:0], pb.checkpoints[:0]
 			pb.lines, pb.batch, pb.last = lines[:n:n], nil, false
+			pb.rejectAt, pb.path = -1, b.Path
 			lines = lines[n:]
 			if len(lines) == 0 {
 				pb.checkpoints = append(pb.checkpoints, b.Checkpoints...)
@@ -117,11 +120,14 @@ func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 	tagKey := pb.in.pipe.TagKey()
 	pb.recs = slices.Grow(pb.recs[:0], len(pb.lines))
 	pb.names = pb.names[:0]
-	for _, line := range pb.lines {
+	for i, line := range pb.lines {
 		pb.recs = pb.recs[:len(pb.recs)+1] // Parse resets the record
 		r := &pb.recs[len(pb.recs)-1]
 		if err := parser.Parse(line, r); err != nil {
 			pb.recs = pb.recs[:len(pb.recs)-1]
+			if len(pb.rejects) == 0 {
+				pb.rejectAt = i
+			}
 			pb.rejects = append(pb.rejects, err)
 			continue
 		}
