@@ -62,3 +62,27 @@ func FuzzParseCSV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadDomains reads any text as a UT1 domains file: it loads or fails
+// with an *Error naming the file, and every name it listed is found.
+func FuzzReadDomains(f *testing.F) {
+	f.Add("example.com\n# comment\n*.ads.example.org\n\n.tracker.example\n")
+	f.Add("http://example.com/x\n")
+	f.Add("10.0.0.1\n2001:db8::1\nA.COM\r\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		b := newBuilder(0, 0)
+		if err := b.readDomains(strings.NewReader(text), "domains", []byte("ads")); err != nil {
+			if e, ok := err.(*Error); !ok || e.File != "domains" {
+				t.Fatalf("error %T %v; want an *Error naming the file", err, err)
+			}
+			return
+		}
+		l := b.finish()
+		for e := range l.ends {
+			name := l.name(e)
+			if got, ok := l.Lookup(name); !ok || got != "ads" {
+				t.Fatalf("listed %q: Lookup gives %q, %v", name, got, ok)
+			}
+		}
+	})
+}
