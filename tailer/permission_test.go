@@ -97,6 +97,32 @@ func TestTailer_PermissionDenied(t *testing.T) {
 	if got[0] != "b1" || got[1] != "b2" || got[2] != "a1" {
 		t.Errorf("delivered %q", got)
 	}
+
+	// A failing file that is deleted is forgotten, with its stats (the
+	// failing list once kept every path that ever failed); failing again
+	// under the same name, it is logged again.
+	cl := filepath.Join(dir, "c.log")
+	unreadable := func(line string) { // created without read permission: no window to open it in
+		if err := os.WriteFile(cl, []byte(line), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unreadable("c1\n")
+	waitFor(t, 3*time.Second, "c.log failing", func() bool { return errorsOf(tl.Stats(), cl) >= 1 })
+	if err := os.Remove(cl); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() bool {
+		for _, f := range tl.Stats().Files {
+			if f.Path == cl {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, 3*time.Second, "c.log forgotten", func() bool { return !listed() })
+	unreadable("c2\n")
+	waitFor(t, 3*time.Second, "c.log logged again", func() bool { return h.count(cl) == 2 })
 }
 
 // rerunAsNobody runs TestTailer_PermissionDenied in a copy of the test

@@ -80,7 +80,8 @@ func (r *runner) rescan(newFrom func(path string) startPos) {
 	r.listings.reset()
 	now := r.now()
 	seen := make(map[*file]bool, len(r.files))
-	for _, p := range r.glob() {
+	globbed := r.glob()
+	for _, p := range globbed {
 		_, k, err := statRegular(p)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -107,6 +108,20 @@ func (r *runner) rescan(newFrom func(path string) startPos) {
 	for _, fl := range r.files {
 		if !seen[fl] && !fl.orphan {
 			r.orphan(fl, now)
+		}
+	}
+	// A failing path no glob reaches any more (deleted, or its directory
+	// gone) is forgotten, with its stats: the list stays as long as the
+	// globs' matches, and the error is logged again if it comes back.
+	if len(r.failed) > 0 {
+		reached := make(map[string]bool, len(globbed))
+		for _, p := range globbed {
+			reached[p] = true
+		}
+		for p := range r.failed {
+			if !reached[p] {
+				delete(r.failed, p)
+			}
 		}
 	}
 	r.reindex()
