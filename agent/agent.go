@@ -297,11 +297,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	select {
 	case <-sent:
 	case <-time.After(senderStopWait):
-		a.log.Warn("the output did not return from a write: its events stay in the outbox and are delivered at the next start (a reader of stdout that stopped reading?)",
-			"waited", senderStopWait)
+		a.log.Warn("the output did not return from a write: its events stay in the outbox and are delivered at the next start",
+			"waited", senderStopWait, "output", a.sinkName())
 	}
 	a.log.Info("agent stopped")
 	return err
+}
+
+// sinkName says which output the agent writes to, for its log.
+func (a *Agent) sinkName() string {
+	if f := a.cfg.Output.Fluentd; f != nil {
+		return "fluentd " + f.Address
+	}
+	return "stdout (its reader may have stopped reading)"
 }
 
 // readyFailing is how long delivery may fail, or one write to the output

@@ -118,6 +118,11 @@ func TestAgent_DamagedCheckpointSkipped(t *testing.T) {
 	}
 	h.startReady() // it used to exit: "read checkpoints: ... unknown record version or short record"
 	h.stop(5 * time.Second)
+	h.startReady() // the record was removed: said once
+	h.stop(5 * time.Second)
+	if n := strings.Count(h.stderrText(), "a damaged checkpoint in the state file was skipped"); n != 1 {
+		t.Errorf("the damaged checkpoint reported %d times over two starts, want once", n)
+	}
 }
 
 // TestAgent_StalledStdoutReader: with stdout to a pipe whose reader

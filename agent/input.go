@@ -181,8 +181,13 @@ func (a *Agent) open(ctx context.Context) error {
 		return fail(err)
 	}
 	for _, d := range damaged {
-		a.log.Error("a damaged checkpoint in the state file was skipped: its file is read as a new one, by the input's start_at (beginning: its lines counted again; end: those since the last commit missed)",
-			"err", d, "fix", "check the disk; the state file is otherwise usable, and the next commit rewrites the checkpoint")
+		a.log.Error("a damaged checkpoint in the state file was skipped and removed: its file is read as a new one, by the input's start_at (beginning: its lines counted again; end: those since the last commit missed)",
+			"err", d, "fix", "check the disk; the state file is otherwise usable")
+	}
+	if len(damaged) > 0 {
+		if _, err := st.DropDamagedCheckpoints(); err != nil {
+			return fail(err)
+		}
 	}
 	windows, err := st.Windows()
 	if err != nil {

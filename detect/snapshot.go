@@ -333,12 +333,19 @@ func (a *Aggregator) Restore(main []byte, frozen map[int64][]byte) error {
 	if d.Err() != nil {
 		return fmt.Errorf("%w: truncated or corrupt", d.Err())
 	}
-	// A watermark past the clock's limit (a line from the future, stored
-	// by a release that counted it, or a clock set back since): the
-	// windows past the limit are dropped, as their lines would be now
-	// (Stats.Future), and the watermark falls back to the windows left,
-	// so that the lines of the present are not all late.
-	if lim := a.cfg.Now().UnixNano() + int64(a.cfg.MaxFuture); wm > lim {
+	// A watermark or horizon past the clock's limit (a line from the
+	// future, stored by a release that counted it, or a clock set back
+	// since): the windows past the limit are dropped, as their lines would
+	// be now (Stats.Future), and the watermark falls back to the windows
+	// left, so that the lines of the present are not all late. A horizon
+	// past it (the future windows were closed too) is not known for the
+	// windows before them: it goes, so that no line is refused as late for
+	// it (a line of an already closed window then makes a second event of
+	// that window, with the same event id).
+	if lim := a.cfg.Now().UnixNano() + int64(a.cfg.MaxFuture); wm > lim || hz > lim {
+		if hz > lim {
+			hz = 0
+		}
 		wm = hz
 		for s, w := range windows {
 			if s > lim {

@@ -688,3 +688,32 @@ func TestAggregator_RestoreFromTheFuture(t *testing.T) {
 		t.Errorf("results %+v; want 59 and 60 hits", got)
 	}
 }
+
+// The same when the future lines spanned several windows and the earlier
+// release closed some: the horizon, past the present too, goes, and the
+// present's lines are counted.
+func TestAggregator_RestoreFromTheFutureClosed(t *testing.T) {
+	far := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	old := newAgg(t, WindowConfig{Now: func() time.Time { return far.Add(time.Hour) }})
+	old.Add(webRec(sec(1), "10.0.0.1"))
+	old.Add(webRec(far.UnixNano(), "10.0.0.66"))
+	old.Add(webRec(far.Add(2*time.Minute).UnixNano(), "10.0.0.66"))
+	var closed []result
+	old.Advance(collector(&closed)) // the present's window and 2099's first
+	snap, err := old.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAgg(t, WindowConfig{Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err := a.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	if a.OpenWindows() != 0 || a.Stats().Future != 1 {
+		t.Errorf("restored: %d windows open, %+v; want none, 1 line from the future", a.OpenWindows(), a.Stats())
+	}
+	for i := 61; i < 120; i++ {
+		if !a.Add(webRec(sec(float64(i)), "10.0.0.1")) {
+			t.Fatalf("line at %ds late after the restore: watermark %v", i, time.Unix(0, a.Watermark()).UTC())
+		}
+	}
+}

@@ -256,7 +256,9 @@ func readChunks(ctx context.Context, r io.Reader, maxLine int, free <-chan *chun
 		carry = append(carry, data[end:]...)
 		c.data, c.skipFirst = data[:end], skipping
 		skipping = false // the chunk's first line ends the skip
-		if len(carry) > maxLine {
+		// Longer than a line may be, unless by a CR whose LF is in the
+		// next read (the CR is not part of the line).
+		if n := len(carry); n > maxLine && (n > maxLine+1 || carry[n-1] != '\r') {
 			c.tooLong++
 			skipping = true
 			carry = carry[:0]

@@ -129,9 +129,22 @@ func TestPipeline_ReadAllEndsWithAChunk(t *testing.T) {
 	}
 }
 
+// A line of exactly maxLine bytes ending in CRLF, cut by a read just
+// after its CR, is not too long (the CR is not part of it).
+func TestPipeline_ReadAllCRLFAtChunkEdge(t *testing.T) {
+	const maxLine = 20
+	data := []byte(strings.Repeat("b", 20) + "\n" + strings.Repeat("a", 20) + "\r\n" + "end\n")
+	for size := 2 * (maxLine + 1); size < 2*(maxLine+1)+len(data); size++ {
+		if ok, got, want := readAllAgrees(t, data, maxLine, size); !ok {
+			t.Fatalf("chunks of %d: %s, want %s", size, got, want)
+		}
+	}
+}
+
 func FuzzReadAllMatchesScanLines(f *testing.F) {
 	f.Add([]byte("203.0.113.7 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n"), uint8(80), uint16(0))
 	f.Add([]byte(strings.Repeat("x", 300)+"\nshort\n\r\n"+strings.Repeat("y", 90)), uint8(60), uint16(17))
+	f.Add([]byte(strings.Repeat("b", 20)+"\n"+strings.Repeat("a", 20)+"\r\nend\n"), uint8(4), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, max uint8, extra uint16) {
 		maxLine := 16 + int(max)
 		size := 2*(maxLine+1) + int(extra%512)

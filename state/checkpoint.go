@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ var errShort = errors.New("record ends early")
 // Input), and what was wrong with each damaged one, skipped: the file it
 // stood for is read as a new one (the input's start_at), as if it had no
 // checkpoint, instead of the agent refusing to start on one bad record.
-// The next commit of that file's checkpoint overwrites it.
+// DropDamagedCheckpoints removes them.
 func (s *Store) Checkpoints() (cks []Checkpoint, damaged []error, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketCheckpoints)
@@ -111,6 +112,38 @@ func (s *Store) Checkpoints() (cks []Checkpoint, damaged []error, err error) {
 		return nil, nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 	return cks, damaged, nil
+}
+
+// DropDamagedCheckpoints removes the checkpoint records that do not
+// decode (those Checkpoints skips): a damaged key, or the record of a file
+// or input gone, would otherwise never be rewritten, and be reported at
+// every start. It returns how many it removed.
+func (s *Store) DropDamagedCheckpoints() (int, error) {
+	var bad [][]byte
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketCheckpoints)
+		if err != nil {
+			return err
+		}
+		if err := b.ForEach(func(k, v []byte) error {
+			if _, err := decodeCheckpoint(k, v); err != nil {
+				bad = append(bad, bytes.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range bad {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("drop damaged checkpoints: %w", err)
+	}
+	return len(bad), nil
 }
 
 // unixNano encodes t, with the zero Time as 0.

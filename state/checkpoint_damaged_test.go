@@ -38,4 +38,27 @@ func TestCheckpoints_DamagedRecordSkipped(t *testing.T) {
 	if cks, damaged, err := s.Checkpoints(); err != nil || len(cks) != 3 || len(damaged) != 0 || cks[0].Offset != 20 {
 		t.Errorf("after a commit of its file: %+v, damaged %v, %v; want 3, the first at offset 20", cks, damaged, err)
 	}
+
+	// Records no commit rewrites (a damaged key; a file or input gone)
+	// are removed by DropDamagedCheckpoints, and only they.
+	s.MustClose()
+	updateFile(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("checkpoints"))
+		if err := b.Put([]byte{0, 0, 1}, []byte{1}); err != nil {
+			return err
+		}
+		k, _ := b.Cursor().First() // a real one: {0,0,1} sorts after them
+		return b.Put(slices.Clone(k), []byte{9, 9})
+	})
+	s.Reopen()
+	if _, damaged, _ := s.Checkpoints(); len(damaged) != 2 {
+		t.Fatalf("damaged %v, want 2", damaged)
+	}
+	if n, err := s.DropDamagedCheckpoints(); n != 2 || err != nil {
+		t.Fatalf("DropDamagedCheckpoints: %d, %v; want 2", n, err)
+	}
+	s.Reopen()
+	if cks, damaged, err := s.Checkpoints(); err != nil || len(cks) != 2 || len(damaged) != 0 {
+		t.Errorf("after the drop: %+v, damaged %v, %v; want the 2 good ones", cks, damaged, err)
+	}
 }

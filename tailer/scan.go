@@ -111,12 +111,16 @@ func (r *runner) rescan(newFrom func(path string) startPos) {
 		}
 	}
 	// A failing path no glob reaches any more (deleted, or its directory
-	// gone) is forgotten, with its stats: the list stays as long as the
-	// globs' matches, and the error is logged again if it comes back.
+	// gone) and no followed file has is forgotten, with its stats: the
+	// list stays as long as the globs' matches and the files followed, and
+	// the error is logged again if it comes back.
 	if len(r.failed) > 0 {
-		reached := make(map[string]bool, len(globbed))
+		reached := make(map[string]bool, len(globbed)+len(r.files))
 		for _, p := range globbed {
 			reached[p] = true
+		}
+		for _, fl := range r.files { // a rotated file drained under its old name
+			reached[fl.path] = true
 		}
 		for p := range r.failed {
 			if !reached[p] {
