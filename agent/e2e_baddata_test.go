@@ -24,9 +24,7 @@ func TestAgent_LineFromTheFuture(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	var lines []byte
-	line := func(at time.Time, client string) {
-		lines = fmt.Appendf(lines, "%s - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", client, at.Format("02/Jan/2006:15:04:05 -0700"))
-	}
+	line := func(at time.Time, client string) { lines = appendGet(lines, at, client) }
 	w0 := e2eEpoch
 	line(w0.Add(time.Second), "192.0.2.1")
 	line(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "192.0.2.66")
@@ -86,7 +84,7 @@ func TestAgent_DamagedCheckpointSkipped(t *testing.T) {
 	logPath := filepath.Join(dir, "access.log")
 	var lines []byte
 	for i := range 3 {
-		lines = fmt.Appendf(lines, "192.0.2.1 - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", e2eEpoch.Add(time.Duration(i)*time.Minute).Format("02/Jan/2006:15:04:05 -0700"))
+		lines = appendGet(lines, e2eEpoch.Add(time.Duration(i)*time.Minute), "192.0.2.1")
 	}
 	if err := os.WriteFile(logPath, lines, 0o644); err != nil {
 		t.Fatal(err)
@@ -136,9 +134,9 @@ func TestAgent_StalledStdoutReader(t *testing.T) {
 	var lines []byte
 	const clients = 3000 // about 1.5 MB of events: far past a pipe's 64 KiB
 	for i := range clients {
-		lines = fmt.Appendf(lines, "10.1.%d.%d - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", i>>8, i&255, e2eEpoch.Add(time.Second).Format("02/Jan/2006:15:04:05 -0700"))
+		lines = appendGet(lines, e2eEpoch.Add(time.Second), fmt.Sprintf("10.1.%d.%d", i>>8, i&255))
 	}
-	lines = fmt.Appendf(lines, "10.2.0.1 - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", e2eEpoch.Add(2*time.Minute).Format("02/Jan/2006:15:04:05 -0700"))
+	lines = appendGet(lines, e2eEpoch.Add(2*time.Minute), "10.2.0.1")
 	if err := os.WriteFile(logPath, lines, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -225,3 +225,8 @@ func writeFor(l *logFile, g *traffic, rate float64, d time.Duration) int {
 	}
 	return total
 }
+
+// appendGet appends a combined-format "GET /" line of client at time at.
+func appendGet(b []byte, at time.Time, client string) []byte {
+	return fmt.Appendf(b, "%s - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", client, at.Format("02/Jan/2006:15:04:05 -0700"))
+}

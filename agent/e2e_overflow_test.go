@@ -16,9 +16,7 @@ func TestAgent_ClientNamedOverflow(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	var lines []byte
-	line := func(at time.Time, client string) {
-		lines = fmt.Appendf(lines, "%s - - [%s] \"GET / HTTP/1.1\" 200 10 \"-\" \"t\"\n", client, at.Format("02/Jan/2006:15:04:05 -0700"))
-	}
+	line := func(at time.Time, client string) { lines = appendGet(lines, at, client) }
 	w0 := e2eEpoch
 	// Window 0 under the cap of 3 keys: overflow and one other client.
 	line(w0.Add(time.Second), "overflow")

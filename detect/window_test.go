@@ -665,14 +665,7 @@ func TestAggregator_RestoreFromTheFuture(t *testing.T) {
 	old.Add(webRec(sec(1), "10.0.0.1"))
 	old.Add(webRec(far.UnixNano(), "10.0.0.66"))
 	old.Add(webRec(far.UnixNano()+1, "10.0.0.67"))
-	snap, err := old.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := newAgg(t, WindowConfig{Now: func() time.Time { return t0.Add(time.Hour) }})
-	if err := a.UnmarshalBinary(snap); err != nil {
-		t.Fatal(err)
-	}
+	a := restoredNow(t, old)
 	if a.Watermark() != sec(0) || a.OpenWindows() != 1 || a.Stats().Future != 2 {
 		t.Fatalf("restored: watermark %v, %d windows, %+v; want the present window's start, 1 window, 2 lines from the future",
 			time.Unix(0, a.Watermark()).UTC(), a.OpenWindows(), a.Stats())
@@ -700,14 +693,7 @@ func TestAggregator_RestoreFromTheFutureClosed(t *testing.T) {
 	old.Add(webRec(far.Add(2*time.Minute).UnixNano(), "10.0.0.66"))
 	var closed []result
 	old.Advance(collector(&closed)) // the present's window and 2099's first
-	snap, err := old.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := newAgg(t, WindowConfig{Now: func() time.Time { return t0.Add(time.Hour) }})
-	if err := a.UnmarshalBinary(snap); err != nil {
-		t.Fatal(err)
-	}
+	a := restoredNow(t, old)
 	if a.OpenWindows() != 0 || a.Stats().Future != 1 {
 		t.Errorf("restored: %d windows open, %+v; want none, 1 line from the future", a.OpenWindows(), a.Stats())
 	}
@@ -716,4 +702,19 @@ func TestAggregator_RestoreFromTheFutureClosed(t *testing.T) {
 			t.Fatalf("line at %ds late after the restore: watermark %v", i, time.Unix(0, a.Watermark()).UTC())
 		}
 	}
+}
+
+// restoredNow is a new aggregator, its clock an hour past t0, restored
+// from old's snapshot.
+func restoredNow(t *testing.T, old *Aggregator) *Aggregator {
+	t.Helper()
+	snap, err := old.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAgg(t, WindowConfig{Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err := a.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

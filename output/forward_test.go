@@ -305,14 +305,16 @@ func TestForward_ReconnectsAfterReceiverRestart(t *testing.T) {
 	checkDelivered(t, r.entries(), events, DefaultTagPrefix)
 }
 
-// TestForward_RejectsStrangeAcks runs a receiver that answers every message
-// with an ack for another chunk.
-func TestForward_RejectsStrangeAcks(t *testing.T) {
+// answerOnce runs a receiver on loopback that reads the first message of
+// one connection and answers it with reply, then waits for the client to
+// hang up; it returns its address.
+func answerOnce(t *testing.T, reply []byte) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		c, err := l.Accept()
 		if err != nil {
@@ -321,11 +323,17 @@ func TestForward_RejectsStrangeAcks(t *testing.T) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		c.Read(make([]byte, 64<<10))
-		c.Write(msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "not-a-chunk-we-sent"))
+		c.Write(reply)
 		c.Read(make([]byte, 1)) // until the client hangs up
 	}()
-	f := newForward(t, ForwardConfig{Address: l.Addr().String(), Timeout: 5 * time.Second})
-	err = f.Write(context.Background(), sampleEvents()[:1])
+	return l.Addr().String()
+}
+
+// TestForward_RejectsStrangeAcks runs a receiver that answers every message
+// with an ack for another chunk.
+func TestForward_RejectsStrangeAcks(t *testing.T) {
+	f := newForward(t, ForwardConfig{Address: answerOnce(t, msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "not-a-chunk-we-sent")), Timeout: 5 * time.Second})
+	err := f.Write(context.Background(), sampleEvents()[:1])
 	if err == nil || !strings.Contains(err.Error(), "not-a-chunk-we-sent") {
 		t.Fatalf("Write answered by a wrong ack: %v, want an error naming it", err)
 	}
@@ -335,26 +343,11 @@ func TestForward_RejectsStrangeAcks(t *testing.T) {
 // 512 MiB in ten bytes: the Write fails at once, naming it, without
 // allocating what the peer claimed (fluent.AckResp.DecodeMsg did).
 func TestForward_HugeAckRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		c.Read(make([]byte, 64<<10))
-		c.Write([]byte{0x81, 0xa3, 'a', 'c', 'k', 0xdb, 0x20, 0x00, 0x00, 0x00}) // {"ack": str32 of 512 MiB}
-		c.Read(make([]byte, 1))                                                  // until the client hangs up
-	}()
-	f := newForward(t, ForwardConfig{Address: l.Addr().String(), Timeout: 5 * time.Second})
+	huge := []byte{0x81, 0xa3, 'a', 'c', 'k', 0xdb, 0x20, 0x00, 0x00, 0x00} // {"ack": str32 of 512 MiB}
+	f := newForward(t, ForwardConfig{Address: answerOnce(t, huge), Timeout: 5 * time.Second})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	err = f.Write(context.Background(), sampleEvents()[:1])
+	err := f.Write(context.Background(), sampleEvents()[:1])
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), "longer than any sent") {
 		t.Errorf("Write answered by a 512 MiB ack: %v, want an error naming it", err)
