@@ -131,7 +131,7 @@ func (a *Agent) parse(pb *parsedBatch, dests *detect.Destinations) {
 			pb.rejects = append(pb.rejects, err)
 			continue
 		}
-		detect.Prehash(kind, r)
+		detect.Prehash(kind, r, tagKey)
 		vocab.Mark(kind, r)
 		detect.TagRareError(kind, r, tagKey)
 		dests.Fill(kind, r, &pb.names)

@@ -186,7 +186,7 @@ func (a *accum) add(kind record.Kind, r *record.Record, tk *DestKey) {
 				a.addRareError(p)
 			}
 		}
-		a.distinct.Add(distinctHash(record.KindWeb, r))
+		a.distinct.Add(distinctHash(record.KindWeb, r, tk))
 	case record.KindProxy:
 		if bytes.Contains(r.Action, denied) {
 			a.denied++
@@ -195,14 +195,14 @@ func (a *accum) add(kind record.Kind, r *record.Record, tk *DestKey) {
 			a.connect++
 		}
 		if len(r.Host) > 0 {
-			h := distinctHash(record.KindProxy, r)
+			h := distinctHash(record.KindProxy, r, tk)
 			a.distinct.Add(h)
 			if isIPLiteral(r.Host) {
 				a.ipDest.Add(h)
 			}
 		}
 	case record.KindDNS:
-		a.addQuery(r)
+		a.addQuery(r, tk)
 	}
 }
 
@@ -233,30 +233,35 @@ func inc(c *uint32) {
 // record of kind k, so that parse workers can do it instead of the
 // goroutine that counts. It is safe for concurrent use on distinct
 // records.
-func Prehash(k record.Kind, r *record.Record) {
-	if k != record.KindUnknown {
-		r.Hash, r.ClientHash, r.Hashed = hashOf(k, r), keyHash(r.Client), true
+func Prehash(k record.Kind, r *record.Record, key *DestKey) {
+	if k != record.KindUnknown && key != nil {
+		r.Hash, r.ClientHash, r.Hashed = hashOf(k, r, key), keyHash(r.Client), true
 	}
 }
 
 // distinctHash is r's Hash if Prehash set it, else hashOf.
-func distinctHash(k record.Kind, r *record.Record) uint64 {
+func distinctHash(k record.Kind, r *record.Record, key *DestKey) uint64 {
 	if r.Hashed {
 		return r.Hash
 	}
-	return hashOf(k, r)
+	return hashOf(k, r, key)
 }
 
 // hashOf is the hash of the value a record of kind k counts as distinct:
-// the path (web), the destination host (proxy), the query name (DNS).
-func hashOf(k record.Kind, r *record.Record) uint64 {
+// the path (web), the destination host (proxy), the query name (DNS). It
+// is keyed (SipHash under the node's key, kept in the state as the
+// snapshots' hashes must match after a restart): the sender picks these
+// values, and an unkeyed hash (FNV-1a, before) can be inverted, so that a
+// DNS tunnel could end every name with a few bytes that give them all one
+// hash, and distinct_subdomains would read 1.
+func hashOf(k record.Kind, r *record.Record, key *DestKey) uint64 {
 	switch k {
 	case record.KindWeb:
-		return hashBytes(pathOf(r.Target))
+		return key.hash(pathOf(r.Target))
 	case record.KindProxy:
-		return hashLower(r.Host)
+		return key.hashLower(r.Host)
 	case record.KindDNS:
-		return hashLower(queryName(r.Host))
+		return key.hashLower(queryName(r.Host))
 	}
 	return 0
 }
@@ -276,7 +281,7 @@ type domainStat struct {
 	entropy        float64 // entropy of the distinct subdomains, summed
 }
 
-func (a *accum) addQuery(r *record.Record) {
+func (a *accum) addQuery(r *record.Record, tk *DestKey) {
 	q := queryName(r.Host)
 	l := int64(len(q))
 	a.qnameLenSum += l
@@ -295,7 +300,7 @@ func (a *accum) addQuery(r *record.Record) {
 		reg, sub, rh = r.Dest, subdomain(r), r.DestHash
 	} else {
 		reg, sub = registeredDomain(q)
-		rh = hashLower(reg)
+		rh = tk.hashLower(reg)
 	}
 	subEnt := maxLabelEntropy(sub)
 	if subEnt > a.maxEntropy {
@@ -314,7 +319,7 @@ func (a *accum) addQuery(r *record.Record) {
 		}
 	}
 	st.queries++
-	if a.distinct.Add(distinctHash(record.KindDNS, r)) {
+	if a.distinct.Add(distinctHash(record.KindDNS, r, tk)) {
 		st.names++
 		st.entropy += entropy(sub)
 		if st.names > a.maxSubdomains {

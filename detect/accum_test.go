@@ -262,7 +262,7 @@ func TestPrehash_SameFeatures(t *testing.T) {
 		plain := append([]record.Record(nil), recs...)
 		hashed := append([]record.Record(nil), recs...)
 		for i := range hashed {
-			Prehash(kind, &hashed[i])
+			Prehash(kind, &hashed[i], &DestKey{}) // features' aggregator has the zero key
 			if !hashed[i].Hashed {
 				t.Fatalf("%s: Prehash left record %d unhashed", kind, i)
 			}
@@ -342,7 +342,7 @@ func TestAccum_ResetDropsALargeDomainMap(t *testing.T) {
 		var a accum
 		for i := range tc.domains {
 			r := record.Record{Client: []byte("10.0.0.1"), Host: fmt.Appendf(nil, "x.tunnel%d.example", i), QType: []byte("A")}
-			a.add(record.KindDNS, &r, nil)
+			a.add(record.KindDNS, &r, &DestKey{})
 		}
 		if n := len(a.accExt.perDomain); n != tc.domains {
 			t.Fatalf("%d domains counted, want %d", n, tc.domains)

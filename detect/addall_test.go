@@ -98,7 +98,7 @@ func randomRecords(rng *rand.Rand, kind record.Kind, n int) []record.Record {
 			r.QType = []byte([]string{"A", "AAAA", "TXT"}[rng.IntN(3)])
 		}
 		if rng.IntN(2) == 0 {
-			Prehash(kind, &r)
+			Prehash(kind, &r, &DestKey{}) // newAgg's key
 		}
 		recs[i] = r
 	}
@@ -127,7 +127,7 @@ func BenchmarkAggregator_AddAll(b *testing.B) {
 		k := rng.IntN(keys)
 		recs[i] = record.Record{Time: sec(float64(i) * 50 / n), Client: fmt.Appendf(nil, "10.%d.%d.%d", k>>16, k>>8&255, k&255),
 			Method: []byte("GET"), Target: fmt.Appendf(nil, "/p/%d", rng.IntN(40)), Status: 200, Bytes: 100}
-		Prehash(record.KindWeb, &recs[i])
+		Prehash(record.KindWeb, &recs[i], &DestKey{})
 	}
 	fn := func(*Result) {}
 	for _, mode := range []string{"one", "all"} {
@@ -175,7 +175,7 @@ func BenchmarkAggregator_BusySite(b *testing.B) {
 		rng.Shuffle(len(win), func(i, j int) { win[i], win[j] = win[j], win[i] })
 		for i := range win {
 			win[i].Time = sec(float64(w*60) + float64(i)*60/float64(len(win)))
-			Prehash(record.KindWeb, &win[i])
+			Prehash(record.KindWeb, &win[i], &DestKey{})
 		}
 		recs = append(recs, win...)
 	}

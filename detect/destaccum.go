@@ -33,7 +33,7 @@ func (d *destExt) reset() {
 // addDest counts one record of a destination: hits, bytes and status
 // classes as for a client, distinct clients (in distinct) and names, the
 // first few clients, users and names, and the kind's counters.
-func (a *accum) addDest(kind record.Kind, r *record.Record) {
+func (a *accum) addDest(kind record.Kind, r *record.Record, key *DestKey) {
 	if a.accExt == nil {
 		a.accExt = &accExt{}
 	}
@@ -47,8 +47,8 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 	// Clients by a hash of their own, not r.ClientHash: that one is set
 	// only by Prehash, and is seeded per process, while this set is
 	// stored in snapshots and must match the clients counted after a
-	// restart.
-	if a.distinct.Add(hashBytes(r.Client)) && d.nc < destKeep {
+	// restart (hence the node's key).
+	if a.distinct.Add(key.hash(r.Client)) && d.nc < destKeep {
 		d.clients[d.nc] = string(r.Client)
 		d.nc++
 	}
@@ -59,7 +59,7 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 	if n := int64(len(r.Name)); n > d.maxNameLen {
 		d.maxNameLen = n
 	}
-	if d.hosts.Add(nameHash(kind, r)) {
+	if d.hosts.Add(nameHash(kind, r, key)) {
 		if d.nn < destKeep {
 			d.names[d.nn] = string(r.Name)
 			d.nn++
@@ -88,15 +88,15 @@ func (a *accum) addDest(kind record.Kind, r *record.Record) {
 // is when the host as logged differs from Name in case only, else computed.
 // A trailing dot (proxy hosts), brackets or another spelling of an IPv6
 // address do not make a name distinct.
-func nameHash(kind record.Kind, r *record.Record) uint64 {
+func nameHash(kind record.Kind, r *record.Record, key *DestKey) uint64 {
 	host := r.Host
 	if kind == record.KindDNS {
 		host = queryName(host)
 	}
 	if r.DestIP || len(host) != len(r.Name) {
-		return hashBytes(r.Name)
+		return key.hash(r.Name)
 	}
-	return distinctHash(kind, r) // hashLower(host) == hashBytes(Name)
+	return distinctHash(kind, r, key) // key.hashLower(host) == key.hash(Name)
 }
 
 func keeps(list []string, b []byte) bool {

@@ -116,7 +116,7 @@ func filled(kind record.Kind, lines []destLine, prehash bool) []record.Record {
 	for i, l := range lines {
 		recs[i] = l.record()
 		if prehash {
-			Prehash(kind, &recs[i])
+			Prehash(kind, &recs[i], &testDestKey)
 		}
 		var arena []byte
 		d.Fill(kind, &recs[i], &arena)
@@ -427,7 +427,7 @@ func benchDestRecords(dests, perDest int) []record.Record {
 			if k%10 == 0 {
 				r.Host = fmt.Appendf(nil, "198.51.%d.%d", k/256, k%256)
 			}
-			Prehash(record.KindProxy, &r)
+			Prehash(record.KindProxy, &r, &testDestKey)
 			var arena []byte
 			d.Fill(record.KindProxy, &r, &arena)
 			recs = append(recs, r)
@@ -514,15 +514,15 @@ func TestNameHash_IsHashOfName(t *testing.T) {
 				for _, prehash := range []bool{false, true} {
 					r := record.Record{Host: []byte(host)}
 					if prehash {
-						Prehash(tc.kind, &r)
+						Prehash(tc.kind, &r, &testDestKey)
 					}
 					var arena []byte
 					d.Fill(tc.kind, &r, &arena)
 					if r.Dest == nil {
 						continue // upper case made it no name ("FE80::0001." is one)
 					}
-					if got, want := nameHash(tc.kind, &r), hashBytes(r.Name); got != want {
-						t.Errorf("%s %q (prehashed %v): nameHash %x, want hashBytes(%q) %x", tc.kind, host, prehash, got, r.Name, want)
+					if got, want := nameHash(tc.kind, &r, &testDestKey), testDestKey.hash(r.Name); got != want {
+						t.Errorf("%s %q (prehashed %v): nameHash %x, want the hash of %q %x", tc.kind, host, prehash, got, r.Name, want)
 					}
 					if string(r.Name) != c.name && host != c.host+"." {
 						t.Errorf("%s %q: Name %q, want %q", tc.kind, host, r.Name, c.name)
@@ -544,7 +544,7 @@ func TestAggregator_ByDestAddAllocatesNothing(t *testing.T) {
 			arena := make([]byte, 0, 1<<16)
 			for i := range recs {
 				recs[i].User = []byte([]string{"-", "alice", "bob"}[i%3])
-				Prehash(kind, &recs[i])
+				Prehash(kind, &recs[i], &testDestKey)
 				d.Fill(kind, &recs[i], &arena)
 			}
 			for i := range recs { // warm up: keys, window, tables and names exist

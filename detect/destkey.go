@@ -60,6 +60,30 @@ func (k DestKey) Bytes() []byte {
 
 func (k DestKey) hash(b []byte) uint64 { return siphash.Hash(k.k0, k.k1, b) }
 
+// hashLower is hash of b ASCII-lowercased (host and query names), as
+// hash of the lowercased bytes: names of up to maxLowered bytes are
+// lowered on the stack.
+func (k DestKey) hashLower(b []byte) uint64 {
+	var buf [maxLowered]byte
+	var low []byte
+	if len(b) <= len(buf) {
+		low = buf[:len(b)]
+	} else {
+		low = make([]byte, len(b)) // no name is this long: a line of junk
+	}
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low[i] = c
+	}
+	return k.hash(low)
+}
+
+// maxLowered is the longest name hashLower lowers without allocating: a
+// DNS name has at most 253 bytes.
+const maxLowered = 256
+
 // hashString is hash of a string's bytes, without copying them
 // (siphash.Hash only reads its input).
 func (k DestKey) hashString(s string) uint64 {

@@ -92,7 +92,7 @@ func (n *destNode) restart() {
 // current seed. The record's names are in an arena of its own.
 func (n *destNode) record(kind record.Kind, l destLine) *record.Record {
 	r := l.record()
-	Prehash(kind, &r)
+	Prehash(kind, &r, &testDestKey)
 	var arena []byte
 	n.dests.Fill(kind, &r, &arena)
 	return &r

@@ -141,34 +141,3 @@ func (s *u64set) Each(fn func(uint64)) {
 		}
 	}
 }
-
-// hashBytes is 64-bit FNV-1a followed by a final mix, inlined so the hot
-// path needs no hash.Hash allocation.
-func hashBytes(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return mix(h)
-}
-
-// hashLower is hashBytes over the ASCII-lowercased bytes (host names).
-func hashLower(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return mix(h)
-}
-
-func mix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	return h
-}

@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -81,14 +83,22 @@ func TestU64set_ResetKeepsMemory(t *testing.T) {
 }
 
 func TestHashLower_CaseInsensitive(t *testing.T) {
-	if hashLower([]byte("WwW.ExAmPle.COM")) != hashLower([]byte("www.example.com")) {
+	k := testDestKey
+	if k.hashLower([]byte("WwW.ExAmPle.COM")) != k.hashLower([]byte("www.example.com")) {
 		t.Fatal("hashLower differs by case")
 	}
-	if hashLower([]byte("www.example.com")) != hashBytes([]byte("www.example.com")) {
-		t.Fatal("hashLower of lower-case input differs from hashBytes")
+	if k.hashLower([]byte("www.example.com")) != k.hash([]byte("www.example.com")) {
+		t.Fatal("hashLower of lower-case input differs from hash")
 	}
-	if hashBytes([]byte("/A")) == hashBytes([]byte("/a")) {
-		t.Fatal("hashBytes ignores case (paths are case-sensitive)")
+	if k.hash([]byte("/A")) == k.hash([]byte("/a")) {
+		t.Fatal("hash ignores case (paths are case-sensitive)")
+	}
+	long := []byte(strings.Repeat("A", maxLowered+10)) // lowered off the stack
+	if k.hashLower(long) != k.hash(bytes.ToLower(long)) {
+		t.Fatal("hashLower of a long name differs")
+	}
+	if other := DestKeyFromSeed(2); other.hash([]byte("/a")) == k.hash([]byte("/a")) {
+		t.Fatal("two keys hash a path alike")
 	}
 }
 

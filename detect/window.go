@@ -245,7 +245,7 @@ func (a *Aggregator) Add(r *record.Record) bool {
 // count adds r to acc.
 func (a *Aggregator) count(acc *accum, r *record.Record) {
 	if a.cfg.ByDest {
-		acc.addDest(a.cfg.Kind, r)
+		acc.addDest(a.cfg.Kind, r, &a.tagKey)
 	} else {
 		acc.add(a.cfg.Kind, r, &a.tagKey)
 		if a.cfg.Allow != nil && a.cfg.Allow.match(r) {
@@ -265,7 +265,7 @@ func (a *Aggregator) AddAll(recs []record.Record, fn func(*Result)) (late int) {
 	flush := func() {
 		if a.cfg.ByDest {
 			for _, p := range pend {
-				p.acc.addDest(a.cfg.Kind, p.r)
+				p.acc.addDest(a.cfg.Kind, p.r, &a.tagKey)
 			}
 		} else if al := a.cfg.Allow; al != nil {
 			for _, p := range pend {

@@ -170,7 +170,7 @@ func parseChunk(ps parser, kind record.Kind, c *chunk, dests *detect.Destination
 			c.rejects = append(c.rejects, err)
 			continue
 		}
-		detect.Prehash(kind, r)
+		detect.Prehash(kind, r, tagKey)
 		vocab.Mark(kind, r)
 		detect.TagRareError(kind, r, tagKey)
 		dests.Fill(kind, r, &c.names)
