@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -115,8 +114,9 @@ const (
 	maxBootstrap  = 4 << 20
 )
 
-// limitBody wraps base (nil: http.DefaultTransport) so that a response
-// body longer than max fails with errBodyTooLong when read past max.
+// limitBody wraps base (nil: http.DefaultTransport) so that reading a
+// response body past max bytes fails (http.MaxBytesReader, whose
+// ResponseWriter may be nil).
 func limitBody(base http.RoundTripper, max int64) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -129,37 +129,14 @@ type limitedTransport struct {
 	max  int64
 }
 
-var errBodyTooLong = errors.New("answer too long")
-
 func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &limitedBody{rc: resp.Body, max: t.max}
+	resp.Body = http.MaxBytesReader(nil, resp.Body, t.max)
 	return resp, nil
 }
-
-// limitedBody reads rc and fails once it has given more than max bytes.
-type limitedBody struct {
-	rc   io.ReadCloser
-	max  int64
-	read int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if room := b.max - b.read + 1; int64(len(p)) > room {
-		p = p[:room] // one byte past max tells a longer answer
-	}
-	n, err := b.rc.Read(p)
-	b.read += int64(n)
-	if b.read > b.max {
-		return n - int(b.read-b.max), fmt.Errorf("%w (over %d bytes)", errBodyTooLong, b.max)
-	}
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // serverOf is the scheme and host of an RDAP URL: where the answer came
 // from.
